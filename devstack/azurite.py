@@ -1,0 +1,197 @@
+"""Start and stop the project's pinned Azurite (Azure Storage emulator) on loopback.
+
+Azurite comes from the project's own `node_modules` (see package.json), listens on
+127.0.0.1 with ports the OS picks (it prints them, so there is no port race), keeps
+everything in memory and skips the API-version check (current Python SDKs send a newer
+`x-ms-version` than Azurite knows). `stop()` ends exactly the process group it started.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEV_ACCOUNT = "devstoreaccount1"
+DEV_ACCOUNT_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+"""Azurite's well-known development account key (public, documented, emulator-only)."""
+
+_LISTENING = re.compile(
+    r"Azurite (Blob|Queue|Table) service is successfully listening at \S+:(\d+)"
+)
+SERVICES = ("blob", "queue", "table")
+
+
+class AzuriteError(RuntimeError):
+    """Azurite could not be started; the message says why and how to fix it."""
+
+
+@dataclass(frozen=True)
+class AzuriteEndpoints:
+    """Where a running Azurite listens."""
+
+    ports: dict[str, int]
+    host: str = "127.0.0.1"
+
+    def url(self, service: str) -> str:
+        """The endpoint URL of one service, account path included."""
+        return f"http://{self.host}:{self.ports[service]}/{DEV_ACCOUNT}"
+
+    @property
+    def connection_string(self) -> str:
+        """A connection string the Azure SDKs and the Functions host accept."""
+        parts = [
+            "DefaultEndpointsProtocol=http",
+            f"AccountName={DEV_ACCOUNT}",
+            f"AccountKey={DEV_ACCOUNT_KEY}",
+        ]
+        parts += [f"{svc.capitalize()}Endpoint={self.url(svc)}" for svc in sorted(self.ports)]
+        return ";".join(parts) + ";"
+
+
+class Azurite:
+    """One Azurite process: `with Azurite() as azurite: azurite.connection_string`."""
+
+    def __init__(
+        self,
+        *,
+        executable: Path | None = None,
+        startup_timeout_s: float = 60.0,
+        memory_limit_mb: int = 1024,
+    ) -> None:
+        self.executable = executable or REPO_ROOT / "node_modules" / ".bin" / "azurite"
+        self.startup_timeout_s = startup_timeout_s
+        self.memory_limit_mb = memory_limit_mb
+        self.output: collections.deque[str] = collections.deque(maxlen=200)
+        self._process: subprocess.Popen[str] | None = None
+        self._endpoints: AzuriteEndpoints | None = None
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None
+        self._ports: dict[str, int] = {}
+        self._ready = threading.Event()
+
+    @property
+    def endpoints(self) -> AzuriteEndpoints:
+        """The running emulator's endpoints."""
+        if self._endpoints is None:
+            raise AzuriteError("Azurite is not running")
+        return self._endpoints
+
+    @property
+    def connection_string(self) -> str:
+        """The running emulator's connection string."""
+        return self.endpoints.connection_string
+
+    @property
+    def pid(self) -> int | None:
+        """The process id while running."""
+        return self._process.pid if self._process else None
+
+    def command(self) -> list[str]:
+        """The command line: loopback, OS-chosen ports, in memory, no telemetry."""
+        cmd = [str(self.executable)]
+        for svc in SERVICES:
+            cmd += [f"--{svc}Host", "127.0.0.1", f"--{svc}Port", "0"]
+        return [
+            *cmd,
+            "--inMemoryPersistence",
+            "--extentMemoryLimit",
+            str(self.memory_limit_mb),
+            "--skipApiVersionCheck",
+            "--disableTelemetry",
+            "--silent",
+        ]
+
+    def start(self) -> Self:
+        """Start Azurite and wait until every service listens."""
+        if self._process is not None:
+            return self
+        if not self.executable.exists():
+            raise AzuriteError(
+                f"Azurite is not installed at {self.executable.relative_to(REPO_ROOT)}; "
+                "run scripts/test or scripts/run once (they run `npm ci`), or `npm ci` yourself"
+            )
+        self._workdir = tempfile.TemporaryDirectory(prefix="azurite-")
+        self._ready.clear()
+        self._ports = {}
+        self._process = subprocess.Popen(
+            self.command(),
+            cwd=self._workdir.name,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._drain, name="azurite-output", daemon=True).start()
+        deadline = time.monotonic() + self.startup_timeout_s
+        while not self._ready.wait(0.05):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                tail = "\n".join(self.output)
+                self.stop()
+                raise AzuriteError(f"Azurite did not start; its output:\n{tail}")
+        self._endpoints = AzuriteEndpoints(dict(self._ports))
+        return self
+
+    def _drain(self) -> None:
+        process = self._process
+        if process is None or process.stdout is None:
+            return
+        for line in process.stdout:
+            self.output.append(line.rstrip())
+            found = _LISTENING.search(line)
+            if found:
+                self._ports[found.group(1).lower()] = int(found.group(2))
+                if set(self._ports) >= set(SERVICES):
+                    self._ready.set()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the process group this object started (SIGTERM, then SIGKILL)."""
+        process = self._process
+        self._process = None
+        self._endpoints = None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=timeout_s)
+        if process is not None and process.stdout is not None:
+            process.stdout.close()
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def azurite() -> Iterator[Azurite]:
+    """Context manager for scripts: a running Azurite, stopped on exit."""
+    with Azurite() as running:
+        yield running

@@ -1,0 +1,234 @@
+"""Fault, latency and rate-limit knobs shared by the HTTP stand-ins, settable while they run."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class FaultKind(StrEnum):
+    """What a scripted fault does to the request it hits."""
+
+    STATUS = "status"
+    """Answer with `status` (5xx by default) and the service's error envelope."""
+    HANG = "hang"
+    """Say nothing until the client gives up (bounded by `hang_s`), then close."""
+    RESET = "reset"
+    """Abort the TCP connection (RST) without an answer."""
+    TRUNCATED_JSON = "truncated_json"
+    """Answer 200 with the real body cut in half (valid HTTP, invalid JSON)."""
+    MALFORMED_JSON = "malformed_json"
+    """Answer 200 with a body that is not JSON at all."""
+
+
+@dataclass
+class Fault:
+    """A scripted fault: which requests it hits and what it does to them.
+
+    A fault matches a request when every given selector matches. With `nth`, it fires on the
+    nth matching request only (1-based); otherwise it fires on the next `times` matching
+    requests (`times=None`: on every one, until removed).
+    """
+
+    kind: FaultKind
+    route_class: str | None = None
+    method: str | None = None
+    path_contains: str | None = None
+    nth: int | None = None
+    times: int | None = 1
+    status: int = 500
+    retry_after: float | None = None
+    hang_s: float = 30.0
+    seen: int = 0
+    fired: int = 0
+
+    def matches(self, method: str, path: str, route_class: str) -> bool:
+        """Whether this fault's selectors match the request (ignores nth/times)."""
+        if self.route_class is not None and self.route_class != route_class:
+            return False
+        if self.method is not None and self.method.upper() != method.upper():
+            return False
+        return self.path_contains is None or self.path_contains in path
+
+    @property
+    def exhausted(self) -> bool:
+        """True when the fault can never fire again."""
+        if self.nth is not None:
+            return self.seen >= self.nth
+        return self.times is not None and self.fired >= self.times
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form, as shown by the control endpoint."""
+        return {
+            "kind": self.kind.value,
+            "route_class": self.route_class,
+            "method": self.method,
+            "path_contains": self.path_contains,
+            "nth": self.nth,
+            "times": self.times,
+            "status": self.status,
+            "retry_after": self.retry_after,
+            "hang_s": self.hang_s,
+            "seen": self.seen,
+            "fired": self.fired,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Fault:
+        """Build a fault from the control endpoint's JSON form."""
+        allowed = {
+            "route_class",
+            "method",
+            "path_contains",
+            "nth",
+            "times",
+            "status",
+            "retry_after",
+            "hang_s",
+        }
+        unknown = set(data) - allowed - {"kind"}
+        if unknown:
+            raise ValueError(f"unknown fault fields: {sorted(unknown)}")
+        return cls(kind=FaultKind(data["kind"]), **{k: v for k, v in data.items() if k != "kind"})
+
+
+@dataclass
+class RateLimit:
+    """A token bucket for one route class: `per_second` sustained, `burst` at once.
+
+    Over the limit the stand-in answers 429, with `Retry-After` (whole seconds, rounded up,
+    as the real services send it) unless `send_retry_after` is false.
+    """
+
+    per_second: float
+    burst: int | None = None
+    send_retry_after: bool = True
+
+    def __post_init__(self) -> None:
+        if self.per_second <= 0:
+            raise ValueError("per_second must be positive")
+        if self.burst is None:
+            self.burst = max(1, math.ceil(self.per_second))
+
+
+@dataclass
+class _Bucket:
+    limit: RateLimit
+    tokens: float
+    updated: float
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """The decision to throttle one request."""
+
+    retry_after_s: float
+    send_retry_after: bool
+
+
+@dataclass
+class Knobs:
+    """Everything a test or the benchmark can turn on a running stand-in.
+
+    All methods are thread-safe: the server's handler threads read the knobs while a test
+    changes them.
+    """
+
+    latency_s: float = 0.0
+    latency_by_class: dict[str, float] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
+    _faults: list[Fault] = field(default_factory=list)
+    _limits: dict[str, RateLimit] = field(default_factory=dict)
+    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def set_latency(self, seconds: float, route_class: str | None = None) -> None:
+        """Delay every answer (or those of one route class) by `seconds`."""
+        with self._lock:
+            if route_class is None:
+                self.latency_s = seconds
+            else:
+                self.latency_by_class[route_class] = seconds
+
+    def latency_for(self, route_class: str) -> float:
+        """The delay to apply to a request of this route class."""
+        with self._lock:
+            return self.latency_by_class.get(route_class, self.latency_s)
+
+    def set_rate_limit(self, route_class: str, limit: RateLimit | None) -> None:
+        """Limit a route class (None removes the limit); the bucket starts full."""
+        with self._lock:
+            if limit is None:
+                self._limits.pop(route_class, None)
+                self._buckets.pop(route_class, None)
+                return
+            self._limits[route_class] = limit
+            assert limit.burst is not None
+            self._buckets[route_class] = _Bucket(limit, float(limit.burst), self.clock())
+
+    def rate_limits(self) -> dict[str, RateLimit]:
+        """The rate limits in force, by route class."""
+        with self._lock:
+            return dict(self._limits)
+
+    def take_token(self, route_class: str) -> Throttle | None:
+        """Spend one token of the route class's bucket; a Throttle when none is left."""
+        with self._lock:
+            bucket = self._buckets.get(route_class)
+            if bucket is None:
+                return None
+            now = self.clock()
+            limit = bucket.limit
+            assert limit.burst is not None
+            bucket.tokens = min(
+                float(limit.burst), bucket.tokens + (now - bucket.updated) * limit.per_second
+            )
+            bucket.updated = now
+            if bucket.tokens >= 1.0:
+                bucket.tokens -= 1.0
+                return None
+            wait = (1.0 - bucket.tokens) / limit.per_second
+            return Throttle(retry_after_s=wait, send_retry_after=limit.send_retry_after)
+
+    def add_fault(self, fault: Fault) -> Fault:
+        """Script a fault; returns it so a test can read `fired` later."""
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def faults(self) -> list[Fault]:
+        """The scripted faults, fired or not."""
+        with self._lock:
+            return list(self._faults)
+
+    def clear_faults(self) -> None:
+        """Remove every scripted fault."""
+        with self._lock:
+            self._faults.clear()
+
+    def reset(self) -> None:
+        """Back to a fault-free, unlimited, instant stand-in."""
+        with self._lock:
+            self.latency_s = 0.0
+            self.latency_by_class.clear()
+            self._faults.clear()
+            self._limits.clear()
+            self._buckets.clear()
+
+    def fault_for(self, method: str, path: str, route_class: str) -> Fault | None:
+        """The first scripted fault that fires on this request, counting it as seen/fired."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.exhausted or not fault.matches(method, path, route_class):
+                    continue
+                fault.seen += 1
+                if fault.nth is not None and fault.seen != fault.nth:
+                    continue
+                fault.fired += 1
+                return fault
+            return None
