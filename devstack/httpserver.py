@@ -239,20 +239,24 @@ class _ThreadingServer(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the second waits for the
+    # client's delayed ACK (~40 ms per response on a kept-alive connection).
+    disable_nagle_algorithm = True
     server: _ThreadingServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def _serve(self) -> None:
         self.server.standin.serve(self)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+    # The stdlib dispatches on these names.
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve  # noqa: N815
 
     def read_body(self) -> bytes | None:
         """The request body; None when it is over MAX_REQUEST_BODY (left unread)."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             total = 0
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
@@ -287,9 +291,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def reset(self) -> None:
         """Abort the connection with a TCP RST."""
         with contextlib.suppress(OSError):
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         with contextlib.suppress(OSError):
             self.connection.close()
         self.close_connection = True
@@ -434,16 +436,15 @@ class StandInServer:
         split = urlsplit(handler.path)
         path = unquote(split.path)
         if path.startswith(self.control_prefix):
-            body = handler.read_body() or b""
-            handler.send(self._control(method, path[len(self.control_prefix) :], body))
+            control_body = handler.read_body() or b""
+            handler.send(self._control(method, path[len(self.control_prefix) :], control_body))
             return
 
         body = handler.read_body()
         matched, params, path_known = self.match(method, path)
         route_class = matched.route_class if matched else "unrouted"
-        outcome = "ok"
 
-        def finish(status: int) -> None:
+        def log(status: int, outcome: str) -> None:
             self.requests.record(
                 at=started,
                 method=method,
@@ -457,58 +458,42 @@ class StandInServer:
             )
 
         if body is None:
-            outcome = "too_large"
             response = self.error_response(413, "RequestEntityTooLarge", "request body too large")
             handler.send(response, close=True)
-            finish(413)
+            log(413, "too_large")
             return
 
         fault = self.knobs.fault_for(method, path, route_class)
         if fault is not None and fault.kind in (FaultKind.HANG, FaultKind.RESET):
-            outcome = f"fault:{fault.kind.value}"
             if fault.kind is FaultKind.HANG:
                 self.sleep(fault.hang_s)
                 handler.close_connection = True
             else:
                 handler.reset()
-            finish(0)
+            log(0, f"fault:{fault.kind.value}")
             return
 
         throttle = self.knobs.take_token(route_class) if matched else None
         self.sleep(self.knobs.latency_for(route_class))
-
-        truncate = False
         if throttle is not None:
-            outcome = "throttled"
             headers = {}
             if throttle.send_retry_after:
                 headers["Retry-After"] = str(max(1, math.ceil(throttle.retry_after_s)))
             response = self.error_response(
                 429, "TooManyRequests", "Too many requests, retry later", headers
             )
-        elif fault is not None and fault.kind is FaultKind.STATUS:
-            outcome = f"fault:status:{fault.status}"
-            headers = {}
-            if fault.retry_after is not None:
-                headers["Retry-After"] = str(math.ceil(fault.retry_after))
-            response = self.error_response(
-                fault.status,
-                HTTPStatus(fault.status).phrase.replace(" ", ""),
-                f"scripted fault: {HTTPStatus(fault.status).phrase}",
-                headers,
-            )
-        elif fault is not None and fault.kind is FaultKind.MALFORMED_JSON:
-            outcome = "fault:malformed_json"
-            response = Response(
-                200,
-                b"<html><body>upstream error</body></html>",
-                {"Content-Type": "application/json; charset=utf-8"},
-            )
-        elif matched is None:
-            if path_known:
-                response = self.error_response(405, "MethodNotAllowed", f"{method} not allowed")
-            else:
-                response = self.error_response(404, "NotFound", f"no such resource: {path}")
+            handler.send(response)
+            log(429, "throttled")
+            return
+        if fault is not None and fault.kind is not FaultKind.TRUNCATED_JSON:
+            response = _fault_response(self, fault)
+            handler.send(response)
+            log(response.status, f"fault:{fault.kind.value}")
+            return
+
+        if matched is None:
+            status, code = (405, "MethodNotAllowed") if path_known else (404, "NotFound")
+            response = self.error_response(status, code, f"no route for {method} {path}")
         else:
             request = Request(
                 method=method,
@@ -520,11 +505,9 @@ class StandInServer:
                 base_url=self.base_url,
             )
             response = self._call(matched, request)
-            if fault is not None and fault.kind is FaultKind.TRUNCATED_JSON:
-                outcome = "fault:truncated_json"
-                truncate = True
+        truncate = fault is not None  # only TRUNCATED_JSON reaches here
         handler.send(response, truncate=truncate)
-        finish(response.status)
+        log(response.status, "fault:truncated_json" if truncate else "ok")
 
     def _call(self, matched: Route, request: Request) -> Response:
         try:
@@ -541,27 +524,29 @@ class StandInServer:
 
     def _control(self, method: str, path: str, body: bytes) -> Response:
         """`/_standin/{requests,knobs,faults}` for processes that cannot hold the object."""
+        actions: dict[tuple[str, str], Callable[[Any], Response]] = {
+            ("GET", "/requests"): lambda _: Response.json(
+                200, [asdict(e) for e in self.requests.entries()]
+            ),
+            ("DELETE", "/requests"): lambda _: _done(self.requests.clear),
+            ("GET", "/knobs"): lambda _: Response.json(200, self.knobs_json()),
+            ("PUT", "/knobs"): self._put_knobs,
+            ("POST", "/faults"): lambda payload: Response.json(
+                201, self.knobs.add_fault(Fault.from_json(payload)).to_json()
+            ),
+            ("DELETE", "/faults"): lambda _: _done(self.knobs.clear_faults),
+        }
+        action = actions.get((method, path))
+        if action is None:
+            return Response.json(404, {"error": f"unknown control path {method} {path}"})
         try:
-            payload: Any = json.loads(body) if body else {}
-            if path == "/requests" and method == "GET":
-                return Response.json(200, [asdict(e) for e in self.requests.entries()])
-            if path == "/requests" and method == "DELETE":
-                self.requests.clear()
-                return Response.empty(204)
-            if path == "/knobs" and method == "GET":
-                return Response.json(200, self.knobs_json())
-            if path == "/knobs" and method == "PUT":
-                self.apply_knobs_json(payload)
-                return Response.json(200, self.knobs_json())
-            if path == "/faults" and method == "POST":
-                fault = self.knobs.add_fault(Fault.from_json(payload))
-                return Response.json(201, fault.to_json())
-            if path == "/faults" and method == "DELETE":
-                self.knobs.clear_faults()
-                return Response.empty(204)
+            return action(json.loads(body) if body else {})
         except (ValueError, TypeError, KeyError) as exc:
             return Response.json(400, {"error": str(exc)})
-        return Response.json(404, {"error": f"unknown control path {method} {path}"})
+
+    def _put_knobs(self, payload: Any) -> Response:
+        self.apply_knobs_json(payload)
+        return Response.json(200, self.knobs_json())
 
     def knobs_json(self) -> dict[str, Any]:
         """The knobs as JSON (latency, rate limits, faults)."""
@@ -583,6 +568,29 @@ class StandInServer:
             self.knobs.set_latency(float(seconds), route_class)
         for route_class, limit in payload.get("rate_limits", {}).items():
             self.knobs.set_rate_limit(route_class, RateLimit(**limit) if limit else None)
+
+
+def _done(effect: Callable[[], None]) -> Response:
+    """Run a control action's side effect, then answer 204."""
+    effect()
+    return Response.empty(204)
+
+
+def _fault_response(server: StandInServer, fault: Fault) -> Response:
+    """The answer a STATUS or MALFORMED_JSON fault gives instead of the real one."""
+    if fault.kind is FaultKind.MALFORMED_JSON:
+        return Response(
+            200,
+            b"<html><body>upstream error</body></html>",
+            {"Content-Type": "application/json; charset=utf-8"},
+        )
+    headers = {}
+    if fault.retry_after is not None:
+        headers["Retry-After"] = str(math.ceil(fault.retry_after))
+    phrase = HTTPStatus(fault.status).phrase
+    return server.error_response(
+        fault.status, phrase.replace(" ", ""), f"scripted fault: {phrase}", headers
+    )
 
 
 @contextlib.contextmanager

@@ -136,11 +136,14 @@ class CredlyData:
     """Thread-safe store of everything the Credly stand-in serves.
 
     Badges are kept per organisation in issue order (insertion order), which is also the
-    stand-in's tie-breaker when sorting.
+    stand-in's tie-breaker when sorting. `version` grows with every change made through these
+    methods; the server caches sorted and filtered badge lists against it, so code that edits
+    a record in place must call `touch()` afterwards.
     """
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        self.version = 0
         self.orgs: dict[str, Organization] = {}
         self.templates: dict[str, BadgeTemplate] = {}
         self.users: dict[str, CredlyUser] = {}
@@ -151,6 +154,7 @@ class CredlyData:
         """Register an organisation (replacing one with the same id)."""
         with self.lock:
             self.orgs[org.id] = org
+            self.version += 1
             self.badges.setdefault(org.id, {})
             return org
 
@@ -158,12 +162,14 @@ class CredlyData:
         """Register a badge template."""
         with self.lock:
             self.templates[template.id] = template
+            self.version += 1
             return template
 
     def add_user(self, user: CredlyUser) -> CredlyUser:
         """Register an earner account."""
         with self.lock:
             self.users[user.id] = user
+            self.version += 1
             return user
 
     def put_badge(self, badge: IssuedBadge) -> IssuedBadge:
@@ -172,7 +178,20 @@ class CredlyData:
             if badge.org_id not in self.orgs:
                 raise KeyError(f"unknown organisation {badge.org_id}")
             self.badges[badge.org_id][badge.id] = badge
+            self.version += 1
             return badge
+
+    def remove_badge(self, org_id: str, badge_id: str) -> IssuedBadge | None:
+        """Delete a badge of an organisation; the removed record, or None when absent."""
+        with self.lock:
+            removed = self.badges.get(org_id, {}).pop(badge_id, None)
+            self.version += 1
+            return removed
+
+    def touch(self) -> None:
+        """Record that a record was edited in place (invalidates the server's caches)."""
+        with self.lock:
+            self.version += 1
 
     def badge(self, org_id: str, badge_id: str) -> IssuedBadge | None:
         """One badge of an organisation, or None."""
@@ -194,6 +213,7 @@ class CredlyData:
         """Record a webhook event."""
         with self.lock:
             self.events[event.id] = event
+            self.version += 1
             return event
 
     def find_token(self, token: str) -> tuple[Organization, AuthToken] | None:

@@ -1,0 +1,348 @@
+"""The Graph stand-in's pure rules: connection, schema, item, people settings, users queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from devstack.graph import rules
+from devstack.graph.directory import DirectoryUser
+from devstack.graph.rules import Problem, SchemaProperty, UserFilter
+
+ACCOUNT = {"name": "account", "type": "string", "labels": ["personAccount"]}
+SCHEMA = {
+    "account": SchemaProperty("account", "string", ("personAccount",)),
+    "awards": SchemaProperty("awards", "stringCollection", ("personAwards",)),
+    "count": SchemaProperty("count", "int64"),
+    "score": SchemaProperty("score", "double"),
+    "flag": SchemaProperty("flag", "boolean"),
+    "note": SchemaProperty("note", "string"),
+}
+EVERYONE = [{"type": "everyone", "value": "everyone", "accessType": "grant"}]
+
+
+def schema(*properties: dict[str, Any]) -> dict[str, Any]:
+    return {"baseType": rules.EXTERNAL_ITEM_BASE_TYPE, "properties": [ACCOUNT, *properties]}
+
+
+def item(**properties: Any) -> dict[str, Any]:
+    return {
+        "acl": EVERYONE,
+        "properties": {"account": '{"userPrincipalName":"a@b.c"}', **properties},
+    }
+
+
+# -- connections ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("connection_id", ["abc", "credlybadges", "A1b2C3", "x" * 32])
+def test_valid_connection_ids(connection_id: str) -> None:
+    assert rules.check_connection_id(connection_id) is None
+
+
+@pytest.mark.parametrize(
+    "connection_id",
+    ["", "ab", "x" * 33, "credly_badges", "credly badges", "microsoftx", "Yammer", "mailbox", 42],
+)
+def test_invalid_connection_ids(connection_id: Any) -> None:
+    problem = rules.check_connection_id(connection_id)
+    assert problem is not None
+    assert (problem.status, problem.code) == (400, "InvalidRequest")
+
+
+def test_connection_body_lists_every_problem() -> None:
+    problems = rules.check_connection({"id": "ab", "contentCategory": "persons", "extra": 1})
+    assert [p.code for p in problems] == [
+        "BadRequest",
+        "InvalidRequest",
+        "InvalidRequest",
+        "BadRequest",
+    ]
+
+
+def test_connection_update_cannot_change_id_or_category() -> None:
+    assert rules.check_connection_update({"name": "New"}, "credly") == []
+    problems = rules.check_connection_update({"id": "other", "contentCategory": "people"}, "credly")
+    assert len(problems) == 2
+
+
+# -- schema ---------------------------------------------------------------------------------
+
+
+def test_people_schema_from_the_research_notes_is_accepted() -> None:
+    body = schema(
+        {"name": "certifications", "type": "stringCollection", "labels": ["personCertifications"]},
+        {"name": "awards", "type": "stringCollection", "labels": ["personAwards"]},
+        {"name": "skills", "type": "stringCollection", "labels": ["personSkills"]},
+        {"name": "position", "type": "string", "labels": ["personCurrentPosition"]},
+        {"name": "custom", "type": "string", "description": "free text"},
+    )
+    assert rules.check_schema(body, "people", include_unknown_enum_members=True) == []
+    parsed = rules.schema_properties(body)
+    assert parsed[1] == SchemaProperty(
+        "certifications", "stringCollection", ("personCertifications",)
+    )
+    assert parsed[1].person_label == "personCertifications"
+
+
+def test_every_person_label_type_is_enforced() -> None:
+    for label, type_name in rules.PERSON_LABEL_TYPES.items():
+        if label == "personAccount":
+            continue
+        wrong = "string" if type_name == "stringCollection" else "stringCollection"
+        good = schema({"name": "p", "type": type_name, "labels": [label]})
+        bad = schema({"name": "p", "type": wrong, "labels": [label]})
+        assert rules.check_schema(good, "people", True) == [], label
+        assert rules.check_schema(bad, "people", True), label
+
+
+def test_without_the_prefer_header_only_basic_labels_pass() -> None:
+    basic = {
+        "baseType": rules.EXTERNAL_ITEM_BASE_TYPE,
+        "properties": [{"name": "t", "type": "string", "labels": ["title"]}],
+    }
+    assert rules.check_schema(basic, "knowledgeBase", False) == []
+    evolvable = {**basic, "properties": [{"name": "t", "type": "string", "labels": ["iconUrl"]}]}
+    assert rules.check_schema(evolvable, "knowledgeBase", False)
+    assert rules.check_schema(evolvable, "knowledgeBase", True) == []
+    principal = {**basic, "properties": [{"name": "o", "type": "principal"}]}
+    assert rules.check_schema(principal, None, False)
+    assert rules.check_schema(principal, None, True) == []
+
+
+def test_schema_limit_is_128_properties() -> None:
+    many = [{"name": f"p{i}", "type": "string"} for i in range(127)]
+    assert rules.check_schema(schema(*many), "people", True) == []
+    assert rules.check_schema(schema(*many, {"name": "one", "type": "string"}), "people", True)
+
+
+def test_long_descriptions_are_refused() -> None:
+    body = schema({"name": "n", "type": "string", "description": "d" * 201})
+    assert "200" in rules.check_schema(body, "people", True)[0].message
+
+
+@pytest.mark.parametrize(
+    ("label", "include", "shown"),
+    [
+        ("title", False, "title"),
+        ("personAwards", False, "unknownFutureValue"),
+        ("personAwards", True, "personAwards"),
+        ("containerName", False, "unknownFutureValue"),
+    ],
+)
+def test_present_label(label: str, include: bool, shown: str) -> None:
+    assert rules.present_label(label, include) == shown
+
+
+def test_prefer_header_parsing() -> None:
+    header = 'respond-async, include-unknown-enum-members, odata.maxpagesize="50"'
+    assert rules.prefers(header, "include-unknown-enum-members")
+    assert rules.prefers(header, "respond-async")
+    assert not rules.prefers(None, "respond-async")
+    assert rules.max_page_size(header) == 50
+    assert rules.max_page_size("odata.maxpagesize=abc") is None
+    assert rules.max_page_size("odata.maxpagesize=0") is None
+
+
+# -- items ----------------------------------------------------------------------------------
+
+
+def test_a_valid_item_has_no_problems_and_nothing_ignored() -> None:
+    body = item(
+        **{"awards@odata.type": "Collection(String)"},
+        awards=['{"displayName":"x"}'],
+        count=3,
+        score=2.5,
+        flag=True,
+        note="Zoë",
+        **{"note@odata.type": "String"},
+    )
+    verdict = rules.check_item("u1", body, SCHEMA, people=True)
+    assert verdict.problems == []
+    assert verdict.ignored == []
+
+
+@pytest.mark.parametrize(
+    ("properties", "needle"),
+    [
+        ({"count": "3"}, "int64"),
+        ({"count": True}, "int64"),
+        ({"score": "x"}, "double"),
+        ({"flag": 1}, "boolean"),
+        ({"note": 1}, "string"),
+        ({"note": "x", "note@odata.type": "Int64"}, "does not fit"),
+        ({"ghost@odata.type": "String"}, "not in the schema"),
+    ],
+)
+def test_value_types_are_checked(properties: dict[str, Any], needle: str) -> None:
+    problems = rules.check_item("u1", item(**properties), SCHEMA, people=True).problems
+    assert problems
+    assert needle in problems[0].message
+
+
+def test_non_people_items_need_an_acl_but_not_everyone() -> None:
+    body = {
+        "acl": [{"type": "user", "value": "x", "accessType": "grant"}],
+        "properties": {"note": "n"},
+    }
+    assert rules.check_item("u1", body, SCHEMA, people=False).problems == []
+    assert rules.check_item("u1", {**body, "acl": []}, SCHEMA, people=False).problems
+
+
+def test_ignored_values_are_reported_only_for_accepted_items() -> None:
+    body = item(awards=["nope"], **{"awards@odata.type": "Collection(String)"})
+    verdict = rules.check_item("u1", body, SCHEMA, people=True)
+    assert [(v.property, v.index, v.reason) for v in verdict.ignored] == [
+        ("awards", 0, "not valid JSON")
+    ]
+    refused = rules.check_item("u1", {**body, "acl": []}, SCHEMA, people=True)
+    assert refused.problems
+    assert refused.ignored == []
+
+
+@pytest.mark.parametrize("item_id", ["", "u-1", "u_1", "u" * 129, "ü1"])
+def test_invalid_item_ids(item_id: str) -> None:
+    assert rules.check_item_id(item_id) is not None
+
+
+# -- people settings ------------------------------------------------------------------------
+
+
+def test_profile_source_rules() -> None:
+    good = {"sourceId": "credly", "displayName": "Credly", "webUrl": "https://www.credly.com/"}
+    assert rules.check_profile_source(good, creating=True) == []
+    assert rules.check_profile_source(
+        {**good, "localizations": [{"displayName": "x"}]}, creating=True
+    )
+    assert rules.check_profile_source(
+        {**good, "localizations": [{"languageTag": "de", "webUrl": "ftp://x"}]}, creating=True
+    )
+    assert (
+        rules.check_profile_source({"displayName": "New"}, creating=False, source_id="credly") == []
+    )
+    assert (
+        rules.check_profile_source({"sourceId": "credly"}, creating=False, source_id="credly") == []
+    )
+    assert rules.check_profile_source({"sourceId": "other"}, creating=False, source_id="credly")
+    assert rules.check_profile_source({"displayName": ""}, creating=False, source_id="credly")
+
+
+def test_property_setting_rules() -> None:
+    assert rules.check_property_setting({"prioritizedSourceUrls": ["a", "b"]}, creating=False) == []
+    assert rules.check_property_setting({"prioritizedSourceUrls": ["a", "A"]}, creating=False)
+    assert rules.check_property_setting({"prioritizedSourceUrls": None}, creating=False)
+    assert rules.check_property_setting({"name": 3}, creating=True)
+    assert rules.check_property_setting({}, creating=True) == []
+
+
+# -- users queries --------------------------------------------------------------------------
+
+ADELE = DirectoryUser(
+    id="1",
+    display_name="Adele Vance",
+    user_principal_name="AdeleV@contoso.onmicrosoft.com",
+    mail="Adele.Vance@contoso.com",
+    proxy_addresses=["SMTP:Adele.Vance@contoso.com", "smtp:adele@contoso.net"],
+    other_mails=["adele@example.org"],
+    account_enabled=True,
+)
+
+
+def matches(expression: str, user: DirectoryUser = ADELE) -> bool:
+    parsed = rules.parse_user_filter(expression)
+    assert isinstance(parsed, UserFilter), parsed
+    return bool(parsed.predicate(user))
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "mail eq 'adele.vance@CONTOSO.com'",
+        "userPrincipalName eq 'adelev@contoso.onmicrosoft.com'",
+        "mail in ('x@y.z', 'ADELE.VANCE@contoso.com')",
+        "proxyAddresses/any(p:p eq 'smtp:ADELE@contoso.net')",
+        "proxyAddresses/any(x: startsWith(x, 'SMTP:adele'))",
+        "otherMails/any(o:o eq 'adele@example.org')",
+        "accountEnabled eq true and mail eq 'adele.vance@contoso.com'",
+        "mail eq 'nobody@x.y' or (id eq '1')",
+        "startsWith(displayName,'adele')",
+        "endsWith(mail,'@contoso.com')",
+        "not(mail eq 'x@y.z')",
+        "mail ne 'x@y.z'",
+    ],
+)
+def test_filters_that_match(expression: str) -> None:
+    assert matches(expression)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "mail eq 'adele@contoso.net'",
+        "proxyAddresses/any(p:p eq 'smtp:adele.vance@fabrikam.com')",
+        "accountEnabled eq false",
+        "mail eq null",
+    ],
+)
+def test_filters_that_do_not_match(expression: str) -> None:
+    assert not matches(expression)
+
+
+def test_quote_escaping() -> None:
+    obrien = DirectoryUser(
+        id="2", display_name="Pat", user_principal_name="p@x.y", mail="pat.o'brien@x.y"
+    )
+    assert matches("mail eq 'PAT.O''BRIEN@x.y'", obrien)
+
+
+@pytest.mark.parametrize(
+    ("expression", "construct"),
+    [
+        ("mail eq 'a'", None),
+        ("endsWith(mail,'a')", "endsWith"),
+        ("mail ne 'a'", "ne"),
+        ("not startsWith(mail,'a')", "not"),
+        ("proxyAddresses/any(p:endsWith(p,'a'))", "endsWith"),
+    ],
+)
+def test_advanced_constructs_are_reported(expression: str, construct: str | None) -> None:
+    parsed = rules.parse_user_filter(expression)
+    assert isinstance(parsed, UserFilter)
+    assert parsed.advanced == construct
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "",
+        "mail",
+        "mail eq",
+        "mail eq 'x' extra",
+        "shoeSize eq 42",
+        "mail/any(p:p eq 'x')",
+        "proxyAddresses/any(p:q eq 'x')",
+        "mail gt 'x'",
+        "mail eq 'x' or",
+        'mail eq "x"',
+    ],
+)
+def test_bad_filters_are_400_bad_request(expression: str) -> None:
+    problem = rules.parse_user_filter(expression)
+    assert isinstance(problem, Problem)
+    assert (problem.status, problem.code) == (400, "BadRequest")
+
+
+def test_select_search_and_orderby() -> None:
+    assert rules.parse_select("id, mail,proxyAddresses") == ["id", "mail", "proxyAddresses"]
+    assert rules.parse_select(None) == []
+    assert isinstance(rules.parse_select("id,password"), Problem)
+    search = rules.parse_search('"displayName:vance" OR "mail:nobody"')
+    assert not isinstance(search, Problem)
+    assert search(ADELE)
+    both = rules.parse_search('"displayName:vance" AND "mail:nobody"')
+    assert not isinstance(both, Problem)
+    assert not both(ADELE)
+    assert isinstance(rules.parse_search("vance"), Problem)
+    assert rules.parse_orderby("displayName desc") == ("display_name", True)
+    assert isinstance(rules.parse_orderby("shoeSize"), Problem)
