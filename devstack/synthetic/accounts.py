@@ -1,0 +1,107 @@
+"""Account material shared by the people generator and the mutator: addresses and licences."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from devstack.synthetic.draws import pick
+from devstack.synthetic.vocabulary import PERSONAL_DOMAINS
+
+E3_SKU_ID = "05e9a617-0261-4cee-bb44-138d3ef5d965"
+EXCHANGE_PLAN_ID = "efb87545-963c-4e0d-99df-69c6916d9eb0"
+SHAREPOINT_PLAN_ID = "5dbe027f-2339-4123-9542-606e4d348a72"
+TEAMS_PLAN_ID = "57ff2da0-773e-42df-b2af-ffb7a2317929"
+
+
+class AddressBook:
+    """Hands out unique lower-case addresses, so no two people ever share one."""
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+        self._next: dict[str, int] = {}
+
+    def claim(self, local: str, domain: str) -> str:
+        """Reserve `local@domain`, or `local<n>@domain` with the first free number.
+
+        Args:
+            local: The wanted local part (lower-case ASCII).
+            domain: The mail domain.
+
+        Returns:
+            The reserved address.
+        """
+        key = f"{local}@{domain}"
+        n = self._next.get(key, 1)
+        candidate = key if n == 1 else f"{local}{n}@{domain}"
+        while candidate in self._taken:
+            n += 1
+            candidate = f"{local}{n}@{domain}"
+        self._next[key] = n + 1
+        self._taken.add(candidate)
+        return candidate
+
+    def personal(self, rng: random.Random, local: str) -> str:
+        """Reserve an address at a consumer mail domain.
+
+        Args:
+            rng: Chooses the domain.
+            local: The wanted local part.
+
+        Returns:
+            The reserved address.
+        """
+        return self.claim(local, pick(rng, PERSONAL_DOMAINS))
+
+    def alias(self, rng: random.Random, local: str, tenant_domain: str) -> str:
+        """Reserve a secondary address: a short form, or the name at a legacy domain.
+
+        Args:
+            rng: Chooses the form.
+            local: The person's `first.last` local part.
+            tenant_domain: The tenant's primary domain.
+
+        Returns:
+            The reserved address.
+        """
+        first, _, last = local.partition(".")
+        if rng.random() < 0.5:
+            return self.claim(f"{first[:1]}{last}", tenant_domain)
+        stem = tenant_domain.split(".", 1)[0]
+        return self.claim(local, f"{stem}-legacy.com")
+
+
+def exchange_licence(
+    assigned_at: str, *, status: str = "Enabled"
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The assignedLicenses and assignedPlans of a Microsoft 365 E3 user.
+
+    Args:
+        assigned_at: ISO timestamp the plans were assigned.
+        status: The Exchange plan's `capabilityStatus` (``"Suspended"`` means no mailbox).
+
+    Returns:
+        (assignedLicenses, assignedPlans).
+    """
+    licences: list[dict[str, Any]] = [{"skuId": E3_SKU_ID, "disabledPlans": []}]
+    plans: list[dict[str, Any]] = [
+        {
+            "assignedDateTime": assigned_at,
+            "capabilityStatus": status,
+            "service": "exchange",
+            "servicePlanId": EXCHANGE_PLAN_ID,
+        },
+        {
+            "assignedDateTime": assigned_at,
+            "capabilityStatus": "Enabled",
+            "service": "SharePoint",
+            "servicePlanId": SHAREPOINT_PLAN_ID,
+        },
+        {
+            "assignedDateTime": assigned_at,
+            "capabilityStatus": "Enabled",
+            "service": "TeamspaceAPI",
+            "servicePlanId": TEAMS_PLAN_ID,
+        },
+    ]
+    return licences, plans
