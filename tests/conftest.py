@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -21,3 +23,28 @@ def azurite() -> Iterator[Azurite]:
 def storage_name() -> str:
     """A fresh table/queue name (alphanumeric, starts with a letter) for one test."""
     return "t" + uuid.uuid4().hex[:20]
+
+
+def _children_of(pid: int) -> list[int]:
+    """Live child processes of `pid` (Linux /proc)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat", encoding="utf-8").read()  # noqa: SIM115
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        state, ppid = fields[0], int(fields[1])
+        if ppid == pid and state != "Z":
+            children.append(int(entry))
+    return children
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a test left a process behind (Azurite or anything else)."""
+    leftovers = _children_of(os.getpid())
+    if leftovers:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        sys.stderr.write(f"\nerror: tests left processes behind: {leftovers}\n")

@@ -127,6 +127,14 @@ class Identity:
         with self._lock:
             return self._apps.get(client_id.lower())
 
+    def apps(self) -> list[App]:
+        """The registered apps: the default app (`DEFAULT_CLIENT_ID`) first, then the rest."""
+        with self._lock:
+            registered = list(self._apps.values())
+        return sorted(
+            registered, key=lambda app: app.client_id.lower() != DEFAULT_CLIENT_ID.lower()
+        )
+
     def mint_token(self, client_id: str = DEFAULT_CLIENT_ID) -> str:
         """Issue a token for a registered app without the HTTP round trip (for tests)."""
         app = self.app(client_id)

@@ -15,14 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from devstack.graph.rules import (
-    INVALID_REQUEST,
-    PEOPLE,
-    UPDATE_NOT_ALLOWED,
-    IgnoredValue,
-    Problem,
-    SchemaProperty,
-)
+from devstack.graph.rules.connections import PEOPLE
+from devstack.graph.rules.items import IgnoredValue
+from devstack.graph.rules.problems import INVALID_REQUEST, UPDATE_NOT_ALLOWED, Problem
+from devstack.graph.rules.schema import SchemaProperty
 
 NOT_FOUND = "NotFound"
 CONFLICT = "Conflict"
@@ -199,9 +195,7 @@ class GraphState:
         with self._lock:
             conn = self._connection(connection_id)
             if conn.pending is not None and not conn.people:
-                raise StateError(
-                    Problem(409, CONFLICT, "A schema operation is already in progress.")
-                )
+                raise _conflict("A schema operation is already in progress.")
             if conn.people and (conn.pending is not None or conn.schema is not None):
                 raise StateError(
                     Problem(

@@ -253,6 +253,14 @@ def test_azure_identity_gets_a_token_over_tls(directory: Directory, tmp_path: Pa
     assert answer.json()["id"] == user(1).id
 
 
+def test_apps_lists_the_default_app_first(directory: Directory) -> None:
+    reader = App(READER_ID, READER_SECRET, frozenset({"PeopleSettings.Read.All"}))
+    assert [a.client_id for a in GraphStandIn(directory).apps] == [DEFAULT_CLIENT_ID]
+    standin = GraphStandIn(directory, apps=[reader, App()])
+    assert [a.client_id for a in standin.apps] == [DEFAULT_CLIENT_ID, READER_ID]
+    assert standin.apps[0].client_secret == DEFAULT_CLIENT_SECRET
+
+
 # -- bearer checks --------------------------------------------------------------------------
 
 

@@ -1,0 +1,109 @@
+"""Run the local stack by hand: `python -m devstack {selfcheck,stack,credly,graph,azurite}`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from devstack.azurite import Azurite
+from devstack.credly.server import CredlyStandIn
+from devstack.graph.server import GraphStandIn
+from devstack.selfcheck import format_report, run_selfcheck
+from devstack.synthetic import World, WorldSpec, build_world
+
+
+def _wait_for_interrupt() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    sys.stderr.write("serving on 127.0.0.1; press Ctrl-C to stop\n")
+    stop.wait()
+
+
+def _credly_facts(world: World, credly: CredlyStandIn) -> dict[str, Any]:
+    orgs = []
+    for org_id in world.org_ids:
+        org = world.credly.orgs[org_id]
+        orgs.append(
+            {
+                "organization_id": org.id,
+                "name": org.name,
+                "authorization_token": org.tokens[0].token,
+                "oauth_client_id": org.oauth_apps[0].client_id,
+                "oauth_client_secret": org.oauth_apps[0].client_secret,
+                "badges": len(world.credly.org_badges(org.id)),
+            }
+        )
+    return {"api_url": credly.api_url, "web_url": credly.web_url, "organizations": orgs}
+
+
+def _graph_facts(world: World, graph: GraphStandIn) -> dict[str, Any]:
+    app = graph.apps[0]
+    return {
+        "graph_url": graph.graph_url,
+        "authority": graph.base_url,
+        "tenant_id": world.tenant_id,
+        "client_id": app.client_id,
+        "client_secret": app.client_secret,
+        "users": len(world.directory),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run one command; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("selfcheck", help="start everything, call each once, stop")
+    check.add_argument("--badges", type=int, default=200)
+    for name, text in (
+        ("stack", "Azurite and both stand-ins over one synthetic organisation"),
+        ("credly", "the Credly API stand-in over a synthetic organisation"),
+        ("graph", "the Microsoft Graph stand-in over a synthetic directory"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--badges", type=int, default=1000, help="synthetic badges to serve")
+        sub.add_argument("--organisations", type=int, default=1)
+        sub.add_argument("--seed", type=int, default=1)
+    commands.add_parser("azurite", help="the Azure Storage emulator alone")
+    args = parser.parse_args(argv)
+
+    if args.command == "selfcheck":
+        results = run_selfcheck(badges=args.badges)
+        sys.stdout.write(format_report(results) + "\n")
+        return 0 if all(r.ok for r in results) else 1
+
+    if args.command == "azurite":
+        with Azurite() as azurite:
+            sys.stdout.write(json.dumps({"connection_string": azurite.connection_string}) + "\n")
+            _wait_for_interrupt()
+        return 0
+
+    world = build_world(
+        WorldSpec(seed=args.seed, badges=args.badges, organisations=args.organisations)
+    )
+    with contextlib.ExitStack() as stack:
+        facts: dict[str, Any] = {}
+        if args.command == "stack":
+            azurite = stack.enter_context(Azurite())
+            facts["storage_connection_string"] = azurite.connection_string
+        if args.command in {"stack", "credly"}:
+            credly = stack.enter_context(CredlyStandIn(world.credly))
+            facts["credly"] = _credly_facts(world, credly)
+        if args.command in {"stack", "graph"}:
+            graph = stack.enter_context(GraphStandIn(world.directory, tenant_id=world.tenant_id))
+            facts["graph"] = _graph_facts(world, graph)
+        sys.stdout.write(json.dumps(facts, indent=2) + "\n")
+        sys.stdout.flush()
+        _wait_for_interrupt()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
