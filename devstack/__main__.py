@@ -71,6 +71,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub.add_argument("--badges", type=int, default=1000, help="synthetic badges to serve")
         sub.add_argument("--organisations", type=int, default=1)
         sub.add_argument("--seed", type=int, default=1)
+        sub.add_argument(
+            "--credly-knobs",
+            type=json.loads,
+            default={},
+            help="knobs of the Credly API at start, e.g. '{\"latency_s\": 0.1}'",
+        )
+        sub.add_argument(
+            "--graph-knobs",
+            type=json.loads,
+            default={},
+            help='knobs of Graph at start, e.g. \'{"rate_limits": {"items": {"per_second": 25}}}\'',
+        )
     commands.add_parser("azurite", help="the Azure Storage emulator alone")
     args = parser.parse_args(argv)
 
@@ -95,9 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             facts["storage_connection_string"] = azurite.connection_string
         if args.command in {"stack", "credly"}:
             credly = stack.enter_context(CredlyStandIn(world.credly))
+            credly.api.apply_knobs_json(args.credly_knobs)
             facts["credly"] = _credly_facts(world, credly)
         if args.command in {"stack", "graph"}:
             graph = stack.enter_context(GraphStandIn(world.directory, tenant_id=world.tenant_id))
+            graph.server.apply_knobs_json(args.graph_knobs)
             facts["graph"] = _graph_facts(world, graph)
         sys.stdout.write(json.dumps(facts, indent=2) + "\n")
         sys.stdout.flush()

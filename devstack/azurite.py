@@ -127,7 +127,8 @@ class Azurite:
         self._workdir = tempfile.TemporaryDirectory(prefix="azurite-")
         self._ready.clear()
         self._ports = {}
-        self._process = subprocess.Popen(
+        # The command is built from our own constants and the pinned executable path.
+        self._process = subprocess.Popen(  # noqa: S603
             self.command(),
             cwd=self._workdir.name,
             stdout=subprocess.PIPE,

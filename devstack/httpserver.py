@@ -445,6 +445,8 @@ class StandInServer:
         route_class = matched.route_class if matched else "unrouted"
 
         def log(status: int, outcome: str) -> None:
+            # Logged before the answer is sent, so a client that reads the log right after
+            # its response always finds its request there.
             self.requests.record(
                 at=started,
                 method=method,
@@ -459,8 +461,8 @@ class StandInServer:
 
         if body is None:
             response = self.error_response(413, "RequestEntityTooLarge", "request body too large")
-            handler.send(response, close=True)
             log(413, "too_large")
+            handler.send(response, close=True)
             return
 
         fault = self.knobs.fault_for(method, path, route_class)
@@ -482,13 +484,13 @@ class StandInServer:
             response = self.error_response(
                 429, "TooManyRequests", "Too many requests, retry later", headers
             )
-            handler.send(response)
             log(429, "throttled")
+            handler.send(response)
             return
         if fault is not None and fault.kind is not FaultKind.TRUNCATED_JSON:
             response = _fault_response(self, fault)
-            handler.send(response)
             log(response.status, f"fault:{fault.kind.value}")
+            handler.send(response)
             return
 
         if matched is None:
@@ -506,8 +508,8 @@ class StandInServer:
             )
             response = self._call(matched, request)
         truncate = fault is not None  # only TRUNCATED_JSON reaches here
-        handler.send(response, truncate=truncate)
         log(response.status, "fault:truncated_json" if truncate else "ok")
+        handler.send(response, truncate=truncate)
 
     def _call(self, matched: Route, request: Request) -> Response:
         try:

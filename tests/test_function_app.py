@@ -15,7 +15,7 @@ from credly_connector import __version__
 @pytest.fixture(scope="module")
 def functions() -> dict[str, Any]:
     # FunctionApp.get_functions() may be called only once per app instance.
-    return {f.get_function_name(): f for f in function_app.app.get_functions()}
+    return {str(f.get_function_name()): f for f in function_app.app.get_functions()}
 
 
 def _bindings(function: Any) -> list[dict[str, Any]]:

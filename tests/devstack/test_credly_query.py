@@ -7,24 +7,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from devstack.credly.query import (
-    PER_PAGE,
-    BadgeFilter,
-    QueryError,
-    SortKey,
-    TimeBound,
-    build_email_index,
-    filter_badges,
-    narrow_by_email,
-    page_items,
-    page_metadata,
-    page_url,
-    parse_filter,
-    parse_page,
-    parse_sort,
-    sort_badges,
-)
+from devstack.credly.email_index import build_email_index, narrow_by_email
+from devstack.credly.errors import QueryError
+from devstack.credly.filters import BadgeFilter, TimeBound, filter_badges, parse_filter
+from devstack.credly.paging import PER_PAGE, page_items, page_metadata, page_url, parse_page
 from devstack.credly.records import CredlyUser, IssuedBadge
+from devstack.credly.sorting import SortKey, parse_sort, sort_badges
 
 
 def at(text: str) -> datetime:

@@ -1,27 +1,21 @@
-"""The Credly stand-in's badge-list query language: filter, sort, page and the page envelope.
+"""The badge list's `filter` parameter: its parsed value, its parser and the matching.
 
-Everything here is pure: the server parses the query parameters into values, narrows and
-orders a snapshot of badges with them, and builds the `metadata` block from plain numbers.
-A bad parameter raises `QueryError`, which the server answers with 422.
+Pure: the server parses `filter` into a hashable `BadgeFilter` (which also keys its cache)
+and narrows a snapshot of badges with it. A bad value raises `QueryError` (answered 422).
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from operator import attrgetter
-from typing import Any, TypeVar
-from urllib.parse import urlencode
+from typing import Any
 
+from devstack.credly.errors import QueryError
 from devstack.credly.records import BADGE_STATES, CredlyUser, IssuedBadge
 
-PER_PAGE = 50
-"""Credly's fixed page size ("At most 50 results are returned at a time")."""
-
-SORT_FIELDS = ("created_at", "issued_at", "updated_at")
 DATE_FIELDS = ("issued_at", "updated_at", "created_at", "state_updated_at")
 SET_KEYS = (
     "state",
@@ -34,14 +28,7 @@ SET_KEYS = (
 FILTER_KEYS = SET_KEYS + tuple(f"{name}_{end}" for name in DATE_FIELDS for end in ("min", "max"))
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PAGE = re.compile(r"^\d+$")
 _ONE_MICROSECOND = timedelta(microseconds=1)
-
-T = TypeVar("T")
-
-
-class QueryError(ValueError):
-    """A `filter`, `sort` or `page` value the API refuses (answered with 422)."""
 
 
 @dataclass(frozen=True)
@@ -76,14 +63,6 @@ class BadgeFilter:
     def is_empty(self) -> bool:
         """True when the filter lets every badge through."""
         return self == BadgeFilter()
-
-
-@dataclass(frozen=True)
-class SortKey:
-    """One `sort` key: a badge timestamp field, ascending unless `descending`."""
-
-    field: str
-    descending: bool = False
 
 
 def parse_filter(raw: str | None) -> BadgeFilter:
@@ -235,163 +214,3 @@ def filter_badges(
         else:
             items = [b for b in items if get(b) >= bound.at]
     return items
-
-
-@dataclass(frozen=True)
-class EmailIndex:
-    """An organisation's badges beside their lower-cased emails, and the earners' emails.
-
-    Lower-casing 200,000 scattered addresses costs more than a page is allowed to, so the
-    server builds this once per data version. Flat lists of strings, not a dict of lists:
-    200,000 small lists would cost more in garbage-collector passes than they save.
-    """
-
-    badges: list[IssuedBadge]
-    emails: list[str]
-    holders: list[str | None]
-    user_ids: list[str]
-    user_emails: list[str]
-
-
-def build_email_index(badges: Sequence[IssuedBadge], users: Mapping[str, CredlyUser]) -> EmailIndex:
-    """Index badges (in their given order) by lower-cased recipient email."""
-    user_ids = list(users)
-    return EmailIndex(
-        badges=list(badges),
-        emails=[b.recipient_email.lower() for b in badges],
-        holders=[b.user_id for b in badges],
-        user_ids=user_ids,
-        user_emails=[users[uid].email.lower() for uid in user_ids],
-    )
-
-
-def narrow_by_email(index: EmailIndex, badge_filter: BadgeFilter) -> list[IssuedBadge] | None:
-    """The indexed badges the filter's email keys match, in order; None without such keys.
-
-    The result holds exactly the badges the email keys match; `filter_badges` then applies
-    every key to it.
-    """
-    wanted, every = badge_filter.recipient_emails, badge_filter.recipient_emails_all
-    if wanted is None and every is None:
-        return None
-    holders: set[str | None] = set()
-    if every is not None:
-        users = zip(index.user_ids, index.user_emails, strict=True)
-        holders = {uid for uid, email in users if email in every}
-    # Only flat lists are touched per badge: reading attributes of 200,000 scattered
-    # records is what makes the unindexed filter slow.
-    return [
-        b
-        for b, email, holder in zip(index.badges, index.emails, index.holders, strict=True)
-        if (wanted is None or email in wanted)
-        and (every is None or email in every or holder in holders)
-    ]
-
-
-def parse_sort(raw: str | None) -> tuple[SortKey, ...]:
-    """Parse `key1|-key2` (leading `-` for descending) into sort keys.
-
-    Args:
-        raw: The decoded `sort` query parameter; None or empty for issue order.
-
-    Returns:
-        The keys, most significant first.
-
-    Raises:
-        QueryError: On an empty or unknown key.
-    """
-    if not raw:
-        return ()
-    keys = []
-    for item in raw.split("|"):
-        name = item.strip()
-        descending = name.startswith("-")
-        name = name.removeprefix("-")
-        if name not in SORT_FIELDS:
-            raise QueryError(f"unknown sort key {item!r}; supported: {', '.join(SORT_FIELDS)}")
-        keys.append(SortKey(name, descending))
-    return tuple(keys)
-
-
-def sort_badges(badges: Iterable[IssuedBadge], keys: Sequence[SortKey]) -> list[IssuedBadge]:
-    """The badges ordered by the keys; ties keep their given (issue) order, so paging is stable.
-
-    Args:
-        badges: The badges, in issue order.
-        keys: The sort keys, most significant first.
-
-    Returns:
-        A new sorted list.
-    """
-    items = list(badges)
-    # Python's sort is stable, also with reverse=True, so sorting by the least significant
-    # key first and the most significant last gives a lexicographic, stable order.
-    for key in reversed(keys):
-        items.sort(key=attrgetter(key.field), reverse=key.descending)
-    return items
-
-
-def parse_page(raw: str | None) -> int:
-    """Parse the `page` parameter (1-based; default 1).
-
-    Raises:
-        QueryError: When it is not a positive integer.
-    """
-    if raw is None:
-        return 1
-    if not _PAGE.match(raw) or int(raw) < 1:
-        raise QueryError(f"page must be a positive integer, got {raw!r}")
-    return int(raw)
-
-
-def page_items(items: Sequence[T], page: int, per: int = PER_PAGE) -> Sequence[T]:
-    """The items of one page (empty past the end)."""
-    return items[(page - 1) * per : page * per]
-
-
-def page_url(base: str, page: int, filter_raw: str | None, sort_raw: str | None) -> str:
-    """An absolute page URL carrying the same filter and sort, URL-encoded.
-
-    Args:
-        base: Scheme, host and path of the list, e.g. `https://h/v1/organizations/o/badges`.
-        page: The page number.
-        filter_raw: The decoded `filter` the request carried (omitted when empty).
-        sort_raw: The decoded `sort` the request carried (omitted when empty).
-    """
-    params: list[tuple[str, str]] = [("page", str(page))]
-    if filter_raw:
-        params.append(("filter", filter_raw))
-    if sort_raw:
-        params.append(("sort", sort_raw))
-    return f"{base}?{urlencode(params)}"
-
-
-def page_metadata(
-    total_count: int,
-    page: int,
-    count: int,
-    url_for: Callable[[int], str],
-    per: int = PER_PAGE,
-) -> dict[str, Any]:
-    """The `metadata` block of a list response.
-
-    `total_pages` is 0 for an empty list. `previous_page_url` is null on page 1 and
-    `next_page_url` on the last page and beyond; a page past the end still links back.
-
-    Args:
-        total_count: How many items match in all.
-        page: The current page (1-based).
-        count: How many items this page holds.
-        url_for: Builds the absolute URL of a page number.
-        per: The page size.
-    """
-    total_pages = math.ceil(total_count / per)
-    return {
-        "count": count,
-        "current_page": page,
-        "total_count": total_count,
-        "total_pages": total_pages,
-        "per": per,
-        "previous_page_url": url_for(page - 1) if page > 1 else None,
-        "next_page_url": url_for(page + 1) if page < total_pages else None,
-    }

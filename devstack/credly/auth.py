@@ -1,0 +1,196 @@
+"""Who a Credly API request is and what it may read: credentials, access grants and scopes.
+
+Access rules, decided where Credly's docs are silent:
+
+- A request authenticates with HTTP Basic (an organisation's authorization token as user
+  name and an empty password; `base64(token)` without a colon is accepted too) or with
+  `Bearer <access token>` from the OAuth endpoint. A missing, unknown, expired or revoked
+  credential answers 401.
+- An unknown organisation, badge or event answers 404 (after authentication).
+- A valid credential of another organisation, a token with `read_enabled` false, or an
+  access token without the route's scope answers 403. Scopes: `issued_badges` for badges,
+  `events` for events, `authorization_tokens` for the token list; organisation reads need
+  only a valid credential.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from devstack.credly.errors import not_found
+from devstack.credly.records import AuthToken, CredlyData, Organization
+from devstack.httpserver import HttpError, Request
+
+DEFAULT_TOKEN_LIFETIME_S = 7200
+BADGE_SCOPE = "issued_badges"
+EVENTS_SCOPE = "events"
+TOKENS_SCOPE = "authorization_tokens"
+
+
+@dataclass(frozen=True)
+class AccessGrant:
+    """An access token issued by the OAuth endpoint."""
+
+    token: str
+    org_id: str
+    client_id: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a request authenticated as: an authorization token or an OAuth access grant."""
+
+    org_id: str
+    token: AuthToken | None = None
+    grant: AccessGrant | None = None
+
+
+def read_authorization(request: Request) -> tuple[str, str]:
+    """The `Authorization` header as (lower-cased scheme, credential); empty strings if absent."""
+    scheme, _, credential = (request.header("Authorization") or "").partition(" ")
+    return scheme.lower(), credential.strip()
+
+
+def decode_basic(credential: str) -> str:
+    """The `user:password` text of a Basic credential.
+
+    Raises:
+        ValueError: When the credential is not base64 of UTF-8 text.
+    """
+    return base64.b64decode(credential, validate=True).decode("utf-8")
+
+
+class AccessControl:
+    """Authenticates and authorizes API requests and keeps the OAuth access grants.
+
+    Attributes:
+        data: The store whose authorization tokens and organisations are checked.
+        clock: Returns "now" as an aware UTC datetime; both authorization-token and
+            access-token expiry read it.
+        token_lifetime_s: Lifetime of newly issued access tokens.
+
+    Args:
+        data: The store to check credentials against.
+        clock: The clock for expiry; defaults to the real clock.
+        token_lifetime_s: Lifetime of newly issued access tokens.
+    """
+
+    def __init__(
+        self,
+        data: CredlyData,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        token_lifetime_s: int = DEFAULT_TOKEN_LIFETIME_S,
+    ) -> None:
+        self.data = data
+        self.clock: Callable[[], datetime] = clock or _utc_now
+        self.token_lifetime_s = token_lifetime_s
+        self._grants: dict[str, AccessGrant] = {}
+        self._grants_lock = threading.Lock()
+
+    # -- access grants ---------------------------------------------------------------------
+
+    def grant(self, org_id: str, client_id: str, scopes: tuple[str, ...]) -> AccessGrant:
+        """Issue a new access token valid for `token_lifetime_s` from now."""
+        now = self.clock()
+        grant = AccessGrant(
+            token=secrets.token_urlsafe(32),
+            org_id=org_id,
+            client_id=client_id,
+            scopes=scopes,
+            created_at=now,
+            expires_at=now + timedelta(seconds=self.token_lifetime_s),
+        )
+        with self._grants_lock:
+            self._grants[grant.token] = grant
+        return grant
+
+    def grants(self) -> list[AccessGrant]:
+        """The access tokens issued and not revoked (expired ones included)."""
+        with self._grants_lock:
+            return list(self._grants.values())
+
+    def revoke_all(self) -> int:
+        """Revoke every issued access token at once; returns how many there were."""
+        with self._grants_lock:
+            count = len(self._grants)
+            self._grants.clear()
+            return count
+
+    # -- requests --------------------------------------------------------------------------
+
+    def authenticate(self, request: Request) -> Caller:
+        """Who the request's credential belongs to.
+
+        Raises:
+            HttpError: 401 for a missing, malformed, unknown, expired or revoked credential.
+        """
+        scheme, credential = read_authorization(request)
+        if scheme == "basic" and credential:
+            return self._basic_caller(credential)
+        if scheme == "bearer" and credential:
+            return self._bearer_caller(credential)
+        raise _unauthorized("authentication required: HTTP Basic token or Bearer access token")
+
+    def authorize(self, request: Request, scope: str | None) -> tuple[Caller, Organization]:
+        """Authenticate (401), find the path's organisation (404), check access (403).
+
+        Args:
+            request: A request whose path names the organisation (`params["org"]`).
+            scope: The access-token scope the route needs; None when any credential will do.
+
+        Returns:
+            The caller and the organisation it may read.
+        """
+        caller = self.authenticate(request)
+        org = self.data.orgs.get(request.params["org"])
+        if org is None:
+            raise not_found("organization", request.params["org"])
+        if caller.org_id != org.id:
+            raise HttpError(403, "credential does not grant access to this organization")
+        if caller.token is not None and not caller.token.read_enabled:
+            raise HttpError(403, "authorization token is not read-enabled")
+        if caller.grant is not None and scope is not None and scope not in caller.grant.scopes:
+            raise HttpError(403, f"access token lacks the {scope!r} scope")
+        return caller, org
+
+    def _basic_caller(self, credential: str) -> Caller:
+        try:
+            decoded = decode_basic(credential)
+        except ValueError:
+            raise _unauthorized("malformed Basic credentials") from None
+        token, colon, password = decoded.partition(":")
+        if colon and password:
+            raise _unauthorized("the password must be empty; send the token as user name")
+        found = self.data.find_token(token) if token else None
+        if found is None:
+            raise _unauthorized("invalid authorization token")
+        org, record = found
+        if record.expires_at is not None and record.expires_at <= self.clock():
+            raise _unauthorized("authorization token has expired")
+        return Caller(org.id, token=record)
+
+    def _bearer_caller(self, credential: str) -> Caller:
+        with self._grants_lock:
+            grant = self._grants.get(credential)
+        if grant is None:
+            raise _unauthorized("invalid or revoked access token")
+        if grant.expires_at <= self.clock():
+            raise _unauthorized("access token has expired")
+        return Caller(grant.org_id, grant=grant)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _unauthorized(message: str) -> HttpError:
+    return HttpError(401, message, "Unauthorized", {"WWW-Authenticate": 'Basic realm="Credly"'})

@@ -1,0 +1,106 @@
+"""Paging of list responses: the `page` parameter, page slices, links and the envelope.
+
+Pure: Credly serves 50 items a page and describes the position in a `metadata` block whose
+`next_page_url` and `previous_page_url` carry the request's filter and sort.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from devstack.credly.errors import QueryError
+
+PER_PAGE = 50
+"""Credly's fixed page size ("At most 50 results are returned at a time")."""
+
+_PAGE = re.compile(r"^\d+$")
+
+T = TypeVar("T")
+
+
+def parse_page(raw: str | None) -> int:
+    """Parse the `page` parameter (1-based; default 1).
+
+    Raises:
+        QueryError: When it is not a positive integer.
+    """
+    if raw is None:
+        return 1
+    if not _PAGE.match(raw) or int(raw) < 1:
+        raise QueryError(f"page must be a positive integer, got {raw!r}")
+    return int(raw)
+
+
+def page_items(items: Sequence[T], page: int, per: int = PER_PAGE) -> Sequence[T]:
+    """The items of one page (empty past the end)."""
+    return items[(page - 1) * per : page * per]
+
+
+def page_url(base: str, page: int, filter_raw: str | None, sort_raw: str | None) -> str:
+    """An absolute page URL carrying the same filter and sort, URL-encoded.
+
+    Args:
+        base: Scheme, host and path of the list, e.g. `https://h/v1/organizations/o/badges`.
+        page: The page number.
+        filter_raw: The decoded `filter` the request carried (omitted when empty).
+        sort_raw: The decoded `sort` the request carried (omitted when empty).
+    """
+    params: list[tuple[str, str]] = [("page", str(page))]
+    if filter_raw:
+        params.append(("filter", filter_raw))
+    if sort_raw:
+        params.append(("sort", sort_raw))
+    return f"{base}?{urlencode(params)}"
+
+
+def page_metadata(
+    total_count: int,
+    page: int,
+    count: int,
+    url_for: Callable[[int], str],
+    per: int = PER_PAGE,
+) -> dict[str, Any]:
+    """The `metadata` block of a list response.
+
+    `total_pages` is 0 for an empty list. `previous_page_url` is null on page 1 and
+    `next_page_url` on the last page and beyond; a page past the end still links back.
+
+    Args:
+        total_count: How many items match in all.
+        page: The current page (1-based).
+        count: How many items this page holds.
+        url_for: Builds the absolute URL of a page number.
+        per: The page size.
+    """
+    total_pages = math.ceil(total_count / per)
+    return {
+        "count": count,
+        "current_page": page,
+        "total_count": total_count,
+        "total_pages": total_pages,
+        "per": per,
+        "previous_page_url": url_for(page - 1) if page > 1 else None,
+        "next_page_url": url_for(page + 1) if page < total_pages else None,
+    }
+
+
+def page_envelope(
+    items: Sequence[T],
+    page: int,
+    render: Callable[[T], Any],
+    url_for: Callable[[int], str],
+) -> dict[str, Any]:
+    """A list response body: one page of the items rendered, and its `metadata`.
+
+    Args:
+        items: Everything the list holds, in order.
+        page: The requested page (1-based); past the end gives an empty `data`.
+        render: Turns one item into its JSON; only the page's items are rendered.
+        url_for: Builds the absolute URL of a page number.
+    """
+    data = [render(item) for item in page_items(items, page)]
+    return {"data": data, "metadata": page_metadata(len(items), page, len(data), url_for)}
