@@ -107,11 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             facts["storage_connection_string"] = azurite.connection_string
         if args.command in {"stack", "credly"}:
             credly = stack.enter_context(CredlyStandIn(world.credly))
-            credly.api.apply_knobs_json(args.credly_knobs)
+            credly.api.knobs.apply_json(args.credly_knobs)
             facts["credly"] = _credly_facts(world, credly)
         if args.command in {"stack", "graph"}:
             graph = stack.enter_context(GraphStandIn(world.directory, tenant_id=world.tenant_id))
-            graph.server.apply_knobs_json(args.graph_knobs)
+            graph.server.knobs.apply_json(args.graph_knobs)
             facts["graph"] = _graph_facts(world, graph)
         sys.stdout.write(json.dumps(facts, indent=2) + "\n")
         sys.stdout.flush()

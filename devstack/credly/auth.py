@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from devstack.credly.errors import not_found
 from devstack.credly.records import AuthToken, CredlyData, Organization
-from devstack.httpserver import HttpError, Request
+from devstack.standin import HttpError, Request
 
 DEFAULT_TOKEN_LIFETIME_S = 7200
 BADGE_SCOPE = "issued_badges"

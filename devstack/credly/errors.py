@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from devstack.httpserver import HttpError
+from devstack.standin import HttpError
 
 
 class QueryError(ValueError):

@@ -18,7 +18,7 @@ from devstack.credly.filters import BadgeFilter, filter_badges, parse_filter
 from devstack.credly.paging import page_envelope, page_url, parse_page
 from devstack.credly.records import CredlyData, IssuedBadge
 from devstack.credly.sorting import SortKey, parse_sort, sort_badges
-from devstack.httpserver import HttpError, Request, Response
+from devstack.standin import HttpError, Request, Response
 
 DEFAULT_CACHE_MIN_BADGES = 5000
 _CACHE_ENTRIES = 16

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 from devstack.credly.auth import AccessControl, decode_basic, read_authorization
 from devstack.credly.records import CredlyData
-from devstack.httpserver import HttpError, Request, Response
+from devstack.standin import HttpError, Request, Response
 
 
 def render_oauth_error(status: int, code: str, message: str) -> dict[str, str]:

@@ -27,8 +27,7 @@ from devstack.credly.listing import BadgeSelector, list_response, read_list_quer
 from devstack.credly.oauth import issue_access_token, render_oauth_error
 from devstack.credly.records import AuthToken, CredlyData
 from devstack.credly.render import BadgeRenderer, render_event, render_organization, render_token
-from devstack.httpserver import Request, Response, StandInServer, TlsIdentity, route
-from devstack.knobs import Knobs
+from devstack.standin import Knobs, Request, Response, StandInServer, TlsIdentity, route
 
 __all__ = [
     "DEFAULT_TOKEN_LIFETIME_S",

@@ -15,7 +15,7 @@ from devstack.graph.rules.items import check_item, check_item_id, check_item_siz
 from devstack.graph.rules.prefer import INCLUDE_UNKNOWN_ENUM_MEMBERS, prefers
 from devstack.graph.rules.schema import check_schema, schema_properties
 from devstack.graph.state import GraphState
-from devstack.httpserver import Request, Response
+from devstack.standin import Request, Response
 
 CONNECTION_ENTITY = "external/connections/$entity"
 CONNECTIONS = "external/connections"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from devstack.graph.identity import Identity, TokenRefusal
-from devstack.httpserver import Request, Response
+from devstack.standin import Request, Response
 
 
 class IdentityApi:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from devstack.graph.rules.problems import Problem
-from devstack.httpserver import HttpError, Request, Response
+from devstack.standin import HttpError, Request, Response
 
 T = TypeVar("T")
 

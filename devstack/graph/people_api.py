@@ -5,7 +5,7 @@ from __future__ import annotations
 from devstack.graph.odata import collection_response, entity_response, refuse
 from devstack.graph.rules.people_settings import check_profile_source, check_property_setting
 from devstack.graph.state import GraphState
-from devstack.httpserver import Request, Response
+from devstack.standin import Request, Response
 
 PROFILE_SOURCES = "admin/people/profileSources"
 PROPERTY_SETTINGS = "admin/people/profilePropertySettings"

@@ -34,8 +34,9 @@ from devstack.graph.odata import http_error, render_error
 from devstack.graph.people_api import PeopleApi
 from devstack.graph.state import DEFAULT_SCHEMA_DELAY_S, GraphState, StateError
 from devstack.graph.users_api import UsersApi
-from devstack.httpserver import (
+from devstack.standin import (
     Handler,
+    Knobs,
     Request,
     RequestLog,
     Response,
@@ -43,7 +44,6 @@ from devstack.httpserver import (
     StandInServer,
     TlsIdentity,
 )
-from devstack.knobs import Knobs
 
 
 def _graph_route(method: str, template: str, route_class: str, handler: Handler) -> Route:
@@ -74,7 +74,7 @@ class GraphStandIn:
         tls: Serve HTTPS with this identity (needed by azure-identity / MSAL).
         clock: Monotonic seconds for token expiry and schema operations (default
             `time.monotonic`); inject one to expire tokens or finish operations instantly.
-        knobs: Latency, rate limits and faults (see `devstack.knobs`).
+        knobs: Latency, rate limits and faults (see `devstack.standin`).
         port: The port to bind (0: a free one).
         schema_delay_s: How long schema operations stay `inprogress`.
         token_lifetime_s: Lifetime of issued tokens.

@@ -22,7 +22,7 @@ from devstack.graph.rules.users_query import (
     REQUEST_UNSUPPORTED_QUERY,
     parse_users_query,
 )
-from devstack.httpserver import HttpError, Request, Response
+from devstack.standin import HttpError, Request, Response
 
 SYNC_STATE_NOT_FOUND = "SyncStateNotFound"
 RESOURCE_NOT_FOUND = "Request_ResourceNotFound"

@@ -24,7 +24,7 @@ from devstack.credly.records import (
     Organization,
 )
 from devstack.credly.server import CredlyStandIn
-from devstack.knobs import Fault, FaultKind, RateLimit
+from devstack.standin import Fault, FaultKind, RateLimit
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 ORG_A = "0b5c5a8e-1111-4a4a-9a9a-00000000000a"

@@ -20,8 +20,7 @@ from devstack.graph.identity import (
 )
 from devstack.graph.server import GraphStandIn
 from devstack.graph.state import ENTRA_SOURCE_URL
-from devstack.httpserver import TlsIdentity
-from devstack.knobs import RateLimit
+from devstack.standin import RateLimit, TlsIdentity
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 PREFER_ENUMS = {"Prefer": "include-unknown-enum-members"}

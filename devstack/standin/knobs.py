@@ -6,7 +6,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -219,6 +219,37 @@ class Knobs:
             self._faults.clear()
             self._limits.clear()
             self._buckets.clear()
+
+    def to_json(self) -> dict[str, Any]:
+        """The knobs as JSON (latency, rate limits, faults), as the control API shows them."""
+        with self._lock:
+            return {
+                "latency_s": self.latency_s,
+                "latency_by_class": dict(self.latency_by_class),
+                "rate_limits": {k: asdict(v) for k, v in self._limits.items()},
+                "faults": [f.to_json() for f in self._faults],
+            }
+
+    def apply_json(self, payload: dict[str, Any]) -> None:
+        """Set latency and rate limits from JSON (start-up options, the control API's PUT).
+
+        Raises:
+            ValueError: On an unknown knob or a bad value; nothing is changed then.
+        """
+        unknown = set(payload) - {"latency_s", "latency_by_class", "rate_limits"}
+        if unknown:
+            raise ValueError(f"unknown knobs: {sorted(unknown)}")
+        latency = float(payload.get("latency_s", self.latency_s))
+        by_class = {k: float(v) for k, v in payload.get("latency_by_class", {}).items()}
+        limits = {
+            route_class: RateLimit(**limit) if limit else None
+            for route_class, limit in payload.get("rate_limits", {}).items()
+        }
+        self.set_latency(latency)
+        for route_class, seconds in by_class.items():
+            self.set_latency(seconds, route_class)
+        for route_class, rate_limit in limits.items():
+            self.set_rate_limit(route_class, rate_limit)
 
     def fault_for(self, method: str, path: str, route_class: str) -> Fault | None:
         """The first scripted fault that fires on this request, counting it as seen/fired."""

@@ -10,15 +10,18 @@ from typing import Any
 import pytest
 import requests
 
-from devstack.httpserver import (
+from devstack.standin import (
     MAX_REQUEST_BODY,
+    Fault,
+    FaultKind,
     HttpError,
+    Knobs,
+    RateLimit,
     Request,
     Response,
     StandInServer,
     route,
 )
-from devstack.knobs import Fault, FaultKind, Knobs, RateLimit
 
 
 def _error(status: int, code: str, message: str) -> dict[str, Any]:
