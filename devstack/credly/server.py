@@ -27,6 +27,7 @@ from devstack.credly.listing import BadgeSelector, list_response, read_list_quer
 from devstack.credly.oauth import issue_access_token, render_oauth_error
 from devstack.credly.records import AuthToken, CredlyData
 from devstack.credly.render import BadgeRenderer, render_event, render_organization, render_token
+from devstack.credly.webhooks import WebhookDispatcher
 from devstack.standin import Knobs, Request, Response, StandInServer, TlsIdentity, route
 
 __all__ = [
@@ -50,6 +51,8 @@ class CredlyStandIn:
             `previous_page_url`; None for the API server's own base URL.
         access: Checks credentials and keeps the issued access tokens.
         selector: Filters, sorts and caches badge lists.
+        webhooks: Delivers `data.events` to the organisations' `webhook_url`s (made on
+            first use, never started by the stand-in itself).
 
     Args:
         data: The store to serve.
@@ -80,6 +83,7 @@ class CredlyStandIn:
         self.renderer = BadgeRenderer(data)
         self.access = AccessControl(data, clock=clock, token_lifetime_s=token_lifetime_s)
         self.selector = BadgeSelector(data)
+        self._webhooks: WebhookDispatcher | None = None
         org = "/v1/organizations/{org}"
         self.api = StandInServer(
             "credly-api",
@@ -118,11 +122,15 @@ class CredlyStandIn:
         return self
 
     def stop(self) -> None:
-        """Stop both servers."""
+        """Stop both servers, and the webhook dispatcher's thread if it was started."""
         try:
-            self.web.stop()
+            if self._webhooks is not None:
+                self._webhooks.stop()
         finally:
-            self.api.stop()
+            try:
+                self.web.stop()
+            finally:
+                self.api.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -136,6 +144,25 @@ class CredlyStandIn:
         self.stop()
 
     # -- properties ------------------------------------------------------------------------
+
+    @property
+    def webhooks(self) -> WebhookDispatcher:
+        """The webhook dispatcher over `data`, with default options, made on first use.
+
+        Run it per pass (`deliver_pending()`) or in the background (`start()`); the stand-in's
+        `stop()` stops it too. Assign a dispatcher built with other options to replace it.
+        """
+        if self._webhooks is None:
+            self._webhooks = WebhookDispatcher(self.data)
+        return self._webhooks
+
+    @webhooks.setter
+    def webhooks(self, dispatcher: WebhookDispatcher) -> None:
+        if dispatcher.data is not self.data:
+            raise ValueError("the webhook dispatcher must deliver this stand-in's data")
+        previous, self._webhooks = self._webhooks, dispatcher
+        if previous is not None and previous is not dispatcher:
+            previous.stop()
 
     @property
     def api_url(self) -> str:

@@ -47,7 +47,12 @@ from devstack.standin import (
 
 
 def _graph_route(method: str, template: str, route_class: str, handler: Handler) -> Route:
-    """A route under `/v1.0` and `/beta`; `{name}` matches one segment, `{name'}` a quoted key."""
+    """A route under `/v1.0` and `/beta`; `{name}` matches one segment, `{name'}` a quoted key.
+
+    The version may be followed by a doubled slash (`/v1.0//users`): msgraph-sdk sends that
+    when its base URL comes from its httpx client (httpx adds a trailing slash), and Graph
+    accepts it.
+    """
     regex = ""
     for part in re.split(r"(\{\w+'?\})", template):
         if part.startswith("{") and part.endswith("'}"):
@@ -56,7 +61,7 @@ def _graph_route(method: str, template: str, route_class: str, handler: Handler)
             regex += f"(?P<{part[1:-1]}>[^/]+)"
         else:
             regex += re.escape(part)
-    pattern = re.compile(rf"^/(?P<version>v1\.0|beta){regex}$")
+    pattern = re.compile(rf"^/(?P<version>v1\.0|beta)/?{regex}$")
     return Route(method, pattern, route_class, handler)
 
 

@@ -1,94 +1,53 @@
-"""The Graph stand-in's service state: connections, schemas, operations, items, people settings.
+"""The Graph stand-in's service state: connector state and people settings behind one lock.
 
-All of it lives in memory behind one lock. Refusals that depend on state (not found, conflicts,
-a schema that cannot change) are raised as `StateError` carrying the `Problem` to answer with.
-Schema operations finish lazily: their status is worked out from the injected monotonic clock
-whenever someone looks, so no timer thread is needed.
+`GraphState` is the one object the route handlers and tests hold; it composes the parts, each
+in the module named after what it keeps: `connectors_state` (connections, schemas, operations,
+items) and `people_settings_state` (profile sources, property settings). Refusals that depend
+on state (not found, conflicts, a schema that cannot change) are raised as `StateError`
+(`state_errors`) carrying the `Problem` to answer with.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from devstack.graph.rules.connections import PEOPLE
-from devstack.graph.rules.items import IgnoredValue
-from devstack.graph.rules.problems import INVALID_REQUEST, UPDATE_NOT_ALLOWED, Problem
-from devstack.graph.rules.schema import SchemaProperty
-
-NOT_FOUND = "NotFound"
-CONFLICT = "Conflict"
-DEFAULT_SCHEMA_DELAY_S = 0.2
-ENTRA_SOURCE_ID = "4ce763dd-9214-4eff-af7c-da491cc3782d"
-ENTRA_SOURCE_URL = (
-    f"https://graph.microsoft.com/v1.0/admin/people/profileSources(sourceId='{ENTRA_SOURCE_ID}')"
+from devstack.graph.connectors_state import DEFAULT_SCHEMA_DELAY_S, ConnectorsState
+from devstack.graph.people_settings_state import (
+    ENTRA_SOURCE_ID,
+    ENTRA_SOURCE_URL,
+    PeopleSettingsState,
 )
-"""The Entra ID default source the seeded org-wide precedence entry lists."""
+from devstack.graph.rules.items import IgnoredValue
+from devstack.graph.rules.schema import SchemaProperty
+from devstack.graph.state_errors import CONFLICT, NOT_FOUND, StateError
 
-
-class StateError(Exception):
-    """A request the state refuses; carries the problem to answer with."""
-
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem.message)
-        self.problem = problem
-
-
-def _missing(message: str) -> StateError:
-    return StateError(Problem(404, NOT_FOUND, message))
-
-
-def _conflict(message: str) -> StateError:
-    return StateError(Problem(409, CONFLICT, message))
-
-
-@dataclass
-class _Operation:
-    id: str
-    ready_at: float
-    failure: Problem | None
-    status: str = "inprogress"
-
-    def to_json(self) -> dict[str, Any]:
-        error = None
-        if self.status == "failed" and self.failure is not None:
-            error = {"code": self.failure.code, "message": self.failure.message}
-        return {"id": self.id, "status": self.status, "error": error}
-
-
-@dataclass
-class _Connection:
-    body: dict[str, Any]
-    state: str = "draft"
-    requested_schema: dict[str, Any] | None = None
-    requested_properties: dict[str, SchemaProperty] = field(default_factory=dict)
-    schema: dict[str, Any] | None = None
-    properties: dict[str, SchemaProperty] = field(default_factory=dict)
-    pending: _Operation | None = None
-    operations: dict[str, _Operation] = field(default_factory=dict)
-    items: dict[str, dict[str, Any]] = field(default_factory=dict)
-    ignored: dict[str, list[IgnoredValue]] = field(default_factory=dict)
-    writes: int = 0
-    deletes: int = 0
-
-    @property
-    def people(self) -> bool:
-        return bool(self.body.get("contentCategory") == PEOPLE)
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.body, "state": self.state}
+__all__ = [
+    "CONFLICT",
+    "DEFAULT_SCHEMA_DELAY_S",
+    "ENTRA_SOURCE_ID",
+    "ENTRA_SOURCE_URL",
+    "NOT_FOUND",
+    "GraphState",
+    "StateError",
+]
 
 
 class GraphState:
     """Thread-safe in-memory state of the Graph endpoints the connector uses.
 
+    Each method is documented where its behaviour lives: `ConnectorsState` or
+    `PeopleSettingsState`. Both parts share one lock.
+
     Args:
         clock: Monotonic seconds; schema operations complete `schema_delay_s` after starting.
         schema_delay_s: How long a schema operation stays `inprogress`.
+
+    Attributes:
+        connectors: Connections, their schemas and operations, and their items.
+        people_settings: Profile sources and profile property settings.
     """
 
     def __init__(
@@ -96,71 +55,49 @@ class GraphState:
         clock: Callable[[], float] = time.monotonic,
         schema_delay_s: float = DEFAULT_SCHEMA_DELAY_S,
     ) -> None:
-        self.clock = clock
-        self.schema_delay_s = schema_delay_s
-        self._lock = threading.Lock()
-        self._connections: dict[str, _Connection] = {}
-        self._next_failure: Problem | None = None
-        self._sources: dict[str, dict[str, Any]] = {}
-        self._settings: dict[str, dict[str, Any]] = {}
-        seed_id = str(uuid.uuid4())
-        self._settings[seed_id] = {
-            "id": seed_id,
-            "name": None,
-            "displayName": None,
-            "prioritizedSourceUrls": [ENTRA_SOURCE_URL],
-        }
+        lock = threading.Lock()
+        self.connectors = ConnectorsState(clock, schema_delay_s, lock)
+        self.people_settings = PeopleSettingsState(lock)
 
-    # -- connections ---------------------------------------------------------------------
+    @property
+    def clock(self) -> Callable[[], float]:
+        """Monotonic seconds schema operations are timed on."""
+        return self.connectors.clock
 
-    def _connection(self, connection_id: str) -> _Connection:
-        conn = self._connections.get(connection_id.lower())
-        if conn is None:
-            raise _missing(f"The connection '{connection_id}' does not exist.")
-        self._settle(conn)
-        return conn
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self.connectors.clock = clock
+
+    @property
+    def schema_delay_s(self) -> float:
+        """How long a schema operation stays `inprogress`."""
+        return self.connectors.schema_delay_s
+
+    @schema_delay_s.setter
+    def schema_delay_s(self, delay_s: float) -> None:
+        self.connectors.schema_delay_s = delay_s
+
+    # -- connections -----------------------------------------------------------------------
 
     def create_connection(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Create a connection from a validated POST body; 409 when the id is taken."""
-        stored = {
-            "id": body["id"],
-            "name": body["name"],
-            "description": body.get("description"),
-            "contentCategory": body.get("contentCategory", "uncategorized"),
-            "connectorId": body.get("connectorId"),
-        }
-        with self._lock:
-            if body["id"].lower() in self._connections:
-                raise _conflict(f"A connection with id '{body['id']}' already exists.")
-            conn = _Connection(stored)
-            self._connections[body["id"].lower()] = conn
-            return conn.to_json()
+        return self.connectors.create_connection(body)
 
     def connection(self, connection_id: str) -> dict[str, Any]:
         """A connection's JSON."""
-        with self._lock:
-            return self._connection(connection_id).to_json()
+        return self.connectors.connection(connection_id)
 
     def connections(self) -> list[dict[str, Any]]:
         """Every connection's JSON, in creation order."""
-        with self._lock:
-            for conn in self._connections.values():
-                self._settle(conn)
-            return [conn.to_json() for conn in self._connections.values()]
+        return self.connectors.connections()
 
     def update_connection(self, connection_id: str, body: Mapping[str, Any]) -> None:
         """Apply a validated PATCH (name, description) to a connection."""
-        with self._lock:
-            conn = self._connection(connection_id)
-            for key in ("name", "description"):
-                if key in body:
-                    conn.body[key] = body[key]
+        self.connectors.update_connection(connection_id, body)
 
     def delete_connection(self, connection_id: str) -> None:
         """Delete a connection with its schema, operations and items."""
-        with self._lock:
-            self._connection(connection_id)
-            del self._connections[connection_id.lower()]
+        self.connectors.delete_connection(connection_id)
 
     # -- schema ----------------------------------------------------------------------------
 
@@ -168,88 +105,27 @@ class GraphState:
         self, message: str = "The schema could not be provisioned.", code: str = "InternalError"
     ) -> None:
         """Make the next schema operation end `failed` with this error (a test knob)."""
-        with self._lock:
-            self._next_failure = Problem(500, code, message)
-
-    def _settle(self, conn: _Connection) -> None:
-        op = conn.pending
-        if op is None or self.clock() < op.ready_at:
-            return
-        conn.pending = None
-        if op.failure is not None:
-            op.status = "failed"
-            return
-        op.status = "completed"
-        conn.schema = conn.requested_schema
-        conn.properties = conn.requested_properties
-        conn.state = "ready"
+        self.connectors.fail_next_schema_operation(message, code)
 
     def start_schema_operation(
         self, connection_id: str, body: Mapping[str, Any], properties: list[SchemaProperty]
     ) -> str:
-        """Start registering a validated schema; the new operation's id.
-
-        A people connection's schema cannot change once registered or while registering
-        (400 UpdateNotAllowed); other connections may replace theirs.
-        """
-        with self._lock:
-            conn = self._connection(connection_id)
-            if conn.pending is not None and not conn.people:
-                raise _conflict("A schema operation is already in progress.")
-            if conn.people and (conn.pending is not None or conn.schema is not None):
-                raise StateError(
-                    Problem(
-                        400,
-                        UPDATE_NOT_ALLOWED,
-                        f"The schema of people connection '{connection_id}' cannot be updated; "
-                        "delete and recreate the connection to change it.",
-                    )
-                )
-            op = _Operation(str(uuid.uuid4()), self.clock() + self.schema_delay_s, None)
-            op.failure, self._next_failure = self._next_failure, None
-            conn.requested_schema = {
-                "baseType": body["baseType"],
-                "properties": [dict(p) for p in body["properties"]],
-            }
-            conn.requested_properties = {p.name: p for p in properties}
-            conn.pending = op
-            conn.operations[op.id] = op
-            self._settle(conn)
-            return op.id
+        """Start registering a validated schema; the new operation's id."""
+        return self.connectors.start_schema_operation(connection_id, body, properties)
 
     def operation(self, connection_id: str, operation_id: str) -> dict[str, Any]:
         """A schema operation's JSON (`id`, `status`, `error`)."""
-        with self._lock:
-            op = self._connection(connection_id).operations.get(operation_id)
-            if op is None:
-                raise _missing(f"The operation '{operation_id}' does not exist.")
-            return op.to_json()
+        return self.connectors.operation(connection_id, operation_id)
 
     def schema(self, connection_id: str) -> dict[str, Any]:
         """The registered schema (404 until its operation completed)."""
-        with self._lock:
-            conn = self._connection(connection_id)
-            if conn.schema is None:
-                raise _missing(f"The connection '{connection_id}' has no schema registered.")
-            return conn.schema
+        return self.connectors.schema(connection_id)
 
     # -- items -----------------------------------------------------------------------------
 
     def item_schema(self, connection_id: str) -> tuple[Mapping[str, SchemaProperty], bool]:
         """The properties items of a connection are checked against, and whether it is people."""
-        with self._lock:
-            conn = self._connection(connection_id)
-            if conn.schema is None:
-                status = "is still being registered" if conn.pending else "is not registered"
-                raise StateError(
-                    Problem(
-                        409,
-                        INVALID_REQUEST,
-                        f"The schema of connection '{connection_id}' {status}; items can be "
-                        "ingested once the schema operation has completed.",
-                    )
-                )
-            return conn.properties, conn.people
+        return self.connectors.item_schema(connection_id)
 
     def put_item(
         self,
@@ -259,160 +135,72 @@ class GraphState:
         ignored: list[IgnoredValue],
     ) -> None:
         """Create or overwrite an item, recording the values Graph would ignore."""
-        with self._lock:
-            conn = self._connection(connection_id)
-            conn.items[item_id] = item
-            if ignored:
-                conn.ignored[item_id] = ignored
-            else:
-                conn.ignored.pop(item_id, None)
-            conn.writes += 1
+        self.connectors.put_item(connection_id, item_id, item, ignored)
 
     def item(self, connection_id: str, item_id: str) -> dict[str, Any]:
         """An item as stored."""
-        with self._lock:
-            found = self._connection(connection_id).items.get(item_id)
-            if found is None:
-                raise _missing(f"The item '{item_id}' does not exist.")
-            return found
+        return self.connectors.item(connection_id, item_id)
 
     def delete_item(self, connection_id: str, item_id: str) -> None:
         """Delete an item (404 when it does not exist)."""
-        with self._lock:
-            conn = self._connection(connection_id)
-            if conn.items.pop(item_id, None) is None:
-                raise _missing(f"The item '{item_id}' does not exist.")
-            conn.ignored.pop(item_id, None)
-            conn.deletes += 1
+        self.connectors.delete_item(connection_id, item_id)
 
     def items(self, connection_id: str) -> dict[str, dict[str, Any]]:
         """The stored items of a connection by id (a shallow copy; do not mutate the items)."""
-        with self._lock:
-            return dict(self._connection(connection_id).items)
+        return self.connectors.items(connection_id)
 
     def ignored_values(self, connection_id: str, item_id: str) -> list[IgnoredValue]:
         """The labelled values of an item's latest write that Graph would silently drop."""
-        with self._lock:
-            return list(self._connection(connection_id).ignored.get(item_id, []))
+        return self.connectors.ignored_values(connection_id, item_id)
 
     def write_count(self, connection_id: str) -> int:
         """How many item PUTs the connection accepted."""
-        with self._lock:
-            return self._connection(connection_id).writes
+        return self.connectors.write_count(connection_id)
 
     def delete_count(self, connection_id: str) -> int:
         """How many item DELETEs the connection accepted."""
-        with self._lock:
-            return self._connection(connection_id).deletes
+        return self.connectors.delete_count(connection_id)
 
     # -- profile sources -------------------------------------------------------------------
 
-    def _source(self, source_id: str) -> dict[str, Any]:
-        found = self._sources.get(source_id.lower())
-        if found is None:
-            found = next((s for s in self._sources.values() if s["id"] == source_id), None)
-        if found is None:
-            raise _missing(f"The profile source '{source_id}' does not exist.")
-        return found
-
     def create_profile_source(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Create a profile source from a validated POST body; 409 when sourceId is taken."""
-        with self._lock:
-            if body["sourceId"].lower() in self._sources:
-                raise _conflict(f"A profile source with sourceId '{body['sourceId']}' exists.")
-            source = {
-                "id": str(uuid.uuid4()),
-                "sourceId": body["sourceId"],
-                "displayName": body["displayName"],
-                "kind": body.get("kind"),
-                "webUrl": body.get("webUrl"),
-                "localizations": [dict(x) for x in body.get("localizations") or []],
-            }
-            self._sources[body["sourceId"].lower()] = source
-            return dict(source)
+        return self.people_settings.create_profile_source(body)
 
     def profile_sources(self) -> list[dict[str, Any]]:
         """Every profile source, in creation order."""
-        with self._lock:
-            return [dict(s) for s in self._sources.values()]
+        return self.people_settings.profile_sources()
 
     def profile_source(self, source_id: str) -> dict[str, Any]:
         """A profile source by sourceId (or by its id)."""
-        with self._lock:
-            return dict(self._source(source_id))
+        return self.people_settings.profile_source(source_id)
 
     def update_profile_source(self, source_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Apply a validated PATCH to a profile source."""
-        with self._lock:
-            source = self._source(source_id)
-            for key in ("displayName", "kind", "webUrl", "localizations"):
-                if key in body:
-                    source[key] = body[key]
-            return dict(source)
+        return self.people_settings.update_profile_source(source_id, body)
 
     def delete_profile_source(self, source_id: str) -> None:
         """Delete a profile source."""
-        with self._lock:
-            source = self._source(source_id)
-            del self._sources[source["sourceId"].lower()]
+        self.people_settings.delete_profile_source(source_id)
 
     # -- profile property settings ---------------------------------------------------------
 
-    def _setting(self, setting_id: str) -> dict[str, Any]:
-        found = self._settings.get(setting_id)
-        if found is None:
-            raise _missing(f"The profile property setting '{setting_id}' does not exist.")
-        return found
-
-    def _check_name_free(self, name: str | None, except_id: str | None) -> None:
-        key = (name or "").lower()
-        for setting in self._settings.values():
-            if setting["id"] != except_id and (setting["name"] or "").lower() == key:
-                what = f"named '{name}'" if name else "without a name (org-wide)"
-                raise _conflict(f"A profile property setting {what} already exists.")
-
     def property_settings(self) -> list[dict[str, Any]]:
         """Every profile property setting (the seeded org-wide entry first)."""
-        with self._lock:
-            return [_copy_setting(s) for s in self._settings.values()]
+        return self.people_settings.property_settings()
 
     def create_property_setting(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Create a setting from a validated POST body; 409 when its name is taken."""
-        with self._lock:
-            self._check_name_free(body.get("name"), None)
-            setting = {
-                "id": str(uuid.uuid4()),
-                "name": body.get("name"),
-                "displayName": body.get("displayName"),
-                "prioritizedSourceUrls": list(body.get("prioritizedSourceUrls") or []),
-            }
-            self._settings[str(setting["id"])] = setting
-            return _copy_setting(setting)
+        return self.people_settings.create_property_setting(body)
 
     def property_setting(self, setting_id: str) -> dict[str, Any]:
         """A profile property setting by id."""
-        with self._lock:
-            return _copy_setting(self._setting(setting_id))
+        return self.people_settings.property_setting(setting_id)
 
     def update_property_setting(self, setting_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Apply a validated PATCH; the URL order given is kept as is."""
-        with self._lock:
-            setting = self._setting(setting_id)
-            if "name" in body:
-                self._check_name_free(body["name"], setting_id)
-            for key in ("name", "displayName"):
-                if key in body:
-                    setting[key] = body[key]
-            if "prioritizedSourceUrls" in body:
-                setting["prioritizedSourceUrls"] = list(body["prioritizedSourceUrls"])
-            return _copy_setting(setting)
+        return self.people_settings.update_property_setting(setting_id, body)
 
     def delete_property_setting(self, setting_id: str) -> None:
         """Delete a profile property setting."""
-        with self._lock:
-            self._setting(setting_id)
-            del self._settings[setting_id]
-
-
-def _copy_setting(setting: Mapping[str, Any]) -> dict[str, Any]:
-    return {**setting, "prioritizedSourceUrls": list(setting["prioritizedSourceUrls"])}
+        self.people_settings.delete_property_setting(setting_id)

@@ -1,69 +1,31 @@
-"""Seeded changes to a built world (both stores and its ground truth) for incremental tests."""
+"""Seeded changes to a built world (both stores and its ground truth) for incremental tests.
+
+`Mutator` is the one entry point: it seeds the stream, hands each change to the module that
+owns it (`badge_mutations`, `directory_mutations`) through one shared `MutationContext`
+(`mutation_context`), and draws weighted random batches. The value types live in `mutation`.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any
 
-from devstack.credly.records import Event, IssuedBadge
-from devstack.synthetic.draws import below, new_id, pick, stream
-from devstack.synthetic.people import EmailRelation, Person
-from devstack.synthetic.vocabulary import REVOCATION_REASONS
+from devstack.synthetic.badge_mutations import BadgeMutations
+from devstack.synthetic.directory_mutations import DirectoryMutations
+from devstack.synthetic.draws import stream
+from devstack.synthetic.mutation import Mutation, MutationKind, NoEligibleTargetError
+from devstack.synthetic.mutation_context import SAMPLING_TRIES, MutationContext
+from devstack.synthetic.people import Person
 from devstack.synthetic.world import World
 
-SAMPLING_TRIES = 256
-"""Random probes for an eligible target before falling back to a full scan."""
-
-
-class MutationKind(StrEnum):
-    """What a mutation did."""
-
-    ACCEPT = "accept"
-    REVOKE = "revoke"
-    MAKE_PRIVATE = "make_private"
-    MAKE_PUBLIC = "make_public"
-    REPLACE = "replace"
-    ADD_BADGE = "add_badge"
-    EXPIRE = "expire"
-    DELETE_BADGE = "delete_badge"
-    DISABLE_USER = "disable_user"
-    ENABLE_USER = "enable_user"
-    UNLICENSE_USER = "unlicense_user"
-    REMOVE_USER = "remove_user"
-    ADD_ALIAS = "add_alias"
-
-
-@dataclass(frozen=True, slots=True)
-class Mutation:
-    """What one mutation changed.
-
-    Attributes:
-        kind: The mutation.
-        at: The instant it happened (the `updated_at` it set, the event's `occurred_at`).
-        person_index: The person concerned (`World.people` index).
-        badge_ids: Badges changed or created; for `REPLACE`, the replaced one then the new.
-        user_id: The directory user changed or removed, if any.
-        event_ids: Credly events recorded, in order.
-        detail: A short human-readable note (e.g. the new alias).
-    """
-
-    kind: MutationKind
-    at: datetime
-    person_index: int
-    badge_ids: tuple[str, ...] = ()
-    user_id: str | None = None
-    event_ids: tuple[str, ...] = ()
-    detail: str = ""
-
-
-class NoEligibleTargetError(LookupError):
-    """No record is eligible for the requested mutation."""
-
+__all__ = [
+    "RANDOM_WEIGHTS",
+    "SAMPLING_TRIES",
+    "Mutation",
+    "MutationKind",
+    "Mutator",
+    "NoEligibleTargetError",
+]
 
 RANDOM_WEIGHTS: dict[MutationKind, int] = {
     MutationKind.ACCEPT: 20,
@@ -94,6 +56,9 @@ class Mutator:
     Credly event the service would send, if it has one. Use one mutator per world at a time:
     it keeps its own index of the world's badges.
 
+    Each method is documented where its behaviour lives: `BadgeMutations` for badges,
+    `DirectoryMutations` for directory users.
+
     Args:
         world: The world to change.
         seed: Seeds the choice of targets and the new ids.
@@ -103,121 +68,33 @@ class Mutator:
     def __init__(
         self, world: World, seed: int = 0, *, step: timedelta = timedelta(seconds=1)
     ) -> None:
-        self._world = world
-        self._rng = stream(seed, f"mutations-of-{world.spec.seed}")
-        self._step = step
-        # Plain id strings, not (org, id) tuples: 200,000 new tuples would wake the cyclic
-        # garbage collector over the whole world again and again.
-        self._badge_ids = [b.id for b in world.credly.iter_all_badges()]
-        self._by_email = {p.credly_email.lower(): p for p in world.people}
-        self._templates = list(world.template_issuers)
+        self._context = MutationContext(
+            world, stream(seed, f"mutations-of-{world.spec.seed}"), step
+        )
+        self._badges = BadgeMutations(self._context)
+        self._users = DirectoryMutations(self._context)
 
-    # Badges ---------------------------------------------------------------------------
+    # -- badges ----------------------------------------------------------------------------
 
     def accept_pending(self, at: datetime | None = None) -> Mutation:
-        """Accept a pending badge of an earner with a Credly account.
-
-        Args:
-            at: When; defaults to the advanced world clock.
-
-        Returns:
-            What changed.
-        """
-        badge = self._pick_badge(lambda b: b.state == "pending" and b.user_id is not None)
-        when = self._tick(at)
-        with self._editing():
-            badge.state = "accepted"
-            badge.accepted_at = badge.state_updated_at = badge.updated_at = when
-        return self._badge_mutation(MutationKind.ACCEPT, when, badge, "badge.state.changed")
+        """Accept a pending badge of an earner with a Credly account (`at`: when)."""
+        return self._badges.accept_pending(at)
 
     def revoke(self, at: datetime | None = None) -> Mutation:
-        """Revoke a pending or accepted badge.
-
-        Args:
-            at: When; defaults to the advanced world clock.
-
-        Returns:
-            What changed.
-        """
-        badge = self._pick_badge(lambda b: b.state in ("pending", "accepted"))
-        when = self._tick(at)
-        with self._editing():
-            badge.state = "revoked"
-            badge.revocation_reason = pick(self._rng, REVOCATION_REASONS)
-            badge.state_updated_at = badge.updated_at = when
-        return self._badge_mutation(MutationKind.REVOKE, when, badge, "badge.state.changed")
+        """Revoke a pending or accepted badge (`at`: when)."""
+        return self._badges.revoke(at)
 
     def make_private(self, at: datetime | None = None) -> Mutation:
-        """Make a public accepted badge private, as its earner would.
-
-        Args:
-            at: When; defaults to the advanced world clock.
-
-        Returns:
-            What changed.
-        """
-        badge = self._pick_badge(lambda b: b.public and b.state == "accepted")
-        when = self._tick(at)
-        with self._editing():
-            badge.public = False
-            badge.updated_at = when
-        return self._badge_mutation(MutationKind.MAKE_PRIVATE, when, badge, "badge.privacy.changed")
+        """Make a public accepted badge private, as its earner would (`at`: when)."""
+        return self._badges.make_private(at)
 
     def make_public(self, at: datetime | None = None) -> Mutation:
-        """Make a private badge public again.
-
-        Args:
-            at: When; defaults to the advanced world clock.
-
-        Returns:
-            What changed.
-        """
-        badge = self._pick_badge(lambda b: not b.public)
-        when = self._tick(at)
-        with self._editing():
-            badge.public = True
-            badge.updated_at = when
-        return self._badge_mutation(MutationKind.MAKE_PUBLIC, when, badge, "badge.privacy.changed")
+        """Make a private badge public again (`at`: when)."""
+        return self._badges.make_public(at)
 
     def replace(self, at: datetime | None = None) -> Mutation:
-        """Replace a pending or accepted badge by a newly issued one of the same template.
-
-        The old badge becomes `replaced` and points to the new one (`replacement_badge_id`),
-        which points back (`replaces_badge_id`) and keeps the old one's state.
-
-        Args:
-            at: When; defaults to the advanced world clock.
-
-        Returns:
-            What changed: badge ids (old, new); events (created, state changed).
-        """
-        old = self._pick_badge(
-            lambda b: (
-                b.state in ("pending", "accepted")
-                and b.user_id is not None
-                and b.replacement_badge_id is None
-            )
-        )
-        when = self._tick(at)
-        person = self._person_of(old)
-        new = self._new_badge(person, old.template_id, old.state, when)
-        new.replaces_badge_id = old.id
-        new.issuer_org_ids = old.issuer_org_ids
-        new.locale = old.locale
-        with self._editing():
-            old.state = "replaced"
-            old.replacement_badge_id = new.id
-            old.state_updated_at = old.updated_at = when
-            self._store_new(person, new)
-        created = self._event(new, "badge.created", when)
-        changed = self._event(old, "badge.state.changed", when)
-        return Mutation(
-            kind=MutationKind.REPLACE,
-            at=when,
-            person_index=person.index,
-            badge_ids=(old.id, new.id),
-            event_ids=(created, changed),
-        )
+        """Replace a pending or accepted badge by a new one of its template (`at`: when)."""
+        return self._badges.replace(at)
 
     def add_badge(
         self, person: Person | None = None, at: datetime | None = None, *, state: str | None = None
@@ -225,10 +102,9 @@ class Mutator:
         """Issue a new badge, of a template the person does not hold yet where possible.
 
         Args:
-            person: The recipient; defaults to a random person (maybe one without badges).
+            person: The recipient; defaults to a random person.
             at: When; defaults to the advanced world clock.
-            state: ``"pending"`` or ``"accepted"``; defaults to a random one of those (always
-                pending without a Credly account).
+            state: ``"pending"`` or ``"accepted"``; defaults to a random one of those.
 
         Returns:
             What changed.
@@ -236,184 +112,47 @@ class Mutator:
         Raises:
             ValueError: For another state, or ``"accepted"`` for a person without account.
         """
-        if state not in (None, "pending", "accepted"):
-            raise ValueError(f"new badges are pending or accepted, not {state}")
-        recipient = person if person is not None else pick(self._rng, self._world.people)
-        if state == "accepted" and recipient.credly_user_id is None:
-            raise ValueError("only a person with a Credly account can hold an accepted badge")
-        if state is None:
-            state = (
-                "accepted"
-                if recipient.credly_user_id is not None and self._rng.random() < 0.5
-                else "pending"
-            )
-        held = {b.template_id for b in self._badges_of(recipient)}
-        fresh = [t for t in self._templates if t not in held] or self._templates
-        when = self._tick(at)
-        badge = self._new_badge(recipient, pick(self._rng, fresh), state, when)
-        with self._editing():
-            self._store_new(recipient, badge)
-        return self._badge_mutation(MutationKind.ADD_BADGE, when, badge, "badge.created")
+        return self._badges.add_badge(person, at, state=state)
 
     def expire(self, at: datetime | None = None, *, touch: bool = True) -> Mutation:
-        """Move an accepted badge's expiry just before `at`.
-
-        Credly has no event for expiry, so none is recorded.
+        """Move an accepted badge's expiry just before `at` (Credly sends no event).
 
         Args:
             at: When; defaults to the advanced world clock.
-            touch: Whether `updated_at` moves too (the issuer edited the expiry date); False
-                simulates the date simply passing, which Credly does not report as an update.
+            touch: Whether `updated_at` moves too; False simulates the date simply passing.
 
         Returns:
             What changed.
         """
-        when = self._peek(at)
-        badge = self._pick_badge(
-            lambda b: b.state == "accepted" and (b.expires_at is None or b.expires_at > when)
-        )
-        when = self._tick(at)
-        with self._editing():
-            badge.expires_at = when - timedelta(seconds=1)
-            if touch:
-                badge.updated_at = when
-        return self._badge_mutation(MutationKind.EXPIRE, when, badge, None)
+        return self._badges.expire(at, touch=touch)
 
     def delete_badge(self, at: datetime | None = None) -> Mutation:
-        """Delete a badge outright (rare on Credly, which usually revokes or replaces).
+        """Delete a badge outright (`at`: when)."""
+        return self._badges.delete_badge(at)
 
-        Args:
-            at: When; defaults to the advanced world clock.
-
-        Returns:
-            What changed.
-        """
-        badge = self._pick_badge(
-            lambda b: b.replaces_badge_id is None and b.replacement_badge_id is None
-        )
-        when = self._tick(at)
-        person = self._person_of(badge)
-        self._world.credly.remove_badge(badge.org_id, badge.id)
-        person.badge_ids.remove(badge.id)
-        return self._badge_mutation(MutationKind.DELETE_BADGE, when, badge, "badge.deleted")
-
-    # Directory users --------------------------------------------------------------------
+    # -- directory users -------------------------------------------------------------------
 
     def disable_user(self, at: datetime | None = None) -> Mutation:
-        """Disable an enabled directory user (`accountEnabled` false).
-
-        Args:
-            at: When; defaults to the advanced world clock.
-
-        Returns:
-            What changed.
-        """
-        person = self._pick_person(lambda p: p.directory_user_id is not None and p.enabled)
-        mutation = self._user_mutation(MutationKind.DISABLE_USER, at, person, account_enabled=False)
-        person.enabled = False
-        return mutation
+        """Disable an enabled directory user (`at`: when)."""
+        return self._users.disable_user(at)
 
     def enable_user(self, at: datetime | None = None) -> Mutation:
-        """Enable a disabled directory user.
-
-        Args:
-            at: When; defaults to the advanced world clock.
-
-        Returns:
-            What changed.
-        """
-        person = self._pick_person(lambda p: p.directory_user_id is not None and not p.enabled)
-        mutation = self._user_mutation(MutationKind.ENABLE_USER, at, person, account_enabled=True)
-        person.enabled = True
-        return mutation
+        """Enable a disabled directory user (`at`: when)."""
+        return self._users.enable_user(at)
 
     def unlicense_user(self, at: datetime | None = None) -> Mutation:
-        """Remove every licence (and so the mailbox) of a licensed directory user.
-
-        Args:
-            at: When; defaults to the advanced world clock.
-
-        Returns:
-            What changed.
-        """
-        person = self._pick_person(lambda p: p.directory_user_id is not None and p.licensed)
-        mutation = self._user_mutation(
-            MutationKind.UNLICENSE_USER, at, person, assigned_licenses=[], assigned_plans=[]
-        )
-        person.licensed = False
-        return mutation
+        """Remove every licence (and so the mailbox) of a licensed directory user."""
+        return self._users.unlicense_user(at)
 
     def remove_user(self, at: datetime | None = None) -> Mutation:
-        """Delete a directory user; their Credly badges stay, now with no directory match.
-
-        Args:
-            at: When; defaults to the advanced world clock.
-
-        Returns:
-            What changed.
-        """
-        person = self._pick_person(lambda p: p.directory_user_id is not None)
-        user_id = person.directory_user_id
-        assert user_id is not None
-        when = self._tick(at)
-        self._world.directory.remove(user_id)
-        person.directory_user_id = None
-        person.email_relation = EmailRelation.NONE
-        person.enabled = person.licensed = False
-        return Mutation(
-            kind=MutationKind.REMOVE_USER, at=when, person_index=person.index, user_id=user_id
-        )
+        """Delete a directory user; their Credly badges stay (`at`: when)."""
+        return self._users.remove_user(at)
 
     def add_alias(self, at: datetime | None = None) -> Mutation:
-        """Give a mailbox user a new `smtp:` alias and move their Credly email to it.
+        """Give a mailbox user a new `smtp:` alias and move their Credly email to it."""
+        return self._users.add_alias(at)
 
-        Every badge of the person gets the alias as `recipient_email` (and a new
-        `updated_at`); Credly sends no event for that.
-
-        Args:
-            at: When; defaults to the advanced world clock.
-
-        Returns:
-            What changed; `detail` is the alias.
-        """
-        directory = self._world.directory
-
-        def eligible(p: Person) -> bool:
-            if p.directory_user_id is None or p.email_relation not in (
-                EmailRelation.MAIL,
-                EmailRelation.UPN,
-            ):
-                return False
-            user = directory.get(p.directory_user_id)
-            return user is not None and user.mail is not None
-
-        person = self._pick_person(eligible)
-        user_id = person.directory_user_id
-        assert user_id is not None
-        user = directory.get(user_id)
-        assert user is not None
-        alias = self._world.addresses.alias(
-            self._rng, person.mail_local, self._world.spec.tenant_domain
-        )
-        mutation = self._user_mutation(
-            MutationKind.ADD_ALIAS,
-            at,
-            person,
-            proxy_addresses=[*user.proxy_addresses, f"smtp:{alias}"],
-        )
-        badges = self._badges_of(person)
-        with self._editing():
-            for badge in badges:
-                badge.recipient_email = alias
-                badge.updated_at = mutation.at
-        del self._by_email[person.credly_email.lower()]
-        self._by_email[alias] = person
-        person.credly_email = alias
-        person.email_relation = EmailRelation.PROXY_ALIAS
-        person.mixed_case = False
-        return dataclasses.replace(mutation, badge_ids=tuple(b.id for b in badges), detail=alias)
-
-    # Batches ----------------------------------------------------------------------------
+    # -- batches ---------------------------------------------------------------------------
 
     def random_changes(self, n: int) -> list[Mutation]:
         """Apply `n` mutations of random kinds (weighted by `RANDOM_WEIGHTS`).
@@ -429,6 +168,7 @@ class Mutator:
         Raises:
             NoEligibleTargetError: When no kind finds a target after many draws.
         """
+        rng = self._context.rng
         kinds = list(RANDOM_WEIGHTS)
         weights = list(RANDOM_WEIGHTS.values())
         actions: dict[MutationKind, Callable[[], Mutation]] = {
@@ -449,7 +189,7 @@ class Mutator:
         applied: list[Mutation] = []
         for _ in range(n):
             for _attempt in range(4 * len(kinds)):
-                kind = self._rng.choices(kinds, weights=weights)[0]
+                kind = rng.choices(kinds, weights=weights)[0]
                 try:
                     applied.append(actions[kind]())
                     break
@@ -458,130 +198,3 @@ class Mutator:
             else:
                 raise NoEligibleTargetError("no mutation found an eligible target")
         return applied
-
-    # Internals --------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _editing(self) -> Iterator[None]:
-        """Hold the Credly store's lock while editing records in place, then bump its version.
-
-        The Credly stand-in caches sorted badge lists against that version.
-        """
-        credly = self._world.credly
-        with credly.lock:
-            yield
-            credly.touch()
-
-    def _peek(self, at: datetime | None) -> datetime:
-        return at if at is not None else self._world.clock + self._step
-
-    def _tick(self, at: datetime | None) -> datetime:
-        when = self._peek(at)
-        self._world.clock = max(self._world.clock, when)
-        return when
-
-    def _pick_badge(self, eligible: Callable[[IssuedBadge], bool]) -> IssuedBadge:
-        world = self._world
-        ids = self._badge_ids
-        if ids:
-            for _ in range(SAMPLING_TRIES):
-                badge = world.find_badge(ids[below(self._rng, len(ids))])
-                if badge is not None and eligible(badge):
-                    return badge
-        candidates = [
-            badge
-            for org_id in world.org_ids
-            for badge in world.credly.org_badges(org_id)
-            if eligible(badge)
-        ]
-        if not candidates:
-            raise NoEligibleTargetError("no badge is eligible")
-        return pick(self._rng, candidates)
-
-    def _pick_person(self, eligible: Callable[[Person], bool]) -> Person:
-        people = self._world.people
-        for _ in range(SAMPLING_TRIES):
-            person = people[below(self._rng, len(people))]
-            if eligible(person):
-                return person
-        candidates = [p for p in people if eligible(p)]
-        if not candidates:
-            raise NoEligibleTargetError("no person is eligible")
-        return pick(self._rng, candidates)
-
-    def _person_of(self, badge: IssuedBadge) -> Person:
-        return self._by_email[badge.recipient_email.lower()]
-
-    def _badges_of(self, person: Person) -> list[IssuedBadge]:
-        found = (self._world.find_badge(badge_id) for badge_id in person.badge_ids)
-        return [badge for badge in found if badge is not None]
-
-    def _new_badge(
-        self, person: Person, template_id: str, state: str, when: datetime
-    ) -> IssuedBadge:
-        template = self._world.credly.templates[template_id]
-        expires_at = (
-            None
-            if self._rng.random() < 0.4
-            else when + timedelta(days=365 + below(self._rng, 2 * 365))
-        )
-        return IssuedBadge(
-            id=new_id(self._rng),
-            org_id=template.owner_org_id,
-            template_id=template_id,
-            recipient_email=person.credly_email,
-            issued_to_first_name=person.first_name,
-            issued_to_last_name=person.last_name,
-            user_id=person.credly_user_id,
-            state=state,
-            public=True,
-            issued_at=when,
-            expires_at=expires_at,
-            created_at=when,
-            updated_at=when,
-            state_updated_at=when,
-            accepted_at=when if state == "accepted" else None,
-            issuer_earner_id=person.earner_id,
-            issuer_org_ids=self._world.template_issuers[template_id],
-        )
-
-    def _store_new(self, person: Person, badge: IssuedBadge) -> None:
-        self._world.credly.put_badge(badge)
-        self._badge_ids.append(badge.id)
-        person.badge_ids.append(badge.id)
-
-    def _event(self, badge: IssuedBadge, event_type: str, when: datetime) -> str:
-        event = Event(
-            id=new_id(self._rng),
-            org_id=badge.org_id,
-            event_type=event_type,
-            occurred_at=when,
-            badge_id=badge.id,
-        )
-        self._world.credly.add_event(event)
-        return event.id
-
-    def _badge_mutation(
-        self, kind: MutationKind, when: datetime, badge: IssuedBadge, event_type: str | None
-    ) -> Mutation:
-        events = () if event_type is None else (self._event(badge, event_type, when),)
-        return Mutation(
-            kind=kind,
-            at=when,
-            person_index=self._person_of(badge).index,
-            badge_ids=(badge.id,),
-            event_ids=events,
-        )
-
-    def _user_mutation(
-        self, kind: MutationKind, at: datetime | None, person: Person, **changes: Any
-    ) -> Mutation:
-        user_id = person.directory_user_id
-        assert user_id is not None
-        directory = self._world.directory
-        user = directory.get(user_id)
-        if user is None:
-            raise NoEligibleTargetError(f"directory user {user_id} is gone")
-        when = self._tick(at)
-        directory.upsert(dataclasses.replace(user, **changes))
-        return Mutation(kind=kind, at=when, person_index=person.index, user_id=user_id)

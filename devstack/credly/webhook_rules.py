@@ -1,0 +1,141 @@
+"""What a Credly webhook delivery is: the thin payload, the loopback-only rule, the retry policy."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import SplitResult, urlsplit
+
+from devstack.credly.records import Event
+
+LOOPBACK_NAMES = frozenset({"localhost"})
+"""Host names accepted besides loopback addresses (127.0.0.0/8, ::1)."""
+
+
+class WebhookTargetError(ValueError):
+    """An organisation's `webhook_url` is not a loopback HTTP(S) URL, so nothing is sent."""
+
+
+@dataclass(frozen=True)
+class WebhookRetryPolicy:
+    """How deliveries are retried: exponential backoff, capped, for a bounded number of tries.
+
+    Credly retries a delivery that is not answered with 200 "at progressively less frequent
+    intervals up to 25 days" and waits only shortly for the answer; its exact schedule is
+    not documented. The defaults are scaled down so tests settle in well under a second;
+    `CREDLY_RETRY_POLICY` shows the real service's order of magnitude.
+
+    Attributes:
+        first_delay_s: Wait after the first failed attempt.
+        factor: Each further wait is this many times the previous one.
+        max_delay_s: Cap on any single wait.
+        max_attempts: Attempts in all (the first included) before the delivery is given up.
+        response_timeout_s: How long one attempt waits to connect and for each read of the
+            answer; longer counts as no answer.
+        success_statuses: Statuses that end a delivery; Credly documents 200 only.
+    """
+
+    first_delay_s: float = 0.05
+    factor: float = 2.0
+    max_delay_s: float = 0.4
+    max_attempts: int = 5
+    response_timeout_s: float = 0.5
+    success_statuses: frozenset[int] = frozenset({200})
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.first_delay_s < 0:
+            problems.append("first_delay_s must be >= 0")
+        if self.factor < 1:
+            problems.append("factor must be >= 1")
+        if self.max_delay_s < self.first_delay_s:
+            problems.append("max_delay_s must be >= first_delay_s")
+        if self.max_attempts < 1:
+            problems.append("max_attempts must be >= 1")
+        if self.response_timeout_s <= 0:
+            problems.append("response_timeout_s must be > 0")
+        if not self.success_statuses:
+            problems.append("success_statuses must not be empty")
+        if problems:
+            raise ValueError(f"invalid webhook retry policy: {'; '.join(problems)}")
+
+    def delay_after(self, attempt: int) -> float:
+        """The wait before the next attempt once attempt number `attempt` (1-based) failed."""
+        return float(min(self.max_delay_s, self.first_delay_s * self.factor ** (attempt - 1)))
+
+    @property
+    def horizon_s(self) -> float:
+        """From the first attempt to the last one, ignoring the time attempts themselves take."""
+        return sum(self.delay_after(n) for n in range(1, self.max_attempts))
+
+
+CREDLY_RETRY_POLICY = WebhookRetryPolicy(
+    first_delay_s=60.0,
+    factor=2.0,
+    max_delay_s=86_400.0,
+    max_attempts=35,
+    response_timeout_s=10.0,
+)
+"""A guess at the real service's scale (about 24.4 days of retries, then daily ones at most);
+for documentation and end-to-end runs that want realistic gaps, never for unit tests."""
+
+
+def check_webhook_url(url: str) -> SplitResult:
+    """Parse a webhook URL, refusing anything but HTTP(S) on a loopback host.
+
+    The check reads the URL only (no name resolution), so a refused URL never causes traffic.
+
+    Args:
+        url: The organisation's `webhook_url`.
+
+    Returns:
+        The parsed URL.
+
+    Raises:
+        WebhookTargetError: For another scheme, a missing host, or a non-loopback host.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError as exc:
+        raise WebhookTargetError(f"webhook_url {url!r} is not a valid URL: {exc}") from exc
+    if parts.scheme not in ("http", "https"):
+        raise WebhookTargetError(f"webhook_url {url!r} must be an http:// or https:// URL")
+    if not host or not _is_loopback(host):
+        raise WebhookTargetError(
+            f"refusing to deliver Credly webhooks to {url!r}: the stand-in only sends to "
+            "loopback hosts (127.0.0.1, localhost, ::1)"
+        )
+    return parts
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def notification_payload(event: Event) -> dict[str, str]:
+    """The thin notification Credly POSTs for an event (fetch the details by its id).
+
+    `occurred_at` has whole seconds, as in the only payload seen (openedx/credentials' tests),
+    while `GET .../events/{id}` renders milliseconds: receivers must read both forms.
+    """
+    occurred = delivery_order(event).astimezone(UTC)
+    return {
+        "id": event.id,
+        "organization_id": event.org_id,
+        "event_type": event.event_type,
+        "occurred_at": f"{occurred:%Y-%m-%dT%H:%M:%SZ}",
+    }
+
+
+def delivery_order(event: Event) -> datetime:
+    """The instant deliveries are ordered by (`occurred_at` as aware UTC)."""
+    occurred = event.occurred_at
+    return occurred.replace(tzinfo=UTC) if occurred.tzinfo is None else occurred
