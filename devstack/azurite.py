@@ -20,8 +20,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Self
+
+from devstack.lifecycle import Service
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_ACCOUNT = "devstoreaccount1"
@@ -63,7 +64,7 @@ class AzuriteEndpoints:
         return ";".join(parts) + ";"
 
 
-class Azurite:
+class Azurite(Service):
     """One Azurite process: `with Azurite() as azurite: azurite.connection_string`."""
 
     def __init__(
@@ -178,17 +179,6 @@ class Azurite:
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 @contextlib.contextmanager

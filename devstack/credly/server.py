@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Self
 
 from devstack.credly.auth import (
@@ -28,6 +27,7 @@ from devstack.credly.oauth import issue_access_token, render_oauth_error
 from devstack.credly.records import AuthToken, CredlyData
 from devstack.credly.render import BadgeRenderer, render_event, render_organization, render_token
 from devstack.credly.webhooks import WebhookDispatcher
+from devstack.lifecycle import Service
 from devstack.standin import Knobs, Request, Response, StandInServer, TlsIdentity, route
 
 __all__ = [
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 
-class CredlyStandIn:
+class CredlyStandIn(Service):
     """Credly's API ("api" server) and OAuth endpoint ("web" server) over one data store.
 
     Attributes:
@@ -131,17 +131,6 @@ class CredlyStandIn:
                 self.web.stop()
             finally:
                 self.api.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- properties ------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 from typing import Self
 from urllib.parse import SplitResult
 
@@ -32,6 +31,7 @@ from devstack.credly.webhook_rules import (
     notification_payload,
 )
 from devstack.credly.webhook_sender import WebhookSender
+from devstack.lifecycle import Service
 
 __all__ = [
     "CREDLY_RETRY_POLICY",
@@ -62,7 +62,7 @@ class _Delivery:
     attempts: int = 0
 
 
-class WebhookDispatcher:
+class WebhookDispatcher(Service):
     """Delivers every event of a `CredlyData` store to its organisation's `webhook_url`.
 
     Where Credly's docs are silent, the stand-in decides:
@@ -250,17 +250,6 @@ class WebhookDispatcher:
         error, self._error = self._error, None
         if error is not None:
             raise error
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _run(self) -> None:
         try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Self
 
 from devstack.graph.connectors_api import ConnectorsApi
@@ -34,6 +33,7 @@ from devstack.graph.odata import http_error, render_error
 from devstack.graph.people_api import PeopleApi
 from devstack.graph.state import DEFAULT_SCHEMA_DELAY_S, GraphState, StateError
 from devstack.graph.users_api import UsersApi
+from devstack.lifecycle import Service
 from devstack.standin import (
     Handler,
     Knobs,
@@ -69,7 +69,7 @@ def _plain_route(method: str, pattern: str, route_class: str, handler: Handler) 
     return Route(method, re.compile(pattern), route_class, handler)
 
 
-class GraphStandIn:
+class GraphStandIn(Service):
     """Microsoft Graph and its Entra token endpoint, on 127.0.0.1.
 
     Args:
@@ -124,17 +124,6 @@ class GraphStandIn:
     def stop(self) -> None:
         """Stop serving and close every connection."""
         self.server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:

@@ -17,10 +17,10 @@ import time
 import traceback
 from collections.abc import Iterator, Mapping
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from devstack.lifecycle import Service
 from devstack.standin.control import CONTROL_PREFIX, control_response
 from devstack.standin.knobs import Fault, FaultKind, Knobs
 from devstack.standin.messages import ErrorRenderer, HttpError, Request, Response, Route
@@ -31,7 +31,7 @@ from devstack.standin.wire import LoopbackHTTPServer, StandInRequestHandler
 LOOPBACK = "127.0.0.1"
 
 
-class StandInServer:
+class StandInServer(Service):
     """A stand-in HTTP service on loopback, served from a background thread.
 
     Subclasses pass their routes and error renderer. Use as a context manager, or call
@@ -115,17 +115,6 @@ class StandInServer:
             self._thread.join(timeout=5)
         self._server = None
         self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def track(self, conn: Any) -> None:
         """Remember an open connection so stop() can close it."""
