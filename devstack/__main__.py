@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from devstack.azurite import Azurite
@@ -97,9 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             _wait_for_interrupt()
         return 0
 
-    world = build_world(
-        WorldSpec(seed=args.seed, badges=args.badges, organisations=args.organisations)
+    # Served on the real clock, so the world is built "now" (its tokens valid from today).
+    spec = WorldSpec(
+        seed=args.seed,
+        badges=args.badges,
+        organisations=args.organisations,
+        now=datetime.now(UTC),
     )
+    world = build_world(spec)
     with contextlib.ExitStack() as stack:
         facts: dict[str, Any] = {}
         if args.command == "stack":

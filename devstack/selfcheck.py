@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import requests
 from azure.data.tables import TableServiceClient
@@ -96,7 +97,8 @@ def check_graph(graph: GraphStandIn) -> str:
 
 def run_selfcheck(badges: int = 200, seed: int = 1) -> list[CheckResult]:
     """Start Azurite and both stand-ins, check each once, and stop them all."""
-    world = build_world(WorldSpec(seed=seed, badges=badges))
+    # The stand-ins run on the real clock, so the world (and its tokens' expiry) must too.
+    world = build_world(WorldSpec(seed=seed, badges=badges, now=datetime.now(UTC)))
     results: list[CheckResult] = []
     with (
         Azurite() as azurite,
