@@ -8,8 +8,14 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from devstack.azurite import Azurite
+
+# CI explores the same examples every run (a red build must be reproducible); locally each run
+# explores new ones, and the .hypothesis database replays any failure found before.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 @pytest.fixture(scope="session")
