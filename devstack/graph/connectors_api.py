@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from devstack.graph.connectors_state import ConnectorsState
 from devstack.graph.odata import (
     collection_response,
     context_url,
@@ -14,7 +15,6 @@ from devstack.graph.rules.enums import present_label, present_type
 from devstack.graph.rules.items import check_item, check_item_id, check_item_size
 from devstack.graph.rules.prefer import INCLUDE_UNKNOWN_ENUM_MEMBERS, prefers
 from devstack.graph.rules.schema import check_schema, schema_properties
-from devstack.graph.state import GraphState
 from devstack.standin import Request, Response
 
 CONNECTION_ENTITY = "external/connections/$entity"
@@ -28,7 +28,7 @@ class ConnectorsApi:
         state: The connections, schemas, operations and items.
     """
 
-    def __init__(self, state: GraphState) -> None:
+    def __init__(self, state: ConnectorsState) -> None:
         self.state = state
 
     # -- connections -----------------------------------------------------------------------

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from devstack.graph.odata import collection_response, entity_response, refuse
+from devstack.graph.people_settings_state import PeopleSettingsState
 from devstack.graph.rules.people_settings import check_profile_source, check_property_setting
-from devstack.graph.state import GraphState
 from devstack.standin import Request, Response
 
 PROFILE_SOURCES = "admin/people/profileSources"
@@ -23,7 +23,7 @@ class PeopleApi:
         state: The profile sources and property settings.
     """
 
-    def __init__(self, state: GraphState) -> None:
+    def __init__(self, state: PeopleSettingsState) -> None:
         self.state = state
 
     # -- profile sources -------------------------------------------------------------------

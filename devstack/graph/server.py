@@ -190,8 +190,8 @@ class GraphStandIn(Service):
 
     def _routes(self) -> list[Route]:
         tokens = IdentityApi(self.identity)
-        connectors = ConnectorsApi(self.state)
-        people = PeopleApi(self.state)
+        connectors = ConnectorsApi(self.state.connectors)
+        people = PeopleApi(self.state.people_settings)
         users = UsersApi(self.directory)
         connection = "/external/connections/{connectionId}"
         item = f"{connection}/items/{{itemId}}"

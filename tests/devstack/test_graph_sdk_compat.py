@@ -379,7 +379,7 @@ def test_schema_needs_prefer_and_its_operation_completes(
     graph: GraphStandIn, credential: ClientSecretCredential, tls: TlsIdentity
 ) -> None:
     # Long enough that the first poll surely sees `inprogress` (first use imports SDK modules).
-    graph.state.schema_delay_s = SLOW_SCHEMA_DELAY_S
+    graph.state.connectors.schema_delay_s = SLOW_SCHEMA_DELAY_S
 
     async def scenario() -> tuple[ODataError, list[ConnectionOperationStatus], ConnectionState]:
         async with graph_service_client(graph.graph_url, credential, tls.ca_file) as client:
@@ -434,8 +434,8 @@ def test_schema_needs_prefer_and_its_operation_completes(
     assert seen[0] is ConnectionOperationStatus.Inprogress
     assert seen[-1] is ConnectionOperationStatus.Completed
     assert state is ConnectionState.Ready
-    assert graph.state.schema(CONNECTION) == SCHEMA_AS_STORED
-    assert graph.state.connection(CONNECTION) == {
+    assert graph.state.connectors.schema(CONNECTION) == SCHEMA_AS_STORED
+    assert graph.state.connectors.connection(CONNECTION) == {
         "id": CONNECTION,
         "name": "Credly",
         "description": None,
@@ -464,8 +464,8 @@ def test_item_put_is_stored_exactly_then_deleted(
             connection = await ready_people_connection(client)
             # when: an item is PUT
             await connection.items.by_external_item_id("user1").put(item)
-            stored = graph.state.items(CONNECTION)
-            ignored = graph.state.ignored_values(CONNECTION, "user1")
+            stored = graph.state.connectors.items(CONNECTION)
+            ignored = graph.state.connectors.ignored_values(CONNECTION, "user1")
             # when: it is deleted
             await connection.items.by_external_item_id("user1").delete()
             return stored, ignored
@@ -475,9 +475,9 @@ def test_item_put_is_stored_exactly_then_deleted(
     # then: the stand-in kept exactly what was sent, nothing ignored; then it was gone
     assert stored == {"user1": expected}
     assert ignored == []
-    assert graph.state.items(CONNECTION) == {}
-    assert graph.state.write_count(CONNECTION) == 1
-    assert graph.state.delete_count(CONNECTION) == 1
+    assert graph.state.connectors.items(CONNECTION) == {}
+    assert graph.state.connectors.write_count(CONNECTION) == 1
+    assert graph.state.connectors.delete_count(CONNECTION) == 1
 
 
 # -- 5. profile source and precedence -------------------------------------------------------
@@ -529,10 +529,10 @@ def test_profile_source_registered_and_put_first_in_precedence(
         "Connector",
         "https://www.credly.com",
     )
-    assert graph.state.profile_source(CONNECTION)["displayName"] == "Credly"
+    assert graph.state.people_settings.profile_source(CONNECTION)["displayName"] == "Credly"
     assert reread.prioritized_source_urls == [SOURCE_URL, ENTRA_SOURCE_URL]
     assert reread.id is not None
-    stored = graph.state.property_setting(reread.id)
+    stored = graph.state.people_settings.property_setting(reread.id)
     assert stored["prioritizedSourceUrls"] == [SOURCE_URL, ENTRA_SOURCE_URL]
 
 
@@ -631,7 +631,7 @@ def test_throttled_item_put_is_retried_after_retry_after(
     ]
     assert inspect.response_headers.get("retry-after") == {"1"}
     assert 1.0 <= elapsed < 3.0
-    assert set(graph.state.items(CONNECTION)) == {"user1", "user2"}
+    assert set(graph.state.connectors.items(CONNECTION)) == {"user1", "user2"}
 
 
 def test_refused_item_raises_odata_error_with_the_standin_code(
@@ -655,4 +655,4 @@ def test_refused_item_raises_odata_error_with_the_standin_code(
     assert error.error.code == INVALID_REQUEST
     assert error.error.message is not None
     assert "'not-valid' is invalid" in error.error.message
-    assert graph.state.items(CONNECTION) == {}
+    assert graph.state.connectors.items(CONNECTION) == {}

@@ -381,7 +381,7 @@ def test_deleting_a_connection_removes_its_items(
         "/external/connections",
         json={"id": people, "name": "Again", "contentCategory": "people"},
     )
-    assert graph.state.items(people) == {}
+    assert graph.state.connectors.items(people) == {}
     assert_error(api("GET", f"/external/connections/{people}/schema"), 404, "NotFound")
 
 
@@ -425,7 +425,7 @@ def test_schema_operation_can_be_made_to_fail(
         "/external/connections",
         json={"id": CONNECTION, "name": "C", "contentCategory": "people"},
     )
-    graph.state.fail_next_schema_operation("Provisioning failed.")
+    graph.state.connectors.fail_next_schema_operation("Provisioning failed.")
     location = api(
         "PATCH",
         f"/external/connections/{CONNECTION}/schema",
@@ -577,12 +577,12 @@ def test_items_upsert_get_delete(api: Api, people: str, graph: GraphStandIn) -> 
         .json()["properties"]["accountInformation"]
         .endswith('user2@contoso.onmicrosoft.com"}')
     )
-    assert list(graph.state.items(people)) == ["u1"]
-    assert graph.state.write_count(people) == 2
+    assert list(graph.state.connectors.items(people)) == ["u1"]
+    assert graph.state.connectors.write_count(people) == 2
     assert api("DELETE", path).status_code == 204
     assert_error(api("GET", path), 404, "NotFound")
     assert_error(api("DELETE", path), 404, "NotFound")
-    assert graph.state.delete_count(people) == 1
+    assert graph.state.connectors.delete_count(people) == 1
 
 
 def test_items_wait_for_the_schema(api: Api) -> None:
@@ -678,14 +678,14 @@ def test_labelled_values_that_are_not_json_objects_are_accepted_but_ignored(
     body["properties"]["certifications"] = ['{"displayName":"ok"}', "{not json", '"just a string"']
     body["properties"]["note"] = "free text is fine"
     assert api("PUT", path, json=body).status_code == 200
-    ignored = graph.state.ignored_values(people, "u1")
+    ignored = graph.state.connectors.ignored_values(people, "u1")
     assert [(v.property, v.label, v.index, v.reason) for v in ignored] == [
         ("accountInformation", "personAccount", None, "not valid JSON"),
         ("certifications", "personCertifications", 1, "not valid JSON"),
         ("certifications", "personCertifications", 2, "not a JSON-encoded object"),
     ]
     assert api("PUT", path, json=item_body()).status_code == 200
-    assert graph.state.ignored_values(people, "u1") == []
+    assert graph.state.connectors.ignored_values(people, "u1") == []
 
 
 # -- people settings ------------------------------------------------------------------------
