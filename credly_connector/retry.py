@@ -1,0 +1,86 @@
+"""Retry as a policy object: how often, how long, and which failures to try again.
+
+Clients run their calls through `RetryPolicy.call`; the sleep and clock are injected so tests
+run instantly and the benchmark can count waits.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from credly_connector.errors import RetryableError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When and how long to wait before trying a retryable call again.
+
+    Attributes:
+        attempts: Calls in total, the first included.
+        budget_s: Give up when the next wait would end later than this after the first call.
+        backoff_s: The first computed wait; doubled on every further attempt.
+        backoff_cap_s: The largest computed wait.
+        jitter: Fraction of a computed wait that is randomised (0.5: between 50% and 100%).
+        honour_retry_after: Wait what the server asked (capped by `retry_after_cap_s`).
+        retry_after_cap_s: The longest server-requested wait we accept before giving up.
+    """
+
+    attempts: int = 6
+    budget_s: float = 120.0
+    backoff_s: float = 0.5
+    backoff_cap_s: float = 30.0
+    jitter: float = 0.5
+    honour_retry_after: bool = True
+    retry_after_cap_s: float = 120.0
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def backoff(self, attempt: int) -> float:
+        """The computed wait after failed attempt number `attempt` (1-based), with jitter."""
+        base: float = min(self.backoff_cap_s, self.backoff_s * 2.0 ** (attempt - 1))
+        return base * (1 - self.jitter * self.rng.random())
+
+    def delay(self, attempt: int, error: RetryableError) -> float | None:
+        """How long to wait before the next attempt, or None to give up."""
+        if attempt >= self.attempts:
+            return None
+        if self.honour_retry_after and error.retry_after is not None:
+            if error.retry_after > self.retry_after_cap_s:
+                return None
+            return max(0.0, error.retry_after)
+        return self.backoff(attempt)
+
+    def call(
+        self,
+        operation: Callable[[], T],
+        *,
+        on_retry: Callable[[RetryableError, float], None] | None = None,
+    ) -> T:
+        """Run `operation`, retrying `RetryableError` as this policy allows.
+
+        Raises:
+            RetryableError: The last error, once attempts or the time budget are spent.
+        """
+        started = self.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return operation()
+            except RetryableError as error:
+                wait = self.delay(attempt, error)
+                if wait is None or self.clock() - started + wait > self.budget_s:
+                    raise
+                if on_retry is not None:
+                    on_retry(error, wait)
+                self.sleep(wait)
+
+
+NO_RETRY = RetryPolicy(attempts=1)
