@@ -1,0 +1,1 @@
+"""Table Storage: one module per table, each mapping small dataclasses to entities."""

@@ -1,0 +1,107 @@
+"""The badge store: every known badge, one partition per recipient email.
+
+All badges of one email are one partition read, which is what composing a person needs.
+Each row keeps the badge's content hash so an unchanged badge is never rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import UpdateMode
+
+from credly_connector.rules.badges import Badge
+from credly_connector.stores.tables import Tables, decode_key, dumps, encode_key, loads, quote
+
+ROLE = "badges"
+
+
+class Change(Enum):
+    """What an upsert did."""
+
+    NEW = "new"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class BadgeKey:
+    """Where a badge row lives."""
+
+    email: str
+    badge_id: str
+
+    def digest(self) -> str:
+        """A short stable digest of the key (what page checkpoints remember as seen)."""
+        raw = f"{self.email}\n{self.badge_id}".encode()
+        return hashlib.blake2b(raw, digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True)
+class Upserted:
+    """The outcome of an upsert, with the badge it replaced (for the expiry index)."""
+
+    change: Change
+    previous: Badge | None
+
+
+def _to_entity(badge: Badge, content_hash: str) -> dict[str, Any]:
+    return {
+        "PartitionKey": encode_key(badge.recipient_email),
+        "RowKey": badge.id,
+        "organization_id": badge.organization_id,
+        "hash": content_hash,
+        "data": dumps(badge.to_record()),
+    }
+
+
+def _badge(entity: Any) -> Badge:
+    return Badge.from_record(loads(entity["data"], {}))
+
+
+class BadgeStore:
+    """Badge rows keyed by (recipient email, badge id)."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._table = tables.table(ROLE)
+
+    def upsert(self, badge: Badge) -> Upserted:
+        """Write a badge unless the stored row has the same content."""
+        content_hash = badge.content_hash()
+        try:
+            entity = self._table.get_entity(encode_key(badge.recipient_email), badge.id)
+        except ResourceNotFoundError:
+            entity = None
+        if entity is not None and entity.get("hash") == content_hash:
+            return Upserted(Change.UNCHANGED, None)
+        self._table.upsert_entity(_to_entity(badge, content_hash), mode=UpdateMode.REPLACE)
+        if entity is None:
+            return Upserted(Change.NEW, None)
+        return Upserted(Change.UPDATED, _badge(entity))
+
+    def badges_of(self, email: str) -> list[Badge]:
+        """Every stored badge of one recipient email."""
+        query = f"PartitionKey eq {quote(encode_key(email))}"
+        return [_badge(e) for e in self._table.query_entities(query)]
+
+    def get(self, email: str, badge_id: str) -> Badge | None:
+        """One stored badge."""
+        try:
+            return _badge(self._table.get_entity(encode_key(email), badge_id))
+        except ResourceNotFoundError:
+            return None
+
+    def delete(self, key: BadgeKey) -> None:
+        """Forget a badge (idempotent)."""
+        self._table.delete_entity(encode_key(key.email), key.badge_id)
+
+    def keys(self, organization_id: str) -> Iterator[BadgeKey]:
+        """The key of every stored badge of an organisation (a scan: full crawls only)."""
+        query = f"organization_id eq {quote(organization_id)}"
+        for entity in self._table.query_entities(query, select=["PartitionKey", "RowKey"]):
+            yield BadgeKey(decode_key(str(entity["PartitionKey"])), str(entity["RowKey"]))

@@ -1,0 +1,54 @@
+"""The recipients and users a crawl must recompose, collected while it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from credly_connector.stores.tables import Tables, decode_key, encode_key, quote
+
+ROLE = "crawlsets"
+_EMAIL, _USER = "e:", "u:"
+
+
+@dataclass(frozen=True)
+class CrawlSet:
+    """Emails whose badges changed and users whose directory entry changed."""
+
+    emails: frozenset[str]
+    user_ids: frozenset[str]
+
+
+class CrawlSetStore:
+    """One partition per crawl; adding a member twice is harmless."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    def add_emails(self, crawl_id: str, emails: Iterable[str]) -> int:
+        """Remember emails whose badges changed in this crawl."""
+        return self._add(crawl_id, _EMAIL, emails)
+
+    def add_users(self, crawl_id: str, user_ids: Iterable[str]) -> int:
+        """Remember users whose directory entry changed in this crawl."""
+        return self._add(crawl_id, _USER, user_ids)
+
+    def _add(self, crawl_id: str, prefix: str, values: Iterable[str]) -> int:
+        entities = (
+            {"PartitionKey": crawl_id, "RowKey": prefix + encode_key(v)}
+            for v in sorted(set(values))
+        )
+        return self._tables.upsert_many(ROLE, entities)
+
+    def members(self, crawl_id: str) -> CrawlSet:
+        """Everything remembered for a crawl."""
+        emails: set[str] = set()
+        users: set[str] = set()
+        query = f"PartitionKey eq {quote(crawl_id)}"
+        for entity in self._tables.table(ROLE).query_entities(query, select=["RowKey"]):
+            key = str(entity["RowKey"])
+            if key.startswith(_EMAIL):
+                emails.add(decode_key(key[len(_EMAIL) :]))
+            elif key.startswith(_USER):
+                users.add(decode_key(key[len(_USER) :]))
+        return CrawlSet(frozenset(emails), frozenset(users))

@@ -1,0 +1,112 @@
+"""The directory snapshot: every Entra user as of the last users/delta round, and its link."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import UpdateMode
+
+from credly_connector.directory import DirectoryChange, DirectoryUser
+from credly_connector.stores.tables import Tables, dumps, loads, quote
+
+ROLE = "directory"
+USERS = "user"
+STATE = "state"
+DELTA_ROW = "delta"
+
+
+@dataclass(frozen=True)
+class DirectoryState:
+    """Where the next users/delta round starts, and which snapshot version is stored.
+
+    Attributes:
+        delta_link: The stored deltaLink (None: the next round reads every user).
+        version: Changes whenever the snapshot changed, so cached indexes can be reused.
+    """
+
+    delta_link: str | None
+    version: str
+
+
+def _to_entity(user: DirectoryUser) -> dict[str, Any]:
+    return {
+        "PartitionKey": USERS,
+        "RowKey": user.id,
+        "upn": user.user_principal_name,
+        "mail": user.mail or "",
+        "proxies": dumps(list(user.proxy_addresses)),
+        "enabled": user.account_enabled,
+        "licensed": user.licensed,
+    }
+
+
+def _from_entity(entity: Any) -> DirectoryUser:
+    return DirectoryUser(
+        id=str(entity["RowKey"]),
+        user_principal_name=str(entity.get("upn", "")),
+        mail=str(entity.get("mail") or "") or None,
+        proxy_addresses=tuple(loads(entity.get("proxies"), [])),
+        account_enabled=bool(entity.get("enabled", True)),
+        licensed=bool(entity.get("licensed", True)),
+    )
+
+
+class DirectoryStore:
+    """Users in one partition; the delta state in another."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+        self._table = tables.table(ROLE)
+
+    def state(self) -> DirectoryState:
+        """The stored delta link and snapshot version."""
+        try:
+            entity = self._table.get_entity(STATE, DELTA_ROW)
+        except ResourceNotFoundError:
+            return DirectoryState(None, "")
+        return DirectoryState(str(entity.get("link") or "") or None, str(entity.get("version", "")))
+
+    def save_state(self, state: DirectoryState) -> None:
+        """Store where the next round starts."""
+        self._table.upsert_entity(
+            {
+                "PartitionKey": STATE,
+                "RowKey": DELTA_ROW,
+                "link": state.delta_link or "",
+                "version": state.version,
+            },
+            mode=UpdateMode.REPLACE,
+        )
+
+    def users(self) -> list[DirectoryUser]:
+        """Every user of the snapshot."""
+        query = f"PartitionKey eq {quote(USERS)}"
+        return [_from_entity(e) for e in self._table.query_entities(query)]
+
+    def user(self, user_id: str) -> DirectoryUser | None:
+        """One user of the snapshot."""
+        try:
+            return _from_entity(self._table.get_entity(USERS, user_id))
+        except ResourceNotFoundError:
+            return None
+
+    def apply(self, changes: Iterable[DirectoryChange]) -> None:
+        """Write changed users (in transactions) and delete removed ones."""
+        upserts: list[dict[str, Any]] = []
+        for change in changes:
+            if change.user is None:
+                self._table.delete_entity(USERS, change.user_id)
+            else:
+                upserts.append(_to_entity(change.user))
+        # Every property is written, so the transactions' merge-upsert replaces the user.
+        self._tables.upsert_many(ROLE, upserts)
+
+    def replace_all(self, users: Iterable[DirectoryUser]) -> None:
+        """Make the snapshot exactly `users` (after a full directory read)."""
+        keep = {u.id: u for u in users}
+        stale = [u.id for u in self.users() if u.id not in keep]
+        self.apply([DirectoryChange(i, None) for i in stale])
+        self.apply([DirectoryChange(u.id, u) for u in keep.values()])

@@ -1,0 +1,150 @@
+"""The connector's tables on one storage account: names, key encoding, clients, creation."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableClient, TableServiceClient
+
+TABLE_NAMES = (
+    "crawls",
+    "crawlsteps",
+    "crawlsets",
+    "leases",
+    "orgstate",
+    "badges",
+    "expiries",
+    "recipients",
+    "people",
+    "directory",
+)
+# Table Storage refuses these in PartitionKey/RowKey; '%' is escaped too so decoding is exact.
+_KEY_UNSAFE = frozenset("/\\#?%")
+TRANSACTION_LIMIT = 100
+
+
+def encode_key(value: str) -> str:
+    """`value` made safe as a PartitionKey or RowKey (reversible percent-escaping)."""
+    out = []
+    for char in value:
+        code = ord(char)
+        if char in _KEY_UNSAFE or code < 0x20 or 0x7F <= code <= 0x9F:
+            out.append(f"%{code:02X}" if code < 0x100 else f"%u{code:04X}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def decode_key(key: str) -> str:
+    """The value `encode_key` escaped."""
+    out = []
+    i = 0
+    while i < len(key):
+        if key[i] == "%":
+            if key[i + 1] == "u":
+                out.append(chr(int(key[i + 2 : i + 6], 16)))
+                i += 6
+            else:
+                out.append(chr(int(key[i + 1 : i + 3], 16)))
+                i += 3
+        else:
+            out.append(key[i])
+            i += 1
+    return "".join(out)
+
+
+def quote(value: str) -> str:
+    """A string literal for an OData filter."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def to_iso(value: datetime | None) -> str:
+    """A UTC timestamp as stored ('' for None)."""
+    return "" if value is None else value.astimezone(UTC).isoformat()
+
+
+def from_iso(value: Any) -> datetime | None:
+    """The timestamp `to_iso` stored (None for '' or a missing property)."""
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value))
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for a string property."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def loads(value: Any, default: Any) -> Any:
+    """JSON from a string property, or `default` when missing."""
+    return json.loads(value) if value else default
+
+
+def etag_of(entity: Any) -> str | None:
+    """The ETag the service returned with an entity."""
+    metadata = getattr(entity, "metadata", None) or {}
+    etag = metadata.get("etag")
+    return str(etag) if etag else None
+
+
+def chunked(
+    entities: Iterable[dict[str, Any]], size: int = TRANSACTION_LIMIT
+) -> Iterator[list[dict[str, Any]]]:
+    """Entities in groups a transaction accepts (same partition, at most 100)."""
+    batch: list[dict[str, Any]] = []
+    for entity in entities:
+        batch.append(entity)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class Tables:
+    """The connector's tables on one account, named with an optional prefix.
+
+    The prefix lets tests and benchmarks share one storage account without seeing each
+    other's state; a deployment uses none.
+    """
+
+    def __init__(self, service: TableServiceClient, prefix: str = "") -> None:
+        self.service = service
+        self.prefix = prefix
+        self._clients: dict[str, TableClient] = {}
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str, prefix: str = "") -> Tables:
+        """Tables on the account of a connection string."""
+        return cls(TableServiceClient.from_connection_string(connection_string), prefix)
+
+    def name(self, role: str) -> str:
+        """The table name of a role in `TABLE_NAMES`."""
+        return f"{self.prefix}{role}"
+
+    def table(self, role: str) -> TableClient:
+        """A client for the table of `role` (cached)."""
+        client = self._clients.get(role)
+        if client is None:
+            client = self.service.get_table_client(self.name(role))
+            self._clients[role] = client
+        return client
+
+    def ensure(self) -> None:
+        """Create every table that does not exist yet."""
+        for role in TABLE_NAMES:
+            with contextlib.suppress(ResourceExistsError):
+                self.service.create_table(self.name(role))
+
+    def upsert_many(self, role: str, entities: Iterable[dict[str, Any]]) -> int:
+        """Upsert entities of one partition in transactions; returns the number written."""
+        written = 0
+        for batch in chunked(entities):
+            self.table(role).submit_transaction([("upsert", e) for e in batch])
+            written += len(batch)
+        return written
