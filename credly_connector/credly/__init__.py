@@ -1,0 +1,31 @@
+"""The Credly Web Service API client: auth, requests as data, paging, and error translation."""
+
+from credly_connector.credly.auth import DEFAULT_SCOPE, CredlyAuth, OAuthAuth, TokenAuth
+from credly_connector.credly.client import BadgePage, CredlyClient, OnRequest
+from credly_connector.credly.errors import (
+    PRODUCTION_API_URL,
+    SANDBOX_API_URL,
+    CredlyNotFoundError,
+    parse_retry_after,
+)
+from credly_connector.credly.paging import dedupe_badges, fresh_badges, iter_pages
+from credly_connector.credly.queries import STABLE_SORTS, BadgeQuery
+
+__all__ = [
+    "DEFAULT_SCOPE",
+    "PRODUCTION_API_URL",
+    "SANDBOX_API_URL",
+    "STABLE_SORTS",
+    "BadgePage",
+    "BadgeQuery",
+    "CredlyAuth",
+    "CredlyClient",
+    "CredlyNotFoundError",
+    "OAuthAuth",
+    "OnRequest",
+    "TokenAuth",
+    "dedupe_badges",
+    "fresh_badges",
+    "iter_pages",
+    "parse_retry_after",
+]

@@ -1,0 +1,1 @@
+"""Running the pipeline on one machine: the local queue dispatcher and the crawl command."""

@@ -1,0 +1,124 @@
+"""A local stand-in for the Functions host's queue triggers, on the real Storage queues.
+
+It receives messages the way the host does (visibility timeout, dequeue count), calls the
+same entry points the bindings call, deletes a message once its handler returned, lets a
+failed one reappear after a short delay, and moves it to the `-poison` queue after the
+host's maximum number of deliveries.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from azure.storage.queue import QueueMessage
+
+from credly_connector.pipeline.context import DEFAULT_MAX_DEQUEUE_COUNT, CrawlContext, Delivery
+from credly_connector.pipeline.dispatch import handle_message, handle_poison
+from credly_connector.pipeline.messages import FINISH, PAGES, PLAN, PROFILES, START
+
+log = logging.getLogger(__name__)
+# Later stages first, so a crawl drains instead of piling up pages.
+STAGE_ORDER = (FINISH, PROFILES, PLAN, START, PAGES)
+
+
+@dataclass
+class DispatchStats:
+    """What the dispatcher did."""
+
+    handled: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+    poisoned: Counter[str] = field(default_factory=Counter)
+
+
+class LocalDispatcher:
+    """Drains the pipeline's queues with a pool of worker threads until told to stop."""
+
+    def __init__(
+        self,
+        ctx: CrawlContext,
+        *,
+        workers: int = 4,
+        visibility_timeout_s: int = 120,
+        retry_delay_s: int = 1,
+        max_dequeue_count: int = DEFAULT_MAX_DEQUEUE_COUNT,
+        poll_interval_s: float = 0.05,
+    ) -> None:
+        self.ctx = ctx
+        self.workers = workers
+        self.visibility_timeout_s = visibility_timeout_s
+        self.retry_delay_s = retry_delay_s
+        self.max_dequeue_count = max_dequeue_count
+        self.poll_interval_s = poll_interval_s
+        self.stats = DispatchStats()
+        self._lock = threading.Lock()
+
+    def run_until(
+        self,
+        done: Callable[[], bool],
+        *,
+        timeout_s: float = 600.0,
+        on_tick: Callable[[], None] | None = None,
+    ) -> bool:
+        """Dispatch until `done()` is true (True) or `timeout_s` passed (False)."""
+        deadline = time.monotonic() + timeout_s
+        in_flight: set[Future[None]] = set()
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="dispatch") as pool:
+            while time.monotonic() < deadline:
+                in_flight = {f for f in in_flight if not f.done()}
+                received = 0
+                for stage in STAGE_ORDER:
+                    room = self.workers * 2 - len(in_flight)
+                    if room <= 0:
+                        break
+                    for message in self._receive(stage, min(room, 32)):
+                        in_flight.add(pool.submit(self._handle, stage, message))
+                        received += 1
+                if on_tick is not None:
+                    on_tick()
+                if not in_flight and not received and done():
+                    return True
+                if not received:
+                    time.sleep(self.poll_interval_s)
+            for future in in_flight:
+                future.cancel()
+        return done()
+
+    def _receive(self, stage: str, limit: int) -> list[QueueMessage]:
+        client = self.ctx.queues.client(stage)
+        pages = client.receive_messages(
+            messages_per_page=limit, visibility_timeout=self.visibility_timeout_s
+        )
+        received: list[QueueMessage] = []
+        for message in pages:
+            received.append(message)
+            if len(received) >= limit:
+                break
+        return received
+
+    def _handle(self, stage: str, message: QueueMessage) -> None:
+        client = self.ctx.queues.client(stage)
+        delivery = Delivery(message.dequeue_count or 1, self.max_dequeue_count)
+        try:
+            handle_message(self.ctx, stage, message.content, delivery)
+        except Exception as error:
+            with self._lock:
+                self.stats.failed[stage] += 1
+            if delivery.final:
+                log.warning("%s message moved to the poison queue: %s", stage, error)
+                self.ctx.queues.client(stage, poison=True).send_message(message.content)
+                client.delete_message(message)
+                with self._lock:
+                    self.stats.poisoned[stage] += 1
+                handle_poison(self.ctx, stage, message.content)
+            else:
+                client.update_message(message, visibility_timeout=self.retry_delay_s)
+            return
+        client.delete_message(message)
+        with self._lock:
+            self.stats.handled[stage] += 1

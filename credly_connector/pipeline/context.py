@@ -1,0 +1,129 @@
+"""What every stage handler works with: options, stores, queues and the two API clients."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from credly_connector.credly.client import CredlyClient
+from credly_connector.graph.client import GraphClient
+from credly_connector.pipeline.queues import CrawlQueues
+from credly_connector.rules.identity import DirectoryIndex
+from credly_connector.stores.badges import BadgeStore
+from credly_connector.stores.crawls import CrawlStore
+from credly_connector.stores.crawlsets import CrawlSetStore
+from credly_connector.stores.directory import DirectoryStore
+from credly_connector.stores.expiries import ExpiryStore
+from credly_connector.stores.leases import LeaseStore
+from credly_connector.stores.orgstate import OrganizationStateStore
+from credly_connector.stores.people import PersonStore
+from credly_connector.stores.recipients import RecipientStore
+from credly_connector.stores.steps import StepStore
+from credly_connector.stores.tables import Tables
+
+DEFAULT_MAX_DEQUEUE_COUNT = 5
+
+
+def utc_now() -> datetime:
+    """The current UTC time (the production clock)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """The settings the pipeline's rules depend on.
+
+    Attributes:
+        web_url: Credly's web site, for badge links on profiles.
+        lease: How long a crawl holds its organisation's lease without renewing it.
+        batch_size: Users per profile message.
+        write_concurrency: Item writes in flight per profile batch.
+    """
+
+    organization_id: str
+    connection_id: str
+    web_url: str
+    include_expired: bool = False
+    index_skills: bool = False
+    lease: timedelta = timedelta(minutes=60)
+    batch_size: int = 100
+    write_concurrency: int = 8
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How often the queue has delivered this message (the host's `dequeue_count`)."""
+
+    dequeue_count: int = 1
+    max_dequeue_count: int = DEFAULT_MAX_DEQUEUE_COUNT
+
+    @property
+    def final(self) -> bool:
+        """Whether a failure now sends the message to the poison queue."""
+        return self.dequeue_count >= self.max_dequeue_count
+
+
+GraphSession = Callable[[], AbstractAsyncContextManager[GraphClient]]
+
+
+class CrawlContext:
+    """Stores, queues and clients of one organisation's pipeline, built once per process."""
+
+    def __init__(
+        self,
+        options: PipelineOptions,
+        tables: Tables,
+        queues: CrawlQueues,
+        credly: Callable[[], CredlyClient],
+        graph: GraphSession,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        overrides: Callable[[], Mapping[str, str]] = dict,
+    ) -> None:
+        self.options = options
+        self.tables = tables
+        self.queues = queues
+        self.graph_session = graph
+        self.clock = clock
+        self.overrides = overrides
+        self.crawls = CrawlStore(tables)
+        self.steps = StepStore(tables)
+        self.crawlsets = CrawlSetStore(tables)
+        self.leases = LeaseStore(tables)
+        self.orgstate = OrganizationStateStore(tables)
+        self.badges = BadgeStore(tables)
+        self.expiries = ExpiryStore(tables)
+        self.people = PersonStore(tables)
+        self.recipients = RecipientStore(tables)
+        self.directory = DirectoryStore(tables)
+        self._credly_factory = credly
+        self._credly: CredlyClient | None = None
+        self._lock = threading.Lock()
+        self._index: tuple[str, DirectoryIndex] | None = None
+
+    @property
+    def credly(self) -> CredlyClient:
+        """The Credly client (created on first use, shared by the handlers)."""
+        with self._lock:
+            if self._credly is None:
+                self._credly = self._credly_factory()
+            return self._credly
+
+    def directory_index(self, version: str) -> DirectoryIndex:
+        """The identity index of the snapshot `version`, loaded once per version."""
+        with self._lock:
+            cached = self._index
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        index = DirectoryIndex(self.directory.users(), overrides=self.overrides())
+        with self._lock:
+            self._index = (version, index)
+        return index
+
+    def forget_index(self) -> None:
+        """Drop the cached index (after overrides changed)."""
+        with self._lock:
+            self._index = None

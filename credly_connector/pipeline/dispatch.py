@@ -1,0 +1,70 @@
+"""One entry point per stage, shared by the Functions bindings and the local dispatcher."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from credly_connector.errors import BadDataError
+from credly_connector.pipeline.context import CrawlContext, Delivery
+from credly_connector.pipeline.finish import handle_finish
+from credly_connector.pipeline.messages import (
+    FINISH,
+    PAGES,
+    PLAN,
+    PROFILES,
+    START,
+    FinishMessage,
+    PageMessage,
+    PlanMessage,
+    ProfileMessage,
+    StartMessage,
+    decode,
+)
+from credly_connector.pipeline.pages import handle_page
+from credly_connector.pipeline.plan import handle_plan
+from credly_connector.pipeline.profiles import handle_profiles
+from credly_connector.pipeline.start import handle_start
+
+log = logging.getLogger(__name__)
+
+_ROUTES: dict[str, tuple[type[Any], Callable[[CrawlContext, Any, Delivery], None]]] = {
+    START: (StartMessage, handle_start),
+    PAGES: (PageMessage, handle_page),
+    PLAN: (PlanMessage, handle_plan),
+    PROFILES: (ProfileMessage, handle_profiles),
+    FINISH: (FinishMessage, handle_finish),
+}
+
+
+def handle_message(ctx: CrawlContext, stage: str, body: str | bytes, delivery: Delivery) -> None:
+    """Decode a queue message of `stage` and run its handler.
+
+    A malformed message is logged and dropped (retrying cannot fix it); handler errors
+    propagate so the queue delivers the message again.
+    """
+    kind, handler = _ROUTES[stage]
+    try:
+        message = decode(stage, body, kind)
+    except BadDataError as error:
+        log.error("dropped a malformed %s message: %s", stage, error, extra={"stage": stage})
+        return
+    handler(ctx, message, delivery)
+
+
+def handle_poison(ctx: CrawlContext, stage: str, body: str | bytes) -> None:
+    """A message exhausted its deliveries: settle its step or crawl as failed.
+
+    Normally the handler did so on the last delivery already; this is the backstop for
+    failures that happened before it could (storage unreachable, a crash).
+    """
+    kind, handler = _ROUTES[stage]
+    try:
+        message = decode(stage, body, kind)
+    except BadDataError:
+        return
+    try:
+        handler(ctx, message, Delivery(dequeue_count=1, max_dequeue_count=1))
+    except Exception as error:  # the step or crawl is settled as failed; nothing left to retry
+        log.error("poison %s message for %s: %s", stage, message.crawl_id, error)

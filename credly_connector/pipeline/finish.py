@@ -1,0 +1,65 @@
+"""Stage 5: total the counts, move the watermark only after a full success, end the crawl."""
+
+from __future__ import annotations
+
+import logging
+
+from credly_connector.pipeline.context import CrawlContext, Delivery
+from credly_connector.pipeline.failures import describe, fail_crawl
+from credly_connector.pipeline.messages import FinishMessage
+from credly_connector.pipeline.plan import PLAN_STEP
+from credly_connector.pipeline.transitions import after_success, finished
+from credly_connector.stores.crawls import SUCCEEDED, CrawlRecord
+from credly_connector.stores.steps import BATCH, PAGE
+
+log = logging.getLogger(__name__)
+_SAVE_ATTEMPTS = 10
+
+
+def handle_finish(ctx: CrawlContext, message: FinishMessage, delivery: Delivery) -> None:
+    """Run the finish stage (idempotent: an ended crawl is left as it is)."""
+    record = ctx.crawls.get(message.crawl_id)
+    if record is None or record.final or not record.phase_at_least("finish"):
+        return
+    try:
+        finish(ctx, record)
+    except Exception as error:
+        if delivery.final:
+            fail_crawl(ctx, record, "finish", describe(error))
+        raise
+
+
+def finish(ctx: CrawlContext, record: CrawlRecord) -> CrawlRecord | None:
+    """End `record`: succeeded only when every page and batch succeeded."""
+    steps = [
+        *ctx.steps.records(record.crawl_id, PAGE),
+        *ctx.steps.records(record.crawl_id, PLAN_STEP),
+        *ctx.steps.records(record.crawl_id, BATCH),
+    ]
+    missing_pages = (record.total_pages or 0) - sum(1 for s in steps if s.kind == PAGE)
+    missing_batches = (record.total_batches or 0) - sum(1 for s in steps if s.kind == BATCH)
+    if missing_pages or missing_batches:
+        msg = f"{missing_pages} pages and {missing_batches} batches have no checkpoint"
+        raise RuntimeError(msg)
+    current: CrawlRecord | None = record
+    for _ in range(_SAVE_ATTEMPTS):
+        if current is None or current.final:
+            return current
+        ended = finished(current, steps, ctx.clock())
+        if ended.status == SUCCEEDED:
+            # The watermark moves before the record says succeeded: a crash in between
+            # leaves a crawl that finishes again, never a success with an old watermark.
+            state = ctx.orgstate.get(record.organization_id)
+            ctx.orgstate.put(after_success(state, ended))
+        saved = ctx.crawls.save(ended)
+        if saved is not None:
+            ctx.leases.release(record.organization_id, record.crawl_id)
+            log.info(
+                "crawl %s: %s",
+                saved.status,
+                saved.counts,
+                extra={"crawl_id": record.crawl_id, "stage": "finish", "status": saved.status},
+            )
+            return saved
+        current = ctx.crawls.get(record.crawl_id)
+    return current

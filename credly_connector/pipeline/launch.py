@@ -1,0 +1,70 @@
+"""Starting a crawl: take the organisation's lease, record the crawl, enqueue its start."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from credly_connector.pipeline.context import CrawlContext
+from credly_connector.pipeline.failures import fail_crawl
+from credly_connector.pipeline.messages import StartMessage
+from credly_connector.stores.crawls import FULL, INCREMENTAL, KINDS, CrawlRecord, new_crawl_id
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LaunchOutcome:
+    """A started crawl, or the crawl that holds the organisation's lease."""
+
+    crawl: CrawlRecord | None
+    busy_with: str | None = None
+
+    @property
+    def started(self) -> bool:
+        """Whether a new crawl was started."""
+        return self.crawl is not None
+
+
+def request_crawl(ctx: CrawlContext, kind: str, trigger: str) -> LaunchOutcome:
+    """Start a crawl of `kind` unless one of the organisation is running.
+
+    An incremental crawl with no watermark yet reads everything (but sweeps nothing).
+
+    Raises:
+        ValueError: When `kind` is not "full" or "incremental".
+    """
+    if kind not in KINDS:
+        msg = f"kind must be one of {', '.join(KINDS)}, not {kind!r}"
+        raise ValueError(msg)
+    org = ctx.options.organization_id
+    now = ctx.clock()
+    crawl_id = new_crawl_id(now)
+    outcome = ctx.leases.acquire(org, crawl_id, now, ctx.options.lease)
+    if not outcome.acquired:
+        holder = outcome.lease.holder if outcome.lease else None
+        log.info("a crawl of %s is running (%s); not starting another", org, holder)
+        return LaunchOutcome(None, holder)
+    if outcome.taken_over:
+        abandoned = ctx.crawls.get(outcome.taken_over)
+        if abandoned is not None and not abandoned.final:
+            fail_crawl(
+                ctx,
+                abandoned,
+                abandoned.phase,
+                "abandoned: its lease expired before it finished; a new crawl took over",
+            )
+    since = ctx.orgstate.get(org).watermark if kind == INCREMENTAL else None
+    record = ctx.crawls.create(
+        CrawlRecord(
+            crawl_id=crawl_id,
+            organization_id=org,
+            kind=kind if (kind == FULL or since is not None) else INCREMENTAL,
+            trigger=trigger,
+            created_at=now,
+            since=since,
+        )
+    )
+    ctx.queues.send(StartMessage(crawl_id))
+    log.info("%s crawl %s requested by %s", kind, crawl_id, trigger, extra={"crawl_id": crawl_id})
+    return LaunchOutcome(record)

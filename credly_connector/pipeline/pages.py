@@ -1,0 +1,82 @@
+"""Stage 2: fetch one page, store its badges (skipping unchanged rows), remember recipients."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from credly_connector.pipeline.context import CrawlContext, Delivery
+from credly_connector.pipeline.messages import PageMessage, PlanMessage
+from credly_connector.pipeline.start import crawl_query
+from credly_connector.pipeline.steps import execute_step
+from credly_connector.rules.badges import Badge, parse_badge
+from credly_connector.stores.badges import BadgeKey, Change
+from credly_connector.stores.crawls import FULL, CrawlRecord
+from credly_connector.stores.steps import DONE, PAGE, StepRecord
+
+log = logging.getLogger(__name__)
+
+
+def handle_page(ctx: CrawlContext, message: PageMessage, delivery: Delivery) -> None:
+    """Run the page stage for one page (idempotent)."""
+    record = ctx.crawls.get(message.crawl_id)
+    if record is None or record.final or not record.phase_at_least("pages"):
+        return
+    total = record.total_pages or 0
+    if not 1 <= message.page <= total:
+        log.warning("page %d is outside 1..%d; ignored", message.page, total)
+        return
+    execute_step(
+        ctx,
+        record,
+        PAGE,
+        message.page,
+        delivery,
+        work=lambda: store_page(ctx, record, message.page),
+        followups=lambda r: [PlanMessage(r.crawl_id)],
+    )
+
+
+def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecord:
+    """Fetch page `number`, upsert its badges, and remember the recipients whose badges changed."""
+    page = ctx.credly.badge_page(number, crawl_query(record))
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    affected: set[str] = set()
+    seen: list[str] = []
+    badges: dict[str, Badge] = {}
+    for raw in page.badges:
+        parsed = parse_badge(raw, organization_id=record.organization_id)
+        if not isinstance(parsed, Badge):
+            reasons[parsed.reason] += 1
+            log.info(
+                "badge %s skipped: %s (%s)",
+                parsed.badge_id,
+                parsed.reason,
+                parsed.detail,
+                extra={"crawl_id": record.crawl_id, "stage": "pages"},
+            )
+            continue
+        badges[parsed.id] = parsed  # a repeated id on one page counts once
+    counts["badges_seen"] = len(badges)
+    for badge in badges.values():
+        if record.kind == FULL:
+            seen.append(BadgeKey(badge.recipient_email, badge.id).digest())
+        outcome = ctx.badges.upsert(badge)
+        if outcome.change is Change.UNCHANGED:
+            continue
+        counts[f"badges_{outcome.change.value}"] += 1
+        counts["badges_changed"] += 1
+        ctx.expiries.track(badge, outcome.previous)
+        affected.add(badge.recipient_email)
+    # Recipients first, the checkpoint last: a crash in between only redoes this page.
+    ctx.crawlsets.add_emails(record.crawl_id, affected)
+    return StepRecord(
+        record.crawl_id,
+        PAGE,
+        number,
+        DONE,
+        counts=dict(counts),
+        reasons=dict(reasons),
+        seen=tuple(seen),
+    )

@@ -1,0 +1,108 @@
+"""Stage 3: once every page settled, sweep gone badges (full crawls) and batch who to recompose."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from credly_connector.pipeline.batching import batch_messages, plan_people
+from credly_connector.pipeline.context import CrawlContext, Delivery
+from credly_connector.pipeline.failures import describe, fail_crawl
+from credly_connector.pipeline.messages import FinishMessage, Message, PlanMessage
+from credly_connector.pipeline.transitions import advance, owes_followup
+from credly_connector.stores.badges import BadgeKey
+from credly_connector.stores.crawls import FULL, CrawlRecord
+from credly_connector.stores.steps import DONE, PAGE, StepRecord
+
+log = logging.getLogger(__name__)
+STEP = "plan"
+PLAN_STEP = "plan"
+# An incremental crawl with no earlier success looks this far back for expired badges.
+EXPIRY_LOOKBACK = timedelta(days=2)
+
+
+def handle_plan(ctx: CrawlContext, message: PlanMessage, delivery: Delivery) -> None:
+    """Run the plan stage (idempotent: the same store gives the same numbered batches)."""
+    record = ctx.crawls.get(message.crawl_id)
+    if record is None or record.final or not record.phase_at_least("plan"):
+        return
+    if record.phase != "plan":
+        if owes_followup(record, "profiles", STEP) or owes_followup(record, "finish", STEP):
+            _send(ctx, record, _messages(ctx, record))
+        return
+    try:
+        messages = _messages(ctx, record)
+    except Exception as error:
+        if delivery.final:
+            fail_crawl(ctx, record, "plan", describe(error))
+        raise
+    batches = len(messages)
+    moved = advance(record, "plan", "profiles" if batches else "finish", STEP)
+    assert moved is not None
+    saved = ctx.crawls.save(moved.with_changes(total_batches=batches))
+    if saved is None:
+        return
+    log.info(
+        "%d profile batches planned",
+        batches,
+        extra={"crawl_id": record.crawl_id, "stage": "plan", "batches": batches},
+    )
+    _send(ctx, saved, messages)
+
+
+def _send(ctx: CrawlContext, record: CrawlRecord, messages: list[Message]) -> None:
+    ctx.queues.send_all(messages or [FinishMessage(record.crawl_id)])
+    ctx.crawls.save(record.with_changes(followup_sent=True))
+
+
+def _messages(ctx: CrawlContext, record: CrawlRecord) -> list[Message]:
+    """The profile messages of a crawl, computed from the stores (deterministically)."""
+    members = ctx.crawlsets.members(record.crawl_id)
+    emails = set(members.emails)
+    users = set(members.user_ids)
+    if record.kind == FULL:
+        pages = list(ctx.steps.records(record.crawl_id, PAGE))
+        complete = all(p.status == DONE for p in pages) and len(pages) == (record.total_pages or 0)
+        emails |= _sweep(ctx, record, pages) if complete else set()
+        emails |= {key.email for key in ctx.badges.keys(record.organization_id)}
+        users |= set(ctx.people.user_ids())
+    else:
+        state = ctx.orgstate.get(record.organization_id)
+        after = state.last_success_at or (record.created_at - EXPIRY_LOOKBACK)
+        emails |= ctx.expiries.emails_expiring(after, record.created_at)
+    index = ctx.directory_index(record.directory_version)
+    plan = plan_people(index, emails, users)
+    return list(batch_messages(record.crawl_id, plan, ctx.options.batch_size))
+
+
+def _sweep(ctx: CrawlContext, record: CrawlRecord, pages: list[StepRecord]) -> set[str]:
+    """Forget the badges a complete full crawl did not see; returns their recipients.
+
+    Only runs when every page succeeded: after a failed page, unseen does not mean gone.
+    The recipients are remembered before any row is deleted, so a retry after a crash still
+    recomposes them.
+    """
+    seen = {digest for page in pages for digest in page.seen}
+    gone: list[BadgeKey] = [
+        key for key in ctx.badges.keys(record.organization_id) if key.digest() not in seen
+    ]
+    if not gone:
+        return set()
+    emails = {key.email for key in gone}
+    ctx.crawlsets.add_emails(record.crawl_id, emails)
+    for key in gone:
+        badge = ctx.badges.get(key.email, key.badge_id)
+        if badge is not None:
+            ctx.expiries.forget(badge)
+        ctx.badges.delete(key)
+    previous = ctx.steps.get(record.crawl_id, PLAN_STEP, 1)
+    removed = len(gone) + (previous.counts.get("badges_removed", 0) if previous else 0)
+    ctx.steps.put(
+        StepRecord(record.crawl_id, PLAN_STEP, 1, DONE, counts={"badges_removed": removed})
+    )
+    log.info(
+        "%d badges no longer listed by Credly were removed",
+        len(gone),
+        extra={"crawl_id": record.crawl_id, "stage": "plan"},
+    )
+    return emails

@@ -1,0 +1,253 @@
+"""Stage 4: recompose a batch of people's items and write only those whose content changed.
+
+For each user: read the badges of every address that resolves to them (one partition each),
+decide for every badge whether it is shown or why not, compose the item, and compare its
+hash with the last write. Table work runs on a small thread pool while Graph writes run
+concurrently on one event loop, paced by the Graph client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from credly_connector.errors import ConfigurationError
+from credly_connector.graph.client import GraphClient
+from credly_connector.pipeline.context import CrawlContext, Delivery
+from credly_connector.pipeline.messages import FinishMessage, ProfileMessage
+from credly_connector.pipeline.steps import execute_step
+from credly_connector.rules.badges import Badge
+from credly_connector.rules.eligibility import decide_badges
+from credly_connector.rules.identity import DirectoryIndex
+from credly_connector.rules.items import compose_item, item_id_for
+from credly_connector.stores.crawls import CrawlRecord
+from credly_connector.stores.people import PersonRecord
+from credly_connector.stores.recipients import RecipientRecord
+from credly_connector.stores.steps import BATCH, DONE, StepRecord
+
+log = logging.getLogger(__name__)
+TABLE_THREADS = 8
+
+PUT, DELETE, KEEP = "put", "delete", "keep"
+
+
+@dataclass
+class PersonPlan:
+    """What to do for one user, decided from the stores before touching Graph."""
+
+    user_id: str
+    action: str
+    item: dict[str, object] | None = None
+    content_hash: str = ""
+    user_principal_name: str = ""
+    badge_ids: tuple[str, ...] = ()
+    recipients: list[RecipientRecord] = field(default_factory=list)
+    existed: bool = False
+    reasons: Counter[str] = field(default_factory=Counter)
+
+
+def handle_profiles(ctx: CrawlContext, message: ProfileMessage, delivery: Delivery) -> None:
+    """Run the profile stage for one batch (idempotent: unchanged items are not rewritten)."""
+    record = ctx.crawls.get(message.crawl_id)
+    if record is None or record.final or not record.phase_at_least("profiles"):
+        return
+    total = record.total_batches or 0
+    if not 1 <= message.batch <= total:
+        log.warning("batch %d is outside 1..%d; ignored", message.batch, total)
+        return
+    execute_step(
+        ctx,
+        record,
+        BATCH,
+        message.batch,
+        delivery,
+        work=lambda: asyncio.run(compose_batch(ctx, record, message)),
+        followups=lambda r: [FinishMessage(r.crawl_id)],
+    )
+
+
+async def compose_batch(
+    ctx: CrawlContext, record: CrawlRecord, message: ProfileMessage
+) -> StepRecord:
+    """Recompose every user of the batch and record decisions for its unresolved emails."""
+    index = ctx.directory_index(record.directory_version)
+    now = ctx.clock()
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    failures: list[BaseException] = []
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(TABLE_THREADS, thread_name_prefix="profiles") as pool:
+        async with ctx.graph_session() as graph:
+            limit = asyncio.Semaphore(max(ctx.options.write_concurrency, 1) * 2)
+
+            async def one(user_id: str) -> None:
+                async with limit:
+                    plan = await loop.run_in_executor(
+                        pool, prepare_person, ctx, index, user_id, now
+                    )
+                    await write_person(ctx, graph, plan)
+                    await loop.run_in_executor(pool, commit_person, ctx, record, plan)
+                    counts[_outcome(plan)] += 1
+                    reasons.update(plan.reasons)
+
+            results = await asyncio.gather(
+                *(one(u) for u in message.user_ids), return_exceptions=True
+            )
+        for result in results:
+            if isinstance(result, BaseException):
+                failures.append(result)
+        for email in message.emails:
+            recipient, skipped = await loop.run_in_executor(
+                pool, explain_email, ctx, index, email, now, record.crawl_id
+            )
+            reasons.update(skipped)
+            await loop.run_in_executor(pool, ctx.recipients.record, recipient)
+    if failures:
+        config = [f for f in failures if isinstance(f, ConfigurationError)]
+        first = config[0] if config else failures[0]
+        log.warning(
+            "%d of %d people failed in batch %d",
+            len(failures),
+            len(message.user_ids),
+            message.batch,
+            extra={"crawl_id": record.crawl_id, "stage": "profiles"},
+        )
+        raise first
+    return StepRecord(
+        record.crawl_id, BATCH, message.batch, DONE, counts=dict(counts), reasons=dict(reasons)
+    )
+
+
+def _outcome(plan: PersonPlan) -> str:
+    if plan.action == PUT:
+        return "people_written"
+    if plan.action == DELETE:
+        return "people_deleted"
+    return "people_unchanged" if plan.existed else "people_without_item"
+
+
+def prepare_person(
+    ctx: CrawlContext, index: DirectoryIndex, user_id: str, now: datetime
+) -> PersonPlan:
+    """Decide one user's item from the stores (no Graph call)."""
+    person = ctx.people.get(user_id)
+    existed = person is not None
+    user = index.user(user_id)
+    if user is None:
+        return PersonPlan(user_id, DELETE if existed else KEEP, existed=existed)
+    included: list[Badge] = []
+    recipients: list[RecipientRecord] = []
+    reasons: Counter[str] = Counter()
+    for email in sorted(index.emails_of(user_id)):
+        badges = ctx.badges.badges_of(email)
+        if not badges:
+            continue
+        resolution = index.resolve(email)
+        decisions = decide_badges(
+            resolution, badges, now=now, include_expired=ctx.options.include_expired
+        )
+        by_id = {b.id: b for b in badges}
+        for decision in decisions:
+            if decision.included:
+                included.append(by_id[decision.badge_id])
+            elif decision.reason:
+                reasons[decision.reason] += 1
+        recipients.append(
+            RecipientRecord(
+                email=email,
+                user_id=resolution.user.id if resolution.user else None,
+                method=resolution.method,
+                reason=resolution.reason,
+                decisions={d.badge_id: d.reason for d in decisions},
+                decided_at=now,
+            )
+        )
+    composed = compose_item(
+        user, included, web_url=ctx.options.web_url, index_skills=ctx.options.index_skills
+    )
+    if composed is None:
+        return PersonPlan(
+            user_id,
+            DELETE if existed else KEEP,
+            recipients=recipients,
+            existed=existed,
+            reasons=reasons,
+        )
+    unchanged = person is not None and person.content_hash == composed.content_hash
+    return PersonPlan(
+        user_id,
+        KEEP if unchanged else PUT,
+        item=composed.item,
+        content_hash=composed.content_hash,
+        user_principal_name=user.user_principal_name,
+        badge_ids=tuple(sorted({b.id for b in included})),
+        recipients=recipients,
+        existed=existed,
+        reasons=reasons,
+    )
+
+
+async def write_person(ctx: CrawlContext, graph: GraphClient, plan: PersonPlan) -> None:
+    """Apply a plan to Graph: put the item, delete it, or nothing."""
+    if plan.action == PUT and plan.item is not None:
+        await graph.put_item(ctx.options.connection_id, plan.item)
+    elif plan.action == DELETE:
+        await graph.delete_item(ctx.options.connection_id, item_id_for(plan.user_id))
+
+
+def commit_person(ctx: CrawlContext, record: CrawlRecord, plan: PersonPlan) -> None:
+    """Remember what Graph now holds for the user, and the decisions behind it."""
+    if plan.action == PUT:
+        ctx.people.put(
+            PersonRecord(
+                user_id=plan.user_id,
+                item_id=item_id_for(plan.user_id),
+                content_hash=plan.content_hash,
+                user_principal_name=plan.user_principal_name,
+                written_at=ctx.clock(),
+                badge_ids=plan.badge_ids,
+                crawl_id=record.crawl_id,
+            )
+        )
+    elif plan.action == DELETE:
+        ctx.people.delete(plan.user_id)
+    for recipient in plan.recipients:
+        ctx.recipients.record(
+            RecipientRecord(
+                recipient.email,
+                recipient.user_id,
+                recipient.method,
+                recipient.reason,
+                recipient.decisions,
+                recipient.decided_at,
+                record.crawl_id,
+            )
+        )
+
+
+def explain_email(
+    ctx: CrawlContext, index: DirectoryIndex, email: str, now: datetime, crawl_id: str
+) -> tuple[RecipientRecord, Counter[str]]:
+    """Decisions for an email that resolves to no single user."""
+    badges = ctx.badges.badges_of(email)
+    resolution = index.resolve(email)
+    decisions = decide_badges(
+        resolution, badges, now=now, include_expired=ctx.options.include_expired
+    )
+    reasons = Counter(d.reason for d in decisions if d.reason)
+    return (
+        RecipientRecord(
+            email=email,
+            user_id=None,
+            method=None,
+            reason=resolution.reason,
+            decisions={d.badge_id: d.reason for d in decisions},
+            decided_at=now,
+            crawl_id=crawl_id,
+        ),
+        reasons,
+    )

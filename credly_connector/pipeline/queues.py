@@ -1,0 +1,74 @@
+"""The pipeline's Storage queues: names, creation, and sending base64-encoded messages."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.queue import (
+    QueueClient,
+    QueueServiceClient,
+    TextBase64DecodePolicy,
+    TextBase64EncodePolicy,
+)
+
+from credly_connector.pipeline.messages import STAGES, Message, encode, stage_of
+
+QUEUE_NAMES = {stage: f"crawl-{stage}" for stage in STAGES}
+POISON_SUFFIX = "-poison"
+
+
+class CrawlQueues:
+    """One queue per stage, on one account, named with an optional prefix (tests, benchmark).
+
+    Messages are base64 text, which is what the Functions host's queue trigger expects.
+    """
+
+    def __init__(self, service: QueueServiceClient, prefix: str = "") -> None:
+        self.service = service
+        self.prefix = prefix
+        self._clients: dict[str, QueueClient] = {}
+        self.sent = 0
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str, prefix: str = "") -> CrawlQueues:
+        """Queues on the account of a connection string."""
+        return cls(QueueServiceClient.from_connection_string(connection_string), prefix)
+
+    def name(self, stage: str, *, poison: bool = False) -> str:
+        """The queue name of a stage (or of its poison queue)."""
+        return f"{self.prefix}{QUEUE_NAMES[stage]}{POISON_SUFFIX if poison else ''}"
+
+    def client(self, stage: str, *, poison: bool = False) -> QueueClient:
+        """A client for a stage's queue (cached)."""
+        name = self.name(stage, poison=poison)
+        client = self._clients.get(name)
+        if client is None:
+            client = self.service.get_queue_client(
+                name,
+                message_encode_policy=TextBase64EncodePolicy(),
+                message_decode_policy=TextBase64DecodePolicy(),
+            )
+            self._clients[name] = client
+        return client
+
+    def ensure(self) -> None:
+        """Create every stage queue and its poison queue when missing."""
+        for stage in STAGES:
+            for poison in (False, True):
+                with contextlib.suppress(ResourceExistsError):
+                    self.service.create_queue(self.name(stage, poison=poison))
+
+    def send(self, message: Message) -> None:
+        """Enqueue one message on its stage's queue."""
+        self.client(stage_of(message)).send_message(encode(message))
+        self.sent += 1
+
+    def send_all(self, messages: Iterable[Message]) -> int:
+        """Enqueue several messages; returns how many."""
+        count = 0
+        for message in messages:
+            self.send(message)
+            count += 1
+        return count

@@ -1,0 +1,134 @@
+"""Stage 1: refresh the directory snapshot, learn the page count, enqueue one message per page."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from credly_connector.credly.queries import BadgeQuery
+from credly_connector.directory import DirectoryChange
+from credly_connector.errors import ConfigurationError
+from credly_connector.graph.client import GraphClient
+from credly_connector.graph.errors import DeltaExpiredError
+from credly_connector.pipeline.context import CrawlContext, Delivery
+from credly_connector.pipeline.failures import describe, fail_crawl
+from credly_connector.pipeline.messages import PageMessage, PlanMessage, StartMessage
+from credly_connector.pipeline.transitions import advance, owes_followup
+from credly_connector.rules.identity import DirectoryIndex
+from credly_connector.stores.crawls import INCREMENTAL, CrawlRecord
+from credly_connector.stores.directory import DirectoryState
+
+log = logging.getLogger(__name__)
+STEP = "start"
+
+
+def crawl_query(record: CrawlRecord) -> BadgeQuery:
+    """The listing a crawl reads: by a sort key that never changes, since its watermark."""
+    since = record.since if record.kind == INCREMENTAL else None
+    return BadgeQuery(updated_since=since, sort="created_at")
+
+
+def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -> None:
+    """Run the start stage for a requested crawl (idempotent)."""
+    record = ctx.crawls.get(message.crawl_id)
+    if record is None or record.final:
+        return
+    if record.phase != "start":
+        _resend(ctx, record)
+        return
+    lease = ctx.leases.current(record.organization_id)
+    if lease is None or lease.holder != record.crawl_id:
+        fail_crawl(ctx, record, "start", "the crawl lost its lease to another crawl")
+        return
+    try:
+        version = refresh_directory(ctx, record.crawl_id)
+        first = ctx.credly.badge_page(1, crawl_query(record))
+    except ConfigurationError as error:
+        fail_crawl(ctx, record, "start", describe(error))
+        return
+    except Exception as error:
+        if delivery.final:
+            fail_crawl(ctx, record, "start", describe(error))
+        raise
+    pages = first.total_pages if first.badges else 0
+    moved = advance(record, "start", "pages" if pages else "plan", STEP)
+    assert moved is not None
+    saved = ctx.crawls.save(
+        moved.with_changes(started_at=ctx.clock(), total_pages=pages, directory_version=version)
+    )
+    if saved is None:
+        return  # a duplicate delivery got there first and sends the messages
+    log.info(
+        "crawl started: %d pages",
+        pages,
+        extra={"crawl_id": record.crawl_id, "stage": "start", "pages": pages},
+    )
+    _resend(ctx, saved)
+
+
+def _resend(ctx: CrawlContext, record: CrawlRecord) -> None:
+    """Send the messages the start stage owes (again, after a crash), then say so."""
+    if owes_followup(record, "pages", STEP):
+        ctx.queues.send_all(
+            PageMessage(record.crawl_id, n) for n in range(1, (record.total_pages or 0) + 1)
+        )
+    elif owes_followup(record, "plan", STEP):
+        ctx.queues.send(PlanMessage(record.crawl_id))
+    else:
+        return
+    ctx.crawls.save(record.with_changes(followup_sent=True))
+
+
+def refresh_directory(ctx: CrawlContext, crawl_id: str) -> str:
+    """Bring the snapshot up to date with users/delta; returns the snapshot's version.
+
+    Users whose identity-relevant fields changed are remembered for the crawl (and so are
+    their old and new addresses, since a moved alias can change who else an email resolves
+    to) before the snapshot and the delta link are saved, so a retry loses nothing.
+    """
+    state = ctx.directory.state()
+    changes, link, full = asyncio.run(_read_delta(ctx, state.delta_link))
+    old = {u.id: u for u in ctx.directory.users()}
+    if full:
+        seen = {c.user_id for c in changes}
+        changes = changes + [DirectoryChange(uid, None) for uid in old if uid not in seen]
+    changed = [c for c in changes if old.get(c.user_id) != c.user]
+    if old and changed:
+        affected_emails: set[str] = set()
+        for change in changed:
+            for user in (old.get(change.user_id), change.user):
+                if user is not None:
+                    affected_emails |= DirectoryIndex.addresses(user)
+        ctx.crawlsets.add_users(crawl_id, [c.user_id for c in changed])
+        ctx.crawlsets.add_emails(crawl_id, affected_emails)
+    ctx.directory.apply(changed)
+    version = crawl_id if changed or not state.version else state.version
+    ctx.directory.save_state(DirectoryState(link, version))
+    return version
+
+
+async def _read_delta(
+    ctx: CrawlContext, delta_link: str | None
+) -> tuple[list[DirectoryChange], str | None, bool]:
+    """Changes since `delta_link` (every user when None or expired), the next link, full or not."""
+    async with ctx.graph_session() as graph:
+        if delta_link is not None:
+            try:
+                changes, link = await _collect(graph, delta_link)
+            except DeltaExpiredError:
+                log.warning("users/delta link expired; reading the whole directory again")
+            else:
+                return changes, link, False
+        changes, link = await _collect(graph, None)
+        return changes, link, True
+
+
+async def _collect(
+    graph: GraphClient, delta_link: str | None
+) -> tuple[list[DirectoryChange], str | None]:
+    changes: list[DirectoryChange] = []
+    link: str | None = None
+    async for page in graph.users_delta(delta_link):
+        changes.extend(page.changes)
+        link = page.delta_link or link
+    return changes, link

@@ -1,0 +1,149 @@
+"""Running one page or batch step: checkpoint, failure on the last delivery, phase hand-over.
+
+Pages and profile batches share one shape: do the work unless the step already settled,
+settle the step's progress bit, and let the step that settles the last bit move the crawl to
+the next phase and send its messages. Only that step's handler sends them, and a redelivery
+of it sends them again if a crash came in between.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from credly_connector.errors import ConfigurationError
+from credly_connector.pipeline.context import CrawlContext, Delivery
+from credly_connector.pipeline.failures import describe
+from credly_connector.pipeline.messages import Message
+from credly_connector.pipeline.transitions import advance, owes_followup
+from credly_connector.stores.crawls import CrawlRecord
+from credly_connector.stores.steps import DONE, FAILED, PENDING, StepRecord, step_key
+
+log = logging.getLogger(__name__)
+_SAVE_ATTEMPTS = 20
+
+
+def execute_step(
+    ctx: CrawlContext,
+    record: CrawlRecord,
+    kind: str,
+    number: int,
+    delivery: Delivery,
+    *,
+    work: Callable[[], StepRecord],
+    followups: Callable[[CrawlRecord], list[Message]],
+) -> None:
+    """Do a step's work unless it settled already, then settle it and maybe move the crawl on.
+
+    A failure on the last delivery, or a configuration error on any, settles the step as
+    failed, so the crawl still completes (as failed) instead of waiting forever.
+
+    Raises:
+        Exception: The work's error, so the queue delivers the message again (or, on the last
+            delivery, the host moves it to the poison queue).
+    """
+    total = (record.total_pages if kind == "page" else record.total_batches) or 0
+    existing = ctx.steps.get(record.crawl_id, kind, number)
+    error: Exception | None = None
+    if existing is None or not existing.settled:
+        attempts = (existing.attempts if existing else 0) + 1
+        try:
+            result = work()
+        except ConfigurationError as config_error:
+            # Credentials or settings: no retry can help, so the step fails now.
+            ctx.steps.put(
+                _failed(record, kind, number, attempts=attempts, error=config_error, status=FAILED)
+            )
+        except Exception as work_error:
+            ctx.steps.put(
+                _failed(
+                    record,
+                    kind,
+                    number,
+                    attempts,
+                    work_error,
+                    FAILED if delivery.final else PENDING,
+                )
+            )
+            log.warning(
+                "%s failed (attempt %d): %s",
+                step_key(kind, number),
+                attempts,
+                describe(work_error),
+                extra={"crawl_id": record.crawl_id, "stage": kind},
+            )
+            if not delivery.final:
+                raise
+            error = work_error
+        else:
+            ctx.steps.put(
+                StepRecord(
+                    record.crawl_id,
+                    kind,
+                    number,
+                    DONE,
+                    attempts,
+                    counts=result.counts,
+                    reasons=result.reasons,
+                    seen=result.seen,
+                    finished_at=ctx.clock(),
+                )
+            )
+    keep_lease(ctx, record)
+    settle(ctx, record.crawl_id, kind, number, total=total, followups=followups)
+    if error is not None:
+        raise error
+
+
+def keep_lease(ctx: CrawlContext, record: CrawlRecord) -> None:
+    """Extend the crawl's lease once half of it has run out (a long crawl keeps it)."""
+    lease = ctx.leases.current(record.organization_id)
+    now = ctx.clock()
+    if lease is None or lease.holder != record.crawl_id:
+        return
+    if lease.expires_at - now < ctx.options.lease / 2:
+        ctx.leases.renew(record.organization_id, record.crawl_id, now, ctx.options.lease)
+
+
+def _failed(
+    record: CrawlRecord, kind: str, number: int, *, attempts: int, error: Exception, status: str
+) -> StepRecord:
+    return StepRecord(record.crawl_id, kind, number, status, attempts, error=describe(error))
+
+
+PHASE_OF = {"page": ("pages", "plan"), "batch": ("profiles", "finish")}
+
+
+def settle(
+    ctx: CrawlContext,
+    crawl_id: str,
+    kind: str,
+    number: int,
+    *,
+    total: int,
+    followups: Callable[[CrawlRecord], list[Message]],
+) -> None:
+    """Settle the step's bit; the step that settles the last one moves the crawl on."""
+    key = step_key(kind, number)
+    current, following = PHASE_OF[kind]
+    if ctx.steps.settle(crawl_id, kind, number, total):
+        for _ in range(_SAVE_ATTEMPTS):
+            record = ctx.crawls.get(crawl_id)
+            if record is None:
+                return
+            moved = advance(record, current, following, key)
+            if moved is None:
+                break
+            if ctx.crawls.save(moved) is not None:
+                log.info(
+                    "all %d %ss settled; crawl moves to %s",
+                    total,
+                    kind,
+                    following,
+                    extra={"crawl_id": crawl_id, "stage": following},
+                )
+                break
+    record = ctx.crawls.get(crawl_id)
+    if record is not None and owes_followup(record, following, key):
+        ctx.queues.send_all(followups(record))
+        ctx.crawls.save(record.with_changes(followup_sent=True))

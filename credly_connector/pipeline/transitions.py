@@ -1,0 +1,101 @@
+"""Pure transitions of a crawl record and of the organisation's state, tested with values."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from credly_connector.stores.crawls import (
+    FAILED,
+    FULL,
+    RUNNING,
+    SUCCEEDED,
+    CrawlRecord,
+)
+from credly_connector.stores.orgstate import OrganizationState
+from credly_connector.stores.steps import FAILED as STEP_FAILED
+from credly_connector.stores.steps import StepRecord
+
+# Records changed while a crawl reads may carry an updated_at before its start; read them again.
+WATERMARK_OVERLAP = timedelta(minutes=15)
+
+
+def advance(record: CrawlRecord, from_phase: str, to_phase: str, by: str) -> CrawlRecord | None:
+    """`record` moved from `from_phase` to `to_phase` by step `by`; None if not in `from_phase`."""
+    if record.final or record.phase != from_phase:
+        return None
+    return record.with_changes(phase=to_phase, advanced_by=by, followup_sent=False, status=RUNNING)
+
+
+def owes_followup(record: CrawlRecord, phase: str, by: str) -> bool:
+    """Whether step `by` moved the crawl into `phase` and its messages may not all be sent."""
+    return (
+        not record.final
+        and record.phase == phase
+        and record.advanced_by == by
+        and not record.followup_sent
+    )
+
+
+def failed(record: CrawlRecord, stage: str, message: str, now: datetime) -> CrawlRecord:
+    """`record` ended as failed in `stage`."""
+    return record.with_changes(
+        status=FAILED,
+        phase="done",
+        finished_at=now,
+        failure_stage=stage,
+        failure_message=message,
+    )
+
+
+def total_counts(steps: Iterable[StepRecord]) -> tuple[dict[str, int], dict[str, int]]:
+    """Counters and skip reasons summed over steps."""
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    for step in steps:
+        counts.update(step.counts)
+        reasons.update(step.reasons)
+    return dict(sorted(counts.items())), dict(sorted(reasons.items()))
+
+
+def finished(record: CrawlRecord, steps: list[StepRecord], now: datetime) -> CrawlRecord:
+    """`record` ended: succeeded when every step settled as done, else failed with the first."""
+    counts, reasons = total_counts(steps)
+    summary: dict[str, object] = {**counts, "skipped": reasons}
+    summary["pages_failed"] = sum(1 for s in steps if s.kind == "page" and s.status == STEP_FAILED)
+    summary["batches_failed"] = sum(
+        1 for s in steps if s.kind == "batch" and s.status == STEP_FAILED
+    )
+    failures = [s for s in steps if s.status == STEP_FAILED]
+    if not failures:
+        return record.with_changes(status=SUCCEEDED, phase="done", finished_at=now, counts=summary)
+    first = failures[0]
+    stage = "pages" if first.kind == "page" else "profiles"
+    return record.with_changes(
+        status=FAILED,
+        phase="done",
+        finished_at=now,
+        counts=summary,
+        failure_stage=stage,
+        failure_message=f"{first.key}: {first.error}" if first.error else first.key,
+        failed_steps=tuple(s.key for s in failures),
+    )
+
+
+def after_success(state: OrganizationState, record: CrawlRecord) -> OrganizationState:
+    """The organisation's state once `record` succeeded: watermark capped at start - overlap."""
+    started = record.created_at
+    candidate = started - WATERMARK_OVERLAP
+    watermark = candidate if state.watermark is None else max(state.watermark, candidate)
+    full = record.kind == FULL
+    return OrganizationState(
+        organization_id=state.organization_id,
+        watermark=watermark,
+        last_full_success=started if full else state.last_full_success,
+        last_incremental_success=state.last_incremental_success if full else started,
+        last_success_at=started
+        if state.last_success_at is None
+        else max(state.last_success_at, started),
+        last_crawl_id=record.crawl_id,
+    )
