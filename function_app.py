@@ -1,14 +1,162 @@
-"""Azure Functions bindings: each trigger translates its input into one call of the core."""
+"""Azure Functions bindings: each trigger translates its input into one call of the core.
+
+The pipeline context is built on first use, once per worker process, from the app settings;
+a bad setting fails that first invocation with a message naming the setting and its fix.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import threading
+from collections.abc import Callable
 
 import azure.functions as func
 
 from credly_connector import about
+from credly_connector.ops.answers import Answer, problem
+from credly_connector.ops.crawls import crawl_status, list_crawls, start_crawl
+from credly_connector.pipeline.context import CrawlContext, Delivery
+from credly_connector.pipeline.dispatch import handle_message, handle_poison
+from credly_connector.pipeline.launch import request_crawl
+from credly_connector.pipeline.messages import FINISH, PAGES, PLAN, PROFILES, START
+from credly_connector.pipeline.queues import QUEUE_NAMES
+from credly_connector.runtime import build_context
+from credly_connector.settings import SettingProblem, SettingsError, load_settings
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+log = logging.getLogger("credly_connector")
+STORAGE = "AzureWebJobsStorage"
+_context: CrawlContext | None = None
+_lock = threading.Lock()
+
+
+def context() -> CrawlContext:
+    """The process's pipeline context, built from the app settings on first use."""
+    global _context  # noqa: PLW0603 - one context per worker process
+    with _lock:
+        if _context is None:
+            settings = load_settings(os.environ)
+            if settings.storage.prefix:
+                raise SettingsError(
+                    [
+                        SettingProblem(
+                            "STORAGE_PREFIX",
+                            "is for local runs and tests; the bindings use fixed queue names",
+                            "remove STORAGE_PREFIX from the app settings",
+                        )
+                    ]
+                )
+            _context = build_context(settings)
+        return _context
+
+
+def respond(answer: Answer) -> func.HttpResponse:
+    """An operation's answer as an HTTP response."""
+    return func.HttpResponse(
+        answer.json(),
+        status_code=answer.status,
+        mimetype="application/json",
+        headers=answer.headers,
+    )
+
+
+def _ops(run: Callable[[CrawlContext], Answer]) -> func.HttpResponse:
+    try:
+        return respond(run(context()))
+    except SettingsError as error:
+        log.error("%s", error)
+        return respond(problem(500, str(error)))
+
+
+# -- timers --------------------------------------------------------------------------------
+
+
+def _timer_crawl(kind: str, timer: func.TimerRequest) -> None:
+    outcome = request_crawl(context(), kind, "timer")
+    if outcome.crawl is None:
+        log.info("%s crawl skipped: crawl %s is still running", kind, outcome.busy_with)
+    elif timer.past_due:
+        log.info("%s crawl %s started late (timer past due)", kind, outcome.crawl.crawl_id)
+
+
+@app.function_name("incremental_crawl")
+@app.timer_trigger(arg_name="timer", schedule="%INCREMENTAL_CRAWL_SCHEDULE%", use_monitor=True)
+def incremental_crawl(timer: func.TimerRequest) -> None:
+    """Daily by default: read what changed at Credly since the watermark."""
+    _timer_crawl("incremental", timer)
+
+
+@app.function_name("full_crawl")
+@app.timer_trigger(arg_name="timer", schedule="%FULL_CRAWL_SCHEDULE%", use_monitor=True)
+def full_crawl(timer: func.TimerRequest) -> None:
+    """Weekly by default: read every badge, and forget the ones Credly no longer lists."""
+    _timer_crawl("full", timer)
+
+
+# -- pipeline stages -----------------------------------------------------------------------
+
+
+def _stage(stage: str, msg: func.QueueMessage) -> None:
+    delivery = Delivery(dequeue_count=msg.dequeue_count or 1)
+    handle_message(context(), stage, msg.get_body(), delivery)
+
+
+def _poison(stage: str, msg: func.QueueMessage) -> None:
+    handle_poison(context(), stage, msg.get_body())
+
+
+@app.function_name("crawl_start")
+@app.queue_trigger(arg_name="msg", queue_name=QUEUE_NAMES[START], connection=STORAGE)
+def crawl_start(msg: func.QueueMessage) -> None:
+    """Stage 1: directory refresh, page count, one message per page."""
+    _stage(START, msg)
+
+
+@app.function_name("crawl_pages")
+@app.queue_trigger(arg_name="msg", queue_name=QUEUE_NAMES[PAGES], connection=STORAGE)
+def crawl_pages(msg: func.QueueMessage) -> None:
+    """Stage 2: one page of badges into the badge store."""
+    _stage(PAGES, msg)
+
+
+@app.function_name("crawl_plan")
+@app.queue_trigger(arg_name="msg", queue_name=QUEUE_NAMES[PLAN], connection=STORAGE)
+def crawl_plan(msg: func.QueueMessage) -> None:
+    """Stage 3: sweep (full crawls) and batch the people to recompose."""
+    _stage(PLAN, msg)
+
+
+@app.function_name("crawl_profiles")
+@app.queue_trigger(arg_name="msg", queue_name=QUEUE_NAMES[PROFILES], connection=STORAGE)
+def crawl_profiles(msg: func.QueueMessage) -> None:
+    """Stage 4: recompose and write a batch of people's items."""
+    _stage(PROFILES, msg)
+
+
+@app.function_name("crawl_finish")
+@app.queue_trigger(arg_name="msg", queue_name=QUEUE_NAMES[FINISH], connection=STORAGE)
+def crawl_finish(msg: func.QueueMessage) -> None:
+    """Stage 5: counts, watermark, status, lease."""
+    _stage(FINISH, msg)
+
+
+@app.function_name("crawl_pages_poison")
+@app.queue_trigger(arg_name="msg", queue_name=QUEUE_NAMES[PAGES] + "-poison", connection=STORAGE)
+def crawl_pages_poison(msg: func.QueueMessage) -> None:
+    """A page message that exhausted its deliveries: its page is settled as failed."""
+    _poison(PAGES, msg)
+
+
+@app.function_name("crawl_profiles_poison")
+@app.queue_trigger(arg_name="msg", queue_name=QUEUE_NAMES[PROFILES] + "-poison", connection=STORAGE)
+def crawl_profiles_poison(msg: func.QueueMessage) -> None:
+    """A profile batch that exhausted its deliveries: its batch is settled as failed."""
+    _poison(PROFILES, msg)
+
+
+# -- operations ----------------------------------------------------------------------------
 
 
 @app.function_name("ops_version")
@@ -16,3 +164,31 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 def ops_version(req: func.HttpRequest) -> func.HttpResponse:
     """Which build of the connector is deployed."""
     return func.HttpResponse(json.dumps(about()), mimetype="application/json")
+
+
+def _status_url(req: func.HttpRequest) -> str:
+    base = req.url.split("?", 1)[0].rstrip("/")
+    return base + "/{id}"
+
+
+@app.function_name("ops_crawls_start")
+@app.route(route="ops/crawls", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def ops_crawls_start(req: func.HttpRequest) -> func.HttpResponse:
+    """Start a crawl: 202 with its id and status URL, 409 while one runs."""
+    return _ops(
+        lambda ctx: start_crawl(ctx, req.get_body(), status_url=_status_url(req), trigger="http")
+    )
+
+
+@app.function_name("ops_crawls_list")
+@app.route(route="ops/crawls", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def ops_crawls_list(req: func.HttpRequest) -> func.HttpResponse:
+    """The latest crawls first, with status and counts."""
+    return _ops(lambda ctx: list_crawls(ctx, req.params.get("limit")))
+
+
+@app.function_name("ops_crawls_status")
+@app.route(route="ops/crawls/{crawl_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def ops_crawls_status(req: func.HttpRequest) -> func.HttpResponse:
+    """One crawl's status and counts."""
+    return _ops(lambda ctx: crawl_status(ctx, req.route_params.get("crawl_id", "")))

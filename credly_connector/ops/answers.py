@@ -1,0 +1,48 @@
+"""The answer of an operation: an HTTP status and a JSON body, free of any web framework."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What an operation returns; bindings turn it into an HTTP response or CLI output."""
+
+    status: int
+    body: dict[str, Any] | list[Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def json(self) -> str:
+        """The body as JSON text."""
+        return json.dumps(self.body, ensure_ascii=False, indent=2)
+
+
+def problem(status: int, message: str, **extra: Any) -> Answer:
+    """A 4xx/5xx answer with a message saying what was wrong."""
+    return Answer(status, {"error": {"status": status, "message": message, **extra}})
+
+
+def parse_json_object(body: bytes, *, allowed: set[str]) -> dict[str, Any] | Answer:
+    """A request body as a JSON object with only `allowed` keys, or the 4xx answer why not."""
+    if len(body) > MAX_BODY_BYTES:
+        return problem(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    if not body.strip():
+        return {}
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return problem(400, f"The request body is not valid JSON: {exc}")
+    if not isinstance(value, dict):
+        return problem(400, "The request body must be a JSON object.")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        return problem(
+            400,
+            f"Unknown field(s): {', '.join(unknown)}. Allowed: {', '.join(sorted(allowed))}.",
+        )
+    return value

@@ -1,0 +1,360 @@
+"""The normalised issued badge, and the parser that turns untrusted Credly JSON into one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from credly_connector.errors import BadDataError
+from credly_connector.rules import reasons
+from credly_connector.rules.identity import normalize_email
+from credly_connector.rules.text import clean_text, html_to_text, strip_controls
+
+MAX_ID_LENGTH = 128
+MAX_NAME_LENGTH = 500
+MAX_SKILL_LENGTH = 200
+MAX_SKILLS = 100
+MAX_URL_LENGTH = 2048
+MAX_STATE_LENGTH = 64
+MAX_SHOWN_EMAIL = 320
+
+# Badge ids become Table Storage keys and URL path segments: keep them to a safe alphabet.
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:-]+")
+_OFFSET_AFTER_SPACE = re.compile(r"^(.*\d)\s+([+-]\d{2}:?\d{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    """One issued badge, normalised: bounded plain text, lower-case email, UTC datetimes.
+
+    Attributes:
+        id: The Credly badge id.
+        organization_id: The Credly organisation the badge was read from.
+        recipient_email: The address the badge was issued to (trimmed, lower-case).
+        state: `pending`, `accepted`, `rejected`, `revoked`, `replaced`... (lower-case).
+        public: False when the earner made the badge private.
+        issued_at: When the badge was issued (UTC).
+        expires_at: When it expires, or None for never.
+        created_at: When Credly created the record, if known.
+        updated_at: When Credly last changed the record, if known.
+        replacement_badge_id: The badge replacing this one, if any.
+        template_id: The badge template's id.
+        template_name: The template's name (at most 500 characters).
+        description: The template description as plain text (at most 2,000 characters).
+        certification: Whether the template is a certification rather than an award.
+        issuing_authority: The primary issuer's name, or "" when none is named.
+        image_url: The badge image (http or https), or None.
+        skills: The template's skills, distinct ignoring case, in template order.
+    """
+
+    id: str
+    organization_id: str
+    recipient_email: str
+    state: str
+    public: bool
+    issued_at: datetime
+    expires_at: datetime | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    replacement_badge_id: str | None
+    template_id: str
+    template_name: str
+    description: str
+    certification: bool
+    issuing_authority: str
+    image_url: str | None
+    skills: tuple[str, ...]
+
+    def to_record(self) -> dict[str, Any]:
+        """The badge as a JSON-safe dict (datetimes as UTC ISO strings, skills as a list)."""
+        record: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, datetime):
+                value = value.astimezone(UTC).isoformat()
+            elif isinstance(value, tuple):
+                value = list(value)
+            record[f.name] = value
+        return record
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Badge:
+        """Rebuild a badge from `to_record`'s output.
+
+        Args:
+            record: A dict produced by `to_record` (possibly after a JSON round trip).
+
+        Returns:
+            The equal badge.
+
+        Raises:
+            ValueError: When a field is missing or of the wrong type.
+        """
+        try:
+            values = {f.name: record[f.name] for f in fields(cls)}
+        except KeyError as missing:
+            raise ValueError(f"badge record lacks {missing}") from None
+        for name in ("issued_at", "expires_at", "created_at", "updated_at"):
+            text = values[name]
+            if text is None and name != "issued_at":
+                continue
+            if not isinstance(text, str):
+                raise ValueError(f"badge record field {name} is not an ISO string")
+            values[name] = datetime.fromisoformat(text)
+        if not isinstance(values["skills"], list | tuple):
+            raise ValueError("badge record field skills is not a list")
+        values["skills"] = tuple(values["skills"])
+        return cls(**values)
+
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of the canonical JSON of every field: equal badges, equal hashes."""
+        return canonical_hash(self.to_record())
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedBadge:
+    """A badge the parser could not use, with the reason and a human-readable detail.
+
+    Attributes:
+        badge_id: The badge id, when one could be read.
+        recipient_email: The recipient email (normalised when valid, else as found), if any.
+        reason: `reasons.INVALID_BADGE` or `reasons.INVALID_EMAIL`.
+        detail: What exactly was wrong, for the admin report.
+    """
+
+    badge_id: str | None
+    recipient_email: str | None
+    reason: str
+    detail: str
+
+
+def canonical_hash(value: Any) -> str:
+    """SHA-256 (hex) of `value` as canonical JSON (sorted keys, no whitespace, UTF-8)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """A UTC datetime from an ISO-8601 string (`Z` or offset, any fraction), else None.
+
+    A value without an offset is taken as UTC; `2014-04-01 09:41:00 -0500` (Credly's request
+    format) is accepted too.
+
+    Args:
+        value: Anything.
+
+    Returns:
+        The timezone-aware UTC datetime, or None when `value` is not such a string.
+    """
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    text = value.strip()
+    if text[-1:] == "z":
+        text = text[:-1] + "Z"
+    spaced = _OFFSET_AFTER_SPACE.match(text)
+    if spaced:
+        text = spaced.group(1) + spaced.group(2)
+    try:
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def parse_badge(raw: Any, *, organization_id: str) -> Badge | SkippedBadge:
+    """Normalise one issued badge from Credly's JSON; never raises.
+
+    Fields that decide eligibility, identity or keys are strict (a wrong type skips the badge);
+    descriptive fields are lenient (a wrong type reads as absent). Unknown fields are ignored.
+
+    Args:
+        raw: One element of a badge listing's `data` (any JSON value).
+        organization_id: The organisation the badge was read from.
+
+    Returns:
+        The badge, or a `SkippedBadge` saying why it cannot be used.
+    """
+    if not isinstance(raw, Mapping):
+        return SkippedBadge(None, None, reasons.INVALID_BADGE, "badge is not a JSON object")
+    badge_id, id_problem = _badge_id(raw.get("id"))
+    raw_email = raw.get("recipient_email")
+    email = normalize_email(raw_email)
+    shown_email = email or _shown(raw_email)
+    if badge_id is None:
+        return SkippedBadge(None, shown_email, reasons.INVALID_BADGE, id_problem)
+    try:
+        badge = _build(raw, badge_id, email or "", organization_id)
+    except BadDataError as problem:
+        return SkippedBadge(badge_id, shown_email, reasons.INVALID_BADGE, str(problem))
+    if email is None:
+        detail = "recipient_email missing" if raw_email is None else "recipient_email invalid"
+        return SkippedBadge(badge_id, shown_email, reasons.INVALID_EMAIL, detail)
+    return badge
+
+
+def _invalid(detail: str) -> BadDataError:
+    return BadDataError(reasons.INVALID_BADGE, detail)
+
+
+def _badge_id(value: object) -> tuple[str | None, str]:
+    """The badge id, or None and what is wrong with it."""
+    if value is None:
+        return None, "id missing"
+    if not isinstance(value, str):
+        return None, "id is not a string"
+    text = value.strip()
+    if not text:
+        return None, "id is blank"
+    if len(text) > MAX_ID_LENGTH or not _SAFE_ID.fullmatch(text):
+        return None, "id is too long or has characters other than letters, digits and . _ : -"
+    return text, ""
+
+
+def _shown(raw_email: object) -> str | None:
+    """An unusable recipient email as the admin report may show it."""
+    if not isinstance(raw_email, str):
+        return None
+    return clean_text(raw_email, limit=MAX_SHOWN_EMAIL) or None
+
+
+def _build(raw: Mapping[str, Any], badge_id: str, email: str, organization_id: str) -> Badge:
+    template = raw.get("badge_template")
+    if not isinstance(template, Mapping):
+        raise _invalid("badge_template missing")
+    template_id = _required_text(template.get("id"), "badge_template.id", MAX_ID_LENGTH)
+    template_name = _required_text(template.get("name"), "badge_template.name", MAX_NAME_LENGTH)
+    state = _required_text(raw.get("state"), "state", MAX_STATE_LENGTH).lower()
+    public = raw.get("public")
+    if not isinstance(public, bool):
+        raise _invalid("public missing or not a boolean")
+    issued_at = parse_timestamp(raw.get("issued_at"))
+    if issued_at is None:
+        raise _invalid("issued_at missing or not an ISO-8601 timestamp")
+    return Badge(
+        id=badge_id,
+        organization_id=organization_id,
+        recipient_email=email,
+        state=state,
+        public=public,
+        issued_at=issued_at,
+        expires_at=_expiry(raw.get("expires_at")),
+        created_at=parse_timestamp(raw.get("created_at")),
+        updated_at=parse_timestamp(raw.get("updated_at")),
+        replacement_badge_id=_replacement(raw.get("replacement_badge_id")),
+        template_id=template_id,
+        template_name=template_name,
+        description=_description(template.get("description")),
+        certification=_is_certification(template),
+        issuing_authority=_issuing_authority(raw.get("issuer"), template.get("owner")),
+        image_url=_image_url(raw),
+        skills=_skills(template.get("skills")),
+    )
+
+
+def _required_text(value: object, name: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise _invalid(f"{name} missing or not a string")
+    text = clean_text(value, limit=limit)
+    if not text:
+        raise _invalid(f"{name} is blank")
+    return text
+
+
+def _expiry(value: object) -> datetime | None:
+    if value is None or value is False or value == "":
+        return None
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        raise _invalid("expires_at is not an ISO-8601 timestamp")
+    return parsed
+
+
+def _replacement(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _invalid("replacement_badge_id is not a string")
+    return clean_text(value, limit=MAX_ID_LENGTH) or None
+
+
+def _description(value: object) -> str:
+    return html_to_text(value) if isinstance(value, str) else ""
+
+
+def _is_certification(template: Mapping[str, Any]) -> bool:
+    category = template.get("type_category")
+    return template.get("certification") is True or (
+        isinstance(category, str) and category.strip().casefold() == "certification"
+    )
+
+
+def _issuing_authority(issuer: object, owner: object) -> str:
+    entries = issuer.get("entities") if isinstance(issuer, Mapping) else None
+    names: list[tuple[bool, str]] = []
+    if isinstance(entries, list):
+        for entry in entries:
+            if not isinstance(entry, Mapping):
+                continue
+            name = _name_of(entry.get("entity"))
+            if name:
+                names.append((entry.get("primary") is True, name))
+    primary = next((name for is_primary, name in names if is_primary), None)
+    if primary:
+        return primary
+    if names:
+        return names[0][1]
+    return _name_of(owner)
+
+
+def _name_of(entity: object) -> str:
+    if not isinstance(entity, Mapping):
+        return ""
+    name = entity.get("name")
+    return clean_text(name, limit=MAX_NAME_LENGTH) if isinstance(name, str) else ""
+
+
+def _image_url(raw: Mapping[str, Any]) -> str | None:
+    image = raw.get("image")
+    nested = image.get("url") if isinstance(image, Mapping) else None
+    return _web_url(raw.get("image_url")) or _web_url(nested)
+
+
+def _web_url(value: object) -> str | None:
+    """An http(s) URL without spaces or controls that fits, else None (never a truncated URL)."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if (
+        len(url) > MAX_URL_LENGTH
+        or not url.lower().startswith(("https://", "http://"))
+        or strip_controls(url) != url
+        or " " in url
+    ):
+        return None
+    return url
+
+
+def _skills(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    seen: set[str] = set()
+    skills: list[str] = []
+    for item in value:
+        name = item.get("name") if isinstance(item, Mapping) else item
+        if not isinstance(name, str):
+            continue
+        text = clean_text(name, limit=MAX_SKILL_LENGTH)
+        key = text.casefold()
+        if text and key not in seen:
+            seen.add(key)
+            skills.append(text)
+            if len(skills) == MAX_SKILLS:
+                break
+    return tuple(skills)

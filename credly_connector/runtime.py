@@ -1,0 +1,162 @@
+"""The composition root's building blocks: settings in, a ready pipeline context out.
+
+`function_app.py` and the command line both build their context here, once per process,
+so the Functions host, the local dispatcher and the tests run the same wiring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from azure.core.credentials import TokenCredential
+from azure.data.tables import TableServiceClient
+from azure.storage.queue import QueueServiceClient
+
+from credly_connector.credly.auth import CredlyAuth, OAuthAuth, TokenAuth
+from credly_connector.credly.client import CredlyClient
+from credly_connector.errors import ConfigurationError
+from credly_connector.graph.auth import graph_credential
+from credly_connector.graph.client import GraphClient, open_graph_client
+from credly_connector.graph.pacing import WritePacer
+from credly_connector.pipeline.context import CrawlContext, PipelineOptions, utc_now
+from credly_connector.pipeline.queues import CrawlQueues
+from credly_connector.settings import Settings, StorageSettings
+from credly_connector.stores.tables import Tables
+
+
+@dataclass
+class Hooks:
+    """Optional observers the benchmark and tests attach (request counters)."""
+
+    credly_request: Callable[[str, int | None], None] | None = None
+    graph_request: Callable[[str, str, int | None], None] | None = None
+    credly_session: requests.Session | None = None
+
+
+def pipeline_options(settings: Settings) -> PipelineOptions:
+    """The pipeline's view of the settings."""
+    return PipelineOptions(
+        organization_id=settings.credly.organization_id,
+        connection_id=settings.graph.connection_id,
+        web_url=settings.credly.web_url,
+        include_expired=settings.crawl.include_expired,
+        index_skills=settings.crawl.index_skills,
+        lease=timedelta(minutes=settings.crawl.lease_minutes),
+        batch_size=settings.crawl.profile_batch_size,
+        write_concurrency=settings.crawl.graph_write_concurrency,
+    )
+
+
+def storage_clients(storage: StorageSettings) -> tuple[Tables, CrawlQueues]:
+    """Table and queue clients for the configured account (key or identity based)."""
+    if storage.connection_string:
+        tables = Tables.from_connection_string(storage.connection_string, storage.prefix)
+        queues = CrawlQueues.from_connection_string(storage.connection_string, storage.prefix)
+        return tables, queues
+    from azure.identity import DefaultAzureCredential  # noqa: PLC0415 - deployed form only
+
+    credential = DefaultAzureCredential(managed_identity_client_id=storage.credential_client_id)
+    if not storage.table_url or not storage.queue_url:
+        msg = "identity-based storage needs the table and queue service URLs"
+        raise ValueError(msg)
+    return (
+        Tables(TableServiceClient(storage.table_url, credential=credential), storage.prefix),
+        CrawlQueues(QueueServiceClient(storage.queue_url, credential=credential), storage.prefix),
+    )
+
+
+def credly_auth(settings: Settings, session: requests.Session) -> CredlyAuth:
+    """Token (Basic) or OAuth client-credentials authentication, as configured."""
+    credly = settings.credly
+    if credly.auth_token:
+        return TokenAuth(credly.auth_token)
+    if not (credly.client_id and credly.client_secret):
+        raise ConfigurationError(
+            "No Credly credentials are configured.",
+            fix="set CREDLY_AUTH_TOKEN, or CREDLY_CLIENT_ID and CREDLY_CLIENT_SECRET",
+        )
+    return OAuthAuth(credly.client_id, credly.client_secret, credly.token_url, session=session)
+
+
+def credly_factory(settings: Settings, hooks: Hooks) -> Callable[[], CredlyClient]:
+    """Builds the Credly client on first use."""
+
+    def build() -> CredlyClient:
+        session = hooks.credly_session or requests.Session()
+        return CredlyClient(
+            settings.credly.api_url,
+            settings.credly.organization_id,
+            credly_auth(settings, session),
+            session=session,
+            on_request=hooks.credly_request,
+        )
+
+    return build
+
+
+def _authority(settings: Settings) -> str | None:
+    """The token authority for a loopback Graph (the stand-in serves its own token endpoint)."""
+    parts = urlsplit(settings.graph.api_url)
+    if parts.hostname in {"127.0.0.1", "localhost"}:
+        return parts.netloc
+    return None
+
+
+def graph_factory(settings: Settings, hooks: Hooks) -> Callable[[], Any]:
+    """Opens a Graph client per event loop, sharing one credential and one write pacer."""
+    credential: TokenCredential | None = None
+    verify: str | bool = str(settings.graph.ca_file) if settings.graph.ca_file else True
+    pacer = WritePacer(
+        concurrency=settings.crawl.graph_write_concurrency,
+        rate=settings.crawl.graph_write_rate,
+    )
+
+    @asynccontextmanager
+    async def session() -> AsyncIterator[GraphClient]:
+        nonlocal credential
+        if credential is None:
+            credential = graph_credential(
+                access_token=settings.graph.access_token,
+                tenant_id=settings.graph.tenant_id,
+                client_id=settings.graph.client_id,
+                client_secret=settings.graph.client_secret,
+                authority=_authority(settings),
+                verify=str(settings.graph.ca_file) if settings.graph.ca_file else None,
+            )
+        async with open_graph_client(
+            credential,
+            base_url=settings.graph.api_url,
+            verify=verify,
+            pacer=pacer,
+            on_request=hooks.graph_request,
+        ) as client:
+            yield client
+
+    return session
+
+
+def build_context(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    hooks: Hooks | None = None,
+    overrides: Callable[[], Mapping[str, str]] = dict,
+) -> CrawlContext:
+    """The pipeline context for `settings` (no I/O until first used)."""
+    hooks = hooks or Hooks()
+    tables, queues = storage_clients(settings.storage)
+    return CrawlContext(
+        pipeline_options(settings),
+        tables,
+        queues,
+        credly_factory(settings, hooks),
+        graph_factory(settings, hooks),
+        clock=clock,
+        overrides=overrides,
+    )
