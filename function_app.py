@@ -167,7 +167,7 @@ def ops_version(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _status_url(req: func.HttpRequest) -> str:
-    base = req.url.split("?", 1)[0].rstrip("/")
+    base = str(req.url).split("?", 1)[0].rstrip("/")
     return base + "/{id}"
 
 
@@ -191,4 +191,4 @@ def ops_crawls_list(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="ops/crawls/{crawl_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def ops_crawls_status(req: func.HttpRequest) -> func.HttpResponse:
     """One crawl's status and counts."""
-    return _ops(lambda ctx: crawl_status(ctx, req.route_params.get("crawl_id", "")))
+    return _ops(lambda ctx: crawl_status(ctx, str(req.route_params.get("crawl_id", ""))))

@@ -2,12 +2,12 @@
 
 from credly_connector.graph.auth import FixedTokenCredential, graph_credential
 from credly_connector.graph.client import (
-    DeltaPage,
     GraphClient,
     RequestHook,
     RetryHook,
     open_graph_client,
 )
+from credly_connector.graph.delta import DeltaPage
 from credly_connector.graph.errors import DeltaExpiredError
 from credly_connector.graph.pacing import WritePacer
 from credly_connector.graph.sdk import (

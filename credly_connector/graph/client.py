@@ -13,7 +13,6 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, cast
 
@@ -30,8 +29,13 @@ from msgraph.generated.external.connections.item.external_connection_item_reques
 from msgraph.generated.users.delta.delta_request_builder import DeltaRequestBuilder
 from msgraph.graph_service_client import GraphServiceClient
 
-from credly_connector.directory import DirectoryChange, DirectoryUser
 from credly_connector.errors import NotFoundError, RequestError, RetryableError
+from credly_connector.graph.delta import (
+    DEFAULT_DELTA_PAGE_SIZE,
+    USER_SELECT,
+    DeltaPage,
+    delta_page,
+)
 from credly_connector.graph.errors import error_from_response, translate_exception
 from credly_connector.graph.pacing import WritePacer
 from credly_connector.graph.sdk import (
@@ -50,50 +54,6 @@ RequestHook = Callable[[str, str, int | None], None]
 """Called after every attempt with (method, kind such as `items.put`, status or None)."""
 RetryHook = Callable[[str, RetryableError, float], None]
 """Called before every retry wait with (kind, the error, seconds to wait)."""
-
-USER_SELECT = (
-    "id",
-    "userPrincipalName",
-    "mail",
-    "proxyAddresses",
-    "accountEnabled",
-    "assignedLicenses",
-)
-DEFAULT_DELTA_PAGE_SIZE = 200
-
-
-@dataclass(frozen=True, slots=True)
-class DeltaPage:
-    """One users/delta page: its changes, and the link to the next page or the next round."""
-
-    changes: list[DirectoryChange]
-    next_link: str | None
-    delta_link: str | None
-
-
-def directory_change(raw: Mapping[str, Any]) -> DirectoryChange:
-    """A users/delta entry as a change: `@removed` entries become removals."""
-    user_id = str(raw["id"])
-    if "@removed" in raw:
-        return DirectoryChange(user_id, None)
-    user = DirectoryUser(
-        id=user_id,
-        user_principal_name=str(raw.get("userPrincipalName") or ""),
-        mail=raw.get("mail") or None,
-        proxy_addresses=tuple(str(a) for a in raw.get("proxyAddresses") or ()),
-        account_enabled=raw.get("accountEnabled") is not False,
-        licensed=bool(raw.get("assignedLicenses")),
-    )
-    return DirectoryChange(user_id, user)
-
-
-def delta_page(payload: Mapping[str, Any]) -> DeltaPage:
-    """A users/delta answer body as a `DeltaPage`."""
-    return DeltaPage(
-        changes=[directory_change(raw) for raw in payload.get("value") or ()],
-        next_link=payload.get("@odata.nextLink"),
-        delta_link=payload.get("@odata.deltaLink"),
-    )
 
 
 class GraphClient:
@@ -282,7 +242,8 @@ class GraphClient:
                 response = await self._exchange(method, kind, info)
             if response.status_code == 429:
                 failure = error_from_response(response, kind)
-                self._pacer.throttled(getattr(failure, "retry_after", None))
+                retry_after = failure.retry_after if isinstance(failure, RetryableError) else None
+                self._pacer.throttled(retry_after)
                 raise failure
             if response.is_success:
                 self._pacer.succeeded()

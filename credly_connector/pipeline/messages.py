@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from credly_connector.errors import BadDataError
 
@@ -100,15 +100,18 @@ def decode(stage: str, body: str | bytes, kind: type[M]) -> M:
     if expected is not kind:
         raise TypeError(f"{stage} messages are {expected.__name__}, not {kind.__name__}")
     try:
-        if kind is ProfileMessage:
-            return kind(
+        message: Message
+        if expected is ProfileMessage:
+            message = ProfileMessage(
                 crawl_id=raw["crawl_id"],
                 batch=int(raw["batch"]),
                 user_ids=tuple(str(u) for u in raw.get("user_ids", ())),
                 emails=tuple(str(e) for e in raw.get("emails", ())),
             )
-        if kind is PageMessage:
-            return kind(crawl_id=raw["crawl_id"], page=int(raw["page"]))
-        return kind(crawl_id=raw["crawl_id"])
+        elif expected is PageMessage:
+            message = PageMessage(crawl_id=raw["crawl_id"], page=int(raw["page"]))
+        else:
+            message = _TYPES[stage](crawl_id=raw["crawl_id"])
     except (KeyError, TypeError, ValueError) as exc:
         raise BadDataError("invalid_message", f"malformed {stage} message: {exc}") from exc
+    return cast("M", message)

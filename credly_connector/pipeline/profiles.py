@@ -23,7 +23,7 @@ from credly_connector.pipeline.steps import execute_step
 from credly_connector.rules.badges import Badge
 from credly_connector.rules.eligibility import decide_badges
 from credly_connector.rules.identity import DirectoryIndex
-from credly_connector.rules.items import compose_item, item_id_for
+from credly_connector.rules.items import compose_item_report, item_id_for
 from credly_connector.stores.crawls import CrawlRecord
 from credly_connector.stores.people import PersonRecord
 from credly_connector.stores.recipients import RecipientRecord
@@ -166,7 +166,7 @@ def prepare_person(
                 decided_at=now,
             )
         )
-    composed = compose_item(
+    composed = compose_item_report(
         user, included, web_url=ctx.options.web_url, index_skills=ctx.options.index_skills
     )
     if composed is None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 from credly_connector.credly.queries import BadgeQuery
 from credly_connector.directory import DirectoryChange
 from credly_connector.errors import ConfigurationError
 from credly_connector.graph.client import GraphClient
+from credly_connector.graph.delta import DeltaPage
 from credly_connector.graph.errors import DeltaExpiredError
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe, fail_crawl
@@ -128,7 +130,8 @@ async def _collect(
 ) -> tuple[list[DirectoryChange], str | None]:
     changes: list[DirectoryChange] = []
     link: str | None = None
-    async for page in graph.users_delta(delta_link):
+    pages: AsyncIterator[DeltaPage] = graph.users_delta(delta_link)
+    async for page in pages:
         changes.extend(page.changes)
         link = page.delta_link or link
     return changes, link

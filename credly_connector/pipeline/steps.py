@@ -60,9 +60,9 @@ def execute_step(
                     record,
                     kind,
                     number,
-                    attempts,
-                    work_error,
-                    FAILED if delivery.final else PENDING,
+                    attempts=attempts,
+                    error=work_error,
+                    status=FAILED if delivery.final else PENDING,
                 )
             )
             log.warning(

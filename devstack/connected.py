@@ -1,0 +1,77 @@
+"""Both stand-ins around one synthetic world, provisioned, with the connector's settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from devstack.credly.server import CredlyStandIn
+from devstack.graph.server import GraphStandIn
+from devstack.provision import provision_people_connection
+from devstack.standin import Knobs
+from devstack.synthetic import World
+
+CONNECTION_ID = "credlybadges"
+# Long enough for the longest benchmark; the stand-in's tokens run on the real clock.
+GRAPH_TOKEN_LIFETIME_S = 6 * 3600
+
+
+@dataclass
+class ConnectedStack:
+    """A world served by both stand-ins, and the settings that point the connector at them."""
+
+    world: World
+    credly: CredlyStandIn
+    graph: GraphStandIn
+    env: dict[str, str]
+
+    @property
+    def organization_id(self) -> str:
+        """The organisation the connector reads."""
+        return self.world.org_ids[0]
+
+
+@contextmanager
+def connected_stack(
+    world: World,
+    storage_connection_string: str,
+    *,
+    prefix: str = "",
+    credly_knobs: Knobs | None = None,
+    graph_knobs: Knobs | None = None,
+    oauth: bool = False,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[ConnectedStack]:
+    """Start both stand-ins for `world`, provision the connection, and yield the settings."""
+    org = world.credly.orgs[world.org_ids[0]]
+    with (
+        CredlyStandIn(world.credly, knobs=credly_knobs) as credly,
+        GraphStandIn(
+            world.directory,
+            tenant_id=world.tenant_id,
+            knobs=graph_knobs,
+            token_lifetime_s=GRAPH_TOKEN_LIFETIME_S,
+        ) as graph,
+    ):
+        token = graph.token()
+        provision_people_connection(graph.graph_url, token, CONNECTION_ID)
+        env = {
+            "CREDLY_ORGANIZATION_ID": org.id,
+            "CREDLY_API_URL": credly.api_url,
+            "CREDLY_WEB_URL": credly.web_url,
+            "GRAPH_API_URL": graph.graph_url,
+            "GRAPH_CONNECTION_ID": CONNECTION_ID,
+            "GRAPH_ACCESS_TOKEN": token,
+            "AzureWebJobsStorage": storage_connection_string,
+        }
+        if prefix:
+            env["STORAGE_PREFIX"] = prefix
+        if oauth:
+            app = org.oauth_apps[0]
+            env["CREDLY_CLIENT_ID"] = app.client_id
+            env["CREDLY_CLIENT_SECRET"] = app.client_secret
+        else:
+            env["CREDLY_AUTH_TOKEN"] = org.tokens[0].token
+        env.update(extra_env or {})
+        yield ConnectedStack(world, credly, graph, env)
