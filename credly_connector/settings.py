@@ -25,6 +25,8 @@ DEFAULT_CONNECTION_ID = "credlybadges"
 DEFAULT_INCREMENTAL_SCHEDULE = "0 0 2 * * *"
 DEFAULT_FULL_SCHEDULE = "0 0 3 * * 0"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
+# Queue names are at most 63 characters; the longest of ours ("crawl-profiles-poison") is 21.
+MAX_PREFIX = 24
 
 # Each app setting `load_settings` reads -> where its effective value lives in `Settings`.
 _SETTING_FIELDS: dict[str, str] = {
@@ -377,8 +379,8 @@ def _connection_id_problem(value: str) -> str | None:
 
 def _prefix_problem(value: str) -> str | None:
     """Why `value` cannot prefix queue and table names, or None."""
-    if len(value) > 12:
-        return f"{value!r} is longer than 12 characters"
+    if len(value) > MAX_PREFIX:
+        return f"{value!r} is longer than {MAX_PREFIX} characters"
     if not re.fullmatch(r"[a-z0-9]*", value):
         return f"{value!r} has characters other than lower-case letters and digits"
     if value and not value[0].isalpha():
@@ -493,7 +495,7 @@ def _parse_connection_string(value: str) -> dict[str, str] | None:
 def _read_storage(r: _Reader) -> StorageSettings:
     prefix = r.text("STORAGE_PREFIX") or ""
     if reason := _prefix_problem(prefix):
-        fix = "use up to 12 lower-case letters and digits starting with a letter, or leave it empty"
+        fix = f"use up to {MAX_PREFIX} lower-case letters and digits starting with a letter, or leave it empty"
         r.problem("STORAGE_PREFIX", reason, fix)
         prefix = ""
     connection_string = r.text("AzureWebJobsStorage")

@@ -6,6 +6,7 @@ values and reused unchanged by the pipeline, the admin report and the benchmark.
 
 from __future__ import annotations
 
+from credly_connector.rules import reasons
 from credly_connector.rules.badges import (
     Badge,
     SkippedBadge,
@@ -50,4 +51,5 @@ __all__ = [
     "normalize_email",
     "parse_badge",
     "parse_timestamp",
+    "reasons",
 ]
