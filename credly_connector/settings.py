@@ -495,7 +495,10 @@ def _parse_connection_string(value: str) -> dict[str, str] | None:
 def _read_storage(r: _Reader) -> StorageSettings:
     prefix = r.text("STORAGE_PREFIX") or ""
     if reason := _prefix_problem(prefix):
-        fix = f"use up to {MAX_PREFIX} lower-case letters and digits starting with a letter, or leave it empty"
+        fix = (
+            f"use up to {MAX_PREFIX} lower-case letters and digits starting with a letter, "
+            "or leave it empty"
+        )
         r.problem("STORAGE_PREFIX", reason, fix)
         prefix = ""
     connection_string = r.text("AzureWebJobsStorage")

@@ -6,6 +6,7 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -54,3 +55,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if leftovers:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         sys.stderr.write(f"\nerror: tests left processes behind: {leftovers}\n")
+
+
+@pytest.fixture(scope="session")
+def indexed_functions() -> dict[str, Any]:
+    """The Functions app's functions by name (the SDK lets an app index itself only once)."""
+    import function_app
+
+    return {str(f.get_function_name()): f for f in function_app.app.get_functions()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import azure.functions as func
@@ -12,10 +13,9 @@ import function_app
 from credly_connector import __version__
 
 
-@pytest.fixture(scope="module")
-def functions() -> dict[str, Any]:
-    # FunctionApp.get_functions() may be called only once per app instance.
-    return {str(f.get_function_name()): f for f in function_app.app.get_functions()}
+@pytest.fixture
+def functions(indexed_functions: dict[str, Any]) -> dict[str, Any]:
+    return indexed_functions
 
 
 def _bindings(function: Any) -> list[dict[str, Any]]:
@@ -54,3 +54,55 @@ def test_core_package_never_imports_azure_functions() -> None:
         if "azure.functions" in path.read_text(encoding="utf-8")
     ]
     assert offenders == []
+
+
+EXPECTED_BINDINGS = {
+    "incremental_crawl": ("timerTrigger", "%INCREMENTAL_CRAWL_SCHEDULE%"),
+    "full_crawl": ("timerTrigger", "%FULL_CRAWL_SCHEDULE%"),
+    "crawl_start": ("queueTrigger", "crawl-start"),
+    "crawl_pages": ("queueTrigger", "crawl-pages"),
+    "crawl_plan": ("queueTrigger", "crawl-plan"),
+    "crawl_profiles": ("queueTrigger", "crawl-profiles"),
+    "crawl_finish": ("queueTrigger", "crawl-finish"),
+    "crawl_pages_poison": ("queueTrigger", "crawl-pages-poison"),
+    "crawl_profiles_poison": ("queueTrigger", "crawl-profiles-poison"),
+    "ops_version": ("httpTrigger", "GET ops/version"),
+    "ops_crawls_start": ("httpTrigger", "POST ops/crawls"),
+    "ops_crawls_list": ("httpTrigger", "GET ops/crawls"),
+    "ops_crawls_status": ("httpTrigger", "GET ops/crawls/{crawl_id}"),
+}
+
+
+def _pin(binding: dict[str, Any]) -> tuple[str, str]:
+    kind = str(binding["type"])
+    if kind == "timerTrigger":
+        return kind, str(binding["schedule"])
+    if kind == "queueTrigger":
+        assert binding["connection"] == "AzureWebJobsStorage"
+        return kind, str(binding["queueName"])
+    assert binding["authLevel"] == "FUNCTION"
+    return kind, f"{' '.join(binding['methods'])} {binding['route']}"
+
+
+def test_bindings_are_pinned(functions: dict[str, Any]) -> None:
+    pinned = {name: _pin(_bindings(f)[0]) for name, f in functions.items()}
+    assert pinned == EXPECTED_BINDINGS
+
+
+def test_default_schedules_are_daily_and_weekly() -> None:
+    from credly_connector.settings import load_settings
+
+    sample = json.loads(
+        (Path(function_app.__file__).parent / "local.settings.sample.json").read_text()
+    )["Values"]
+    assert sample["INCREMENTAL_CRAWL_SCHEDULE"] == "0 0 2 * * *"
+    assert sample["FULL_CRAWL_SCHEDULE"] == "0 0 3 * * 0"
+    settings = load_settings(
+        {
+            "CREDLY_ORGANIZATION_ID": "2f1d7a4e-8c1b-4c39-9f2e-5b9a7e6d4c21",
+            "CREDLY_AUTH_TOKEN": "t",
+            "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+        }
+    )
+    assert settings.crawl.incremental_schedule == "0 0 2 * * *"
+    assert settings.crawl.full_schedule == "0 0 3 * * 0"

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from credly_connector.rules import (
     MAX_ITEM_BYTES,
+    PEOPLE_SCHEMA,
     Badge,
     SkippedBadge,
     compose_item_report,
@@ -25,8 +26,10 @@ from credly_connector.rules import (
     parse_badge,
     reasons,
 )
+from devstack.graph import rules as graph_rules
 from tests.rules.builders import ORG_ID, make_raw_badge, make_user
 
+SCHEMA = {p.name: p for p in graph_rules.schema_properties({"properties": PEOPLE_SCHEMA})}
 PROPERTY_SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -210,6 +213,9 @@ def _assert_valid_item(badges: list[Badge], upn: str, index_skills: bool) -> Non
     assert isinstance(json.loads(properties["accountInformation"]), dict)
     for name in ("certifications", "awards", "skills"):
         assert all(isinstance(json.loads(value), dict) for value in properties[name])
+    verdict = graph_rules.check_item(composed.item["id"], composed.item, SCHEMA, people=True)
+    assert verdict.problems == []
+    assert verdict.ignored == []
     entries = len(properties["certifications"]) + len(properties["awards"])
     assert entries + composed.dropped_entries == len({b.id for b in badges})
 

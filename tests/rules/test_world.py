@@ -11,6 +11,7 @@ import pytest
 from credly_connector.directory import DirectoryUser
 from credly_connector.rules import (
     MAX_ITEM_BYTES,
+    PEOPLE_SCHEMA,
     Badge,
     DirectoryIndex,
     compose_item_report,
@@ -20,7 +21,11 @@ from credly_connector.rules import (
     reasons,
 )
 from devstack.credly.render import BadgeRenderer
+from devstack.graph import rules as graph_rules
 from devstack.synthetic import World, WorldSpec, build_world
+
+SCHEMA_BODY = {"baseType": "microsoft.graph.externalItem", "properties": PEOPLE_SCHEMA}
+SCHEMA = {p.name: p for p in graph_rules.schema_properties(SCHEMA_BODY)}
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +53,10 @@ def _connector_user(user: Any) -> DirectoryUser:
         account_enabled=user.account_enabled,
         licensed=user.has_mailbox,
     )
+
+
+def test_the_graph_stand_in_accepts_the_people_schema() -> None:
+    assert graph_rules.check_schema(SCHEMA_BODY, "people", include_unknown_enum_members=True) == []
 
 
 def test_every_rendered_badge_parses_with_its_recipient_email(
@@ -115,6 +124,9 @@ def test_the_rules_decide_and_compose_a_whole_world(world: World, parsed: list[B
         assert item_size(composed.item) <= MAX_ITEM_BYTES
         properties = composed.item["properties"]
         entries = [json.loads(v) for v in properties["certifications"] + properties["awards"]]
+        verdict = graph_rules.check_item(composed.item["id"], composed.item, SCHEMA, people=True)
+        assert verdict.problems == []
+        assert verdict.ignored == []
         assert sorted(e["webUrl"].rsplit("/", 1)[1] for e in entries) == sorted(
             b.id for b in badges
         )
