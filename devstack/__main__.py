@@ -1,4 +1,4 @@
-"""Run the local stack by hand: `python -m devstack {selfcheck,stack,credly,graph,azurite}`."""
+"""Run the local stack by hand: `python -m devstack {demo,selfcheck,stack,credly,graph,azurite}`."""
 
 from __future__ import annotations
 
@@ -85,12 +85,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             help='knobs of Graph at start, e.g. \'{"rate_limits": {"items": {"per_second": 25}}}\'',
         )
     commands.add_parser("azurite", help="the Azure Storage emulator alone")
+    demo = commands.add_parser("demo", help="full crawl, some changes, incremental crawl")
+    demo.add_argument("--badges", type=int, default=2000)
+    demo.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
     if args.command == "selfcheck":
         results = run_selfcheck(badges=args.badges)
         sys.stdout.write(format_report(results) + "\n")
         return 0 if all(r.ok for r in results) else 1
+
+    if args.command == "demo":
+        from devstack.demo import run_demo  # noqa: PLC0415 - imports the connector
+
+        return run_demo(sys.stdout, badges=args.badges, seed=args.seed)
 
     if args.command == "azurite":
         with Azurite() as azurite:

@@ -54,9 +54,9 @@ def run_crawl(
         return latest[0] is not None and latest[0].final
 
     def tick() -> None:
-        if progress is None:
+        if progress is None or not progress.due():
             return
-        record = latest[0]
+        record = latest[0] = ctx.crawls.get(crawl_id)
         if record is None:
             return
         if record.phase == "pages":

@@ -28,6 +28,10 @@ class Progress:
         self._last = 0.0
         self._live = self.stream.isatty()
 
+    def due(self) -> bool:
+        """Whether the next `show` would draw (so callers can skip reading state)."""
+        return time.monotonic() - self._last >= self.interval_s
+
     def show(self, record: CrawlRecord | None, done: int, total: int) -> None:
         """Draw the crawl's phase and how many of its steps settled."""
         now = time.monotonic()
