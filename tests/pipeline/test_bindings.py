@@ -52,7 +52,10 @@ def bound(make_pipeline, monkeypatch) -> Pipeline:
 
 
 def _post(functions: dict[str, Any], body: bytes) -> func.HttpResponse:
-    return functions["ops_crawls_start"](func.HttpRequest("POST", BASE, body=body))
+    response: func.HttpResponse = functions["ops_crawls_start"](
+        func.HttpRequest("POST", BASE, body=body)
+    )
+    return response
 
 
 def _drain(functions: dict[str, Any]) -> int:
@@ -64,7 +67,7 @@ def _drain(functions: dict[str, Any]) -> int:
         for stage in ("finish", "profiles", "plan", "start", "pages"):
             for message in ctx.queues.client(stage).receive_messages(messages_per_page=32):
                 functions[STAGE_FUNCTIONS[stage]](
-                    QueueMessage(
+                    QueueMessage(  # type: ignore[no-untyped-call]
                         id=message.id,
                         body=message.content.encode(),
                         dequeue_count=message.dequeue_count,
@@ -144,7 +147,7 @@ def test_an_unknown_crawl_id_is_a_404_and_a_malformed_one_a_400(
         request = func.HttpRequest(
             "GET", f"{BASE}/{crawl_id}", body=b"", route_params={"crawl_id": crawl_id}
         )
-        return functions["ops_crawls_status"](request).status_code
+        return int(functions["ops_crawls_status"](request).status_code)
 
     assert get("9999999999999abcdef") == 404
     assert get("../../etc") == 400

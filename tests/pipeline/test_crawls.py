@@ -16,6 +16,7 @@ def test_full_crawl_writes_exactly_the_items_the_rules_require(make_pipeline) ->
     assert expected, "the world should give some people an item"
     assert pipeline.stored() == expected
     assert pipeline.writes() == len(expected)
+    assert result.record is not None
     counts = result.record.counts
     assert counts["people_written"] == len(expected)
     assert counts["badges_seen"] == len(
@@ -58,6 +59,7 @@ def test_an_incremental_crawl_without_changes_writes_nothing(make_pipeline) -> N
 
     assert result.succeeded
     assert (pipeline.writes(), pipeline.deletes()) == (writes, deletes)
+    assert result.record is not None
     assert result.record.counts.get("badges_changed", 0) == 0
 
 
@@ -70,6 +72,7 @@ def test_a_second_full_crawl_rewrites_nothing_and_removes_vanished_badges(make_p
     result = pipeline.crawl("full")
 
     assert result.succeeded, result.record
+    assert result.record is not None
     assert result.record.counts.get("badges_removed") == 1
     assert pipeline.stored() == pipeline.expected()
     assert pipeline.writes() + pipeline.deletes() - writes <= 1
@@ -87,4 +90,5 @@ def test_a_second_crawl_request_while_one_runs_is_refused(make_pipeline) -> None
 
     assert first.started
     assert not second.started
+    assert first.crawl is not None
     assert second.busy_with == first.crawl.crawl_id
