@@ -397,7 +397,11 @@ def _read_credly(r: _Reader) -> CredlySettings:
     if r.text("CREDLY_ORGANIZATION_ID") is None:
         r.problem("CREDLY_ORGANIZATION_ID", "is not set", _ORG_ID_FIX)
     api_url = r.url("CREDLY_API_URL", CREDLY_PRODUCTION_API_URL)
-    web_url = r.url("CREDLY_WEB_URL", CREDLY_PRODUCTION_WEB_URL)
+    # The web site follows the API's environment unless set: sandbox API, sandbox site.
+    sandbox = api_url is not None and urlsplit(api_url).hostname == "sandbox-api.credly.com"
+    web_url = r.url(
+        "CREDLY_WEB_URL", CREDLY_SANDBOX_WEB_URL if sandbox else CREDLY_PRODUCTION_WEB_URL
+    )
     if api_url and web_url:
         api_host, web_host = urlsplit(api_url).hostname, urlsplit(web_url).hostname
         if (api_host, web_host) in {

@@ -97,7 +97,13 @@ INVALID = [
     ({"CREDLY_AUTH_TOKEN": "", "CREDLY_CLIENT_SECRET": "cs"}, "CREDLY_CLIENT_ID"),
     ({"CREDLY_API_URL": "api.credly.com/v1"}, "CREDLY_API_URL"),
     ({"CREDLY_WEB_URL": "http://www.credly.com"}, "CREDLY_WEB_URL"),
-    ({"CREDLY_API_URL": "https://sandbox-api.credly.com/v1"}, "CREDLY_WEB_URL"),
+    (
+        {
+            "CREDLY_API_URL": "https://sandbox-api.credly.com/v1",
+            "CREDLY_WEB_URL": "https://www.credly.com",
+        },
+        "CREDLY_WEB_URL",
+    ),
     ({"GRAPH_API_URL": "ftp://graph.microsoft.com"}, "GRAPH_API_URL"),
     ({"GRAPH_CONNECTION_ID": "credly-badges"}, "GRAPH_CONNECTION_ID"),
     ({"AZURE_TENANT_ID": "contoso"}, "AZURE_TENANT_ID"),
@@ -536,3 +542,10 @@ def test_sample_loads_once_the_required_blanks_are_filled() -> None:
 
     assert settings.storage.connection_string == "UseDevelopmentStorage=true"
     assert settings.credly.api_url == "https://sandbox-api.credly.com/v1"
+
+
+def test_the_sandbox_api_alone_selects_the_sandbox_web_site() -> None:
+    settings = load_settings({**BASE, "CREDLY_API_URL": "https://sandbox-api.credly.com/v1"})
+
+    assert settings.credly.web_url == "https://sandbox.credly.com"
+    assert settings.credly.token_url == "https://sandbox.credly.com/oauth/token"

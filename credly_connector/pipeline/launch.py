@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.failures import fail_crawl
 from credly_connector.pipeline.messages import StartMessage
-from credly_connector.stores.crawls import FULL, INCREMENTAL, KINDS, CrawlRecord, new_crawl_id
+from credly_connector.stores.crawls import INCREMENTAL, KINDS, CrawlRecord, new_crawl_id
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def request_crawl(ctx: CrawlContext, kind: str, trigger: str) -> LaunchOutcome:
         CrawlRecord(
             crawl_id=crawl_id,
             organization_id=org,
-            kind=kind if (kind == FULL or since is not None) else INCREMENTAL,
+            kind=kind,
             trigger=trigger,
             created_at=now,
             since=since,
