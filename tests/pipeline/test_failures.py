@@ -1,0 +1,161 @@
+"""Crawls meeting failures: a page Credly always garbles, refused credentials, Graph 429s."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+import requests
+
+from credly_connector.credly.client import CredlyClient
+from credly_connector.local.dispatcher import LocalDispatcher
+from credly_connector.pipeline.context import CrawlContext
+from credly_connector.pipeline.launch import request_crawl
+from credly_connector.pipeline.messages import PAGES
+from credly_connector.retry import RetryPolicy
+from credly_connector.runtime import (
+    Hooks,
+    credly_auth,
+    graph_factory,
+    pipeline_options,
+    storage_clients,
+)
+from credly_connector.settings import Settings
+from credly_connector.stores.crawls import FAILED, INCREMENTAL, SUCCEEDED
+from devstack.standin import Knobs
+from devstack.standin.knobs import Fault, FaultKind, RateLimit
+from devstack.synthetic.mutations import Mutator
+from tests.pipeline.conftest import Pipeline
+
+FAST_WRITES = {"GRAPH_WRITE_RATE": "1000"}
+CLIENT_ATTEMPTS = 3
+MAX_DELIVERIES = 2
+
+
+def quick_retry_context(settings: Settings, sleeps: list[float]) -> CrawlContext:
+    """The production wiring, except that the Credly client retries without waiting."""
+    tables, queues = storage_clients(settings.storage)
+    policy = RetryPolicy(attempts=CLIENT_ATTEMPTS, sleep=sleeps.append)
+
+    def credly() -> CredlyClient:
+        session = requests.Session()
+        return CredlyClient(
+            settings.credly.api_url,
+            settings.credly.organization_id,
+            credly_auth(settings, session),
+            session=session,
+            retry=policy,
+        )
+
+    return CrawlContext(
+        pipeline_options(settings), tables, queues, credly, graph_factory(settings, Hooks())
+    )
+
+
+def test_a_page_credly_always_garbles_fails_the_crawl_and_keeps_the_watermark(
+    make_pipeline: Callable[..., Pipeline],
+) -> None:
+    # Given a successful full crawl, and more than a page of changes since.
+    pipeline = make_pipeline(badges=60, seed=13, env=FAST_WRITES)
+    assert pipeline.crawl("full").succeeded
+    organization = pipeline.stack.organization_id
+    watermark = pipeline.ctx.orgstate.get(organization).watermark
+    assert watermark is not None
+    mutator = Mutator(pipeline.world, seed=13)
+    for _ in range(55):
+        mutator.add_badge()
+    # And page 2 of the next listing answered with a body that is not JSON, every time.
+    # Faults see the path but not the query, so they pick page 2 by request order: with one
+    # worker and two pages, the start's probe of page 1 is request 1, page 1 request 2, and
+    # every request after that is page 2 (client retries, then the queue's redelivery).
+    # A fault that fires hides the request from the faults after it, so each of these
+    # counts to 3 only once the ones before it have fired: together they garble 3, 4, 5...
+    knobs = pipeline.stack.credly.api.knobs
+    for _ in range(CLIENT_ATTEMPTS * MAX_DELIVERIES):
+        knobs.add_fault(Fault(FaultKind.MALFORMED_JSON, route_class="badges", nth=3))
+    sleeps: list[float] = []
+    ctx = quick_retry_context(pipeline.settings, sleeps)
+    outcome = request_crawl(ctx, INCREMENTAL, "test")
+    assert outcome.crawl is not None
+    crawl_id = outcome.crawl.crawl_id
+    dispatcher = LocalDispatcher(
+        ctx, workers=1, retry_delay_s=0, max_dequeue_count=MAX_DELIVERIES, poll_interval_s=0.01
+    )
+
+    # When the incremental crawl runs to its end.
+    def ended() -> bool:
+        record = ctx.crawls.get(crawl_id)
+        return record is not None and record.final
+
+    assert dispatcher.run_until(ended, timeout_s=60)
+
+    # Then it failed in the pages stage, on page 2 alone.
+    record = ctx.crawls.get(crawl_id)
+    assert record is not None
+    assert record.total_pages == 2, "the test needs a listing of exactly two pages"
+    assert record.status == FAILED, record
+    assert record.failure_stage == "pages"
+    assert record.failed_steps == ("page-2",)
+    assert "malformed" in record.failure_message
+    assert record.counts["pages_failed"] == 1
+    step = ctx.steps.get(crawl_id, "page", 2)
+    assert step is not None
+    assert (step.status, step.attempts) == ("failed", MAX_DELIVERIES)
+    listed = pipeline.stack.credly.api.requests.entries("badges")
+    garbled = [e for e in listed if e.outcome == "fault:malformed_json"]
+    assert len(garbled) == CLIENT_ATTEMPTS * MAX_DELIVERIES
+    assert {parse_qs(e.query)["page"][0] for e in garbled} == {"2"}
+    assert len(sleeps) == (CLIENT_ATTEMPTS - 1) * MAX_DELIVERIES
+    # And its message went to the poison queue after the last delivery.
+    assert dispatcher.stats.poisoned[PAGES] == 1
+    poisoned = ctx.queues.client(PAGES, poison=True).peek_messages(max_messages=32)
+    assert [json.loads(m.content) for m in poisoned] == [{"crawl_id": crawl_id, "page": 2}]
+    # And the watermark stayed where the full crawl put it.
+    assert ctx.orgstate.get(organization).watermark == watermark
+
+    # Then the next incremental crawl reads from that watermark and misses nothing.
+    retry = pipeline.crawl("incremental")
+    assert retry.succeeded, retry.record
+    assert pipeline.stored() == pipeline.expected()
+
+
+def test_refused_credly_credentials_fail_the_start_and_release_the_lease(
+    make_pipeline: Callable[..., Pipeline],
+) -> None:
+    wrong = "0123456789abcdef-not-our-token"
+    pipeline = make_pipeline(badges=20, seed=3, env={"CREDLY_AUTH_TOKEN": wrong})
+
+    result = pipeline.crawl("full")
+
+    record = result.record
+    assert record is not None
+    assert record.status == FAILED, record
+    assert record.failure_stage == "start"
+    assert "CREDLY_AUTH_TOKEN" in record.failure_message
+    assert wrong not in record.failure_message
+    assert pipeline.writes() == 0
+    organization = pipeline.stack.organization_id
+    assert pipeline.ctx.orgstate.get(organization).watermark is None
+    again = request_crawl(pipeline.ctx, "full", "test")
+    assert again.started, again
+
+
+def test_graph_throttling_item_writes_still_leaves_exactly_the_oracles_items(
+    make_pipeline: Callable[..., Pipeline],
+) -> None:
+    # Given a Graph that takes item writes at 10 a second, answering 429 with Retry-After.
+    graph_knobs = Knobs()
+    graph_knobs.set_rate_limit("items", RateLimit(per_second=10, burst=3))
+    pipeline = make_pipeline(badges=80, seed=17, env=FAST_WRITES, graph_knobs=graph_knobs)
+
+    result = pipeline.crawl("full")
+
+    assert result.succeeded, result.record
+    assert pipeline.stack.graph.server.requests.count("items", "PUT", 429) > 0
+    expected = pipeline.expected()
+    assert expected
+    assert pipeline.stored() == expected
+    assert pipeline.writes() == len(expected)
+    assert result.record is not None
+    assert result.record.status == SUCCEEDED
