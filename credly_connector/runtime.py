@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -24,7 +23,12 @@ from credly_connector.errors import ConfigurationError
 from credly_connector.graph.auth import graph_credential
 from credly_connector.graph.client import GraphClient, open_graph_client
 from credly_connector.graph.pacing import WritePacer
-from credly_connector.pipeline.context import CrawlContext, PipelineOptions, utc_now
+from credly_connector.pipeline.context import (
+    CrawlContext,
+    GraphSession,
+    PipelineOptions,
+    utc_now,
+)
 from credly_connector.pipeline.queues import CrawlQueues
 from credly_connector.settings import Settings, StorageSettings
 from credly_connector.stores.tables import Tables
@@ -108,7 +112,7 @@ def _authority(settings: Settings) -> str | None:
     return None
 
 
-def graph_factory(settings: Settings, hooks: Hooks) -> Callable[[], Any]:
+def graph_factory(settings: Settings, hooks: Hooks) -> GraphSession:
     """Opens a Graph client per event loop, sharing one credential and one write pacer."""
     credential: TokenCredential | None = None
     verify: str | bool = str(settings.graph.ca_file) if settings.graph.ca_file else True

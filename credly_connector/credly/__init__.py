@@ -6,10 +6,10 @@ from credly_connector.credly.errors import (
     PRODUCTION_API_URL,
     SANDBOX_API_URL,
     CredlyNotFoundError,
-    parse_retry_after,
 )
 from credly_connector.credly.paging import dedupe_badges, fresh_badges, iter_pages
 from credly_connector.credly.queries import STABLE_SORTS, BadgeQuery
+from credly_connector.retry import parse_retry_after
 
 __all__ = [
     "DEFAULT_SCOPE",

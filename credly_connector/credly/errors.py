@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -18,6 +14,7 @@ from credly_connector.errors import (
     RetryableError,
     ThrottledError,
 )
+from credly_connector.retry import parse_retry_after
 
 PRODUCTION_API_URL = "https://api.credly.com/v1"
 SANDBOX_API_URL = "https://sandbox-api.credly.com/v1"
@@ -42,35 +39,6 @@ def credentials_fix(settings: str, api_url: str) -> str:
         f"do not work on the sandbox ({SANDBOX_API_URL}) and the other way round; "
         f"in use: {api_url}."
     )
-
-
-def parse_retry_after(value: str | None, now: Callable[[], datetime] | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header: delay-seconds or an HTTP-date.
-
-    Args:
-        value: The header value, or None when absent.
-        now: Returns the current aware UTC time, for HTTP-dates; the real clock by default.
-
-    Returns:
-        The wait (never negative), or None when absent or unreadable.
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = now() if now is not None else datetime.now(UTC)
-    return max(0.0, (when - current).total_seconds())
 
 
 def read_envelope(response: requests.Response, *, settings: str, api_url: str) -> dict[str, Any]:

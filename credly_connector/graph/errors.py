@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
@@ -20,6 +18,7 @@ from credly_connector.errors import (
     RetryableError,
     ThrottledError,
 )
+from credly_connector.retry import parse_retry_after
 
 SYNC_STATE_NOT_FOUND = "SyncStateNotFound"
 """The OData code Graph answers when a delta or skip token can no longer be used."""
@@ -56,24 +55,6 @@ class GraphFailure:
     code: str
     message: str
     retry_after: float | None = None
-
-
-def parse_retry_after(value: str | None, now: Callable[[], datetime] | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date), or None."""
-    if value is None or not value.strip():
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = now() if now is not None else datetime.now(UTC)
-    return max(0.0, (when - current).total_seconds())
 
 
 def parse_failure(status: int, headers: Mapping[str, str], body: bytes) -> GraphFailure:

@@ -122,8 +122,3 @@ class CrawlContext:
         with self._lock:
             self._index = (version, index)
         return index
-
-    def forget_index(self) -> None:
-        """Drop the cached index (after overrides changed)."""
-        with self._lock:
-            self._index = None

@@ -9,24 +9,21 @@ from credly_connector.pipeline.transitions import failed
 from credly_connector.stores.crawls import CrawlRecord
 
 log = logging.getLogger(__name__)
-_SAVE_ATTEMPTS = 5
 
 
 def fail_crawl(ctx: CrawlContext, record: CrawlRecord, stage: str, message: str) -> None:
     """Mark `record` failed in `stage` (unless it already ended) and release its lease."""
-    current: CrawlRecord | None = record
-    for _ in range(_SAVE_ATTEMPTS):
-        if current is None or current.final:
-            break
-        if ctx.crawls.save(failed(current, stage, message, ctx.clock())) is not None:
-            log.error(
-                "crawl failed in %s: %s",
-                stage,
-                message,
-                extra={"crawl_id": record.crawl_id, "stage": stage},
-            )
-            break
-        current = ctx.crawls.get(record.crawl_id)
+    saved = ctx.crawls.update(
+        record.crawl_id,
+        lambda current: None if current.final else failed(current, stage, message, ctx.clock()),
+    )
+    if saved is not None:
+        log.error(
+            "crawl failed in %s: %s",
+            stage,
+            message,
+            extra={"crawl_id": record.crawl_id, "stage": stage},
+        )
     ctx.leases.release(record.organization_id, record.crawl_id)
 
 

@@ -7,13 +7,12 @@ import logging
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe, fail_crawl
 from credly_connector.pipeline.messages import FinishMessage
-from credly_connector.pipeline.plan import PLAN_STEP
+from credly_connector.pipeline.plan import STEP as PLAN_STEP
 from credly_connector.pipeline.transitions import after_success, finished
 from credly_connector.stores.crawls import SUCCEEDED, CrawlRecord
 from credly_connector.stores.steps import BATCH, PAGE
 
 log = logging.getLogger(__name__)
-_SAVE_ATTEMPTS = 10
 
 
 def handle_finish(ctx: CrawlContext, message: FinishMessage, delivery: Delivery) -> None:
@@ -41,25 +40,26 @@ def finish(ctx: CrawlContext, record: CrawlRecord) -> CrawlRecord | None:
     if missing_pages or missing_batches:
         msg = f"{missing_pages} pages and {missing_batches} batches have no checkpoint"
         raise RuntimeError(msg)
-    current: CrawlRecord | None = record
-    for _ in range(_SAVE_ATTEMPTS):
-        if current is None or current.final:
-            return current
+
+    def end(current: CrawlRecord) -> CrawlRecord | None:
+        if current.final:
+            return None
         ended = finished(current, steps, ctx.clock())
         if ended.status == SUCCEEDED:
             # The watermark moves before the record says succeeded: a crash in between
             # leaves a crawl that finishes again, never a success with an old watermark.
+            # Moving it twice is harmless (it never moves backwards).
             state = ctx.orgstate.get(record.organization_id)
             ctx.orgstate.put(after_success(state, ended))
-        saved = ctx.crawls.save(ended)
-        if saved is not None:
-            ctx.leases.release(record.organization_id, record.crawl_id)
-            log.info(
-                "crawl %s: %s",
-                saved.status,
-                saved.counts,
-                extra={"crawl_id": record.crawl_id, "stage": "finish", "status": saved.status},
-            )
-            return saved
-        current = ctx.crawls.get(record.crawl_id)
-    return current
+        return ended
+
+    saved = ctx.crawls.update(record.crawl_id, end)
+    if saved is not None:
+        ctx.leases.release(record.organization_id, record.crawl_id)
+        log.info(
+            "crawl %s: %s",
+            saved.status,
+            saved.counts,
+            extra={"crawl_id": record.crawl_id, "stage": "finish", "status": saved.status},
+        )
+    return saved

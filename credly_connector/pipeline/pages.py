@@ -19,21 +19,14 @@ log = logging.getLogger(__name__)
 
 def handle_page(ctx: CrawlContext, message: PageMessage, delivery: Delivery) -> None:
     """Run the page stage for one page (idempotent)."""
-    record = ctx.crawls.get(message.crawl_id)
-    if record is None or record.final or not record.phase_at_least("pages"):
-        return
-    total = record.total_pages or 0
-    if not 1 <= message.page <= total:
-        log.warning("page %d is outside 1..%d; ignored", message.page, total)
-        return
     execute_step(
         ctx,
-        record,
+        message.crawl_id,
         PAGE,
         message.page,
         delivery,
-        work=lambda: store_page(ctx, record, message.page),
-        followups=lambda r: [PlanMessage(r.crawl_id)],
+        work=lambda record: store_page(ctx, record, message.page),
+        followups=lambda record: [PlanMessage(record.crawl_id)],
     )
 
 

@@ -15,8 +15,8 @@ from credly_connector.stores.crawls import FULL, CrawlRecord
 from credly_connector.stores.steps import DONE, PAGE, StepRecord
 
 log = logging.getLogger(__name__)
+# The plan step: what moved the crawl on (`advanced_by`) and the kind of its checkpoint.
 STEP = "plan"
-PLAN_STEP = "plan"
 # An incremental crawl with no earlier success looks this far back for expired badges.
 EXPIRY_LOOKBACK = timedelta(days=2)
 
@@ -63,8 +63,12 @@ def _messages(ctx: CrawlContext, record: CrawlRecord) -> list[Message]:
     if record.kind == FULL:
         pages = list(ctx.steps.records(record.crawl_id, PAGE))
         complete = all(p.status == DONE for p in pages) and len(pages) == (record.total_pages or 0)
-        emails |= _sweep(ctx, record, pages) if complete else set()
-        emails |= {key.email for key in ctx.badges.keys(record.organization_id)}
+        # One scan serves both: every stored recipient is recomposed (those of swept badges
+        # included), and the sweep picks the keys no page saw.
+        keys = list(ctx.badges.keys(record.organization_id))
+        emails |= {key.email for key in keys}
+        if complete:
+            _sweep(ctx, record, pages, keys)
         users |= set(ctx.people.user_ids())
     else:
         state = ctx.orgstate.get(record.organization_id)
@@ -75,34 +79,30 @@ def _messages(ctx: CrawlContext, record: CrawlRecord) -> list[Message]:
     return list(batch_messages(record.crawl_id, plan, ctx.options.batch_size))
 
 
-def _sweep(ctx: CrawlContext, record: CrawlRecord, pages: list[StepRecord]) -> set[str]:
-    """Forget the badges a complete full crawl did not see; returns their recipients.
+def _sweep(
+    ctx: CrawlContext, record: CrawlRecord, pages: list[StepRecord], keys: list[BadgeKey]
+) -> None:
+    """Forget the stored badges (`keys`) a complete full crawl did not see.
 
     Only runs when every page succeeded: after a failed page, unseen does not mean gone.
     The recipients are remembered before any row is deleted, so a retry after a crash still
     recomposes them.
     """
     seen = {digest for page in pages for digest in page.seen}
-    gone: list[BadgeKey] = [
-        key for key in ctx.badges.keys(record.organization_id) if key.digest() not in seen
-    ]
+    gone = [key for key in keys if key.digest() not in seen]
     if not gone:
-        return set()
-    emails = {key.email for key in gone}
-    ctx.crawlsets.add_emails(record.crawl_id, emails)
+        return
+    ctx.crawlsets.add_emails(record.crawl_id, {key.email for key in gone})
     for key in gone:
         badge = ctx.badges.get(key.email, key.badge_id)
         if badge is not None:
             ctx.expiries.forget(badge)
         ctx.badges.delete(key)
-    previous = ctx.steps.get(record.crawl_id, PLAN_STEP, 1)
+    previous = ctx.steps.get(record.crawl_id, STEP, 1)
     removed = len(gone) + (previous.counts.get("badges_removed", 0) if previous else 0)
-    ctx.steps.put(
-        StepRecord(record.crawl_id, PLAN_STEP, 1, DONE, counts={"badges_removed": removed})
-    )
+    ctx.steps.put(StepRecord(record.crawl_id, STEP, 1, DONE, counts={"badges_removed": removed}))
     log.info(
         "%d badges no longer listed by Credly were removed",
         len(gone),
         extra={"crawl_id": record.crawl_id, "stage": "plan"},
     )
-    return emails

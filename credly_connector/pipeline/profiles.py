@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from credly_connector.errors import ConfigurationError
@@ -52,21 +52,14 @@ class PersonPlan:
 
 def handle_profiles(ctx: CrawlContext, message: ProfileMessage, delivery: Delivery) -> None:
     """Run the profile stage for one batch (idempotent: unchanged items are not rewritten)."""
-    record = ctx.crawls.get(message.crawl_id)
-    if record is None or record.final or not record.phase_at_least("profiles"):
-        return
-    total = record.total_batches or 0
-    if not 1 <= message.batch <= total:
-        log.warning("batch %d is outside 1..%d; ignored", message.batch, total)
-        return
     execute_step(
         ctx,
-        record,
+        message.crawl_id,
         BATCH,
         message.batch,
         delivery,
-        work=lambda: asyncio.run(compose_batch(ctx, record, message)),
-        followups=lambda r: [FinishMessage(r.crawl_id)],
+        work=lambda record: asyncio.run(compose_batch(ctx, record, message)),
+        followups=lambda record: [FinishMessage(record.crawl_id)],
     )
 
 
@@ -216,17 +209,7 @@ def commit_person(ctx: CrawlContext, record: CrawlRecord, plan: PersonPlan) -> N
     elif plan.action == DELETE:
         ctx.people.delete(plan.user_id)
     for recipient in plan.recipients:
-        ctx.recipients.record(
-            RecipientRecord(
-                recipient.email,
-                recipient.user_id,
-                recipient.method,
-                recipient.reason,
-                recipient.decisions,
-                recipient.decided_at,
-                record.crawl_id,
-            )
-        )
+        ctx.recipients.record(replace(recipient, crawl_id=record.crawl_id))
 
 
 def explain_email(

@@ -20,20 +20,24 @@ from credly_connector.stores.crawls import CrawlRecord
 from credly_connector.stores.steps import DONE, FAILED, PENDING, StepRecord, step_key
 
 log = logging.getLogger(__name__)
-_SAVE_ATTEMPTS = 20
+# The phase a kind of step runs in, and the phase its last step moves the crawl to.
+PHASE_OF = {"page": ("pages", "plan"), "batch": ("profiles", "finish")}
 
 
 def execute_step(
     ctx: CrawlContext,
-    record: CrawlRecord,
+    crawl_id: str,
     kind: str,
     number: int,
     delivery: Delivery,
     *,
-    work: Callable[[], StepRecord],
+    work: Callable[[CrawlRecord], StepRecord],
     followups: Callable[[CrawlRecord], list[Message]],
 ) -> None:
     """Do a step's work unless it settled already, then settle it and maybe move the crawl on.
+
+    Messages of an ended crawl, of a crawl not yet in the step's phase, or for a step number
+    outside the crawl's range are ignored.
 
     A failure on the last delivery, or a configuration error on any, settles the step as
     failed, so the crawl still completes (as failed) instead of waiting forever.
@@ -42,13 +46,19 @@ def execute_step(
         Exception: The work's error, so the queue delivers the message again (or, on the last
             delivery, the host moves it to the poison queue).
     """
+    record = ctx.crawls.get(crawl_id)
+    if record is None or record.final or not record.phase_at_least(PHASE_OF[kind][0]):
+        return
     total = (record.total_pages if kind == "page" else record.total_batches) or 0
+    if not 1 <= number <= total:
+        log.warning("%s is outside 1..%d; ignored", step_key(kind, number), total)
+        return
     existing = ctx.steps.get(record.crawl_id, kind, number)
     error: Exception | None = None
     if existing is None or not existing.settled:
         attempts = (existing.attempts if existing else 0) + 1
         try:
-            result = work()
+            result = work(record)
         except ConfigurationError as config_error:
             # Credentials or settings: no retry can help, so the step fails now.
             ctx.steps.put(
@@ -111,9 +121,6 @@ def _failed(
     return StepRecord(record.crawl_id, kind, number, status, attempts, error=describe(error))
 
 
-PHASE_OF = {"page": ("pages", "plan"), "batch": ("profiles", "finish")}
-
-
 def settle(
     ctx: CrawlContext,
     crawl_id: str,
@@ -124,26 +131,20 @@ def settle(
     followups: Callable[[CrawlRecord], list[Message]],
 ) -> None:
     """Settle the step's bit; the step that settles the last one moves the crawl on."""
+    if not ctx.steps.settle(crawl_id, kind, number, total):
+        return  # not the last step; only the last one (or its redelivery) moves the crawl on
     key = step_key(kind, number)
     current, following = PHASE_OF[kind]
-    if ctx.steps.settle(crawl_id, kind, number, total):
-        for _ in range(_SAVE_ATTEMPTS):
-            record = ctx.crawls.get(crawl_id)
-            if record is None:
-                return
-            moved = advance(record, current, following, key)
-            if moved is None:
-                break
-            if ctx.crawls.save(moved) is not None:
-                log.info(
-                    "all %d %ss settled; crawl moves to %s",
-                    total,
-                    kind,
-                    following,
-                    extra={"crawl_id": crawl_id, "stage": following},
-                )
-                break
-    record = ctx.crawls.get(crawl_id)
+    moved = ctx.crawls.update(crawl_id, lambda r: advance(r, current, following, key))
+    if moved is not None:
+        log.info(
+            "all %d %ss settled; crawl moves to %s",
+            total,
+            kind,
+            following,
+            extra={"crawl_id": crawl_id, "stage": following},
+        )
+    record = moved or ctx.crawls.get(crawl_id)
     if record is not None and owes_followup(record, following, key):
         ctx.queues.send_all(followups(record))
         ctx.crawls.save(record.with_changes(followup_sent=True))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +12,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
+from credly_connector.errors import ConflictError
 from credly_connector.stores.tables import Tables, dumps, etag_of, from_iso, loads, quote, to_iso
 
 ROLE = "crawls"
@@ -195,6 +196,35 @@ class CrawlStore:
             return None
         return self.get(record.crawl_id)
 
+    def update(
+        self,
+        crawl_id: str,
+        change: Callable[[CrawlRecord], CrawlRecord | None],
+        *,
+        attempts: int = 20,
+    ) -> CrawlRecord | None:
+        """Apply `change` to the stored record, re-reading and re-applying it after a conflict.
+
+        Args:
+            change: The new record from the current one, or None to leave it as it is.
+
+        Returns:
+            The record as saved, or None when `change` declined or the crawl does not exist.
+
+        Raises:
+            ConflictError: When others kept changing the record for `attempts` rounds.
+        """
+        for _ in range(attempts):
+            current = self.get(crawl_id)
+            changed = None if current is None else change(current)
+            if changed is None:
+                return None
+            saved = self.save(changed)
+            if saved is not None:
+                return saved
+        msg = f"crawl {crawl_id} kept changing under us"
+        raise ConflictError(msg)
+
     def latest(self, limit: int = 50, organization_id: str | None = None) -> list[CrawlRecord]:
         """The most recent crawls first, optionally of one organisation."""
         query = f"PartitionKey eq {quote(PARTITION)}"
@@ -206,9 +236,3 @@ class CrawlStore:
             if len(found) >= limit:
                 break
         return found
-
-    def running(self, organization_id: str) -> Iterator[CrawlRecord]:
-        """Crawls of an organisation that have not ended."""
-        for record in self.latest(limit=20, organization_id=organization_id):
-            if not record.final:
-                yield record

@@ -86,13 +86,6 @@ class DirectoryStore:
         query = f"PartitionKey eq {quote(USERS)}"
         return [_from_entity(e) for e in self._table.query_entities(query)]
 
-    def user(self, user_id: str) -> DirectoryUser | None:
-        """One user of the snapshot."""
-        try:
-            return _from_entity(self._table.get_entity(USERS, user_id))
-        except ResourceNotFoundError:
-            return None
-
     def apply(self, changes: Iterable[DirectoryChange]) -> None:
         """Write changed users (in transactions) and delete removed ones."""
         upserts: list[dict[str, Any]] = []
@@ -103,10 +96,3 @@ class DirectoryStore:
                 upserts.append(_to_entity(change.user))
         # Every property is written, so the transactions' merge-upsert replaces the user.
         self._tables.upsert_many(ROLE, upserts)
-
-    def replace_all(self, users: Iterable[DirectoryUser]) -> None:
-        """Make the snapshot exactly `users` (after a full directory read)."""
-        keep = {u.id: u for u in users}
-        stale = [u.id for u in self.users() if u.id not in keep]
-        self.apply([DirectoryChange(i, None) for i in stale])
-        self.apply([DirectoryChange(u.id, u) for u in keep.values()])

@@ -10,9 +10,9 @@ import requests
 from credly_connector.credly.errors import (
     CredlyNotFoundError,
     error_for_exception,
-    parse_retry_after,
 )
 from credly_connector.errors import NotFoundError, RequestError, RetryableError
+from credly_connector.retry import parse_retry_after
 
 NOW = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
 

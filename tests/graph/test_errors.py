@@ -23,9 +23,9 @@ from credly_connector.graph.errors import (
     GraphFailure,
     error_for,
     parse_failure,
-    parse_retry_after,
     translate_exception,
 )
+from credly_connector.retry import parse_retry_after
 
 
 def envelope(code: str, message: str) -> bytes:
