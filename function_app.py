@@ -19,7 +19,7 @@ from credly_connector.ops.answers import Answer, problem
 from credly_connector.ops.crawls import crawl_status, list_crawls, start_crawl
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.dispatch import handle_message, handle_poison
-from credly_connector.pipeline.launch import request_crawl
+from credly_connector.pipeline.launch import request_crawls
 from credly_connector.pipeline.messages import FINISH, PAGES, PLAN, PROFILES, START
 from credly_connector.pipeline.queues import QUEUE_NAMES
 from credly_connector.runtime import build_context
@@ -74,11 +74,11 @@ def _ops(run: Callable[[CrawlContext], Answer]) -> func.HttpResponse:
 
 
 def _timer_crawl(kind: str, timer: func.TimerRequest) -> None:
-    outcome = request_crawl(context(), kind, "timer")
-    if outcome.crawl is None:
-        log.info("%s crawl skipped: crawl %s is still running", kind, outcome.busy_with)
-    elif timer.past_due:
-        log.info("%s crawl %s started late (timer past due)", kind, outcome.crawl.crawl_id)
+    for outcome in request_crawls(context(), kind, "timer"):
+        if outcome.crawl is None:
+            log.info("%s crawl skipped: crawl %s is still running", kind, outcome.busy_with)
+        elif timer.past_due:
+            log.info("%s crawl %s started late (timer past due)", kind, outcome.crawl.crawl_id)
 
 
 @app.function_name("incremental_crawl")

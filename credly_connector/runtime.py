@@ -46,7 +46,7 @@ class Hooks:
 def pipeline_options(settings: Settings) -> PipelineOptions:
     """The pipeline's view of the settings."""
     return PipelineOptions(
-        organization_id=settings.credly.organization_id,
+        organizations=settings.credly.organization_ids,
         connection_id=settings.graph.connection_id,
         web_url=settings.credly.web_url,
         include_expired=settings.crawl.include_expired,
@@ -75,28 +75,36 @@ def storage_clients(storage: StorageSettings) -> tuple[Tables, CrawlQueues]:
     )
 
 
-def credly_auth(settings: Settings, session: requests.Session) -> CredlyAuth:
-    """Token (Basic) or OAuth client-credentials authentication, as configured."""
+def credly_auth(
+    settings: Settings, session: requests.Session, organization_id: str | None = None
+) -> CredlyAuth:
+    """Token (Basic) or OAuth client-credentials authentication of one organisation."""
     credly = settings.credly
-    if credly.auth_token:
-        return TokenAuth(credly.auth_token)
-    if not (credly.client_id and credly.client_secret):
+    org = credly.organization(organization_id) if organization_id else credly.primary
+    if org is None:
+        raise ConfigurationError(
+            f"Credly organisation {organization_id} is not configured.",
+            fix="add it to CREDLY_ORGANIZATIONS (or CREDLY_ORGANIZATION_ID)",
+        )
+    if org.auth_token:
+        return TokenAuth(org.auth_token)
+    if not (org.client_id and org.client_secret):
         raise ConfigurationError(
             "No Credly credentials are configured.",
             fix="set CREDLY_AUTH_TOKEN, or CREDLY_CLIENT_ID and CREDLY_CLIENT_SECRET",
         )
-    return OAuthAuth(credly.client_id, credly.client_secret, credly.token_url, session=session)
+    return OAuthAuth(org.client_id, org.client_secret, credly.token_url, session=session)
 
 
-def credly_factory(settings: Settings, hooks: Hooks) -> Callable[[], CredlyClient]:
-    """Builds the Credly client on first use."""
+def credly_factory(settings: Settings, hooks: Hooks) -> Callable[[str], CredlyClient]:
+    """Builds an organisation's Credly client (called once per organisation and process)."""
 
-    def build() -> CredlyClient:
+    def build(organization_id: str) -> CredlyClient:
         session = hooks.credly_session or requests.Session()
         return CredlyClient(
             settings.credly.api_url,
-            settings.credly.organization_id,
-            credly_auth(settings, session),
+            organization_id,
+            credly_auth(settings, session, organization_id),
             session=session,
             on_request=hooks.credly_request,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import uuid
@@ -31,6 +32,7 @@ MAX_PREFIX = 24
 # Each app setting `load_settings` reads -> where its effective value lives in `Settings`.
 _SETTING_FIELDS: dict[str, str] = {
     "CREDLY_ORGANIZATION_ID": "credly.organization_id",
+    "CREDLY_ORGANIZATIONS": "credly.organizations_setting",
     "CREDLY_AUTH_TOKEN": "credly.auth_token",
     "CREDLY_CLIENT_ID": "credly.client_id",
     "CREDLY_CLIENT_SECRET": "credly.client_secret",
@@ -139,20 +141,81 @@ class SettingsError(ConfigurationError):
 
 
 @dataclass(frozen=True)
-class CredlySettings:
-    """Where and as whom the connector reads Credly."""
+class CredlyOrganization:
+    """One Credly organisation the connector reads, and the credentials it reads it with.
 
-    organization_id: str
-    api_url: str = CREDLY_PRODUCTION_API_URL
-    web_url: str = CREDLY_PRODUCTION_WEB_URL
+    The `*_setting` fields name the app settings the credentials came from, so a health
+    check or an error can say which setting to fix.
+    """
+
+    id: str
     auth_token: str | None = field(default=None, repr=False)
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
+    auth_token_setting: str = "CREDLY_AUTH_TOKEN"  # noqa: S105 - a setting name
+    client_id_setting: str = "CREDLY_CLIENT_ID"
+    client_secret_setting: str = "CREDLY_CLIENT_SECRET"  # noqa: S105 - a setting name
 
     @property
     def auth_mode(self) -> CredlyAuthMode:
         """`auth_token` (organization token) or `client_credentials` (OAuth client)."""
         return "auth_token" if self.auth_token else "client_credentials"
+
+    @property
+    def credential_settings(self) -> tuple[str, ...]:
+        """The app settings holding this organisation's credentials."""
+        if self.auth_mode == "auth_token":
+            return (self.auth_token_setting,)
+        return (self.client_id_setting, self.client_secret_setting)
+
+
+@dataclass(frozen=True)
+class CredlySettings:
+    """Where Credly is, and the organisations (with their credentials) the connector reads."""
+
+    organizations: tuple[CredlyOrganization, ...]
+    api_url: str = CREDLY_PRODUCTION_API_URL
+    web_url: str = CREDLY_PRODUCTION_WEB_URL
+    organizations_setting: str | None = None
+
+    @property
+    def primary(self) -> CredlyOrganization:
+        """The first (usually the only) organisation."""
+        return self.organizations[0] if self.organizations else CredlyOrganization("")
+
+    @property
+    def organization_ids(self) -> tuple[str, ...]:
+        """Every configured organisation id, in the configured order."""
+        return tuple(org.id for org in self.organizations)
+
+    def organization(self, organization_id: str) -> CredlyOrganization | None:
+        """The configured organisation with this id, if any."""
+        return next((o for o in self.organizations if o.id == organization_id), None)
+
+    @property
+    def organization_id(self) -> str:
+        """The first organisation's id."""
+        return self.primary.id
+
+    @property
+    def auth_token(self) -> str | None:
+        """The first organisation's authorization token."""
+        return self.primary.auth_token
+
+    @property
+    def client_id(self) -> str | None:
+        """The first organisation's OAuth client id."""
+        return self.primary.client_id
+
+    @property
+    def client_secret(self) -> str | None:
+        """The first organisation's OAuth client secret."""
+        return self.primary.client_secret
+
+    @property
+    def auth_mode(self) -> CredlyAuthMode:
+        """How the first organisation authenticates."""
+        return self.primary.auth_mode
 
     @property
     def token_url(self) -> str:
@@ -393,9 +456,6 @@ def _is_loopback(url: str) -> bool:
 
 
 def _read_credly(r: _Reader) -> CredlySettings:
-    organization_id = r.guid("CREDLY_ORGANIZATION_ID", _ORG_ID_FIX)
-    if r.text("CREDLY_ORGANIZATION_ID") is None:
-        r.problem("CREDLY_ORGANIZATION_ID", "is not set", _ORG_ID_FIX)
     api_url = r.url("CREDLY_API_URL", CREDLY_PRODUCTION_API_URL)
     # The web site follows the API's environment unless set: sandbox API, sandbox site.
     sandbox = api_url is not None and urlsplit(api_url).hostname == "sandbox-api.credly.com"
@@ -414,33 +474,118 @@ def _read_credly(r: _Reader) -> CredlySettings:
                 f"use {CREDLY_SANDBOX_WEB_URL} with {CREDLY_SANDBOX_API_URL}, or "
                 f"{CREDLY_PRODUCTION_WEB_URL} with {CREDLY_PRODUCTION_API_URL}",
             )
-    token = r.text("CREDLY_AUTH_TOKEN")
-    client_id, secret = r.text("CREDLY_CLIENT_ID"), r.text("CREDLY_CLIENT_SECRET")
-    if token and (client_id or secret):
-        r.problem(
-            "CREDLY_AUTH_TOKEN",
-            "is set together with CREDLY_CLIENT_ID/CREDLY_CLIENT_SECRET",
-            "keep either the organization token or the OAuth client id and secret, not both",
-        )
-    elif bool(client_id) != bool(secret):
-        missing = "CREDLY_CLIENT_SECRET" if client_id else "CREDLY_CLIENT_ID"
-        given = "CREDLY_CLIENT_ID" if client_id else "CREDLY_CLIENT_SECRET"
-        r.problem(missing, f"is not set but {given} is", f"set {missing} as well")
-    elif not (token or client_id):
-        r.problem(
-            "CREDLY_AUTH_TOKEN",
-            "no Credly credentials are set",
-            "set CREDLY_AUTH_TOKEN to an organization authorization token, or set "
-            "CREDLY_CLIENT_ID and CREDLY_CLIENT_SECRET to an OAuth client's credentials",
-        )
+    listed = r.text("CREDLY_ORGANIZATIONS")
+    if listed is not None:
+        organizations = _read_organization_list(r, listed)
+    else:
+        organizations = _read_single_organization(r)
     return CredlySettings(
-        organization_id=organization_id or "",
+        organizations=organizations,
         api_url=api_url or CREDLY_PRODUCTION_API_URL,
         web_url=web_url or CREDLY_PRODUCTION_WEB_URL,
-        auth_token=token,
-        client_id=client_id,
-        client_secret=secret,
+        organizations_setting=listed,
     )
+
+
+def _read_single_organization(r: _Reader) -> tuple[CredlyOrganization, ...]:
+    organization_id = r.guid("CREDLY_ORGANIZATION_ID", _ORG_ID_FIX)
+    if r.text("CREDLY_ORGANIZATION_ID") is None:
+        r.problem("CREDLY_ORGANIZATION_ID", "is not set", _ORG_ID_FIX)
+    credentials = _read_credentials(
+        r, "CREDLY_AUTH_TOKEN", "CREDLY_CLIENT_ID", "CREDLY_CLIENT_SECRET"
+    )
+    if organization_id is None or credentials is None:
+        return ()
+    return (CredlyOrganization(organization_id, *credentials),)
+
+
+def _read_credentials(
+    r: _Reader, token_setting: str, id_setting: str, secret_setting: str
+) -> tuple[str | None, str | None, str | None, str, str, str] | None:
+    """(token, client id, client secret, and the three setting names), or None on a problem."""
+    token = r.text(token_setting) if token_setting else None
+    client_id = r.text(id_setting) if id_setting else None
+    secret = r.text(secret_setting) if secret_setting else None
+    if token and (client_id or secret):
+        r.problem(
+            token_setting,
+            f"is set together with {id_setting}/{secret_setting}",
+            "keep either the organization token or the OAuth client id and secret, not both",
+        )
+        return None
+    if bool(client_id) != bool(secret):
+        missing = (secret_setting if client_id else id_setting) or "CREDLY_ORGANIZATIONS"
+        given = id_setting if client_id else secret_setting
+        r.problem(missing, f"is not set but {given} is", f"set {missing} as well")
+        return None
+    if not (token or client_id):
+        named = token_setting or id_setting
+        r.problem(
+            named,
+            "no Credly credentials are set",
+            f"set {token_setting or 'an auth token setting'} to an organization authorization "
+            f"token, or set {id_setting or 'a client id setting'} and "
+            f"{secret_setting or 'a client secret setting'} to an OAuth client's credentials",
+        )
+        return None
+    return token, client_id, secret, token_setting, id_setting, secret_setting
+
+
+_ORGANIZATIONS_FIX = (
+    'set a JSON list such as [{"id": "<GUID>", "authTokenSetting": "CREDLY_TOKEN_ACME"}] or '
+    '[{"id": "<GUID>", "clientIdSetting": "...", "clientSecretSetting": "..."}]; the secrets '
+    "stay in the settings named there"
+)
+_ORGANIZATION_KEYS = frozenset({"id", "authTokenSetting", "clientIdSetting", "clientSecretSetting"})
+
+
+def _read_organization_list(r: _Reader, listed: str) -> tuple[CredlyOrganization, ...]:
+    name = "CREDLY_ORGANIZATIONS"
+    try:
+        entries = json.loads(listed)
+    except ValueError:
+        r.problem(name, "is not valid JSON", _ORGANIZATIONS_FIX)
+        return ()
+    if not isinstance(entries, list) or not entries:
+        r.problem(name, "is not a non-empty JSON list", _ORGANIZATIONS_FIX)
+        return ()
+    if r.text("CREDLY_ORGANIZATION_ID") is not None:
+        r.problem(
+            "CREDLY_ORGANIZATION_ID",
+            "is set together with CREDLY_ORGANIZATIONS",
+            "remove CREDLY_ORGANIZATION_ID; list every organisation in CREDLY_ORGANIZATIONS",
+        )
+    organizations: list[CredlyOrganization] = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"{name}[{number}]"
+        if not isinstance(entry, dict):
+            r.problem(name, f"entry {number} is not a JSON object", _ORGANIZATIONS_FIX)
+            continue
+        unknown = sorted(set(entry) - _ORGANIZATION_KEYS)
+        if unknown:
+            r.problem(name, f"entry {number} has unknown keys {unknown}", _ORGANIZATIONS_FIX)
+            continue
+        settings = [entry.get(key, "") for key in sorted(_ORGANIZATION_KEYS - {"id"})]
+        if not all(isinstance(value, str) for value in [entry.get("id"), *settings]):
+            r.problem(name, f"entry {number} has a value that is not a string", _ORGANIZATIONS_FIX)
+            continue
+        try:
+            organization_id = str(uuid.UUID(entry.get("id", "")))
+        except ValueError:
+            r.problem(name, f"{where}.id {entry.get('id')!r} is not a GUID", _ORG_ID_FIX)
+            continue
+        if any(o.id == organization_id for o in organizations):
+            r.problem(name, f"{where} repeats organisation {organization_id}", "list it once")
+            continue
+        credentials = _read_credentials(
+            r,
+            entry.get("authTokenSetting", ""),
+            entry.get("clientIdSetting", ""),
+            entry.get("clientSecretSetting", ""),
+        )
+        if credentials is not None:
+            organizations.append(CredlyOrganization(organization_id, *credentials))
+    return tuple(organizations)
 
 
 def _read_graph(r: _Reader) -> GraphSettings:

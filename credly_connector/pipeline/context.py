@@ -37,13 +37,14 @@ class PipelineOptions:
     """The settings the pipeline's rules depend on.
 
     Attributes:
+        organizations: The Credly organisations read, merged into one item per person.
         web_url: Credly's web site, for badge links on profiles.
         lease: How long a crawl holds its organisation's lease without renewing it.
         batch_size: Users per profile message.
         write_concurrency: Item writes in flight per profile batch.
     """
 
-    organization_id: str
+    organizations: tuple[str, ...]
     connection_id: str
     web_url: str
     include_expired: bool = False
@@ -70,14 +71,14 @@ GraphSession = Callable[[], AbstractAsyncContextManager[GraphClient]]
 
 
 class CrawlContext:
-    """Stores, queues and clients of one organisation's pipeline, built once per process."""
+    """Stores, queues and clients of the pipeline, built once per process."""
 
     def __init__(
         self,
         options: PipelineOptions,
         tables: Tables,
         queues: CrawlQueues,
-        credly: Callable[[], CredlyClient],
+        credly: Callable[[str], CredlyClient],
         graph: GraphSession,
         *,
         clock: Callable[[], datetime] = utc_now,
@@ -100,25 +101,27 @@ class CrawlContext:
         self.recipients = RecipientStore(tables)
         self.directory = DirectoryStore(tables)
         self._credly_factory = credly
-        self._credly: CredlyClient | None = None
+        self._credly: dict[str, CredlyClient] = {}
         self._lock = threading.Lock()
-        self._index: tuple[str, DirectoryIndex] | None = None
+        self._index: tuple[tuple[str, tuple[tuple[str, str], ...]], DirectoryIndex] | None = None
 
-    @property
-    def credly(self) -> CredlyClient:
-        """The Credly client (created on first use, shared by the handlers)."""
+    def credly_for(self, organization_id: str) -> CredlyClient:
+        """The organisation's Credly client (created on first use, shared by the handlers)."""
         with self._lock:
-            if self._credly is None:
-                self._credly = self._credly_factory()
-            return self._credly
+            client = self._credly.get(organization_id)
+            if client is None:
+                client = self._credly[organization_id] = self._credly_factory(organization_id)
+            return client
 
     def directory_index(self, version: str) -> DirectoryIndex:
-        """The identity index of the snapshot `version`, loaded once per version."""
+        """The identity index of snapshot `version` and the current overrides (cached)."""
+        overrides = dict(self.overrides())
+        key = (version, tuple(sorted(overrides.items())))
         with self._lock:
             cached = self._index
-        if cached is not None and cached[0] == version:
+        if cached is not None and cached[0] == key:
             return cached[1]
-        index = DirectoryIndex(self.directory.users(), overrides=self.overrides())
+        index = DirectoryIndex(self.directory.users(), overrides=overrides)
         with self._lock:
-            self._index = (version, index)
+            self._index = (key, index)
         return index

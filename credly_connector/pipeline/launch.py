@@ -26,18 +26,42 @@ class LaunchOutcome:
         return self.crawl is not None
 
 
-def request_crawl(ctx: CrawlContext, kind: str, trigger: str) -> LaunchOutcome:
+def request_crawls(
+    ctx: CrawlContext, kind: str, trigger: str, *, dry_run: bool = False
+) -> list[LaunchOutcome]:
+    """Start a crawl of `kind` for every configured organisation (each under its own lease)."""
+    return [
+        request_crawl(ctx, kind, trigger, org, dry_run=dry_run) for org in ctx.options.organizations
+    ]
+
+
+def request_crawl(
+    ctx: CrawlContext,
+    kind: str,
+    trigger: str,
+    organization_id: str | None = None,
+    *,
+    dry_run: bool = False,
+) -> LaunchOutcome:
     """Start a crawl of `kind` unless one of the organisation is running.
 
     An incremental crawl with no watermark yet reads everything (but sweeps nothing).
 
+    Args:
+        organization_id: One of the configured organisations; the first when omitted.
+        dry_run: Run every stage except the Graph writes, recording a preview instead.
+
     Raises:
-        ValueError: When `kind` is not "full" or "incremental".
+        ValueError: When `kind` is not "full" or "incremental", or the organisation is not
+            configured.
     """
     if kind not in KINDS:
         msg = f"kind must be one of {', '.join(KINDS)}, not {kind!r}"
         raise ValueError(msg)
-    org = ctx.options.organization_id
+    org = organization_id or ctx.options.organizations[0]
+    if org not in ctx.options.organizations:
+        msg = f"organisation {org} is not configured"
+        raise ValueError(msg)
     now = ctx.clock()
     crawl_id = new_crawl_id(now)
     outcome = ctx.leases.acquire(org, crawl_id, now, ctx.options.lease)
@@ -63,6 +87,7 @@ def request_crawl(ctx: CrawlContext, kind: str, trigger: str) -> LaunchOutcome:
             trigger=trigger,
             created_at=now,
             since=since,
+            dry_run=dry_run,
         )
     )
     ctx.queues.send(StartMessage(crawl_id))

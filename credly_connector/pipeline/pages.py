@@ -32,7 +32,7 @@ def handle_page(ctx: CrawlContext, message: PageMessage, delivery: Delivery) -> 
 
 def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecord:
     """Fetch page `number`, upsert its badges, and remember the recipients whose badges changed."""
-    page = ctx.credly.badge_page(number, crawl_query(record))
+    page = ctx.credly_for(record.organization_id).badge_page(number, crawl_query(record))
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     affected: set[str] = set()

@@ -66,9 +66,11 @@ def _messages(ctx: CrawlContext, record: CrawlRecord) -> list[Message]:
         # One scan serves both: every stored recipient is recomposed (those of swept badges
         # included), and the sweep picks the keys no page saw.
         keys = list(ctx.badges.keys(record.organization_id))
-        emails |= {key.email for key in keys}
+        # Badges of organisations removed from the settings go with any complete full crawl.
+        orphans = list(ctx.badges.keys_outside(ctx.options.organizations))
+        emails |= {key.email for key in keys + orphans}
         if complete:
-            _sweep(ctx, record, pages, keys)
+            _sweep(ctx, record, pages, keys, orphans)
         users |= set(ctx.people.user_ids())
     else:
         state = ctx.orgstate.get(record.organization_id)
@@ -80,16 +82,20 @@ def _messages(ctx: CrawlContext, record: CrawlRecord) -> list[Message]:
 
 
 def _sweep(
-    ctx: CrawlContext, record: CrawlRecord, pages: list[StepRecord], keys: list[BadgeKey]
+    ctx: CrawlContext,
+    record: CrawlRecord,
+    pages: list[StepRecord],
+    keys: list[BadgeKey],
+    orphans: list[BadgeKey],
 ) -> None:
-    """Forget the stored badges (`keys`) a complete full crawl did not see.
+    """Forget the stored badges (`keys`) a complete full crawl did not see, and `orphans`.
 
     Only runs when every page succeeded: after a failed page, unseen does not mean gone.
     The recipients are remembered before any row is deleted, so a retry after a crash still
     recomposes them.
     """
     seen = {digest for page in pages for digest in page.seen}
-    gone = [key for key in keys if key.digest() not in seen]
+    gone = [key for key in keys if key.digest() not in seen] + orphans
     if not gone:
         return
     ctx.crawlsets.add_emails(record.crawl_id, {key.email for key in gone})

@@ -83,7 +83,7 @@ async def compose_batch(
                         pool, prepare_person, ctx, index, user_id, now
                     )
                     await write_person(ctx, graph, plan)
-                    await loop.run_in_executor(pool, commit_person, ctx, record, plan)
+                    await loop.run_in_executor(pool, commit_person, ctx, record.crawl_id, plan)
                     counts[_outcome(plan)] += 1
                     reasons.update(plan.reasons)
 
@@ -192,8 +192,12 @@ async def write_person(ctx: CrawlContext, graph: GraphClient, plan: PersonPlan) 
         await graph.delete_item(ctx.options.connection_id, item_id_for(plan.user_id))
 
 
-def commit_person(ctx: CrawlContext, record: CrawlRecord, plan: PersonPlan) -> None:
-    """Remember what Graph now holds for the user, and the decisions behind it."""
+def commit_person(ctx: CrawlContext, origin: str, plan: PersonPlan) -> None:
+    """Remember what Graph now holds for the user, and the decisions behind it.
+
+    Args:
+        origin: What caused the write: a crawl id, or e.g. `event:<id>` / `override:<email>`.
+    """
     if plan.action == PUT:
         ctx.people.put(
             PersonRecord(
@@ -203,13 +207,13 @@ def commit_person(ctx: CrawlContext, record: CrawlRecord, plan: PersonPlan) -> N
                 user_principal_name=plan.user_principal_name,
                 written_at=ctx.clock(),
                 badge_ids=plan.badge_ids,
-                crawl_id=record.crawl_id,
+                crawl_id=origin,
             )
         )
     elif plan.action == DELETE:
         ctx.people.delete(plan.user_id)
     for recipient in plan.recipients:
-        ctx.recipients.record(replace(recipient, crawl_id=record.crawl_id))
+        ctx.recipients.record(replace(recipient, crawl_id=origin))
 
 
 def explain_email(

@@ -44,7 +44,7 @@ def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -
         return
     try:
         version = refresh_directory(ctx, record.crawl_id)
-        first = ctx.credly.badge_page(1, crawl_query(record))
+        first = ctx.credly_for(record.organization_id).badge_page(1, crawl_query(record))
     except ConfigurationError as error:
         fail_crawl(ctx, record, "start", describe(error))
         return

@@ -7,7 +7,7 @@ Each row keeps the badge's content hash so an unchanged badge is never rewritten
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -103,5 +103,11 @@ class BadgeStore:
     def keys(self, organization_id: str) -> Iterator[BadgeKey]:
         """The key of every stored badge of an organisation (a scan: full crawls only)."""
         query = f"organization_id eq {quote(organization_id)}"
+        for entity in self._table.query_entities(query, select=["PartitionKey", "RowKey"]):
+            yield BadgeKey(decode_key(str(entity["PartitionKey"])), str(entity["RowKey"]))
+
+    def keys_outside(self, organization_ids: Collection[str]) -> Iterator[BadgeKey]:
+        """The keys of badges of organisations no longer configured (a scan: full crawls only)."""
+        query = " and ".join(f"organization_id ne {quote(org)}" for org in organization_ids)
         for entity in self._table.query_entities(query, select=["PartitionKey", "RowKey"]):
             yield BadgeKey(decode_key(str(entity["PartitionKey"])), str(entity["RowKey"]))

@@ -46,6 +46,7 @@ class CrawlRecord:
             so a redelivery of it can send them again after a crash.
         followup_sent: Whether the messages of the current phase were all enqueued.
         since: The watermark an incremental crawl reads changes from.
+        dry_run: Every stage runs except the Graph writes; profiles go to a preview instead.
         counts: Totals filled in when the crawl finishes.
     """
 
@@ -68,6 +69,7 @@ class CrawlRecord:
     failure_stage: str = ""
     failure_message: str = ""
     failed_steps: tuple[str, ...] = ()
+    dry_run: bool = False
     etag: str | None = field(default=None, compare=False)
 
     @property
@@ -89,6 +91,7 @@ class CrawlRecord:
             "id": self.crawl_id,
             "organizationId": self.organization_id,
             "kind": self.kind,
+            "dryRun": self.dry_run,
             "trigger": self.trigger,
             "status": self.status,
             "phase": self.phase,
@@ -133,6 +136,7 @@ def _to_entity(record: CrawlRecord) -> dict[str, Any]:
         "failure_stage": record.failure_stage,
         "failure_message": record.failure_message[:8000],
         "failed_steps": dumps(list(record.failed_steps)[:200]),
+        "dry_run": record.dry_run,
     }
 
 
@@ -158,6 +162,7 @@ def _from_entity(entity: Any) -> CrawlRecord:
         counts=loads(entity.get("counts"), {}),
         failure_stage=str(entity.get("failure_stage", "")),
         failure_message=str(entity.get("failure_message", "")),
+        dry_run=bool(entity.get("dry_run", False)),
         failed_steps=tuple(loads(entity.get("failed_steps"), [])),
         etag=etag_of(entity),
     )

@@ -38,12 +38,12 @@ def quick_retry_context(settings: Settings, sleeps: list[float]) -> CrawlContext
     tables, queues = storage_clients(settings.storage)
     policy = RetryPolicy(attempts=CLIENT_ATTEMPTS, sleep=sleeps.append)
 
-    def credly() -> CredlyClient:
+    def credly(organization_id: str) -> CredlyClient:
         session = requests.Session()
         return CredlyClient(
             settings.credly.api_url,
-            settings.credly.organization_id,
-            credly_auth(settings, session),
+            organization_id,
+            credly_auth(settings, session, organization_id),
             session=session,
             retry=policy,
         )
