@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from credly_connector import about
 from credly_connector.errors import ConfigurationError
@@ -25,13 +25,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     crawl.add_argument("--workers", type=int, default=4, help="handler threads (default 4)")
     crawl.add_argument("--timeout", type=float, default=3600.0, help="seconds (default 3600)")
     crawl.add_argument("--quiet", action="store_true", help="no progress bar")
+    crawl.add_argument(
+        "--organization", help="the organisation id to crawl (default: every configured one)"
+    )
+    # Each command: its name -> the function running it (add new commands here).
+    runners: dict[str, Callable[[argparse.Namespace], int]] = {
+        "crawl": _crawl,
+    }
     args = parser.parse_args(argv)
     if args.command == "version":
         sys.stdout.write(json.dumps(about()) + "\n")
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return _crawl(args)
+        return runners[args.command](args)
     except ConfigurationError as error:
         sys.stderr.write(f"{error}\n")
         return 2
@@ -45,15 +52,23 @@ def _crawl(args: argparse.Namespace) -> int:
     from credly_connector.settings import load_settings  # noqa: PLC0415
 
     ctx = build_context(load_settings(os.environ))
-    result = run_crawl(
-        ctx,
-        args.kind,
-        workers=args.workers,
-        timeout_s=args.timeout,
-        progress=None if args.quiet else Progress(),
-    )
-    print_summary(result, sys.stdout)
-    return 0 if result.succeeded else 1
+    organizations = [args.organization] if args.organization else ctx.options.organizations
+    if args.organization and args.organization not in ctx.options.organizations:
+        sys.stderr.write(f"organisation {args.organization} is not configured\n")
+        return 2
+    succeeded = True
+    for organization in organizations:
+        result = run_crawl(
+            ctx,
+            args.kind,
+            organization_id=organization,
+            workers=args.workers,
+            timeout_s=args.timeout,
+            progress=None if args.quiet else Progress(),
+        )
+        print_summary(result, sys.stdout)
+        succeeded = succeeded and result.succeeded
+    return 0 if succeeded else 1
 
 
 if __name__ == "__main__":

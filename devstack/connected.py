@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,32 @@ class ConnectedStack:
     def organization_id(self) -> str:
         """The organisation the connector reads."""
         return self.world.org_ids[0]
+
+
+def organization_settings(
+    world: World, *, oauth: bool = False, org_ids: tuple[str, ...] | None = None
+) -> dict[str, str]:
+    """`CREDLY_ORGANIZATIONS` naming one credential setting per organisation, and those settings.
+
+    Args:
+        org_ids: The organisations to list (all of the world's by default).
+    """
+    env: dict[str, str] = {}
+    listed: list[dict[str, str]] = []
+    for number, org_id in enumerate(org_ids or world.org_ids, start=1):
+        org = world.credly.orgs[org_id]
+        if oauth:
+            app = org.oauth_apps[0]
+            names = {"clientIdSetting": f"CREDLY_CLIENT_ID_{number}"}
+            names["clientSecretSetting"] = f"CREDLY_CLIENT_SECRET_{number}"
+            env[names["clientIdSetting"]] = app.client_id
+            env[names["clientSecretSetting"]] = app.client_secret
+        else:
+            names = {"authTokenSetting": f"CREDLY_TOKEN_{number}"}
+            env[names["authTokenSetting"]] = org.tokens[0].token
+        listed.append({"id": org_id, **names})
+    env["CREDLY_ORGANIZATIONS"] = json.dumps(listed)
+    return env
 
 
 @contextmanager
@@ -67,7 +94,10 @@ def connected_stack(
         }
         if prefix:
             env["STORAGE_PREFIX"] = prefix
-        if oauth:
+        if len(world.org_ids) > 1:
+            env.pop("CREDLY_ORGANIZATION_ID")
+            env.update(organization_settings(world, oauth=oauth))
+        elif oauth:
             app = org.oauth_apps[0]
             env["CREDLY_CLIENT_ID"] = app.client_id
             env["CREDLY_CLIENT_SECRET"] = app.client_secret

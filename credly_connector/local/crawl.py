@@ -35,14 +35,21 @@ def run_crawl(
     kind: str,
     *,
     trigger: str = "cli",
+    organization_id: str | None = None,
+    dry_run: bool = False,
     workers: int = 4,
     timeout_s: float = 3600.0,
     progress: Progress | None = None,
 ) -> LocalCrawl:
-    """Request a crawl and dispatch its messages until it ends (or `timeout_s` passes)."""
+    """Request a crawl and dispatch its messages until it ends (or `timeout_s` passes).
+
+    Args:
+        organization_id: The organisation to crawl (the first configured one when omitted).
+        dry_run: Run every stage except the Graph writes (a preview).
+    """
     ctx.tables.ensure()
     ctx.queues.ensure()
-    outcome = request_crawl(ctx, kind, trigger)
+    outcome = request_crawl(ctx, kind, trigger, organization_id, dry_run=dry_run)
     if outcome.crawl is None:
         return LocalCrawl(None, busy_with=outcome.busy_with)
     crawl_id = outcome.crawl.crawl_id

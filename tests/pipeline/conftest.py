@@ -34,8 +34,14 @@ class Pipeline:
     def world(self) -> World:
         return self.stack.world
 
-    def crawl(self, kind: str) -> LocalCrawl:
-        result = run_crawl(self.ctx, kind, workers=4, timeout_s=CRAWL_TIMEOUT_S)
+    def crawl(self, kind: str, organization_id: str | None = None) -> LocalCrawl:
+        result = run_crawl(
+            self.ctx,
+            kind,
+            organization_id=organization_id,
+            workers=4,
+            timeout_s=CRAWL_TIMEOUT_S,
+        )
         assert not result.timed_out, result
         return result
 
@@ -63,9 +69,17 @@ def make_pipeline(azurite: Azurite, storage_name: str) -> Iterator[Callable[...,
     with ExitStack() as stacks:
 
         def make(
-            *, badges: int = 240, seed: int = 7, env: dict[str, str] | None = None, **knobs: Any
+            *,
+            badges: int = 240,
+            seed: int = 7,
+            organisations: int = 1,
+            env: dict[str, str] | None = None,
+            **knobs: Any,
         ) -> Pipeline:
-            world = build_world(WorldSpec(seed=seed, badges=badges, now=datetime.now(UTC)))
+            spec = WorldSpec(
+                seed=seed, badges=badges, now=datetime.now(UTC), organisations=organisations
+            )
+            world = build_world(spec)
             stack = stacks.enter_context(
                 connected_stack(
                     world,

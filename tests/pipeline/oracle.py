@@ -61,18 +61,31 @@ def _addresses(user: Any) -> set[str]:
 
 
 def expected_items(
-    world: World, *, now: datetime, web_url: str, index_skills: bool = False
+    world: World,
+    *,
+    now: datetime,
+    web_url: str,
+    index_skills: bool = False,
+    organizations: tuple[str, ...] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Item id -> the item Graph must hold for the world as it is now."""
+    """Item id -> the item Graph must hold for the world as it is now.
+
+    Args:
+        organizations: The organisations the connector reads (all of the world's by default).
+    """
     owners: dict[str, set[str]] = {}
     users = {u.id: u for u in world.directory.users()}
     for user in users.values():
         for address in _addresses(user):
             owners.setdefault(address, set()).add(user.id)
     renderer = BadgeRenderer(world.credly)
-    org = world.org_ids[0]
     per_user: dict[str, list[dict[str, Any]]] = {}
-    for record in world.credly.badges[org].values():
+    records = [
+        record
+        for org in (world.org_ids if organizations is None else organizations)
+        for record in world.credly.badges.get(org, {}).values()
+    ]
+    for record in records:
         badge = renderer.badge(record)
         if badge["state"] != "accepted" or badge["public"] is not True:
             continue
