@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from credly_connector.ops.crawls import start_crawl
 from credly_connector.pipeline.launch import request_crawls
 from credly_connector.runtime import build_context
 from credly_connector.settings import load_settings
@@ -95,3 +97,52 @@ def test_removing_an_organisation_removes_its_badges_at_the_next_full_crawl(
     assert pipeline.stored() == only_first
     assert only_first != pipeline.expected()
     assert list(pipeline.ctx.badges.keys(second)) == []
+
+
+def test_starting_over_http_without_an_organisation_starts_one_crawl_each(
+    make_pipeline: Callable[..., Pipeline],
+) -> None:
+    pipeline = make_pipeline(badges=60, seed=5, organisations=2, env=FAST_WRITES)
+    pipeline.ctx.tables.ensure()
+    pipeline.ctx.queues.ensure()
+    url = "http://127.0.0.1/api/ops/crawls/{id}"
+
+    answer = start_crawl(pipeline.ctx, b'{"kind": "full"}', status_url=url, trigger="http")
+    busy = start_crawl(pipeline.ctx, b'{"kind": "full"}', status_url=url, trigger="http")
+
+    assert answer.status == 202
+    assert isinstance(answer.body, dict)
+    started = {c["organizationId"] for c in answer.body["crawls"]}
+    assert started == set(pipeline.world.org_ids)
+    assert answer.body["running"] == []
+    assert busy.status == 409
+
+
+def test_starting_over_http_names_one_organisation_or_refuses_an_unknown_one(
+    make_pipeline: Callable[..., Pipeline],
+) -> None:
+    pipeline = make_pipeline(badges=60, seed=5, organisations=2, env=FAST_WRITES)
+    pipeline.ctx.tables.ensure()
+    pipeline.ctx.queues.ensure()
+    url = "http://127.0.0.1/api/ops/crawls/{id}"
+    second = pipeline.world.org_ids[1]
+
+    one = start_crawl(
+        pipeline.ctx, f'{{"organizationId": "{second}"}}'.encode(), status_url=url, trigger="t"
+    )
+    unknown = start_crawl(
+        pipeline.ctx,
+        b'{"organizationId": "00000000-0000-0000-0000-000000000000"}',
+        status_url=url,
+        trigger="t",
+    )
+    wrong = start_crawl(pipeline.ctx, b'{"dryRun": "yes"}', status_url=url, trigger="t")
+
+    assert one.status == 202
+    assert isinstance(one.body, dict)
+    assert one.body["organizationId"] == second
+    assert "crawls" not in one.body
+    assert unknown.status == 404
+    assert "is not configured" in json.dumps(unknown.body)
+    assert wrong.status == 400
+    assert [r.organization_id for r in pipeline.ctx.crawls.latest()] == [second]
