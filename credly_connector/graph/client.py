@@ -54,6 +54,8 @@ RequestHook = Callable[[str, str, int | None], None]
 """Called after every attempt with (method, kind such as `items.put`, status or None)."""
 RetryHook = Callable[[str, RetryableError, float], None]
 """Called before every retry wait with (kind, the error, seconds to wait)."""
+BuildRequest = Callable[[], RequestInformation]
+"""Builds one attempt's request (a fresh `RequestInformation` per attempt)."""
 
 
 class GraphClient:
@@ -203,6 +205,24 @@ class GraphClient:
 
         return request
 
+    # -- requests built elsewhere (graph.provisioning) --------------------------------------
+
+    async def send(
+        self, method: str, kind: str, request: BuildRequest, *, retry: RetryPolicy | None = None
+    ) -> httpx.Response:
+        """Send a request `request` builds (once per attempt); the successful httpx response.
+
+        Same retries, reporting and error translation as the client's own calls; `retry`
+        replaces the client's policy (e.g. `NO_RETRY` for a write that is not idempotent).
+        """
+        response: httpx.Response = await self._call(method, kind, request, policy=retry)
+        return response
+
+    async def send_json(self, method: str, kind: str, request: BuildRequest) -> dict[str, Any]:
+        """Like `send`, returning the answer's JSON object (unreadable JSON is retried)."""
+        payload: dict[str, Any] = await self._call(method, kind, request, decode=True)
+        return payload
+
     # -- sending ---------------------------------------------------------------------------
 
     def _connection(self, connection_id: str) -> ExternalConnectionItemRequestBuilder:
@@ -216,9 +236,10 @@ class GraphClient:
         *,
         write: bool = False,
         decode: bool = False,
+        policy: RetryPolicy | None = None,
     ) -> Any:
-        """Send with retries; the decoded JSON body when `decode`, else None."""
-        policy = self._retry
+        """Send with retries; the decoded JSON body when `decode`, else the httpx response."""
+        policy = policy or self._retry
         started = policy.clock()
         attempt = 0
         while True:
@@ -252,7 +273,7 @@ class GraphClient:
         if not response.is_success:
             raise error_from_response(response, kind)
         if not decode:
-            return None
+            return response
         try:
             payload = response.json()
         except ValueError as exc:

@@ -29,6 +29,7 @@ PERMISSIONS = {
     "items": "ExternalItem.ReadWrite.OwnedBy",
     "connections": "ExternalConnection.ReadWrite.OwnedBy",
     "users": "User.Read.All",
+    "people": "PeopleSettings.ReadWrite.All",
 }
 """The least application permission each request family needs, by the kind's first part."""
 

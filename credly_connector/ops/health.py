@@ -1,0 +1,177 @@
+"""Health: settings, Credly, Graph and crawls, each a check that names its cause and fix.
+
+Health reads the raw app settings rather than a built context, so invalid settings become
+failed checks instead of an error; no answer ever carries a secret value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from azure.core.exceptions import AzureError
+
+from credly_connector.ops.answers import Answer
+from credly_connector.ops.checks import Check, failed, passed, secret_values
+from credly_connector.ops.health_credly import (
+    CREDLY_ENVIRONMENTS,
+    HEALTH_RETRY,
+    WARN_WITHIN,
+    CredlyEnvironment,
+    CredlyHealth,
+)
+from credly_connector.ops.health_graph import GraphHealth, token_check
+from credly_connector.pipeline.context import utc_now
+from credly_connector.runtime import storage_clients
+from credly_connector.settings import Settings, SettingsError, load_settings
+from credly_connector.stores.orgstate import OrganizationStateStore
+
+FIRST_CRAWL = (
+    'run setup, then POST /api/ops/crawls {"kind": "full"} '
+    "(or python -m credly_connector crawl --kind full)"
+)
+_MARKS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """Every check, in order, and the groups that could not be checked."""
+
+    checks: tuple[Check, ...]
+    not_checked: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Every check passed (warnings allowed) and nothing was left unchecked."""
+        return not self.not_checked and all(check.ok for check in self.checks)
+
+    def answer(self) -> Answer:
+        """200 when healthy, 503 otherwise; the body lists every check."""
+        body = {
+            "ok": self.ok,
+            "checks": [check.to_json() for check in self.checks],
+            "notChecked": list(self.not_checked),
+        }
+        return Answer(200 if self.ok else 503, body)
+
+    def render(self) -> str:
+        """The checks as lines for a terminal."""
+        lines = []
+        for check in self.checks:
+            lines.append(f"{_MARKS[check.status]}  {check.name}: {check.detail}")
+            if check.cause:
+                lines.append(f"      cause: {check.cause}")
+            if check.fix:
+                lines.append(f"      fix: {check.fix}")
+        if self.not_checked:
+            lines.append(f"not checked (the settings are invalid): {', '.join(self.not_checked)}")
+        return "\n".join(lines)
+
+
+def check_health(
+    env: Mapping[str, str],
+    *,
+    environments: Sequence[CredlyEnvironment] = CREDLY_ENVIRONMENTS,
+    now: Callable[[], datetime] = utc_now,
+) -> HealthReport:
+    """Run every check against the app settings `env` (e.g. `os.environ`).
+
+    Args:
+        env: The raw app settings.
+        environments: The Credly environments a refused credential is tried against, to
+            name a wrong `CREDLY_API_URL`.
+        now: The current aware UTC time (token expiry, crawl ages).
+
+    Returns:
+        The report; it never raises for a failure it can name.
+    """
+    secrets = secret_values(env)
+    try:
+        settings = load_settings(env)
+    except SettingsError as error:
+        checks = [
+            failed(f"setting {p.setting}", "invalid", p.message, p.fix) for p in error.problems
+        ]
+        report = HealthReport(tuple(checks), ("credly", "graph", "crawls"))
+        return _redacted(report, secrets)
+    secrets += [
+        value
+        for org in settings.credly.organizations
+        for value in (org.auth_token, org.client_secret)
+        if value
+    ]
+    checks = [passed("settings", _summary(settings))]
+    checks += CredlyHealth(
+        settings.credly,
+        environments=environments,
+        now=now,
+        retry=HEALTH_RETRY,
+        warn_within=WARN_WITHIN,
+    ).checks()
+    token, credential = token_check(settings.graph)
+    checks.append(token)
+    if credential is not None:
+        try:
+            checks += asyncio.run(GraphHealth(settings.graph).checks(credential))
+        finally:
+            close = getattr(credential, "close", None)
+            if callable(close):
+                close()
+    checks += crawl_checks(settings, now)
+    return _redacted(HealthReport(tuple(checks)), secrets)
+
+
+def health(env: Mapping[str, str]) -> Answer:
+    """`GET ops/health`: 200 when every check passes, 503 otherwise."""
+    return check_health(env).answer()
+
+
+def crawl_checks(settings: Settings, now: Callable[[], datetime]) -> list[Check]:
+    """Per organisation: when a full and an incremental crawl last succeeded."""
+    storage_fix = "check AzureWebJobsStorage and that the storage account is reachable"
+    try:
+        store = OrganizationStateStore(storage_clients(settings.storage)[0])
+    except (AzureError, ValueError) as exc:
+        return [failed("storage", "no storage client", f"{type(exc).__name__}: {exc}", storage_fix)]
+    checks = []
+    for org in settings.credly.organizations:
+        name = f"crawls {org.id}"
+        try:
+            state = store.get(org.id)
+        except AzureError as exc:
+            cause = f"the crawl state could not be read: {type(exc).__name__}: {exc.message}"
+            checks.append(failed(name, "unknown", cause, storage_fix))
+            continue
+        full, incremental = state.last_full_success, state.last_incremental_success
+        if full is None and incremental is None:
+            cause = "no full or incremental crawl of this organisation has succeeded"
+            checks.append(failed(name, "no crawl completed yet", cause, FIRST_CRAWL))
+            continue
+        detail = (
+            f"last full crawl {_age(full, now)}; last incremental crawl {_age(incremental, now)}"
+        )
+        checks.append(passed(name, detail))
+    return checks
+
+
+def _age(when: datetime | None, now: Callable[[], datetime]) -> str:
+    if when is None:
+        return "none yet"
+    hours = (now() - when).total_seconds() / 3600
+    ago = f"{hours:.1f} h ago" if hours < 48 else f"{hours / 24:.0f} days ago"
+    return f"{when.isoformat(timespec='seconds')} ({ago})"
+
+
+def _summary(settings: Settings) -> str:
+    orgs = len(settings.credly.organizations)
+    return (
+        f"{orgs} Credly organisation{'' if orgs == 1 else 's'} at {settings.credly.api_url}; "
+        f"Graph connection {settings.graph.connection_id} at {settings.graph.api_url} "
+        f"({settings.graph.auth_mode.replace('_', ' ')})"
+    )
+
+
+def _redacted(report: HealthReport, secrets: list[str]) -> HealthReport:
+    return HealthReport(tuple(c.redacted(secrets) for c in report.checks), report.not_checked)
