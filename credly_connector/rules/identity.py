@@ -127,9 +127,22 @@ class DirectoryIndex:
         return self._users.get(user_id)
 
     def emails_of(self, user_id: str) -> frozenset[str]:
-        """The addresses of the user with this id (empty when unknown)."""
+        """The recipient emails whose badges belong to this user (empty when unknown).
+
+        The user's own addresses, less those an override gives to someone else, plus the
+        emails an override gives to this user (e.g. a personal address).
+        """
         user = self._users.get(user_id)
-        return self.addresses(user) if user is not None else frozenset()
+        if user is None:
+            return frozenset()
+        own = {address for address in self.addresses(user) if address not in self._overrides}
+        mapped = {
+            email
+            for email, target in self._overrides.items()
+            if (resolved := self._resolve_override(email, target).user) is not None
+            and resolved.id == user_id
+        }
+        return frozenset(own | mapped)
 
     def resolve(self, email: str) -> Resolution:
         """Find the one user a recipient email belongs to.
