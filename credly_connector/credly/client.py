@@ -16,6 +16,7 @@ from credly_connector.credly.queries import (
     BadgeQuery,
     badge_path,
     badges_path,
+    event_path,
     organization_path,
     resolve,
     tokens_path,
@@ -118,6 +119,17 @@ class CredlyClient:
             CredlyNotFoundError: No such badge in this organisation.
         """
         return self._get(badge_path(self.organization_id, badge_id), None, _data_object)
+
+    def event(self, event_id: str) -> dict[str, Any]:
+        """One event of the organisation, raw (`GET /organizations/{id}/events/{event_id}`).
+
+        This is how a webhook notification is confirmed: the event, its type and the badge it
+        concerns come from Credly, read with our own credentials (needs the `events` scope).
+
+        Raises:
+            CredlyNotFoundError: No such event in this organisation.
+        """
+        return self._get(event_path(self.organization_id, event_id), None, _data_object)
 
     def badge_page(self, page: int, query: BadgeQuery | None = None) -> BadgePage:
         """One page of the organisation's issued badges, with the query's filter and sort.

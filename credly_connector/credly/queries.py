@@ -82,6 +82,11 @@ def badge_path(organization_id: str, badge_id: str) -> str:
     return f"{badges_path(organization_id)}/{_segment(badge_id)}"
 
 
+def event_path(organization_id: str, event_id: str) -> str:
+    """One event of the organisation (what a webhook notification names)."""
+    return f"{organization_path(organization_id)}/events/{_segment(event_id)}"
+
+
 def tokens_path(organization_id: str) -> str:
     """The organisation's authorization tokens."""
     return f"{organization_path(organization_id)}/authorization_tokens"

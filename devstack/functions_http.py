@@ -1,0 +1,166 @@
+"""The Functions host's HTTP side as a loopback server: routes, function keys, request/response.
+
+`serve_functions` reads each HTTP function's route, methods and auth level from the app's
+bindings, checks the function key (`?code=` or `x-functions-key`) as the host does, builds an
+`azure.functions.HttpRequest` and answers with the function's `HttpResponse`. It runs in the
+process that imported the app (see `devstack.functions_host` for why that is a child process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import inspect
+import json
+import re
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from devstack.standin import HttpError, Request, Response, Route, StandInServer
+
+ROUTE_PREFIX = "api"
+_PARAMETER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+
+
+@dataclass(frozen=True)
+class HttpFunction:
+    """One HTTP-triggered function as its binding declares it.
+
+    Attributes:
+        name: The function name.
+        route: The route template below the route prefix, e.g. `ops/crawls/{crawl_id}`.
+        methods: Upper-case HTTP methods.
+        auth_level: `ANONYMOUS`, `FUNCTION` or `ADMIN`.
+        argument: The name of the parameter receiving the request.
+        handler: The user function.
+    """
+
+    name: str
+    route: str
+    methods: tuple[str, ...]
+    auth_level: str
+    argument: str
+    handler: Callable[..., Any]
+
+
+def http_functions(functions: Iterable[Any]) -> list[HttpFunction]:
+    """The HTTP functions among an app's indexed functions (`app.get_functions()`)."""
+    found = []
+    for function in functions:
+        for binding in json.loads(function.get_function_json())["bindings"]:
+            if binding.get("type") != "httpTrigger":
+                continue
+            found.append(
+                HttpFunction(
+                    name=str(function.get_function_name()),
+                    route=str(binding.get("route") or function.get_function_name()),
+                    methods=tuple(m.upper() for m in binding.get("methods") or ("GET", "POST")),
+                    auth_level=str(binding.get("authLevel", "FUNCTION")).upper(),
+                    argument=str(binding["name"]),
+                    handler=function.get_user_function(),
+                )
+            )
+    return found
+
+
+def route_pattern(route: str, prefix: str = ROUTE_PREFIX) -> re.Pattern[str]:
+    """The path regex of a route template; `{name}` and `{name:constraint}` match a segment.
+
+    Raises:
+        ValueError: For optional (`{name?}`) or catch-all (`{*name}`) parameters.
+    """
+    if "?}" in route or "{*" in route:
+        raise ValueError(f"route {route!r}: optional and catch-all parameters are not supported")
+    regex, position = "", 0
+    for found in _PARAMETER.finditer(route):
+        regex += re.escape(route[position : found.start()]) + f"(?P<{found.group(1)}>[^/]+)"
+        position = found.end()
+    regex += re.escape(route[position:])
+    return re.compile(f"^/{re.escape(prefix)}/{regex}$" if prefix else f"^/{regex}$")
+
+
+def presented_key(request: Request) -> str | None:
+    """The function key a request carries: the `code` query parameter or `x-functions-key`."""
+    return request.arg("code") or request.header("x-functions-key")
+
+
+def key_accepted(presented: str | None, keys: Collection[str]) -> bool:
+    """Whether `presented` equals one of `keys` (compared in constant time)."""
+    if not presented:
+        return False
+    return any(hmac.compare_digest(presented.encode(), key.encode()) for key in keys)
+
+
+def serve_functions(
+    functions: Iterable[HttpFunction],
+    *,
+    keys: Collection[str],
+    admin_keys: Collection[str] = (),
+    port: int = 0,
+    prefix: str = ROUTE_PREFIX,
+) -> StandInServer:
+    """A (not yet started) loopback server answering the given HTTP functions.
+
+    Args:
+        keys: Function keys, accepted by `FUNCTION`-level functions.
+        admin_keys: Master keys, accepted by `FUNCTION` and `ADMIN`-level functions.
+        port: Fixed port (0: any free port).
+        prefix: The route prefix (`api`, as in host.json's default).
+    """
+    if not keys and not admin_keys:
+        raise ValueError("give at least one function key")
+    routes = []
+    for function in functions:
+        handler = _invoker(function, tuple(keys), tuple(admin_keys))
+        pattern = route_pattern(function.route, prefix)
+        routes += [Route(method, pattern, function.name, handler) for method in function.methods]
+    return StandInServer(
+        "functions-host",
+        routes,
+        lambda status, code, message: {"error": {"code": code, "message": message}},
+        port=port,
+    )
+
+
+def _invoker(
+    function: HttpFunction, keys: tuple[str, ...], admin_keys: tuple[str, ...]
+) -> Callable[[Request], Response]:
+    accepted = {"ANONYMOUS": None, "FUNCTION": keys + admin_keys, "ADMIN": admin_keys}[
+        function.auth_level
+    ]
+
+    def invoke(request: Request) -> Response:
+        if accepted is not None and not key_accepted(presented_key(request), accepted):
+            raise HttpError(401, "a valid function key is required (?code= or x-functions-key)")
+        import azure.functions as func  # noqa: PLC0415 - only the child process needs it
+
+        query = urlencode(request.query, doseq=True)
+        http_request = func.HttpRequest(
+            request.method,
+            f"{request.base_url}{request.path}" + (f"?{query}" if query else ""),
+            headers=request.headers,
+            params={name: values[0] for name, values in request.query.items() if values},
+            route_params=request.params,
+            body=request.body,
+        )
+        answer = function.handler(**{function.argument: http_request})
+        if inspect.isawaitable(answer):
+            answer = asyncio.run(_awaited(answer))
+        return _response(answer)
+
+    return invoke
+
+
+async def _awaited(answer: Any) -> Any:
+    return await answer
+
+
+def _response(answer: Any) -> Response:
+    """A function's `HttpResponse` as the stand-in server's response."""
+    headers = {str(k): str(v) for k, v in answer.headers.items()}
+    if answer.mimetype:
+        charset = f"; charset={answer.charset}" if answer.charset else ""
+        headers["Content-Type"] = f"{answer.mimetype}{charset}"
+    return Response(int(answer.status_code), answer.get_body(), headers)
