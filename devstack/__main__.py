@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from devstack.azurite import Azurite
@@ -88,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="full crawl, some changes, incremental crawl")
     demo.add_argument("--badges", type=int, default=2000)
     demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument(
+        "--preview-out", type=Path, help="directory of the dry run's preview page (default: temp)"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "selfcheck":
@@ -98,7 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from devstack.demo import run_demo  # noqa: PLC0415 - imports the connector
 
-        return run_demo(sys.stdout, badges=args.badges, seed=args.seed)
+        return run_demo(
+            sys.stdout, badges=args.badges, seed=args.seed, preview_dir=args.preview_out
+        )
 
     if args.command == "azurite":
         with Azurite() as azurite:

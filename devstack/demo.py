@@ -1,19 +1,22 @@
 """The demo: a synthetic organisation crawled into Microsoft 365 profiles, then kept current.
 
-It starts Azurite and both stand-ins, provisions the people connection, runs a full crawl,
-changes a few things at Credly and in the directory, runs an incremental crawl and prints
-what changed on which profile.
+It starts Azurite and both stand-ins, provisions the people connection, runs a dry run and
+writes its preview page, runs a full crawl, changes a few things at Credly and in the
+directory, runs an incremental crawl and prints what changed on which profile.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from credly_connector.local.crawl import print_summary, run_crawl
 from credly_connector.local.progress import Progress
+from credly_connector.ops.preview import write_preview_page
 from credly_connector.runtime import build_context
 from credly_connector.settings import load_settings
 from devstack.azurite import Azurite
@@ -71,8 +74,19 @@ def _describe(mutation: Mutation) -> str:
     return f"  {mutation.kind.value}: {target}{detail}"
 
 
-def run_demo(out: TextIO, *, badges: int = 2000, seed: int = 1, write_rate: float = 100.0) -> int:
-    """Run the demo end to end; 0 when both crawls succeeded."""
+def run_demo(
+    out: TextIO,
+    *,
+    badges: int = 2000,
+    seed: int = 1,
+    write_rate: float = 100.0,
+    preview_dir: Path | None = None,
+) -> int:
+    """Run the demo end to end; 0 when every crawl succeeded.
+
+    Args:
+        preview_dir: Where the dry run's preview page goes (a new temporary directory if None).
+    """
     world = build_world(WorldSpec(seed=seed, badges=badges, now=datetime.now(UTC)))
     out.write(
         f"synthetic organisation: {badges} badges, {len(world.people)} people, "
@@ -87,6 +101,16 @@ def run_demo(out: TextIO, *, badges: int = 2000, seed: int = 1, write_rate: floa
         settings = load_settings(stack.env)
         ctx = build_context(settings)
         items: Callable[[], Items] = lambda: stack.graph.state.connectors.items(CONNECTION_ID)  # noqa: E731
+
+        out.write("\n== dry run: a full crawl that writes nothing to Graph ==\n")
+        dry = run_crawl(ctx, "full", dry_run=True, progress=Progress())
+        print_summary(dry, out)
+        target = preview_dir or Path(tempfile.mkdtemp(prefix="credly-preview-"))
+        page = write_preview_page(ctx, target, dry.record.crawl_id if dry.record else None)
+        if page.status == 200 and isinstance(page.body, dict):
+            out.write(f"preview page (open it in a browser): {page.body['path']}\n")
+        else:
+            out.write(f"no preview page: {page.json()}\n")
 
         out.write("\n== full crawl ==\n")
         full = run_crawl(ctx, "full", progress=Progress())
@@ -110,4 +134,4 @@ def run_demo(out: TextIO, *, badges: int = 2000, seed: int = 1, write_rate: floa
         out.write("\n== what changed on which profile ==\n")
         lines = profile_changes(before, items())
         out.write("\n".join(lines or ["  (nothing: the changes touched no eligible badge)"]) + "\n")
-    return 0 if full.succeeded and incremental.succeeded else 1
+    return 0 if dry.succeeded and full.succeeded and incremental.succeeded else 1

@@ -1,0 +1,164 @@
+"""The preview page: panels, change markers and skip summary, with hostile badge data inert."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+from credly_connector.preview.page import render_page
+from credly_connector.rules import Badge, compose_item_report, parse_badge
+from credly_connector.stores.crawls import SUCCEEDED, CrawlRecord
+from credly_connector.stores.previews import PersonPreview
+from tests.rules.builders import ORG_ID, make_raw_badge, make_user
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+CRAWL = CrawlRecord(
+    crawl_id="8246000000000abcdef",
+    organization_id=ORG_ID,
+    kind="full",
+    trigger="cli",
+    created_at=NOW,
+    status=SUCCEEDED,
+    phase="done",
+    dry_run=True,
+    counts={"skipped": {"private": 3, "not_accepted": 2, "<i>odd</i>": 1}},
+)
+SCRIPT = "<script>alert(1)</script>"
+
+
+class _Tags(HTMLParser):
+    """Every start tag with its attributes, and the page's text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _parse(page: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+def _hostile_badge() -> Badge:
+    raw = make_raw_badge(
+        badge_template={
+            **make_raw_badge()["badge_template"],
+            "name": SCRIPT,
+            "description": 'x" onmouseover="alert(1)',
+        },
+        image_url="javascript:alert(1)",
+    )
+    badge = parse_badge(raw, organization_id=ORG_ID)
+    assert isinstance(badge, Badge)
+    assert badge.template_name == SCRIPT
+    return badge
+
+
+def _preview(item: dict[str, Any] | None, **changes: Any) -> PersonPreview:
+    values: dict[str, Any] = {
+        "crawl_id": CRAWL.crawl_id,
+        "user_id": "6e2f0c1a-9b3d-4e5f-8a7b-6c5d4e3f2a1b",
+        "action": "create",
+        "user_principal_name": "adele.vance@contoso.com",
+        "item": item,
+        **changes,
+    }
+    return PersonPreview(**values)
+
+
+def test_hostile_badge_data_is_shown_as_text_and_never_runs() -> None:
+    badge = _hostile_badge()
+    composed = compose_item_report(
+        make_user(), [badge], web_url="https://www.credly.com", index_skills=False
+    )
+    assert composed is not None
+    item = composed.item
+    forged = json.dumps(
+        {
+            "displayName": "<img src=x onerror=alert(2)>",
+            "issuingAuthority": '"><script>alert(3)</script>',
+            "issuedDate": "2025-01-01",
+            "webUrl": "javascript:alert(4)",
+            "thumbnailUrl": "data:text/html,<script>alert(5)</script>",
+        }
+    )
+    item["properties"]["awards"] = [forged]
+    hostile_upn = '<b onclick="alert(6)">eve</b>@contoso.com'
+
+    page = render_page(CRAWL, [_preview(item, user_principal_name=hostile_upn)], generated_at=NOW)
+
+    parsed = _parse(page)
+    assert "script" not in {tag for tag, _ in parsed.tags}
+    for tag, attrs in parsed.tags:
+        assert not [name for name in attrs if name.startswith("on")], (tag, attrs)
+        for name in ("href", "src"):
+            if name in attrs:
+                assert str(attrs[name]).startswith("https://"), (tag, attrs)
+    text = " ".join(parsed.text)
+    assert SCRIPT in text
+    assert "<img src=x onerror=alert(2)>" in text
+    assert hostile_upn in text
+    assert "javascript:" not in page
+
+
+def test_each_person_gets_a_panel_with_sections_links_and_a_change_marker() -> None:
+    badge = _hostile_badge()
+    award = replace(
+        badge,
+        id="award-1",
+        template_name="Team Player",
+        certification=False,
+        image_url="https://images.credly.com/award.png",
+    )
+    composed = compose_item_report(
+        make_user(), [badge, award], web_url="https://www.credly.com", index_skills=False
+    )
+    assert composed is not None
+    updated = _preview(
+        composed.item, action="update", badges_added=("award-1",), badges_removed=("gone-9",)
+    )
+    deleted = _preview(
+        None,
+        user_id="0f6a3c1e-0000-4000-8000-000000000002",
+        action="delete",
+        user_principal_name="leaver@contoso.com",
+        badges_removed=("b-7",),
+    )
+
+    page = render_page(CRAWL, [deleted, updated], generated_at=NOW)
+
+    parsed = _parse(page)
+    cards = [attrs.get("class") for tag, attrs in parsed.tags if tag == "article"]
+    assert cards == ["card update", "card delete"]
+    text = " ".join(parsed.text)
+    for expected in ("Certifications", "Awards", "Team Player", "Changes", "gone-9"):
+        assert expected in text
+    assert "Item removed" in text
+    links = [attrs["href"] for tag, attrs in parsed.tags if tag == "a"]
+    assert "https://www.credly.com/badges/award-1" in links
+    images = [attrs["src"] for tag, attrs in parsed.tags if tag == "img"]
+    assert "https://images.credly.com/award.png" in images
+    assert len(images) == 2
+    assert text.split().count("new") == 1  # the added badge, and only it
+
+
+def test_the_skip_summary_lists_each_reason_with_its_count_and_fix() -> None:
+    page = render_page(CRAWL, [], generated_at=NOW)
+
+    text = " ".join(_parse(page).text)
+    assert "private 3" in " ".join(text.split())
+    assert "make the badge public" in text
+    assert "<i>odd</i>" in text
+    assert "No person would get a profile item." in text
