@@ -16,12 +16,19 @@ import azure.functions as func
 
 from credly_connector import about
 from credly_connector.ops.answers import Answer, problem
-from credly_connector.ops.crawls import crawl_status, list_crawls, start_crawl
+from credly_connector.ops.crawls import crawl_status, list_crawls, retry_crawl, start_crawl
+from credly_connector.ops.health import health
+from credly_connector.ops.overrides import delete_override, list_overrides, set_override
+from credly_connector.ops.people import diagnose_person
+from credly_connector.ops.preview import crawl_preview
+from credly_connector.ops.reports import badge_report
+from credly_connector.ops.setup import setup
+from credly_connector.ops.webhooks import receive_event
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.dispatch import handle_message, handle_poison
 from credly_connector.pipeline.launch import request_crawls
 from credly_connector.pipeline.messages import FINISH, PAGES, PLAN, PROFILES, START
-from credly_connector.pipeline.queues import QUEUE_NAMES
+from credly_connector.pipeline.queues import EVENTS, QUEUE_NAMES
 from credly_connector.runtime import build_context
 from credly_connector.settings import SettingProblem, SettingsError, load_settings
 
@@ -192,3 +199,139 @@ def ops_crawls_list(req: func.HttpRequest) -> func.HttpResponse:
 def ops_crawls_status(req: func.HttpRequest) -> func.HttpResponse:
     """One crawl's status and counts."""
     return _ops(lambda ctx: crawl_status(ctx, str(req.route_params.get("crawl_id", ""))))
+
+
+@app.function_name("ops_crawls_retry")
+@app.route(
+    route="ops/crawls/{crawl_id}/retry", methods=["POST"], auth_level=func.AuthLevel.FUNCTION
+)
+def ops_crawls_retry(req: func.HttpRequest) -> func.HttpResponse:
+    """Re-drive a failed crawl's failed pages or batches: 202, or 409 when it cannot."""
+    crawl_id = str(req.route_params.get("crawl_id", ""))
+    status_url = str(req.url).split("?", 1)[0].rstrip("/").removesuffix("/retry")
+    status_url = status_url.removesuffix(crawl_id) + "{id}"
+    return _ops(lambda ctx: retry_crawl(ctx, crawl_id, status_url=status_url))
+
+
+@app.function_name("ops_crawls_preview")
+@app.route(
+    route="ops/crawls/{crawl_id}/preview", methods=["GET"], auth_level=func.AuthLevel.FUNCTION
+)
+def ops_crawls_preview(req: func.HttpRequest) -> func.HttpResponse:
+    """A dry-run crawl's per-person preview (`?limit=N&after=USER` pages through it)."""
+    crawl_id = str(req.route_params.get("crawl_id", ""))
+    return _ops(
+        lambda ctx: crawl_preview(
+            ctx, crawl_id, limit=req.params.get("limit"), after=req.params.get("after")
+        )
+    )
+
+
+# -- operations: setup and health ----------------------------------------------------------
+
+
+@app.function_name("ops_setup")
+@app.route(route="ops/setup", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def ops_setup(req: func.HttpRequest) -> func.HttpResponse:
+    """Create what is missing of the connection, schema and profile source; each step's state."""
+    return _ops(lambda ctx: setup(ctx, req.get_body()))
+
+
+@app.function_name("ops_health")
+@app.route(route="ops/health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def ops_health(req: func.HttpRequest) -> func.HttpResponse:
+    """Every check with its cause and fix: 200 when all pass, 503 otherwise.
+
+    Reads the app settings itself rather than the built context, so invalid settings are
+    reported as failed checks instead of failing the request.
+    """
+    return respond(health(os.environ))
+
+
+# -- operations: per-person diagnosis, identity overrides, badge report -----------------------
+
+
+@app.function_name("ops_people_diagnose")
+@app.route(route="ops/people/{email}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def ops_people_diagnose(req: func.HttpRequest) -> func.HttpResponse:
+    """Why a person's badges are shown or not: identity, each badge's decision, last write."""
+    return _ops(lambda ctx: diagnose_person(ctx, str(req.route_params.get("email", ""))))
+
+
+def _actor(req: func.HttpRequest) -> str:
+    """Who asked: the signed-in principal when App Service authentication is on, else `http`."""
+    return str(req.headers.get("x-ms-client-principal-name") or "http")[:200]
+
+
+@app.function_name("ops_identity_overrides_put")
+@app.route(
+    route="ops/identity-overrides/{email}", methods=["PUT"], auth_level=func.AuthLevel.FUNCTION
+)
+def ops_identity_overrides_put(req: func.HttpRequest) -> func.HttpResponse:
+    """Map a Credly email to an Entra user by UPN, and recompose both people at once."""
+    email = str(req.route_params.get("email", ""))
+    return _ops(lambda ctx: set_override(ctx, email, req.get_body(), actor=_actor(req)))
+
+
+@app.function_name("ops_identity_overrides_delete")
+@app.route(
+    route="ops/identity-overrides/{email}", methods=["DELETE"], auth_level=func.AuthLevel.FUNCTION
+)
+def ops_identity_overrides_delete(req: func.HttpRequest) -> func.HttpResponse:
+    """Remove an override (404 when there is none) and recompose who it affected."""
+    return _ops(lambda ctx: delete_override(ctx, str(req.route_params.get("email", ""))))
+
+
+@app.function_name("ops_identity_overrides_list")
+@app.route(route="ops/identity-overrides", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def ops_identity_overrides_list(req: func.HttpRequest) -> func.HttpResponse:
+    """Every identity override and whom it resolves to now."""
+    return _ops(list_overrides)
+
+
+@app.function_name("ops_reports_badges")
+@app.route(route="ops/reports/badges.csv", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def ops_reports_badges(req: func.HttpRequest) -> func.HttpResponse:
+    """CSV of every known badge (`?expiringWithin=DAYS` filters), built from a lazy scan.
+
+    Not streamed: HTTP streams need the FastAPI extension, which switches every HTTP function
+    of the app to its request/response types.
+    """
+    try:
+        report = badge_report(context(), req.params.get("expiringWithin"))
+    except SettingsError as error:
+        log.error("%s", error)
+        return respond(problem(500, str(error)))
+    if isinstance(report, Answer):
+        return respond(report)
+    return func.HttpResponse(
+        report.body(),
+        status_code=report.status,
+        mimetype="text/csv",
+        charset="utf-8",
+        headers=report.headers,
+    )
+
+
+# -- Credly webhooks -----------------------------------------------------------------------
+
+
+@app.function_name("credly_events")
+@app.route(route="credly/events", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def credly_events(req: func.HttpRequest) -> func.HttpResponse:
+    """Credly's webhook (key in `?code=`): queue the notification, answer 200 at once."""
+    return _ops(lambda ctx: receive_event(ctx, req.get_body()))
+
+
+@app.function_name("credly_event")
+@app.queue_trigger(arg_name="msg", queue_name=QUEUE_NAMES[EVENTS], connection=STORAGE)
+def credly_event(msg: func.QueueMessage) -> None:
+    """Confirm a notified event at Credly, refresh its badge, recompose the people touched."""
+    _stage(EVENTS, msg)
+
+
+@app.function_name("credly_event_poison")
+@app.queue_trigger(arg_name="msg", queue_name=QUEUE_NAMES[EVENTS] + "-poison", connection=STORAGE)
+def credly_event_poison(msg: func.QueueMessage) -> None:
+    """An event that failed on every delivery: recorded as failed; the next crawl reconciles."""
+    _poison(EVENTS, msg)

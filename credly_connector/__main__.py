@@ -8,9 +8,14 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from credly_connector import about
 from credly_connector.errors import ConfigurationError
+from credly_connector.ops.answers import Answer
+
+if TYPE_CHECKING:
+    from credly_connector.pipeline.context import CrawlContext
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,9 +33,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     crawl.add_argument(
         "--organization", help="the organisation id to crawl (default: every configured one)"
     )
+    crawl.add_argument(
+        "--dry-run", action="store_true", help="write nothing to Graph; record a preview instead"
+    )
+    diagnose = commands.add_parser("diagnose", help="why a person's badges are shown or not")
+    diagnose.add_argument("email", help="the recipient email of the person's badges")
+    diagnose.add_argument("--json", action="store_true", help="print the JSON answer")
+    override = commands.add_parser("override", help="map a Credly email to an Entra user")
+    override_actions = override.add_subparsers(dest="action", required=True)
+    override_set = override_actions.add_parser("set", help="set (or replace) an override")
+    override_set.add_argument("email", help="the Credly recipient email")
+    override_set.add_argument("upn", help="the userPrincipalName of the Entra user")
+    override_delete = override_actions.add_parser("delete", help="remove an override")
+    override_delete.add_argument("email", help="the Credly recipient email")
+    override_actions.add_parser("list", help="list every override")
+    report = commands.add_parser("report", help="CSV of every known badge and its status")
+    report.add_argument("--expiring-within", metavar="DAYS", help="only badges expiring soon")
+    report.add_argument("--out", metavar="FILE", help="write to FILE (default: standard output)")
+    status = commands.add_parser("status", help="a crawl's status, counts and failed steps")
+    status.add_argument("crawl_id", metavar="CRAWL_ID")
+    retry = commands.add_parser(
+        "retry", help="re-drive the failed pages or profile batches of a failed crawl"
+    )
+    retry.add_argument("crawl_id", metavar="CRAWL_ID")
+    retry.add_argument("--no-wait", action="store_true", help="only send the messages again")
+    retry.add_argument("--workers", type=int, default=4, help="handler threads (default 4)")
+    retry.add_argument("--timeout", type=float, default=3600.0, help="seconds (default 3600)")
+    preview = commands.add_parser("preview", help="render a dry run's preview as an HTML page")
+    preview.add_argument("--out", metavar="DIR", required=True, help="writes DIR/index.html")
+    preview.add_argument("--crawl", metavar="ID", help="the dry-run crawl (default: the latest)")
+    setup = commands.add_parser(
+        "setup", help="create the Graph connection, schema and profile source (idempotent)"
+    )
+    setup.add_argument("--wait", type=float, default=1200.0, help="schema wait, s (default 1200)")
+    setup.add_argument("--json", action="store_true", help="print the JSON answer")
+    health = commands.add_parser("health", help="check settings, Credly, Graph and crawls")
+    health.add_argument("--json", action="store_true", help="print the JSON answer")
     # Each command: its name -> the function running it (add new commands here).
     runners: dict[str, Callable[[argparse.Namespace], int]] = {
         "crawl": _crawl,
+        "diagnose": _diagnose,
+        "override": _override,
+        "report": _report,
+        "preview": _preview,
+        "status": _status,
+        "retry": _retry,
+        "setup": _setup,
+        "health": _health,
     }
     args = parser.parse_args(argv)
     if args.command == "version":
@@ -62,6 +111,7 @@ def _crawl(args: argparse.Namespace) -> int:
             ctx,
             args.kind,
             organization_id=organization,
+            dry_run=args.dry_run,
             workers=args.workers,
             timeout_s=args.timeout,
             progress=None if args.quiet else Progress(),
@@ -69,6 +119,126 @@ def _crawl(args: argparse.Namespace) -> int:
         print_summary(result, sys.stdout)
         succeeded = succeeded and result.succeeded
     return 0 if succeeded else 1
+
+
+def _ops_context() -> CrawlContext:
+    from credly_connector.runtime import build_context  # noqa: PLC0415
+    from credly_connector.settings import load_settings  # noqa: PLC0415
+
+    return build_context(load_settings(os.environ))
+
+
+def _answered(answer: Answer) -> int:
+    """Print an operation's JSON answer (errors to standard error); 0 when it succeeded."""
+    (sys.stdout if answer.status < 400 else sys.stderr).write(answer.json() + "\n")
+    return 0 if answer.status < 400 else 1
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    from credly_connector.ops.people import diagnose_person, render_diagnosis  # noqa: PLC0415
+
+    answer = diagnose_person(_ops_context(), args.email)
+    if args.json or answer.status != 200 or not isinstance(answer.body, dict):
+        return _answered(answer)
+    sys.stdout.write(render_diagnosis(answer.body))
+    return 0
+
+
+def _override(args: argparse.Namespace) -> int:
+    import getpass  # noqa: PLC0415
+
+    from credly_connector.ops import overrides  # noqa: PLC0415
+
+    ctx = _ops_context()
+    if args.action == "list":
+        return _answered(overrides.list_overrides(ctx))
+    if args.action == "delete":
+        return _answered(overrides.delete_override(ctx, args.email))
+    try:
+        actor = f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name in some containers
+        actor = "cli"
+    body = json.dumps({"userPrincipalName": args.upn}).encode()
+    return _answered(overrides.set_override(ctx, args.email, body, actor=actor))
+
+
+def _report(args: argparse.Namespace) -> int:
+    from credly_connector.ops.reports import BOM, badge_report  # noqa: PLC0415
+
+    report = badge_report(_ops_context(), args.expiring_within)
+    if isinstance(report, Answer):
+        return _answered(report)
+    if args.out is None:
+        sys.stdout.writelines(report.lines)
+        return 0
+    rows = -1  # the header is not a badge
+    with open(args.out, "w", encoding="utf-8", newline="") as out:
+        out.write(BOM)
+        for line in report.lines:
+            out.write(line)
+            rows += 1
+    sys.stderr.write(f"{rows} badge(s) written to {args.out}\n")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from credly_connector.ops.crawls import crawl_status  # noqa: PLC0415
+
+    answer = crawl_status(_ops_context(), args.crawl_id)
+    code = _answered(answer)
+    failed = isinstance(answer.body, dict) and answer.body.get("status") == "failed"
+    return 1 if failed else code
+
+
+def _retry(args: argparse.Namespace) -> int:
+    from credly_connector.local.crawl import print_summary  # noqa: PLC0415
+    from credly_connector.local.redrive import retry_locally  # noqa: PLC0415
+
+    result = retry_locally(
+        _ops_context(),
+        args.crawl_id,
+        wait=not args.no_wait,
+        workers=args.workers,
+        timeout_s=args.timeout,
+    )
+    _answered(result.answer)
+    if result.crawl is not None:
+        print_summary(result.crawl, sys.stdout)
+    return 0 if result.succeeded else 1
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from pathlib import Path  # noqa: PLC0415
+
+    from credly_connector.ops.preview import write_preview_page  # noqa: PLC0415
+
+    ctx = _ops_context()
+    ctx.tables.ensure()  # a first run finds no dry run instead of a missing table
+    answer = write_preview_page(ctx, Path(args.out), args.crawl)
+    if answer.status == 200 and isinstance(answer.body, dict):
+        sys.stderr.write(f"{answer.body['people']} people; open the page in a browser:\n")
+        sys.stdout.write(f"{answer.body['path']}\n")
+        return 0
+    return _answered(answer)
+
+
+def _setup(args: argparse.Namespace) -> int:
+    from credly_connector.ops.setup import SchemaProgress, setup_report  # noqa: PLC0415
+
+    def progress(poll: SchemaProgress) -> None:
+        sys.stderr.write(f"schema operation {poll.status} ({poll.elapsed_s:.0f} s)\n")
+
+    report = setup_report(_ops_context(), wait_s=args.wait, on_progress=progress)
+    sys.stdout.write((report.answer().json() if args.json else report.render()) + "\n")
+    return 0 if report.ok else 1
+
+
+def _health(args: argparse.Namespace) -> int:
+    from credly_connector.ops.health import check_health  # noqa: PLC0415
+
+    report = check_health(os.environ)
+    sys.stdout.write((report.answer().json() if args.json else report.render()) + "\n")
+    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":

@@ -158,7 +158,7 @@ def build_context(
     *,
     clock: Callable[[], datetime] = utc_now,
     hooks: Hooks | None = None,
-    overrides: Callable[[], Mapping[str, str]] = dict,
+    overrides: Callable[[], Mapping[str, str]] | None = None,
 ) -> CrawlContext:
     """The pipeline context for `settings` (no I/O until first used)."""
     hooks = hooks or Hooks()

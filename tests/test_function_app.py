@@ -70,6 +70,18 @@ EXPECTED_BINDINGS = {
     "ops_crawls_start": ("httpTrigger", "POST ops/crawls"),
     "ops_crawls_list": ("httpTrigger", "GET ops/crawls"),
     "ops_crawls_status": ("httpTrigger", "GET ops/crawls/{crawl_id}"),
+    "ops_setup": ("httpTrigger", "POST ops/setup"),
+    "ops_health": ("httpTrigger", "GET ops/health"),
+    "ops_crawls_retry": ("httpTrigger", "POST ops/crawls/{crawl_id}/retry"),
+    "ops_crawls_preview": ("httpTrigger", "GET ops/crawls/{crawl_id}/preview"),
+    "ops_people_diagnose": ("httpTrigger", "GET ops/people/{email}"),
+    "ops_identity_overrides_put": ("httpTrigger", "PUT ops/identity-overrides/{email}"),
+    "ops_identity_overrides_delete": ("httpTrigger", "DELETE ops/identity-overrides/{email}"),
+    "ops_identity_overrides_list": ("httpTrigger", "GET ops/identity-overrides"),
+    "ops_reports_badges": ("httpTrigger", "GET ops/reports/badges.csv"),
+    "credly_events": ("httpTrigger", "POST credly/events"),
+    "credly_event": ("queueTrigger", "credly-events"),
+    "credly_event_poison": ("queueTrigger", "credly-events-poison"),
 }
 
 

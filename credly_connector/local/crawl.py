@@ -82,6 +82,9 @@ def run_crawl(
     return LocalCrawl(ctx.crawls.get(crawl_id), timed_out=not finished)
 
 
+DRY_RUN_NOTE = ", dry run: nothing written to Graph; people counts say what would be"
+
+
 def summary(record: CrawlRecord) -> str:
     """The closing summary of a crawl, as the CLI prints it."""
     counts = record.counts
@@ -91,8 +94,9 @@ def summary(record: CrawlRecord) -> str:
         else 0.0
     )
     skipped = counts.get("skipped") or {}
+    dry = DRY_RUN_NOTE if record.dry_run else ""
     lines = [
-        f"crawl {record.crawl_id} ({record.kind}): {record.status} in {seconds:.1f} s",
+        f"crawl {record.crawl_id} ({record.kind}{dry}): {record.status} in {seconds:.1f} s",
         f"  pages          {record.total_pages or 0} ({counts.get('pages_failed', 0)} failed)",
         f"  badges seen    {counts.get('badges_seen', 0)}",
         f"  badges changed {counts.get('badges_changed', 0)}"

@@ -21,10 +21,12 @@ from azure.storage.queue import QueueMessage
 from credly_connector.pipeline.context import DEFAULT_MAX_DEQUEUE_COUNT, CrawlContext, Delivery
 from credly_connector.pipeline.dispatch import handle_message, handle_poison
 from credly_connector.pipeline.messages import FINISH, PAGES, PLAN, PROFILES, START
+from credly_connector.pipeline.queues import EVENTS
 
 log = logging.getLogger(__name__)
-# Later stages first, so a crawl drains instead of piling up pages.
-STAGE_ORDER = (FINISH, PROFILES, PLAN, START, PAGES)
+# Later stages first, so a crawl drains instead of piling up pages; webhook events before all,
+# as each is one person waiting for a near-real-time update.
+STAGE_ORDER = (EVENTS, FINISH, PROFILES, PLAN, START, PAGES)
 
 
 @dataclass

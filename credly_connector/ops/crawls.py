@@ -1,4 +1,4 @@
-"""Crawl operations: start one, read one, list the latest."""
+"""Crawl operations: start one, read one, list the latest, retry a failed one."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import re
 from credly_connector.ops.answers import Answer, parse_json_object, problem
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.launch import request_crawl
-from credly_connector.stores.crawls import KINDS
+from credly_connector.pipeline.redrive import Redrive, RedriveOutcome, redrive_crawl
+from credly_connector.stores.crawls import KINDS, CrawlRecord
 
 _CRAWL_ID = re.compile(r"^[0-9]{13}[0-9a-f]{6}$")
 MAX_LIST = 200
+# Failed steps a status shows (the count says how many there are in all).
+MAX_FAILED_SHOWN = 100
 
 
 def start_crawl(ctx: CrawlContext, body: bytes, *, status_url: str, trigger: str) -> Answer:
@@ -68,13 +71,87 @@ def start_crawl(ctx: CrawlContext, body: bytes, *, status_url: str, trigger: str
 
 
 def crawl_status(ctx: CrawlContext, crawl_id: str) -> Answer:
-    """`GET ops/crawls/{id}`: the crawl's status and counts."""
+    """`GET ops/crawls/{id}`: the crawl's status and counts, and its failed steps.
+
+    Every page or profile batch that failed for good is listed with its last error (stage,
+    step, attempts, message, when); `POST ops/crawls/{id}/retry` re-drives them.
+    """
     if not _CRAWL_ID.match(crawl_id):
-        return problem(400, "A crawl id is 19 characters: 13 digits and 6 hex digits.")
+        return problem(400, _MALFORMED_ID)
     record = ctx.crawls.get(crawl_id)
     if record is None:
         return problem(404, f"No crawl {crawl_id}.")
-    return Answer(200, record.to_json())
+    failed = list(ctx.steps.failed(crawl_id))
+    body = record.to_json()
+    body["failedStepCount"] = len(failed)
+    body["failedSteps"] = [step.failure_json() for step in failed[:MAX_FAILED_SHOWN]]
+    return Answer(200, body)
+
+
+_MALFORMED_ID = "A crawl id is 19 characters: 13 digits and 6 hex digits."
+_NEW_CRAWL = "Start a new crawl instead (POST ops/crawls, or `python -m credly_connector crawl`)."
+
+
+def retry_crawl(ctx: CrawlContext, crawl_id: str, *, status_url: str | None = None) -> Answer:
+    """`POST ops/crawls/{id}/retry`: re-drive the failed pages or batches of a failed crawl.
+
+    202 once they are sent again; 400 for a malformed id, 404 for an unknown crawl, 409 when
+    the crawl has not failed, has no failed step to re-drive, or another crawl of its
+    organisation holds the lease (and for the second of two retries at once).
+
+    Args:
+        status_url: The status route with `{id}` standing for the crawl id, if any.
+    """
+    if not _CRAWL_ID.match(crawl_id):
+        return problem(400, _MALFORMED_ID)
+    done = redrive_crawl(ctx, crawl_id)
+    record = done.record
+    if done.outcome is RedriveOutcome.NOT_FOUND or record is None:
+        return problem(404, f"No crawl {crawl_id}.")
+    links = {"statusUrl": status_url.replace("{id}", crawl_id)} if status_url else {}
+    if done.outcome is RedriveOutcome.REDRIVEN:
+        body = {
+            "id": crawl_id,
+            "organizationId": record.organization_id,
+            "status": record.status,
+            "phase": record.phase,
+            "redriven": list(done.steps),
+            "poisonMessagesRemoved": done.poison_removed,
+            **links,
+        }
+        headers = {"Location": links["statusUrl"]} if links else {}
+        return Answer(202, body, headers)
+    extra = {"runningCrawlId": done.busy_with} if done.busy_with else {}
+    return problem(409, _refusal(done, record), crawlStatus=record.status, **extra, **links)
+
+
+def _refusal(done: Redrive, record: CrawlRecord) -> str:
+    """Why a retry did nothing, and what to do instead."""
+    crawl = f"Crawl {record.crawl_id}"
+    match done.outcome:
+        case RedriveOutcome.NOT_FAILED:
+            state = record.status if record.final else f"is {record.status}"
+            return f"{crawl} {state}; only a failed crawl can be retried."
+        case RedriveOutcome.ALREADY_REDRIVEN:
+            return f"{crawl} is already being re-driven by another retry."
+        case RedriveOutcome.BUSY:
+            return (
+                f"Crawl {done.busy_with} of organisation {record.organization_id} holds its"
+                " lease; retry when it has ended."
+            )
+        case RedriveOutcome.NOT_CONFIGURED:
+            return (
+                f"{crawl} read organisation {record.organization_id}, which is no longer"
+                f" configured. {_NEW_CRAWL}"
+            )
+        case RedriveOutcome.NOT_REBUILDABLE:
+            return f"{crawl} cannot be re-driven: {done.detail}. {_NEW_CRAWL}"
+        case _:
+            stage = record.failure_stage or "an early stage"
+            return (
+                f"{crawl} failed in {stage} before any page or profile batch failed, so there"
+                f" is nothing to re-drive. {_NEW_CRAWL}"
+            )
 
 
 def list_crawls(ctx: CrawlContext, limit: str | None) -> Answer:

@@ -19,7 +19,9 @@ from credly_connector.stores.directory import DirectoryStore
 from credly_connector.stores.expiries import ExpiryStore
 from credly_connector.stores.leases import LeaseStore
 from credly_connector.stores.orgstate import OrganizationStateStore
+from credly_connector.stores.overrides import OverrideStore
 from credly_connector.stores.people import PersonStore
+from credly_connector.stores.previews import PreviewStore
 from credly_connector.stores.recipients import RecipientStore
 from credly_connector.stores.steps import StepStore
 from credly_connector.stores.tables import Tables
@@ -82,14 +84,16 @@ class CrawlContext:
         graph: GraphSession,
         *,
         clock: Callable[[], datetime] = utc_now,
-        overrides: Callable[[], Mapping[str, str]] = dict,
+        overrides: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         self.options = options
         self.tables = tables
         self.queues = queues
         self.graph_session = graph
         self.clock = clock
-        self.overrides = overrides
+        self.identity_overrides = OverrideStore(tables)
+        # The stored overrides unless a caller injects its own mapping.
+        self.overrides = overrides or self.identity_overrides.mapping
         self.crawls = CrawlStore(tables)
         self.steps = StepStore(tables)
         self.crawlsets = CrawlSetStore(tables)
@@ -98,6 +102,7 @@ class CrawlContext:
         self.badges = BadgeStore(tables)
         self.expiries = ExpiryStore(tables)
         self.people = PersonStore(tables)
+        self.previews = PreviewStore(tables)
         self.recipients = RecipientStore(tables)
         self.directory = DirectoryStore(tables)
         self._credly_factory = credly

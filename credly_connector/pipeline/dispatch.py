@@ -8,6 +8,7 @@ from typing import Any
 
 from credly_connector.errors import BadDataError
 from credly_connector.pipeline.context import CrawlContext, Delivery
+from credly_connector.pipeline.events import decode_event, handle_event, handle_event_poison
 from credly_connector.pipeline.finish import handle_finish
 from credly_connector.pipeline.messages import (
     FINISH,
@@ -25,6 +26,7 @@ from credly_connector.pipeline.messages import (
 from credly_connector.pipeline.pages import handle_page
 from credly_connector.pipeline.plan import handle_plan
 from credly_connector.pipeline.profiles import handle_profiles
+from credly_connector.pipeline.queues import EVENTS
 from credly_connector.pipeline.start import handle_start
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,14 @@ def handle_message(ctx: CrawlContext, stage: str, body: str | bytes, delivery: D
     A malformed message is logged and dropped (retrying cannot fix it); handler errors
     propagate so the queue delivers the message again.
     """
+    if stage == EVENTS:
+        try:
+            event = decode_event(body)
+        except BadDataError as error:
+            log.error("dropped a malformed %s message: %s", stage, error, extra={"stage": stage})
+            return
+        handle_event(ctx, event, delivery)
+        return
     kind, handler = _ROUTES[stage]
     try:
         message = decode(stage, body, kind)
@@ -59,6 +69,12 @@ def handle_poison(ctx: CrawlContext, stage: str, body: str | bytes) -> None:
     Normally the handler did so on the last delivery already; this is the backstop for
     failures that happened before it could (storage unreachable, a crash).
     """
+    if stage == EVENTS:
+        try:
+            handle_event_poison(ctx, decode_event(body))
+        except Exception as error:  # logged; the next crawl reconciles the badge
+            log.error("poison %s message: %s", stage, error)
+        return
     kind, handler = _ROUTES[stage]
     try:
         message = decode(stage, body, kind)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from credly_connector.pipeline.context import CrawlContext, Delivery
+from credly_connector.pipeline.dryrun import clear_pending
 from credly_connector.pipeline.failures import describe, fail_crawl
 from credly_connector.pipeline.messages import FinishMessage
 from credly_connector.pipeline.plan import STEP as PLAN_STEP
@@ -45,7 +46,8 @@ def finish(ctx: CrawlContext, record: CrawlRecord) -> CrawlRecord | None:
         if current.final:
             return None
         ended = finished(current, steps, ctx.clock())
-        if ended.status == SUCCEEDED:
+        # A dry run changed nothing in Graph, so the organisation's state stays as it is.
+        if ended.status == SUCCEEDED and not ended.dry_run:
             # The watermark moves before the record says succeeded: a crash in between
             # leaves a crawl that finishes again, never a success with an old watermark.
             # Moving it twice is harmless (it never moves backwards).
@@ -55,6 +57,8 @@ def finish(ctx: CrawlContext, record: CrawlRecord) -> CrawlRecord | None:
 
     saved = ctx.crawls.update(record.crawl_id, end)
     if saved is not None:
+        if saved.status == SUCCEEDED and not saved.dry_run:
+            clear_pending(ctx, saved)  # under the lease: no dry run adds to the set meanwhile
         ctx.leases.release(record.organization_id, record.crawl_id)
         log.info(
             "crawl %s: %s",

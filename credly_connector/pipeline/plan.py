@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from credly_connector.pipeline.batching import batch_messages, plan_people
 from credly_connector.pipeline.context import CrawlContext, Delivery
+from credly_connector.pipeline.dryrun import remember_pending, take_pending
 from credly_connector.pipeline.failures import describe, fail_crawl
 from credly_connector.pipeline.messages import FinishMessage, Message, PlanMessage
 from credly_connector.pipeline.transitions import advance, owes_followup
@@ -57,6 +58,7 @@ def _send(ctx: CrawlContext, record: CrawlRecord, messages: list[Message]) -> No
 
 def _messages(ctx: CrawlContext, record: CrawlRecord) -> list[Message]:
     """The profile messages of a crawl, computed from the stores (deterministically)."""
+    take_pending(ctx, record)
     members = ctx.crawlsets.members(record.crawl_id)
     emails = set(members.emails)
     users = set(members.user_ids)
@@ -76,6 +78,9 @@ def _messages(ctx: CrawlContext, record: CrawlRecord) -> list[Message]:
         state = ctx.orgstate.get(record.organization_id)
         after = state.last_success_at or (record.created_at - EXPIRY_LOOKBACK)
         emails |= ctx.expiries.emails_expiring(after, record.created_at)
+    if record.dry_run:
+        # What the dry run consumed: changed badges (swept ones included) and directory entries.
+        remember_pending(ctx, record, ctx.crawlsets.members(record.crawl_id))
     index = ctx.directory_index(record.directory_version)
     plan = plan_people(index, emails, users)
     return list(batch_messages(record.crawl_id, plan, ctx.options.batch_size))

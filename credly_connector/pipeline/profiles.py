@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -26,6 +28,7 @@ from credly_connector.rules.identity import DirectoryIndex
 from credly_connector.rules.items import compose_item_report, item_id_for
 from credly_connector.stores.crawls import CrawlRecord
 from credly_connector.stores.people import PersonRecord
+from credly_connector.stores.previews import compare
 from credly_connector.stores.recipients import RecipientRecord
 from credly_connector.stores.steps import BATCH, DONE, StepRecord
 
@@ -48,6 +51,7 @@ class PersonPlan:
     recipients: list[RecipientRecord] = field(default_factory=list)
     existed: bool = False
     reasons: Counter[str] = field(default_factory=Counter)
+    previous: PersonRecord | None = None
 
 
 def handle_profiles(ctx: CrawlContext, message: ProfileMessage, delivery: Delivery) -> None:
@@ -60,6 +64,7 @@ def handle_profiles(ctx: CrawlContext, message: ProfileMessage, delivery: Delive
         delivery,
         work=lambda record: asyncio.run(compose_batch(ctx, record, message)),
         followups=lambda record: [FinishMessage(record.crawl_id)],
+        message=message,  # its users cannot be rebuilt later: a retry sends it again
     )
 
 
@@ -74,7 +79,7 @@ async def compose_batch(
     failures: list[BaseException] = []
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(TABLE_THREADS, thread_name_prefix="profiles") as pool:
-        async with ctx.graph_session() as graph:
+        async with _graph_unless_dry_run(ctx, record) as graph:
             limit = asyncio.Semaphore(max(ctx.options.write_concurrency, 1) * 2)
 
             async def one(user_id: str) -> None:
@@ -82,8 +87,11 @@ async def compose_batch(
                     plan = await loop.run_in_executor(
                         pool, prepare_person, ctx, index, user_id, now
                     )
-                    await write_person(ctx, graph, plan)
-                    await loop.run_in_executor(pool, commit_person, ctx, record.crawl_id, plan)
+                    if graph is None:  # a dry run: a preview instead of the write
+                        await loop.run_in_executor(pool, preview_person, ctx, record.crawl_id, plan)
+                    else:
+                        await write_person(ctx, graph, plan)
+                        await loop.run_in_executor(pool, commit_person, ctx, record.crawl_id, plan)
                     counts[_outcome(plan)] += 1
                     reasons.update(plan.reasons)
 
@@ -98,7 +106,8 @@ async def compose_batch(
                 pool, explain_email, ctx, index, email, now, record.crawl_id
             )
             reasons.update(skipped)
-            await loop.run_in_executor(pool, ctx.recipients.record, recipient)
+            if not record.dry_run:
+                await loop.run_in_executor(pool, ctx.recipients.record, recipient)
     if failures:
         config = [f for f in failures if isinstance(f, ConfigurationError)]
         first = config[0] if config else failures[0]
@@ -113,6 +122,18 @@ async def compose_batch(
     return StepRecord(
         record.crawl_id, BATCH, message.batch, DONE, counts=dict(counts), reasons=dict(reasons)
     )
+
+
+@asynccontextmanager
+async def _graph_unless_dry_run(
+    ctx: CrawlContext, record: CrawlRecord
+) -> AsyncIterator[GraphClient | None]:
+    """A Graph session, or None for a dry run (which must not even sign in to write)."""
+    if record.dry_run:
+        yield None
+        return
+    async with ctx.graph_session() as graph:
+        yield graph
 
 
 def _outcome(plan: PersonPlan) -> str:
@@ -131,7 +152,7 @@ def prepare_person(
     existed = person is not None
     user = index.user(user_id)
     if user is None:
-        return PersonPlan(user_id, DELETE if existed else KEEP, existed=existed)
+        return PersonPlan(user_id, DELETE if existed else KEEP, existed=existed, previous=person)
     included: list[Badge] = []
     recipients: list[RecipientRecord] = []
     reasons: Counter[str] = Counter()
@@ -169,6 +190,7 @@ def prepare_person(
             recipients=recipients,
             existed=existed,
             reasons=reasons,
+            previous=person,
         )
     unchanged = person is not None and person.content_hash == composed.content_hash
     return PersonPlan(
@@ -181,6 +203,7 @@ def prepare_person(
         recipients=recipients,
         existed=existed,
         reasons=reasons,
+        previous=person,
     )
 
 
@@ -214,6 +237,21 @@ def commit_person(ctx: CrawlContext, origin: str, plan: PersonPlan) -> None:
         ctx.people.delete(plan.user_id)
     for recipient in plan.recipients:
         ctx.recipients.record(replace(recipient, crawl_id=origin))
+
+
+def preview_person(ctx: CrawlContext, crawl_id: str, plan: PersonPlan) -> None:
+    """Record what a dry run would do for the user, in place of the write and the commit."""
+    preview = compare(
+        crawl_id,
+        plan.user_id,
+        item=plan.item,
+        content_hash=plan.content_hash,
+        badge_ids=plan.badge_ids,
+        user_principal_name=plan.user_principal_name,
+        previous=plan.previous,
+    )
+    if preview is not None:
+        ctx.previews.put(preview)
 
 
 def explain_email(

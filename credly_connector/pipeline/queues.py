@@ -16,6 +16,9 @@ from azure.storage.queue import (
 from credly_connector.pipeline.messages import STAGES, Message, encode, stage_of
 
 QUEUE_NAMES = {stage: f"crawl-{stage}" for stage in STAGES}
+EVENTS = "events"
+"""The queue of Credly webhook notifications: not a crawl stage, drained like one."""
+QUEUE_NAMES[EVENTS] = "credly-events"
 POISON_SUFFIX = "-poison"
 
 
@@ -54,8 +57,8 @@ class CrawlQueues:
         return client
 
     def ensure(self) -> None:
-        """Create every stage queue and its poison queue when missing."""
-        for stage in STAGES:
+        """Create every queue of `QUEUE_NAMES` and its poison queue when missing."""
+        for stage in QUEUE_NAMES:
             for poison in (False, True):
                 with contextlib.suppress(ResourceExistsError):
                     self.service.create_queue(self.name(stage, poison=poison))
@@ -63,6 +66,11 @@ class CrawlQueues:
     def send(self, message: Message) -> None:
         """Enqueue one message on its stage's queue."""
         self.client(stage_of(message)).send_message(encode(message))
+        self.sent += 1
+
+    def send_text(self, stage: str, body: str) -> None:
+        """Enqueue a message body that is not a crawl message (e.g. on the events queue)."""
+        self.client(stage).send_message(body)
         self.sent += 1
 
     def send_all(self, messages: Iterable[Message]) -> int:

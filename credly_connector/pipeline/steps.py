@@ -14,7 +14,7 @@ from collections.abc import Callable
 from credly_connector.errors import ConfigurationError
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe
-from credly_connector.pipeline.messages import Message
+from credly_connector.pipeline.messages import Message, encode
 from credly_connector.pipeline.transitions import advance, owes_followup
 from credly_connector.stores.crawls import CrawlRecord
 from credly_connector.stores.steps import DONE, FAILED, PENDING, StepRecord, step_key
@@ -33,6 +33,7 @@ def execute_step(
     *,
     work: Callable[[CrawlRecord], StepRecord],
     followups: Callable[[CrawlRecord], list[Message]],
+    message: Message | None = None,
 ) -> None:
     """Do a step's work unless it settled already, then settle it and maybe move the crawl on.
 
@@ -41,6 +42,10 @@ def execute_step(
 
     A failure on the last delivery, or a configuration error on any, settles the step as
     failed, so the crawl still completes (as failed) instead of waiting forever.
+
+    Args:
+        message: The step's message, kept on its record when an attempt fails so that a
+            retry of the crawl can send it again; None when the step number rebuilds it.
 
     Raises:
         Exception: The work's error, so the queue delivers the message again (or, on the last
@@ -62,17 +67,28 @@ def execute_step(
         except ConfigurationError as config_error:
             # Credentials or settings: no retry can help, so the step fails now.
             ctx.steps.put(
-                _failed(record, kind, number, attempts=attempts, error=config_error, status=FAILED)
+                _failed(
+                    ctx,
+                    record,
+                    kind,
+                    number,
+                    attempts=attempts,
+                    error=config_error,
+                    status=FAILED,
+                    message=message,
+                )
             )
         except Exception as work_error:
             ctx.steps.put(
                 _failed(
+                    ctx,
                     record,
                     kind,
                     number,
                     attempts=attempts,
                     error=work_error,
                     status=FAILED if delivery.final else PENDING,
+                    message=message,
                 )
             )
             log.warning(
@@ -116,9 +132,26 @@ def keep_lease(ctx: CrawlContext, record: CrawlRecord) -> None:
 
 
 def _failed(
-    record: CrawlRecord, kind: str, number: int, *, attempts: int, error: Exception, status: str
+    ctx: CrawlContext,
+    record: CrawlRecord,
+    kind: str,
+    number: int,
+    *,
+    attempts: int,
+    error: Exception,
+    status: str,
+    message: Message | None,
 ) -> StepRecord:
-    return StepRecord(record.crawl_id, kind, number, status, attempts, error=describe(error))
+    return StepRecord(
+        record.crawl_id,
+        kind,
+        number,
+        status,
+        attempts,
+        error=describe(error),
+        error_at=ctx.clock(),
+        message="" if message is None else encode(message),
+    )
 
 
 def settle(

@@ -14,11 +14,13 @@ from credly_connector.stores.crawls import (
     CrawlRecord,
 )
 from credly_connector.stores.orgstate import OrganizationState
+from credly_connector.stores.steps import BATCH, PAGE, StepRecord
 from credly_connector.stores.steps import FAILED as STEP_FAILED
-from credly_connector.stores.steps import StepRecord
 
 # Records changed while a crawl reads may carry an updated_at before its start; read them again.
 WATERMARK_OVERLAP = timedelta(minutes=15)
+# What `advanced_by` says once a retry put a failed crawl back to running.
+REDRIVE = "retry"
 
 
 def advance(record: CrawlRecord, from_phase: str, to_phase: str, by: str) -> CrawlRecord | None:
@@ -98,4 +100,46 @@ def after_success(state: OrganizationState, record: CrawlRecord) -> Organization
         if state.last_success_at is None
         else max(state.last_success_at, started),
         last_crawl_id=record.crawl_id,
+    )
+
+
+def redrive_phase(steps: Iterable[StepRecord]) -> str | None:
+    """The phase a failed crawl resumes in to re-drive its failed `steps`; None if none.
+
+    Failed pages come first: once they are read again the plan runs again, and its new
+    batches replace every earlier one, failed batches included.
+    """
+    kinds = {step.kind for step in steps if step.status == STEP_FAILED}
+    if PAGE in kinds:
+        return "pages"
+    if BATCH in kinds:
+        return "profiles"
+    return None
+
+
+def redriven(record: CrawlRecord, phase: str) -> CrawlRecord | None:
+    """`record`, failed, running again in `phase` (`pages` or `profiles`); None if not failed.
+
+    The end of the failed run is forgotten (counts, failure); resuming in `pages` forgets the
+    planned batches too, since the plan runs again once the pages are read.
+
+    Raises:
+        ValueError: For a phase without steps to re-drive.
+    """
+    if phase not in ("pages", "profiles"):
+        msg = f"a crawl resumes in pages or profiles, not {phase!r}"
+        raise ValueError(msg)
+    if record.status != FAILED:
+        return None
+    return record.with_changes(
+        status=RUNNING,
+        phase=phase,
+        advanced_by=REDRIVE,
+        followup_sent=False,
+        finished_at=None,
+        counts={},
+        failure_stage="",
+        failure_message="",
+        failed_steps=(),
+        total_batches=None if phase == "pages" else record.total_batches,
     )

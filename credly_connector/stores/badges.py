@@ -96,9 +96,24 @@ class BadgeStore:
         except ResourceNotFoundError:
             return None
 
+    def find(self, badge_id: str) -> list[Badge]:
+        """Every stored row of one badge id, whatever its recipient email.
+
+        Normally one row at most; two after Credly moved the badge to another email and only
+        an incremental crawl has seen it since. A query across partitions: for single badges
+        refreshed by webhook events, never for crawls.
+        """
+        query = f"RowKey eq {quote(badge_id)}"
+        return [_badge(e) for e in self._table.query_entities(query)]
+
     def delete(self, key: BadgeKey) -> None:
         """Forget a badge (idempotent)."""
         self._table.delete_entity(encode_key(key.email), key.badge_id)
+
+    def scan(self) -> Iterator[Badge]:
+        """Every stored badge, read lazily page by page (a scan: reports only)."""
+        for entity in self._table.list_entities(select=["data"]):
+            yield _badge(entity)
 
     def keys(self, organization_id: str) -> Iterator[BadgeKey]:
         """The key of every stored badge of an organisation (a scan: full crawls only)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from credly_connector.stores.tables import Tables, decode_key, encode_key, quote
+from credly_connector.stores.tables import Tables, chunked, decode_key, encode_key, quote
 
 ROLE = "crawlsets"
 _EMAIL, _USER = "e:", "u:"
@@ -39,6 +39,15 @@ class CrawlSetStore:
             for v in sorted(set(values))
         )
         return self._tables.upsert_many(ROLE, entities)
+
+    def remove(self, crawl_id: str, emails: Iterable[str], user_ids: Iterable[str]) -> int:
+        """Forget some stored members of a set (each must be stored: read `members` first)."""
+        keys = [_EMAIL + encode_key(e) for e in sorted(set(emails))]
+        keys += [_USER + encode_key(u) for u in sorted(set(user_ids))]
+        entities = ({"PartitionKey": crawl_id, "RowKey": key} for key in keys)
+        for batch in chunked(entities):
+            self._tables.table(ROLE).submit_transaction([("delete", e) for e in batch])
+        return len(keys)
 
     def members(self, crawl_id: str) -> CrawlSet:
         """Everything remembered for a crawl."""

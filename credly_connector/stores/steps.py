@@ -17,13 +17,29 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import UpdateMode
 
 from credly_connector.errors import ConflictError
-from credly_connector.stores.tables import Tables, dumps, etag_of, from_iso, loads, quote, to_iso
+from credly_connector.stores.tables import (
+    Tables,
+    chunked,
+    dumps,
+    etag_of,
+    from_iso,
+    loads,
+    quote,
+    to_iso,
+)
 
 ROLE = "crawlsteps"
 PAGE, BATCH = "page", "batch"
 DONE, FAILED, PENDING = "done", "failed", "pending"
+# The stage (queue) each kind of step runs in, as failures name it.
+STAGE_OF = {PAGE: "pages", BATCH: "profiles"}
 BUCKET = 512
 _CONFLICT_RETRIES = 50
+# A step's error is one short line; the logs keep the rest.
+MAX_ERROR_CHARS = 300
+# A string property holds at most 32K UTF-16 characters; a kept message is split across several.
+_MESSAGE_CHUNK = 30_000
+_MESSAGE_CHUNKS = 8
 
 
 def step_key(kind: str, number: int) -> str:
@@ -39,7 +55,10 @@ class StepRecord:
         counts: Named counters (badges seen/changed, people written...).
         reasons: Skipped badges per reason.
         seen: Short digests of the (email, badge id) pairs a page saw (full crawls only).
-        error: The last error, when an attempt failed.
+        error: The last error, when an attempt failed (one short line, no secrets).
+        error_at: When the last failed attempt ended.
+        message: The queue message body that re-drives the step, kept once an attempt
+            failed when it cannot be rebuilt from the step number (profile batches).
     """
 
     crawl_id: str
@@ -52,6 +71,8 @@ class StepRecord:
     seen: tuple[str, ...] = ()
     error: str = ""
     finished_at: datetime | None = None
+    error_at: datetime | None = None
+    message: str = ""
 
     @property
     def key(self) -> str:
@@ -62,6 +83,22 @@ class StepRecord:
     def settled(self) -> bool:
         """Whether the step is done or has failed for good."""
         return self.status in (DONE, FAILED)
+
+    @property
+    def stage(self) -> str:
+        """The stage the step runs in (`pages`, `profiles`), or its kind for other steps."""
+        return STAGE_OF.get(self.kind, self.kind)
+
+    def failure_json(self) -> dict[str, Any]:
+        """The step's last error as the crawl status shows it."""
+        return {
+            "stage": self.stage,
+            "step": self.key,
+            "status": self.status,
+            "attempts": self.attempts,
+            "error": self.error,
+            "at": to_iso(self.error_at) or None,
+        }
 
 
 def _row(kind: str, number: int) -> str:
@@ -79,9 +116,25 @@ def _to_entity(record: StepRecord) -> dict[str, Any]:
         "counts": dumps(record.counts),
         "reasons": dumps(record.reasons),
         "seen": " ".join(record.seen),
-        "error": record.error[:4000],
+        "error": record.error[:MAX_ERROR_CHARS],
         "finished_at": to_iso(record.finished_at),
+        "error_at": to_iso(record.error_at),
+        **_message_properties(record.message),
     }
+
+
+def _message_properties(message: str) -> dict[str, str]:
+    if len(message) > _MESSAGE_CHUNK * _MESSAGE_CHUNKS:
+        msg = f"a kept message of {len(message)} characters does not fit a step record"
+        raise ValueError(msg)
+    return {
+        f"message_{n}": message[start : start + _MESSAGE_CHUNK]
+        for n, start in enumerate(range(0, len(message), _MESSAGE_CHUNK))
+    }
+
+
+def _message_of(entity: Any) -> str:
+    return "".join(str(entity.get(f"message_{n}", "")) for n in range(_MESSAGE_CHUNKS))
 
 
 def _from_entity(entity: Any) -> StepRecord:
@@ -97,6 +150,8 @@ def _from_entity(entity: Any) -> StepRecord:
         seen=tuple(seen.split()) if seen else (),
         error=str(entity.get("error", "")),
         finished_at=from_iso(entity.get("finished_at")),
+        error_at=from_iso(entity.get("error_at")),
+        message=_message_of(entity),
     )
 
 
@@ -125,6 +180,42 @@ class StepStore:
         )
         for entity in self._table.query_entities(query):
             yield _from_entity(entity)
+
+    def failed(self, crawl_id: str) -> Iterator[StepRecord]:
+        """The steps of a crawl that failed for good, of every kind, in key order."""
+        query = f"PartitionKey eq {quote(crawl_id)} and status eq {quote(FAILED)}"
+        for entity in self._table.query_entities(query):
+            yield _from_entity(entity)
+
+    def reset(self, crawl_id: str, records: list[StepRecord], total: int) -> None:
+        """Make settled steps of one kind pending again: fresh records, progress bits cleared.
+
+        Each record keeps its message, so a step that fails again can be re-driven again.
+        """
+        by_bucket: dict[tuple[str, int], list[int]] = {}
+        for record in records:
+            self.put(StepRecord(crawl_id, record.kind, record.number, message=record.message))
+            bucket = (record.number - 1) // BUCKET
+            by_bucket.setdefault((record.kind, bucket), []).append((record.number - 1) % BUCKET)
+        for (kind, bucket), indexes in sorted(by_bucket.items()):
+            self._clear_bits(crawl_id, kind, bucket, indexes, total)
+
+    def discard(self, crawl_id: str, kind: str) -> int:
+        """Forget every record and progress bit of one kind of step; returns rows deleted."""
+        deleted = 0
+        for prefix in (kind, f"progress-{kind}"):
+            query = (
+                f"PartitionKey eq {quote(crawl_id)} and RowKey ge {quote(prefix + '-')}"
+                f" and RowKey lt {quote(prefix + '.')}"
+            )
+            rows = (
+                {"PartitionKey": crawl_id, "RowKey": str(entity["RowKey"])}
+                for entity in self._table.query_entities(query, select=["RowKey"])
+            )
+            for batch in chunked(list(rows)):
+                self._table.submit_transaction([("delete", row) for row in batch])
+                deleted += len(batch)
+        return deleted
 
     def settle(self, crawl_id: str, kind: str, number: int, total: int) -> bool:
         """Mark step `number` (1-based) of `total` settled; True once every step is.
@@ -180,6 +271,32 @@ class StepStore:
             except ResourceModifiedError:
                 continue
             return "".join(bits)
+        msg = f"progress of {crawl_id} {kind} bucket {bucket} kept changing under us"
+        raise ConflictError(msg)
+
+    def _clear_bits(
+        self, crawl_id: str, kind: str, bucket: int, indexes: list[int], total: int
+    ) -> None:
+        row = f"progress-{kind}-{bucket:05d}"
+        width = min(BUCKET, total - bucket * BUCKET)
+        for _ in range(_CONFLICT_RETRIES):
+            try:
+                entity = self._table.get_entity(crawl_id, row)
+            except ResourceNotFoundError:
+                return  # no bit of this bucket was ever set
+            bits = list(str(entity.get("bits", "")).ljust(width, "0"))
+            for index in indexes:
+                bits[index] = "0"
+            try:
+                self._table.update_entity(
+                    {"PartitionKey": crawl_id, "RowKey": row, "bits": "".join(bits)},
+                    mode=UpdateMode.MERGE,
+                    etag=etag_of(entity),
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except ResourceModifiedError:
+                continue
+            return
         msg = f"progress of {crawl_id} {kind} bucket {bucket} kept changing under us"
         raise ConflictError(msg)
 

@@ -22,6 +22,9 @@ TABLE_NAMES = (
     "recipients",
     "people",
     "directory",
+    "overrides",
+    "previews",
+    "events",
 )
 # Table Storage refuses these in PartitionKey/RowKey; '%' is escaped too so decoding is exact.
 _KEY_UNSAFE = frozenset("/\\#?%")
