@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 
 import azure.functions as func
+from azure.core.exceptions import ResourceNotFoundError
 
 from credly_connector import about
 from credly_connector.ops.answers import Answer, problem
@@ -75,6 +76,16 @@ def _ops(run: Callable[[CrawlContext], Answer]) -> func.HttpResponse:
     except SettingsError as error:
         log.error("%s", error)
         return respond(problem(500, str(error)))
+    except ResourceNotFoundError as error:
+        if getattr(error, "error_code", None) not in {"TableNotFound", "QueueNotFound"}:
+            raise
+        return respond(
+            problem(
+                503,
+                "The connector's storage tables and queues do not exist yet.",
+                fix="run POST /api/ops/setup (or python -m credly_connector setup)",
+            )
+        )
 
 
 # -- timers --------------------------------------------------------------------------------

@@ -63,9 +63,18 @@ def storage_clients(storage: StorageSettings) -> tuple[Tables, CrawlQueues]:
         tables = Tables.from_connection_string(storage.connection_string, storage.prefix)
         queues = CrawlQueues.from_connection_string(storage.connection_string, storage.prefix)
         return tables, queues
-    from azure.identity import DefaultAzureCredential  # noqa: PLC0415 - deployed form only
+    from azure.identity import (  # noqa: PLC0415 - deployed form only
+        DefaultAzureCredential,
+        ManagedIdentityCredential,
+    )
 
-    credential = DefaultAzureCredential(managed_identity_client_id=storage.credential_client_id)
+    # Never the environment credential: AZURE_CLIENT_ID/SECRET may be the Graph app's, which
+    # has no storage roles.
+    credential: TokenCredential = (
+        ManagedIdentityCredential(client_id=storage.credential_client_id)
+        if storage.credential_client_id
+        else DefaultAzureCredential(exclude_environment_credential=True)
+    )
     if not storage.table_url or not storage.queue_url:
         msg = "identity-based storage needs the table and queue service URLs"
         raise ValueError(msg)

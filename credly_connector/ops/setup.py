@@ -324,7 +324,8 @@ async def run_setup(
 def setup_report(
     ctx: CrawlContext, *, wait_s: float = CLI_WAIT_S, on_progress: Progress | None = None
 ) -> SetupReport:
-    """Run setup for the context's connection with its Graph client (blocking)."""
+    """Create the storage tables and queues, then run setup against Graph (blocking)."""
+    storage = storage_step(ctx)
 
     async def run() -> SetupReport:
         async with ctx.graph_session() as graph:
@@ -336,7 +337,25 @@ def setup_report(
                 on_progress=on_progress,
             )
 
-    return asyncio.run(run())
+    graph = asyncio.run(run())
+    return SetupReport((storage, *graph.steps))
+
+
+def storage_step(ctx: CrawlContext) -> SetupStep:
+    """Create every table and queue the connector uses that does not exist yet."""
+    try:
+        created = ctx.tables.ensure() + ctx.queues.ensure()
+    except Exception as error:  # reported as the step's cause
+        return SetupStep(
+            "storage",
+            FAILED,
+            "could not create the tables and queues",
+            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
+            "check AzureWebJobsStorage (or the identity's Storage Table/Queue Data roles)",
+        )
+    if created:
+        return SetupStep("storage", CREATED, f"{created} tables and queues created")
+    return SetupStep("storage", PRESENT, "every table and queue exists")
 
 
 def setup(ctx: CrawlContext, body: bytes = b"") -> Answer:

@@ -16,6 +16,7 @@ from typing import Any
 from credly_connector.credly.errors import CredlyNotFoundError
 from credly_connector.errors import BadDataError
 from credly_connector.pipeline.context import CrawlContext, Delivery
+from credly_connector.pipeline.pending import remember_pending
 from credly_connector.pipeline.recompose import Recomposed, recompose_emails
 from credly_connector.pipeline.refresh import (
     apply_refresh,
@@ -35,7 +36,10 @@ from credly_connector.stores.events import (
 
 log = logging.getLogger(__name__)
 
-BADGE_EVENTS = frozenset({"badge.created", "badge.state.changed", "badge.deleted"})
+# Privacy changes are handled too: a badge made private must leave the profile at once.
+BADGE_EVENTS = frozenset(
+    {"badge.created", "badge.state.changed", "badge.deleted", "badge.privacy.changed"}
+)
 """The event types that refresh a badge; Credly's other events are acknowledged and ignored."""
 EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 """Event and badge ids become URL path segments and table keys: a safe alphabet only."""
@@ -225,6 +229,8 @@ def handle_event_poison(ctx: CrawlContext, message: EventMessage) -> None:
     events = EventStore(ctx.tables)
     previous = events.get(organization, message.event_id)
     if previous is not None and previous.status == PENDING:
+        # Its rows may have changed already: the next crawl must recompose these people.
+        remember_pending(ctx, organization, previous.emails)
         events.put(_stamped(ctx, previous, status=FAILED))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from credly_connector.pipeline.context import CrawlContext
+from credly_connector.pipeline.pending import remember_crawl
 from credly_connector.pipeline.transitions import failed
 from credly_connector.stores.crawls import CrawlRecord
 
@@ -12,7 +13,15 @@ log = logging.getLogger(__name__)
 
 
 def fail_crawl(ctx: CrawlContext, record: CrawlRecord, stage: str, message: str) -> None:
-    """Mark `record` failed in `stage` (unless it already ended) and release its lease."""
+    """Mark `record` failed in `stage` (unless it already ended) and release its lease.
+
+    The people whose changes the crawl consumed join the organisation's pending set, so the
+    next crawl recomposes them even though it finds their rows unchanged.
+    """
+    if not record.final:
+        # Before the record says failed (a crash in between loses nothing): whatever this
+        # crawl read but did not write is owed by the next crawl.
+        remember_crawl(ctx, record)
     saved = ctx.crawls.update(
         record.crawl_id,
         lambda current: None if current.final else failed(current, stage, message, ctx.clock()),

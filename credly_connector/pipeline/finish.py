@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from credly_connector.pipeline.context import CrawlContext, Delivery
-from credly_connector.pipeline.dryrun import clear_pending
 from credly_connector.pipeline.failures import describe, fail_crawl
 from credly_connector.pipeline.messages import FinishMessage
+from credly_connector.pipeline.pending import clear_pending, remember_crawl
 from credly_connector.pipeline.plan import STEP as PLAN_STEP
 from credly_connector.pipeline.transitions import after_success, finished
 from credly_connector.stores.crawls import SUCCEEDED, CrawlRecord
@@ -41,6 +41,11 @@ def finish(ctx: CrawlContext, record: CrawlRecord) -> CrawlRecord | None:
     if missing_pages or missing_batches:
         msg = f"{missing_pages} pages and {missing_batches} batches have no checkpoint"
         raise RuntimeError(msg)
+
+    if finished(record, steps, ctx.clock()).status != SUCCEEDED:
+        # Before the record says failed, so a crash in between cannot lose the people this
+        # crawl read but did not write: the next crawl owes them (idempotent).
+        remember_crawl(ctx, record)
 
     def end(current: CrawlRecord) -> CrawlRecord | None:
         if current.final:

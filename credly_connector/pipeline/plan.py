@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from credly_connector.pipeline.batching import batch_messages, plan_people
 from credly_connector.pipeline.context import CrawlContext, Delivery
-from credly_connector.pipeline.dryrun import remember_pending, take_pending
 from credly_connector.pipeline.failures import describe, fail_crawl
 from credly_connector.pipeline.messages import FinishMessage, Message, PlanMessage
+from credly_connector.pipeline.pending import remember_crawl, take_pending
 from credly_connector.pipeline.transitions import advance, owes_followup
 from credly_connector.stores.badges import BadgeKey
 from credly_connector.stores.crawls import FULL, CrawlRecord
@@ -80,7 +80,7 @@ def _messages(ctx: CrawlContext, record: CrawlRecord) -> list[Message]:
         emails |= ctx.expiries.emails_expiring(after, record.created_at)
     if record.dry_run:
         # What the dry run consumed: changed badges (swept ones included) and directory entries.
-        remember_pending(ctx, record, ctx.crawlsets.members(record.crawl_id))
+        remember_crawl(ctx, record)
     index = ctx.directory_index(record.directory_version)
     plan = plan_people(index, emails, users)
     return list(batch_messages(record.crawl_id, plan, ctx.options.batch_size))

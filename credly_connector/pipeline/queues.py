@@ -56,12 +56,15 @@ class CrawlQueues:
             self._clients[name] = client
         return client
 
-    def ensure(self) -> None:
-        """Create every queue of `QUEUE_NAMES` and its poison queue when missing."""
+    def ensure(self) -> int:
+        """Create every queue of `QUEUE_NAMES` and its poison queue when missing (count)."""
+        created = 0
         for stage in QUEUE_NAMES:
             for poison in (False, True):
                 with contextlib.suppress(ResourceExistsError):
                     self.service.create_queue(self.name(stage, poison=poison))
+                    created += 1
+        return created
 
     def send(self, message: Message) -> None:
         """Enqueue one message on its stage's queue."""

@@ -138,11 +138,14 @@ class Tables:
             self._clients[role] = client
         return client
 
-    def ensure(self) -> None:
-        """Create every table that does not exist yet."""
+    def ensure(self) -> int:
+        """Create every table that does not exist yet; returns how many were created."""
+        created = 0
         for role in TABLE_NAMES:
             with contextlib.suppress(ResourceExistsError):
                 self.service.create_table(self.name(role))
+                created += 1
+        return created
 
     def upsert_many(self, role: str, entities: Iterable[dict[str, Any]]) -> int:
         """Upsert entities of one partition in transactions; returns the number written."""

@@ -212,9 +212,13 @@ def test_setup_route_answers_the_steps(
     assert answered.status_code == 200
     body = json.loads(answered.get_body())
     assert body["ok"] is True
-    assert [s["state"] for s in body["steps"]] == ["created", "created", "created", "updated"]
+    # The fixed-name tables may exist already (other binding tests share them).
+    assert body["steps"][0]["name"] == "storage"
+    assert body["steps"][0]["state"] in {"created", "already present"}
+    assert [s["state"] for s in body["steps"][1:]] == ["created", "created", "created", "updated"]
     again = json.loads(handler(func.HttpRequest("POST", url, body=b"{}")).get_body())
     assert [s["state"] for s in again["steps"]] == [
+        "already present",
         "already present",
         "already present",
         "already present",

@@ -159,3 +159,49 @@ def test_graph_throttling_item_writes_still_leaves_exactly_the_oracles_items(
     assert pipeline.writes() == len(expected)
     assert result.record is not None
     assert result.record.status == SUCCEEDED
+
+
+def test_changes_read_by_a_failed_crawl_are_written_by_the_next_one(
+    make_pipeline: Callable[..., Pipeline],
+) -> None:
+    # Given a successful full crawl, then changes at Credly.
+    pipeline = make_pipeline(badges=80, seed=17, env=FAST_WRITES)
+    assert pipeline.crawl("full").succeeded
+    mutator = Mutator(pipeline.world, seed=17)
+    for _ in range(6):
+        mutator.add_badge()
+    # And Graph refusing every item write during the next incremental crawl.
+    knobs = pipeline.stack.graph.knobs
+    knobs.add_fault(
+        Fault(FaultKind.STATUS, route_class="items", method="PUT", status=500, times=None)
+    )
+    sleeps: list[float] = []
+    ctx = quick_retry_context(pipeline.settings, sleeps)
+    outcome = request_crawl(ctx, INCREMENTAL, "test")
+    assert outcome.crawl is not None
+    crawl_id = outcome.crawl.crawl_id
+    dispatcher = LocalDispatcher(
+        ctx, workers=2, retry_delay_s=0, max_dequeue_count=MAX_DELIVERIES, poll_interval_s=0.01
+    )
+
+    def ended() -> bool:
+        record = ctx.crawls.get(crawl_id)
+        return record is not None and record.final
+
+    assert dispatcher.run_until(ended, timeout_s=60)
+    failed_crawl = ctx.crawls.get(crawl_id)
+    assert failed_crawl is not None
+    assert failed_crawl.status == FAILED, failed_crawl
+    assert failed_crawl.failure_stage == "profiles"
+    assert pipeline.stored() != pipeline.expected()
+
+    # When Graph recovers and the next incremental crawl runs (its pages find the new badges
+    # already stored, unchanged).
+    knobs.clear_faults()
+    result = pipeline.crawl("incremental")
+
+    # Then the people the failed crawl read are written all the same.
+    assert result.succeeded, result.record
+    assert result.record is not None
+    assert result.record.counts.get("badges_changed", 0) == 0
+    assert pipeline.stored() == pipeline.expected()

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from credly_connector.local.crawl import run_crawl
-from credly_connector.pipeline.dryrun import pending_set_id
+from credly_connector.pipeline.pending import pending_set_id
 from credly_connector.rules.items import item_id_for
 from credly_connector.stores.crawls import CrawlRecord
 from credly_connector.stores.crawlsets import CrawlSet

@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping
 
 from credly_connector.stores.events import DONE, IGNORED, EventStore
+from devstack.credly.records import Event
 from devstack.credly.webhooks import DeliveryState, notification_payload
 from devstack.synthetic import Mutator
 from tests.webhooks.conftest import WebhookStack, delivering, wait_until
@@ -106,14 +107,37 @@ def test_a_replayed_event_writes_nothing(make_stack) -> None:
     assert stack.pipeline.stored() == stack.pipeline.expected()
 
 
-def test_other_event_types_are_acknowledged_and_ignored(make_stack) -> None:
+def test_a_badge_made_private_leaves_the_profile_at_once(make_stack) -> None:
     stack: WebhookStack = make_stack(seed=14)
     assert stack.pipeline.crawl("full").succeeded
     hidden = stack.change_visibly(Mutator(stack.world, seed=8).make_private)
     event = stack.world.credly.events[hidden.event_ids[-1]]
     assert event.event_type == "badge.privacy.changed"
+    assert stack.pipeline.stored() != stack.pipeline.expected()
+
+    with stack.dispatching() as dispatcher:
+        answer = stack.post(notification_payload(event))
+        dispatcher.wait_handled(1)
+
+    assert answer.status_code == 200
+    assert stack.pipeline.stored() == stack.pipeline.expected()
+
+
+def test_other_event_types_are_acknowledged_and_ignored(make_stack) -> None:
+    stack: WebhookStack = make_stack(seed=14)
+    assert stack.pipeline.crawl("full").succeeded
+    badge = next(iter(stack.world.credly.badges[stack.org].values()))
+    event = stack.world.credly.add_event(
+        Event(
+            id="e0e0e0e0-0000-4000-8000-000000000001",
+            org_id=stack.org,
+            event_type="badge_template.updated",
+            occurred_at=stack.world.clock,
+            badge_id=badge.id,
+        )
+    )
     changes = stack.graph_changes()
-    rows = stack.ctx.badges.find(hidden.badge_ids[0])
+    rows = stack.ctx.badges.find(badge.id)
 
     with stack.dispatching() as dispatcher:
         answer = stack.post(notification_payload(event))
@@ -121,7 +145,7 @@ def test_other_event_types_are_acknowledged_and_ignored(make_stack) -> None:
 
     assert answer.status_code == 200
     assert stack.graph_changes() == changes
-    assert stack.ctx.badges.find(hidden.badge_ids[0]) == rows
+    assert stack.ctx.badges.find(badge.id) == rows
     record = EventStore(stack.ctx.tables).get(stack.org, event.id)
     assert record is not None
     assert (record.status, record.outcome) == (IGNORED, "ignored_type")
