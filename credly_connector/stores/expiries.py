@@ -6,9 +6,12 @@ index lets an incremental crawl recompose exactly the people whose badges expire
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from credly_connector.rules.badges import Badge
@@ -45,9 +48,23 @@ class ExpiryStore:
             )
 
     def forget(self, badge: Badge) -> None:
-        """Drop a removed badge from the index (idempotent)."""
-        if badge.expires_at is not None:
-            self._table.delete_entity(_partition(badge.expires_at), badge.id)
+        """Drop a removed badge row from the index (idempotent).
+
+        Only when the index row is this row's: a badge moved to another recipient has a new
+        row (same badge id) whose entry must stay.
+        """
+        if badge.expires_at is None:
+            return
+        try:
+            entity = self._table.get_entity(_partition(badge.expires_at), badge.id)
+        except ResourceNotFoundError:
+            return
+        if entity.get("email") != encode_key(badge.recipient_email):
+            return
+        with contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
+            self._table.delete_entity(
+                entity, etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified
+            )
 
     def emails_expiring(self, after: datetime, until: datetime) -> set[str]:
         """Recipients with a badge expiring on a day from `after` to `until` (inclusive)."""
