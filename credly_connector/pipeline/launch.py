@@ -9,6 +9,7 @@ from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.failures import fail_crawl
 from credly_connector.pipeline.messages import StartMessage
 from credly_connector.stores.crawls import INCREMENTAL, KINDS, CrawlRecord, new_crawl_id
+from credly_connector.stores.leases import LeaseOutcome
 
 log = logging.getLogger(__name__)
 
@@ -64,20 +65,11 @@ def request_crawl(
         raise ValueError(msg)
     now = ctx.clock()
     crawl_id = new_crawl_id(now)
-    outcome = ctx.leases.acquire(org, crawl_id, now, ctx.options.lease)
+    outcome = take_lease(ctx, org, crawl_id, "a new crawl")
     if not outcome.acquired:
         holder = outcome.lease.holder if outcome.lease else None
         log.info("a crawl of %s is running (%s); not starting another", org, holder)
         return LaunchOutcome(None, holder)
-    if outcome.taken_over:
-        abandoned = ctx.crawls.get(outcome.taken_over)
-        if abandoned is not None and not abandoned.final:
-            fail_crawl(
-                ctx,
-                abandoned,
-                abandoned.phase,
-                "abandoned: its lease expired before it finished; a new crawl took over",
-            )
     since = ctx.orgstate.get(org).watermark if kind == INCREMENTAL else None
     record = ctx.crawls.create(
         CrawlRecord(
@@ -93,3 +85,22 @@ def request_crawl(
     ctx.queues.send(StartMessage(crawl_id))
     log.info("%s crawl %s requested by %s", kind, crawl_id, trigger, extra={"crawl_id": crawl_id})
     return LaunchOutcome(record)
+
+
+def take_lease(ctx: CrawlContext, organization_id: str, crawl_id: str, taker: str) -> LeaseOutcome:
+    """Take the organisation's lease for `crawl_id`, failing a crawl whose lease had expired.
+
+    Args:
+        taker: Who took over, for the abandoned crawl's failure message ("a new crawl").
+    """
+    outcome = ctx.leases.acquire(organization_id, crawl_id, ctx.clock(), ctx.options.lease)
+    if outcome.acquired and outcome.taken_over:
+        abandoned = ctx.crawls.get(outcome.taken_over)
+        if abandoned is not None and not abandoned.final:
+            fail_crawl(
+                ctx,
+                abandoned,
+                abandoned.phase,
+                f"abandoned: its lease expired before it finished; {taker} took over",
+            )
+    return outcome

@@ -29,7 +29,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from credly_connector.errors import BadDataError
 from credly_connector.pipeline.context import CrawlContext
-from credly_connector.pipeline.failures import fail_crawl
+from credly_connector.pipeline.launch import take_lease
 from credly_connector.pipeline.messages import (
     PROFILES,
     STAGES,
@@ -217,20 +217,9 @@ def _crawl_of(body: str) -> str | None:
 
 def _take_lease(ctx: CrawlContext, record: CrawlRecord) -> str | None:
     """Take the organisation's lease for the crawl; the other holder when it cannot."""
-    outcome = ctx.leases.acquire(
-        record.organization_id, record.crawl_id, ctx.clock(), ctx.options.lease
-    )
+    outcome = take_lease(ctx, record.organization_id, record.crawl_id, "a retried crawl")
     if not outcome.acquired:
         holder = outcome.lease.holder if outcome.lease else ""
         # A retry of the same crawl at the same moment took it: the crawl record decides.
         return None if holder == record.crawl_id else holder
-    if outcome.taken_over:
-        abandoned = ctx.crawls.get(outcome.taken_over)
-        if abandoned is not None and not abandoned.final:
-            fail_crawl(
-                ctx,
-                abandoned,
-                abandoned.phase,
-                "abandoned: its lease expired before it finished; a retried crawl took over",
-            )
     return None

@@ -242,14 +242,28 @@ class StepStore:
         return str(entity.get("bits", ""))
 
     def _set_bit(self, crawl_id: str, kind: str, bucket: int, index: int, total: int) -> str:
+        return self._change_bits(crawl_id, kind, bucket, total, [index], value="1")
+
+    def _clear_bits(
+        self, crawl_id: str, kind: str, bucket: int, indexes: list[int], total: int
+    ) -> None:
+        self._change_bits(crawl_id, kind, bucket, total, indexes, value="0")
+
+    def _change_bits(
+        self, crawl_id: str, kind: str, bucket: int, total: int, indexes: list[int], *, value: str
+    ) -> str:
+        """Set the bits `indexes` of a bucket to `value` (ETag-conditional); the new bits."""
         row = f"progress-{kind}-{bucket:05d}"
         width = min(BUCKET, total - bucket * BUCKET)
         for _ in range(_CONFLICT_RETRIES):
             try:
                 entity = self._table.get_entity(crawl_id, row)
             except ResourceNotFoundError:
+                if value == "0":
+                    return ""  # no bit of this bucket was ever set
                 bits = ["0"] * width
-                bits[index] = "1"
+                for index in indexes:
+                    bits[index] = value
                 try:
                     self._table.create_entity(
                         {"PartitionKey": crawl_id, "RowKey": row, "bits": "".join(bits)}
@@ -258,9 +272,10 @@ class StepStore:
                     continue
                 return "".join(bits)
             bits = list(str(entity.get("bits", "")).ljust(width, "0"))
-            if bits[index] == "1":
+            if all(bits[index] == value for index in indexes):
                 return "".join(bits)
-            bits[index] = "1"
+            for index in indexes:
+                bits[index] = value
             try:
                 self._table.update_entity(
                     {"PartitionKey": crawl_id, "RowKey": row, "bits": "".join(bits)},
@@ -271,32 +286,6 @@ class StepStore:
             except ResourceModifiedError:
                 continue
             return "".join(bits)
-        msg = f"progress of {crawl_id} {kind} bucket {bucket} kept changing under us"
-        raise ConflictError(msg)
-
-    def _clear_bits(
-        self, crawl_id: str, kind: str, bucket: int, indexes: list[int], total: int
-    ) -> None:
-        row = f"progress-{kind}-{bucket:05d}"
-        width = min(BUCKET, total - bucket * BUCKET)
-        for _ in range(_CONFLICT_RETRIES):
-            try:
-                entity = self._table.get_entity(crawl_id, row)
-            except ResourceNotFoundError:
-                return  # no bit of this bucket was ever set
-            bits = list(str(entity.get("bits", "")).ljust(width, "0"))
-            for index in indexes:
-                bits[index] = "0"
-            try:
-                self._table.update_entity(
-                    {"PartitionKey": crawl_id, "RowKey": row, "bits": "".join(bits)},
-                    mode=UpdateMode.MERGE,
-                    etag=etag_of(entity),
-                    match_condition=MatchConditions.IfNotModified,
-                )
-            except ResourceModifiedError:
-                continue
-            return
         msg = f"progress of {crawl_id} {kind} bucket {bucket} kept changing under us"
         raise ConflictError(msg)
 
