@@ -15,7 +15,7 @@ from collections.abc import Callable
 import azure.functions as func
 from azure.core.exceptions import ResourceNotFoundError
 
-from credly_connector import about
+from credly_connector import about, telemetry
 from credly_connector.ops.answers import Answer, problem
 from credly_connector.ops.crawls import crawl_status, list_crawls, retry_crawl, start_crawl
 from credly_connector.ops.health import health
@@ -56,6 +56,7 @@ def context() -> CrawlContext:
                         )
                     ]
                 )
+            telemetry.quiet_sdk_loggers()
             _context = build_context(settings)
         return _context
 
@@ -70,7 +71,12 @@ def respond(answer: Answer) -> func.HttpResponse:
     )
 
 
-def _ops(run: Callable[[CrawlContext], Answer]) -> func.HttpResponse:
+def _ops(run: Callable[[CrawlContext], Answer], stage: str = "ops") -> func.HttpResponse:
+    with telemetry.scope(stage=stage):
+        return _answer(run)
+
+
+def _answer(run: Callable[[CrawlContext], Answer]) -> func.HttpResponse:
     try:
         return respond(run(context()))
     except SettingsError as error:
@@ -92,6 +98,11 @@ def _ops(run: Callable[[CrawlContext], Answer]) -> func.HttpResponse:
 
 
 def _timer_crawl(kind: str, timer: func.TimerRequest) -> None:
+    with telemetry.scope(stage="timer"):
+        _request_crawls(kind, timer)
+
+
+def _request_crawls(kind: str, timer: func.TimerRequest) -> None:
     for outcome in request_crawls(context(), kind, "timer"):
         if outcome.crawl is None:
             log.info("%s crawl skipped: crawl %s is still running", kind, outcome.busy_with)
@@ -117,7 +128,7 @@ def full_crawl(timer: func.TimerRequest) -> None:
 
 
 def _stage(stage: str, msg: func.QueueMessage) -> None:
-    delivery = Delivery(dequeue_count=msg.dequeue_count or 1)
+    delivery = Delivery(dequeue_count=msg.dequeue_count or 1, enqueued_at=msg.insertion_time)
     handle_message(context(), stage, msg.get_body(), delivery)
 
 
@@ -331,7 +342,7 @@ def ops_reports_badges(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="credly/events", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def credly_events(req: func.HttpRequest) -> func.HttpResponse:
     """Credly's webhook (key in `?code=`): queue the notification, answer 200 at once."""
-    return _ops(lambda ctx: receive_event(ctx, req.get_body()))
+    return _ops(lambda ctx: receive_event(ctx, req.get_body()), stage="webhook")
 
 
 @app.function_name("credly_event")

@@ -87,10 +87,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return runners[args.command](args)
+        return _observed(runners[args.command], args)
     except ConfigurationError as error:
         sys.stderr.write(f"{error}\n")
         return 2
+
+
+def _observed(runner: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command with the SDK loggers quiet, in an `ops` telemetry scope."""
+    from credly_connector import telemetry  # noqa: PLC0415 - not needed by `version`
+
+    telemetry.quiet_sdk_loggers()
+    with telemetry.scope(stage="ops"):
+        return runner(args)
 
 
 def _crawl(args: argparse.Namespace) -> int:

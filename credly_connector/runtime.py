@@ -17,6 +17,7 @@ from azure.core.credentials import TokenCredential
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
 
+from credly_connector import telemetry
 from credly_connector.credly.auth import CredlyAuth, OAuthAuth, TokenAuth
 from credly_connector.credly.client import CredlyClient
 from credly_connector.errors import ConfigurationError
@@ -115,10 +116,36 @@ def credly_factory(settings: Settings, hooks: Hooks) -> Callable[[str], CredlyCl
             organization_id,
             credly_auth(settings, session, organization_id),
             session=session,
-            on_request=hooks.credly_request,
+            on_request=credly_observer(organization_id, hooks.credly_request),
         )
 
     return build
+
+
+def credly_observer(
+    organization_id: str, then: Callable[[str, int | None], None] | None
+) -> Callable[[str, int | None], None]:
+    """Counts an organisation's Credly responses in telemetry, then tells `then` (if any)."""
+
+    def observe(label: str, status: int | None) -> None:
+        telemetry.credly_response(organization_id, status)
+        if then is not None:
+            then(label, status)
+
+    return observe
+
+
+def graph_observer(
+    then: Callable[[str, str, int | None], None] | None,
+) -> Callable[[str, str, int | None], None]:
+    """Counts Graph responses in telemetry, then tells `then` (if any)."""
+
+    def observe(method: str, kind: str, status: int | None) -> None:
+        telemetry.graph_response(status)
+        if then is not None:
+            then(method, kind, status)
+
+    return observe
 
 
 def _authority(settings: Settings) -> str | None:
@@ -155,7 +182,7 @@ def graph_factory(settings: Settings, hooks: Hooks) -> GraphSession:
             base_url=settings.graph.api_url,
             verify=verify,
             pacer=pacer,
-            on_request=hooks.graph_request,
+            on_request=graph_observer(hooks.graph_request),
         ) as client:
             yield client
 

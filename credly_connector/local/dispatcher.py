@@ -105,7 +105,9 @@ class LocalDispatcher:
 
     def _handle(self, stage: str, message: QueueMessage) -> None:
         client = self.ctx.queues.client(stage)
-        delivery = Delivery(message.dequeue_count or 1, self.max_dequeue_count)
+        delivery = Delivery(
+            message.dequeue_count or 1, self.max_dequeue_count, enqueued_at=message.inserted_on
+        )
         try:
             handle_message(self.ctx, stage, message.content, delivery)
         except Exception as error:

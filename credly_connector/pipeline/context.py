@@ -58,10 +58,15 @@ class PipelineOptions:
 
 @dataclass(frozen=True)
 class Delivery:
-    """How often the queue has delivered this message (the host's `dequeue_count`)."""
+    """How often the queue has delivered this message (the host's `dequeue_count`).
+
+    Attributes:
+        enqueued_at: The message's insertion time, when known (for its age at pickup).
+    """
 
     dequeue_count: int = 1
     max_dequeue_count: int = DEFAULT_MAX_DEQUEUE_COUNT
+    enqueued_at: datetime | None = None
 
     @property
     def final(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from credly_connector import telemetry
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.pending import remember_crawl
 from credly_connector.pipeline.transitions import failed
@@ -27,6 +28,7 @@ def fail_crawl(ctx: CrawlContext, record: CrawlRecord, stage: str, message: str)
         lambda current: None if current.final else failed(current, stage, message, ctx.clock()),
     )
     if saved is not None:
+        telemetry.crawl_ended(saved)  # only the call that saved the final status counts it
         log.error(
             "crawl failed in %s: %s",
             stage,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from credly_connector import telemetry
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe, fail_crawl
 from credly_connector.pipeline.messages import FinishMessage
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 def handle_finish(ctx: CrawlContext, message: FinishMessage, delivery: Delivery) -> None:
     """Run the finish stage (idempotent: an ended crawl is left as it is)."""
     record = ctx.crawls.get(message.crawl_id)
+    if record is not None:
+        telemetry.annotate(organization_id=record.organization_id)
     if record is None or record.final or not record.phase_at_least("finish"):
         return
     try:
@@ -62,6 +65,7 @@ def finish(ctx: CrawlContext, record: CrawlRecord) -> CrawlRecord | None:
 
     saved = ctx.crawls.update(record.crawl_id, end)
     if saved is not None:
+        telemetry.crawl_ended(saved)  # only the call that saved the final status counts it
         if saved.status == SUCCEEDED and not saved.dry_run:
             clear_pending(ctx, saved)  # under the lease: no dry run adds to the set meanwhile
         ctx.leases.release(record.organization_id, record.crawl_id)

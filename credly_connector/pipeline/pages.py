@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
+from credly_connector import telemetry
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.messages import PageMessage, PlanMessage
 from credly_connector.pipeline.start import crawl_query
@@ -64,6 +65,12 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
         affected.add(badge.recipient_email)
     # Recipients first, the checkpoint last: a crash in between only redoes this page.
     ctx.crawlsets.add_emails(record.crawl_id, affected)
+    # Counted once the work succeeded, like the step's counts: parse skips are counted here,
+    # eligibility and identity skips by the profile stage (disjoint reasons).
+    labels = telemetry.crawl_attributes(record.crawl_id, record.organization_id)
+    telemetry.badges_fetched(len(page.badges), labels)
+    telemetry.badges_changed(counts["badges_changed"], labels)
+    telemetry.badges_skipped(reasons, labels)
     return StepRecord(
         record.crawl_id,
         PAGE,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from credly_connector import telemetry
 from credly_connector.pipeline.batching import batch_messages, plan_people
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe, fail_crawl
@@ -25,6 +26,8 @@ EXPIRY_LOOKBACK = timedelta(days=2)
 def handle_plan(ctx: CrawlContext, message: PlanMessage, delivery: Delivery) -> None:
     """Run the plan stage (idempotent: the same store gives the same numbered batches)."""
     record = ctx.crawls.get(message.crawl_id)
+    if record is not None:
+        telemetry.annotate(organization_id=record.organization_id)
     if record is None or record.final or not record.phase_at_least("plan"):
         return
     if record.phase != "plan":

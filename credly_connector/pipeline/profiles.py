@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from credly_connector import telemetry
 from credly_connector.errors import ConfigurationError
 from credly_connector.graph.client import GraphClient
 from credly_connector.pipeline.context import CrawlContext, Delivery
@@ -78,7 +79,13 @@ async def compose_batch(
     reasons: Counter[str] = Counter()
     failures: list[BaseException] = []
     loop = asyncio.get_running_loop()
-    with ThreadPoolExecutor(TABLE_THREADS, thread_name_prefix="profiles") as pool:
+    # The pool's threads log with the batch's telemetry labels (threads start without them).
+    with ThreadPoolExecutor(
+        TABLE_THREADS,
+        thread_name_prefix="profiles",
+        initializer=telemetry.adopt,
+        initargs=(telemetry.current_labels(),),
+    ) as pool:
         async with _graph_unless_dry_run(ctx, record) as graph:
             limit = asyncio.Semaphore(max(ctx.options.write_concurrency, 1) * 2)
 
@@ -119,6 +126,12 @@ async def compose_batch(
             extra={"crawl_id": record.crawl_id, "stage": "profiles"},
         )
         raise first
+    if not record.dry_run:  # a dry run wrote nothing and put no badge on any profile
+        labels = telemetry.crawl_attributes(record.crawl_id, record.organization_id)
+        telemetry.items_written(counts["people_written"], labels)
+        telemetry.items_deleted(counts["people_deleted"], labels)
+        telemetry.items_unchanged(counts["people_unchanged"], labels)
+        telemetry.badges_skipped(reasons, labels)
     return StepRecord(
         record.crawl_id, BATCH, message.batch, DONE, counts=dict(counts), reasons=dict(reasons)
     )

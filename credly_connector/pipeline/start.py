@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 
+from credly_connector import telemetry
 from credly_connector.credly.queries import BadgeQuery
 from credly_connector.directory import DirectoryChange
 from credly_connector.errors import ConfigurationError
@@ -33,6 +34,8 @@ def crawl_query(record: CrawlRecord) -> BadgeQuery:
 def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -> None:
     """Run the start stage for a requested crawl (idempotent)."""
     record = ctx.crawls.get(message.crawl_id)
+    if record is not None:
+        telemetry.annotate(organization_id=record.organization_id)
     if record is None or record.final:
         return
     if record.phase != "start":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from credly_connector import telemetry
 from credly_connector.errors import ConfigurationError
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe
@@ -52,6 +53,8 @@ def execute_step(
             delivery, the host moves it to the poison queue).
     """
     record = ctx.crawls.get(crawl_id)
+    if record is not None:
+        telemetry.annotate(organization_id=record.organization_id)
     if record is None or record.final or not record.phase_at_least(PHASE_OF[kind][0]):
         return
     total = (record.total_pages if kind == "page" else record.total_batches) or 0
@@ -96,7 +99,7 @@ def execute_step(
                 step_key(kind, number),
                 attempts,
                 describe(work_error),
-                extra={"crawl_id": record.crawl_id, "stage": kind},
+                extra={"crawl_id": record.crawl_id, "stage": PHASE_OF[kind][0]},
             )
             if not delivery.final:
                 raise
