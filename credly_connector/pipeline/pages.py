@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 from credly_connector import telemetry
 from credly_connector.pipeline.context import CrawlContext, Delivery
@@ -11,11 +12,13 @@ from credly_connector.pipeline.messages import PageMessage, PlanMessage
 from credly_connector.pipeline.start import crawl_query
 from credly_connector.pipeline.steps import execute_step
 from credly_connector.rules.badges import Badge, parse_badge
-from credly_connector.stores.badges import BadgeKey, Change
+from credly_connector.stores.badges import BadgeKey, Change, Upserted
 from credly_connector.stores.crawls import FULL, CrawlRecord
 from credly_connector.stores.steps import DONE, PAGE, StepRecord
 
 log = logging.getLogger(__name__)
+# Point reads and writes of one page in flight at once.
+TABLE_THREADS = 8
 
 
 def handle_page(ctx: CrawlContext, message: PageMessage, delivery: Delivery) -> None:
@@ -36,7 +39,6 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
     page = ctx.credly_for(record.organization_id).badge_page(number, crawl_query(record))
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    affected: set[str] = set()
     seen: list[str] = []
     badges: dict[str, Badge] = {}
     for raw in page.badges:
@@ -53,18 +55,23 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
             continue
         badges[parsed.id] = parsed  # a repeated id on one page counts once
     counts["badges_seen"] = len(badges)
-    for badge in badges.values():
-        if record.kind == FULL:
-            seen.append(BadgeKey(badge.recipient_email, badge.id).digest())
-        outcome = ctx.badges.upsert(badge)
-        if outcome.change is Change.UNCHANGED:
-            continue
+    if record.kind == FULL:
+        seen = [BadgeKey(b.recipient_email, b.id).digest() for b in badges.values()]
+    # Each badge is a point read and maybe a write in its own partition: run them side by
+    # side (the table round trips, not our CPU, bound a page).
+    with ThreadPoolExecutor(TABLE_THREADS, thread_name_prefix="pages") as pool:
+        compared = zip(badges.values(), pool.map(ctx.badges.compare, badges.values()), strict=True)
+        changed = [
+            (b, outcome) for b, outcome in compared if outcome.change is not Change.UNCHANGED
+        ]
+        # Recipients before rows: once a row is written a redelivery finds it unchanged, so a
+        # crash after the write must not lose whose item to recompose.
+        ctx.crawlsets.add_emails(record.crawl_id, {b.recipient_email for b, _ in changed})
+        list(pool.map(lambda pair: _store(ctx, *pair), changed))
+    for _, outcome in changed:
         counts[f"badges_{outcome.change.value}"] += 1
         counts["badges_changed"] += 1
-        ctx.expiries.track(badge, outcome.previous)
-        affected.add(badge.recipient_email)
-    # Recipients first, the checkpoint last: a crash in between only redoes this page.
-    ctx.crawlsets.add_emails(record.crawl_id, affected)
+    # The checkpoint last: a crash before it only redoes this page.
     # Counted once the work succeeded, like the step's counts: parse skips are counted here,
     # eligibility and identity skips by the profile stage (disjoint reasons).
     labels = telemetry.crawl_attributes(record.crawl_id, record.organization_id)
@@ -80,3 +87,9 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
         reasons=dict(reasons),
         seen=tuple(seen),
     )
+
+
+def _store(ctx: CrawlContext, badge: Badge, outcome: Upserted) -> None:
+    """Write a changed badge row and keep the expiry index in step with it."""
+    ctx.badges.write(badge)
+    ctx.expiries.track(badge, outcome.previous)

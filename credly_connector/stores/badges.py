@@ -72,17 +72,24 @@ class BadgeStore:
 
     def upsert(self, badge: Badge) -> Upserted:
         """Write a badge unless the stored row has the same content."""
-        content_hash = badge.content_hash()
+        outcome = self.compare(badge)
+        if outcome.change is not Change.UNCHANGED:
+            self.write(badge)
+        return outcome
+
+    def compare(self, badge: Badge) -> Upserted:
+        """What writing `badge` would change (one point read, no write)."""
         try:
             entity = self._table.get_entity(encode_key(badge.recipient_email), badge.id)
         except ResourceNotFoundError:
-            entity = None
-        if entity is not None and entity.get("hash") == content_hash:
-            return Upserted(Change.UNCHANGED, None)
-        self._table.upsert_entity(_to_entity(badge, content_hash), mode=UpdateMode.REPLACE)
-        if entity is None:
             return Upserted(Change.NEW, None)
+        if entity.get("hash") == badge.content_hash():
+            return Upserted(Change.UNCHANGED, None)
         return Upserted(Change.UPDATED, _badge(entity))
+
+    def write(self, badge: Badge) -> None:
+        """Store a badge row as it is (replacing any stored row of the same key)."""
+        self._table.upsert_entity(_to_entity(badge, badge.content_hash()), mode=UpdateMode.REPLACE)
 
     def badges_of(self, email: str) -> list[Badge]:
         """Every stored badge of one recipient email."""
