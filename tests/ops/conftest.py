@@ -25,7 +25,7 @@ from devstack.graph.directory import DirectoryUser
 from devstack.synthetic import EmailRelation, Person, WorldSpec, build_world
 from devstack.synthetic.accounts import exchange_licence
 from tests.ops.setup_support import setup_stack  # noqa: F401
-from tests.pipeline.conftest import Pipeline, make_pipeline  # noqa: F401
+from tests.pipeline.conftest import CRAWL_TIMEOUT_S, Pipeline, make_pipeline  # noqa: F401
 
 # -- people: per-person diagnosis, identity overrides, badge report ----------------------------
 
@@ -211,5 +211,5 @@ def people_bound(
     ctx = function_app.context()
     for role in TABLE_NAMES:
         ctx.tables.service.delete_table(ctx.tables.name(role))
-    assert run_crawl(ctx, "full", workers=4, timeout_s=90.0).succeeded
+    assert run_crawl(ctx, "full", workers=4, timeout_s=CRAWL_TIMEOUT_S).succeeded
     return PeopleBound(pipeline, indexed_functions)

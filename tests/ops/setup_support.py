@@ -24,6 +24,7 @@ from devstack.credly.records import CredlyData
 from devstack.credly.server import CredlyStandIn
 from devstack.graph.server import GraphStandIn
 from devstack.synthetic import World, WorldSpec, build_world
+from tests.pipeline.conftest import CRAWL_TIMEOUT_S
 
 SETUP_CONNECTION = "credlybadges"
 SETUP_WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
@@ -88,7 +89,7 @@ class SetupStack:
 
     def crawl_full(self) -> None:
         """Run a full crawl to completion through Azurite's queues."""
-        result = run_crawl(self.context(), "full", workers=4, timeout_s=90.0)
+        result = run_crawl(self.context(), "full", workers=4, timeout_s=CRAWL_TIMEOUT_S)
         assert result.succeeded, result
 
     def admin_writes(self) -> int:

@@ -26,7 +26,7 @@ from credly_connector.stores.crawls import FAILED, INCREMENTAL, SUCCEEDED
 from devstack.standin import Knobs
 from devstack.standin.knobs import Fault, FaultKind, RateLimit
 from devstack.synthetic.mutations import Mutator
-from tests.pipeline.conftest import Pipeline
+from tests.pipeline.conftest import CRAWL_TIMEOUT_S, Pipeline
 
 FAST_WRITES = {"GRAPH_WRITE_RATE": "1000"}
 CLIENT_ATTEMPTS = 3
@@ -88,7 +88,7 @@ def test_a_page_credly_always_garbles_fails_the_crawl_and_keeps_the_watermark(
         record = ctx.crawls.get(crawl_id)
         return record is not None and record.final
 
-    assert dispatcher.run_until(ended, timeout_s=60)
+    assert dispatcher.run_until(ended, timeout_s=CRAWL_TIMEOUT_S)
 
     # Then it failed in the pages stage, on page 2 alone.
     record = ctx.crawls.get(crawl_id)
@@ -188,7 +188,7 @@ def test_changes_read_by_a_failed_crawl_are_written_by_the_next_one(
         record = ctx.crawls.get(crawl_id)
         return record is not None and record.final
 
-    assert dispatcher.run_until(ended, timeout_s=60)
+    assert dispatcher.run_until(ended, timeout_s=CRAWL_TIMEOUT_S)
     failed_crawl = ctx.crawls.get(crawl_id)
     assert failed_crawl is not None
     assert failed_crawl.status == FAILED, failed_crawl

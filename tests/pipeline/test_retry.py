@@ -462,7 +462,7 @@ def test_the_command_line_shows_the_failed_batch_and_retries_it_to_success(
 
     # When Graph has recovered, `retry` re-drives the batch here and the crawl succeeds.
     pipeline.stack.graph.knobs.clear_faults()
-    assert main(["retry", crawl_id, "--workers", "2", "--timeout", "60"]) == 0
+    assert main(["retry", crawl_id, "--workers", "2", "--timeout", str(CRAWL_TIMEOUT_S)]) == 0
     printed = capsys.readouterr().out
     assert f"crawl {crawl_id} (full): succeeded" in printed
     assert pipeline.stored() == pipeline.expected()
