@@ -60,7 +60,11 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
     # Each badge is a point read and maybe a write in its own partition: run them side by
     # side (the table round trips, not our CPU, bound a page).
     with ThreadPoolExecutor(TABLE_THREADS, thread_name_prefix="pages") as pool:
-        compared = zip(badges.values(), pool.map(ctx.badges.compare, badges.values()), strict=True)
+        if record.fresh:  # nothing was stored when the crawl started: every badge is new
+            outcomes = [Upserted(Change.NEW, None)] * len(badges)
+        else:
+            outcomes = list(pool.map(ctx.badges.compare, badges.values()))
+        compared = zip(badges.values(), outcomes, strict=True)
         changed = [
             (b, outcome) for b, outcome in compared if outcome.change is not Change.UNCHANGED
         ]

@@ -18,7 +18,7 @@ from credly_connector.pipeline.failures import describe, fail_crawl
 from credly_connector.pipeline.messages import PageMessage, PlanMessage, StartMessage
 from credly_connector.pipeline.transitions import advance, owes_followup
 from credly_connector.rules.identity import DirectoryIndex
-from credly_connector.stores.crawls import INCREMENTAL, CrawlRecord
+from credly_connector.stores.crawls import FULL, INCREMENTAL, CrawlRecord
 from credly_connector.stores.directory import DirectoryState
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -
         return
     try:
         version = refresh_directory(ctx, record.crawl_id)
+        # A first full crawl (nothing stored yet) need not read the store before each write.
+        fresh = record.kind == FULL and not ctx.badges.any_of(record.organization_id)
         first = ctx.credly_for(record.organization_id).badge_page(1, crawl_query(record))
     except ConfigurationError as error:
         fail_crawl(ctx, record, "start", describe(error))
@@ -59,7 +61,9 @@ def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -
     moved = advance(record, "start", "pages" if pages else "plan", STEP)
     assert moved is not None
     saved = ctx.crawls.save(
-        moved.with_changes(started_at=ctx.clock(), total_pages=pages, directory_version=version)
+        moved.with_changes(
+            started_at=ctx.clock(), total_pages=pages, directory_version=version, fresh=fresh
+        )
     )
     if saved is None:
         return  # a duplicate delivery got there first and sends the messages

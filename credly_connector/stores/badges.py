@@ -128,6 +128,12 @@ class BadgeStore:
         for entity in self._table.query_entities(query, select=["PartitionKey", "RowKey"]):
             yield BadgeKey(decode_key(str(entity["PartitionKey"])), str(entity["RowKey"]))
 
+    def any_of(self, organization_id: str) -> bool:
+        """Whether any badge of the organisation is stored (stops at the first match)."""
+        query = f"organization_id eq {quote(organization_id)}"
+        found = self._table.query_entities(query, select=["RowKey"], results_per_page=1)
+        return next(iter(found), None) is not None
+
     def keys_outside(self, organization_ids: Collection[str]) -> Iterator[BadgeKey]:
         """The keys of badges of organisations no longer configured (a scan: full crawls only)."""
         query = " and ".join(f"organization_id ne {quote(org)}" for org in organization_ids)

@@ -47,6 +47,8 @@ class CrawlRecord:
         followup_sent: Whether the messages of the current phase were all enqueued.
         since: The watermark an incremental crawl reads changes from.
         dry_run: Every stage runs except the Graph writes; profiles go to a preview instead.
+        fresh: A full crawl that found no stored badge of its organisation at start, so its
+            pages write every badge without reading the store first.
         counts: Totals filled in when the crawl finishes.
     """
 
@@ -70,6 +72,7 @@ class CrawlRecord:
     failure_message: str = ""
     failed_steps: tuple[str, ...] = ()
     dry_run: bool = False
+    fresh: bool = False
     etag: str | None = field(default=None, compare=False)
 
     @property
@@ -137,6 +140,7 @@ def _to_entity(record: CrawlRecord) -> dict[str, Any]:
         "failure_message": record.failure_message[:8000],
         "failed_steps": dumps(list(record.failed_steps)[:200]),
         "dry_run": record.dry_run,
+        "fresh": record.fresh,
     }
 
 
@@ -163,6 +167,7 @@ def _from_entity(entity: Any) -> CrawlRecord:
         failure_stage=str(entity.get("failure_stage", "")),
         failure_message=str(entity.get("failure_message", "")),
         dry_run=bool(entity.get("dry_run", False)),
+        fresh=bool(entity.get("fresh", False)),
         failed_steps=tuple(loads(entity.get("failed_steps"), [])),
         etag=etag_of(entity),
     )

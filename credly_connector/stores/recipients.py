@@ -59,7 +59,7 @@ def _from_entity(entity: Any) -> RecipientRecord:
 
 
 class RecipientStore:
-    """One row per recipient email, rewritten only when a decision changed."""
+    """One row per recipient email: the latest decisions about its badges."""
 
     def __init__(self, tables: Tables) -> None:
         self._table = tables.table(ROLE)
@@ -71,12 +71,9 @@ class RecipientStore:
         except ResourceNotFoundError:
             return None
 
-    def record(self, record: RecipientRecord) -> bool:
-        """Store `record` unless the same decisions are stored; True when written."""
-        if self.get(record.email) == record:
-            return False
+    def record(self, record: RecipientRecord) -> None:
+        """Store `record` (one write: reading first to skip an equal row would cost as much)."""
         if not record.decisions:
             self._table.delete_entity(encode_key(record.email), ROW)
-            return True
+            return
         self._table.upsert_entity(_to_entity(record), mode=UpdateMode.REPLACE)
-        return True
