@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from bench.plot import plot_scenario
 from bench.report import markdown_table, scenario_document, write_document
-from bench.runner import Options, run_scenario
+from bench.runner import CrawlResult, Options, run_scenario
 from bench.scenarios import CREDLY_PAGE_LATENCY_S, GRAPH_LATENCY_S, Scenario
 from bench.targets import scenario_verdicts
 from devstack.azurite import Azurite
@@ -19,10 +19,9 @@ def benchmark(
 ) -> dict[str, Any]:
     """Run `scenario`, write `NAME.json` and `NAME.png` into `out_dir`; returns the document.
 
-    Prints the Markdown table and the target lines to `out`.
+    The JSON is rewritten after every crawl, so a long scenario stopped early leaves the
+    crawls it finished. Prints the Markdown table and the target lines to `out`.
     """
-    crawls = [result.to_json() for result in run_scenario(scenario, options, azurite)]
-    verdicts = scenario_verdicts(scenario.name, crawls)
     settings = {
         **asdict(options),
         "badges": scenario.badges,
@@ -30,6 +29,19 @@ def benchmark(
         "credly_latency_s": CREDLY_PAGE_LATENCY_S,
         "graph_latency_s": GRAPH_LATENCY_S,
     }
+    crawls: list[dict[str, Any]] = []
+
+    def save(result: CrawlResult) -> None:
+        crawls.append(result.to_json())
+        partial = scenario_document(
+            scenario.name, settings, crawls, scenario_verdicts(scenario.name, crawls)
+        )
+        write_document(partial, out_dir)
+        out.write(f"measured {scenario.name} / {result.details['label']}\n")
+        out.flush()
+
+    run_scenario(scenario, options, azurite, on_result=save)
+    verdicts = scenario_verdicts(scenario.name, crawls)
     document = scenario_document(scenario.name, settings, crawls, verdicts)
     path = write_document(document, out_dir)
     plot = plot_scenario(scenario.name, crawls, out_dir)

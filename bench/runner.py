@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -133,15 +134,27 @@ def build_bench_context(
     )
 
 
-def run_scenario(scenario: Scenario, options: Options, azurite: Azurite) -> list[CrawlResult]:
-    """Every run of `scenario`, each on a fresh stack; the results of every crawl."""
+def run_scenario(
+    scenario: Scenario,
+    options: Options,
+    azurite: Azurite,
+    on_result: Callable[[CrawlResult], None] | None = None,
+) -> list[CrawlResult]:
+    """Every run of `scenario`, each on a fresh stack; the results of every crawl.
+
+    Args:
+        on_result: Told of each crawl's result as soon as it is measured (partial reports).
+    """
     results: list[CrawlResult] = []
     for run in scenario.runs:
-        results.extend(_run(scenario, run, options, azurite))
+        for result in _run(scenario, run, options, azurite):
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
     return results
 
 
-def _run(scenario: Scenario, run: Run, options: Options, azurite: Azurite) -> list[CrawlResult]:
+def _run(scenario: Scenario, run: Run, options: Options, azurite: Azurite) -> Iterator[CrawlResult]:
     prefix = "bench" + uuid.uuid4().hex[:10]
     spec = StackSpec(
         seed=scenario.seed,
@@ -163,7 +176,8 @@ def _run(scenario: Scenario, run: Run, options: Options, azurite: Azurite) -> li
         pids = {"pipeline": None, "standins": standins.pid, "azurite": azurite.pid}
         with PeakSampler(pids) as sampler, DiscardedConnections() as discarded:
             session = RunSession(ctx, run, options, standins, counters, clock, sampler, discarded)
-            return [session.crawl(step, first=n == 0) for n, step in enumerate(run.crawls)]
+            for number, step in enumerate(run.crawls):
+                yield session.crawl(step, first=number == 0)
 
 
 @dataclass
