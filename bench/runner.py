@@ -38,6 +38,7 @@ from credly_connector.runtime import Hooks, credly_factory, graph_factory, pipel
 from credly_connector.settings import load_settings
 from credly_connector.stores.crawls import CrawlRecord
 from credly_connector.stores.tables import Tables
+from credly_connector.stores.transport import storage_transport
 from devstack.azurite import Azurite
 
 TOLD, ADAPTIVE = "told", "adaptive"
@@ -114,13 +115,13 @@ def build_bench_context(
     hooks = Hooks(credly_request=counters.credly_request, graph_request=counters.graph_request)
     tables = Tables(
         TableServiceClient.from_connection_string(
-            storage, raw_response_hook=counters.table_response
+            storage, raw_response_hook=counters.table_response, transport=storage_transport()
         ),
         prefix,
     )
     queues = CrawlQueues(
         QueueServiceClient.from_connection_string(
-            storage, raw_response_hook=counters.queue_response
+            storage, raw_response_hook=counters.queue_response, transport=storage_transport()
         ),
         prefix,
     )

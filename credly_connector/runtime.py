@@ -33,6 +33,7 @@ from credly_connector.pipeline.context import (
 from credly_connector.pipeline.queues import CrawlQueues
 from credly_connector.settings import Settings, StorageSettings
 from credly_connector.stores.tables import Tables
+from credly_connector.stores.transport import storage_transport
 
 
 @dataclass
@@ -80,8 +81,18 @@ def storage_clients(storage: StorageSettings) -> tuple[Tables, CrawlQueues]:
         msg = "identity-based storage needs the table and queue service URLs"
         raise ValueError(msg)
     return (
-        Tables(TableServiceClient(storage.table_url, credential=credential), storage.prefix),
-        CrawlQueues(QueueServiceClient(storage.queue_url, credential=credential), storage.prefix),
+        Tables(
+            TableServiceClient(
+                storage.table_url, credential=credential, transport=storage_transport()
+            ),
+            storage.prefix,
+        ),
+        CrawlQueues(
+            QueueServiceClient(
+                storage.queue_url, credential=credential, transport=storage_transport()
+            ),
+            storage.prefix,
+        ),
     )
 
 

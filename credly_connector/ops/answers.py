@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_BODY_BYTES = 64 * 1024
+NESTED_TOO_DEEP = "The request body is not valid JSON: it is nested too deeply."
+"""The parser recurses per nesting level; a body of brackets would otherwise fail with 500."""
 
 
 @dataclass(frozen=True)
@@ -18,8 +20,17 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> str:
-        """The body as JSON text."""
-        return json.dumps(self.body, ensure_ascii=False, indent=2)
+        """The body as JSON text that always encodes as UTF-8.
+
+        A message may quote what the caller sent; a lone surrogate in it cannot be encoded,
+        so such a body is written with ASCII escapes instead of failing the response.
+        """
+        text = json.dumps(self.body, ensure_ascii=False, indent=2)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(self.body, ensure_ascii=True, indent=2)
+        return text
 
 
 def problem(status: int, message: str, **extra: Any) -> Answer:
@@ -37,6 +48,8 @@ def parse_json_object(body: bytes, *, allowed: set[str]) -> dict[str, Any] | Ans
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         return problem(400, f"The request body is not valid JSON: {exc}")
+    except RecursionError:
+        return problem(400, NESTED_TOO_DEEP)
     if not isinstance(value, dict):
         return problem(400, "The request body must be a JSON object.")
     unknown = sorted(set(value) - allowed)

@@ -10,7 +10,7 @@ from credly_connector.pipeline.launch import request_crawl
 from credly_connector.pipeline.redrive import Redrive, RedriveOutcome, redrive_crawl
 from credly_connector.stores.crawls import KINDS, CrawlRecord
 
-_CRAWL_ID = re.compile(r"^[0-9]{13}[0-9a-f]{6}$")
+_CRAWL_ID = re.compile(r"[0-9]{13}[0-9a-f]{6}")
 MAX_LIST = 200
 # Failed steps a status shows (the count says how many there are in all).
 MAX_FAILED_SHOWN = 100
@@ -36,6 +36,8 @@ def start_crawl(ctx: CrawlContext, body: bytes, *, status_url: str, trigger: str
     if not isinstance(dry_run, bool):
         return problem(400, f'"dryRun" must be true or false; got {dry_run!r}.')
     organization = parsed.get("organizationId")
+    if organization is not None and not isinstance(organization, str):
+        return problem(400, f'"organizationId" must be a string; got {organization!r}.')
     configured = ctx.options.organizations
     if organization is not None and organization not in configured:
         return problem(
@@ -76,7 +78,7 @@ def crawl_status(ctx: CrawlContext, crawl_id: str) -> Answer:
     Every page or profile batch that failed for good is listed with its last error (stage,
     step, attempts, message, when); `POST ops/crawls/{id}/retry` re-drives them.
     """
-    if not _CRAWL_ID.match(crawl_id):
+    if not _CRAWL_ID.fullmatch(crawl_id):
         return problem(400, _MALFORMED_ID)
     record = ctx.crawls.get(crawl_id)
     if record is None:
@@ -102,7 +104,7 @@ def retry_crawl(ctx: CrawlContext, crawl_id: str, *, status_url: str | None = No
     Args:
         status_url: The status route with `{id}` standing for the crawl id, if any.
     """
-    if not _CRAWL_ID.match(crawl_id):
+    if not _CRAWL_ID.fullmatch(crawl_id):
         return problem(400, _MALFORMED_ID)
     done = redrive_crawl(ctx, crawl_id)
     record = done.record

@@ -13,10 +13,12 @@ from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.recompose import Recomposed, recompose_emails
 from credly_connector.rules import reasons
 from credly_connector.rules.identity import MAX_EMAIL_LENGTH, METHOD_OVERRIDE, Resolution
+from credly_connector.rules.text import clean_text
 from credly_connector.stores.overrides import OverrideRecord
 
 log = logging.getLogger(__name__)
 FIELD = "userPrincipalName"
+MAX_ACTOR_LENGTH = 200
 
 
 def set_override(ctx: CrawlContext, raw_email: str, body: bytes, *, actor: str) -> Answer:
@@ -46,6 +48,8 @@ def set_override(ctx: CrawlContext, raw_email: str, body: bytes, *, actor: str) 
     target = _target(ctx, upn.strip())
     if isinstance(target, Answer):
         return target
+    # The actor comes from a request header: one line of plain text, so it cannot forge log lines.
+    actor = clean_text(actor, limit=MAX_ACTOR_LENGTH) or "unknown"
     before = current_index(ctx)
     previous = before.resolve(email)
     existing = ctx.identity_overrides.get(email)

@@ -23,6 +23,9 @@ from credly_connector.stores.recipients import RecipientRecord
 from credly_connector.stores.tables import to_iso
 
 _SHOWN_INPUT = 80
+# RFC 5322 allows these in a local part, but real Entra and Exchange addresses almost never
+# hold them, while in a route argument they are the marks of (encoded) path traversal.
+_PATH_CHARACTERS = frozenset("/\\%?#")
 
 
 def parse_email(raw: str) -> str | Answer:
@@ -31,6 +34,13 @@ def parse_email(raw: str) -> str | Answer:
         return problem(400, "An email address is required, e.g. adele.vance@contoso.com.")
     if len(raw) > MAX_EMAIL_LENGTH:
         return problem(400, f"The email is {len(raw)} characters long; an address has at most 254.")
+    path_like = sorted(set(raw) & _PATH_CHARACTERS)
+    if path_like:
+        return problem(
+            400,
+            f"{strip_controls(raw)[:_SHOWN_INPUT]!r} is not an email address the connector accepts: "
+            f"it holds {' '.join(path_like)}, which mean something in paths and URLs.",
+        )
     email = normalize_email(raw)
     if email is None:
         shown = strip_controls(raw)[:_SHOWN_INPUT]

@@ -12,7 +12,7 @@ from credly_connector.preview.page import render_page
 from credly_connector.stores.crawls import CrawlRecord
 from credly_connector.stores.previews import ACTIONS
 
-_CRAWL_ID = re.compile(r"^[0-9]{13}[0-9a-f]{6}$")
+_CRAWL_ID = re.compile(r"[0-9]{13}[0-9a-f]{6}")
 # How far back `latest dry run` looks (the crawl list is newest first).
 SCAN_CRAWLS = 500
 MAX_PAGE = 1000
@@ -31,7 +31,7 @@ def find_dry_run(ctx: CrawlContext, crawl_id: str | None) -> CrawlRecord | Answe
             '`python -m credly_connector crawl --dry-run` or POST {"dryRun": true} to '
             "/api/ops/crawls.",
         )
-    if not _CRAWL_ID.match(crawl_id):
+    if not _CRAWL_ID.fullmatch(crawl_id):
         return problem(400, "A crawl id is 19 characters: 13 digits and 6 hex digits.")
     stored = ctx.crawls.get(crawl_id)
     if stored is None:

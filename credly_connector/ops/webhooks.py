@@ -50,6 +50,8 @@ def parse_notification(body: bytes) -> Notification | Answer:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         return problem(400, f"The notification is not valid JSON: {exc}")
+    except RecursionError:
+        return problem(400, "The notification is not valid JSON: it is nested too deeply.")
     if not isinstance(value, dict):
         return problem(400, "The notification must be a JSON object.")
     wrong = _field_problem(value)

@@ -104,7 +104,7 @@ class CrawlContext:
         self.crawlsets = CrawlSetStore(tables)
         self.leases = LeaseStore(tables)
         self.orgstate = OrganizationStateStore(tables)
-        self.badges = BadgeStore(tables)
+        self.badges = BadgeStore(tables, options.organizations)
         self.expiries = ExpiryStore(tables)
         self.people = PersonStore(tables)
         self.previews = PreviewStore(tables)

@@ -56,22 +56,21 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
         badges[parsed.id] = parsed  # a repeated id on one page counts once
     counts["badges_seen"] = len(badges)
     if record.kind == FULL:
-        seen = [BadgeKey(b.recipient_email, b.id).digest() for b in badges.values()]
-    # Each badge is a point read and maybe a write in its own partition: run them side by
-    # side (the table round trips, not our CPU, bound a page).
-    with ThreadPoolExecutor(TABLE_THREADS, thread_name_prefix="pages") as pool:
-        if record.fresh:  # nothing was stored when the crawl started: every badge is new
-            outcomes = [Upserted(Change.NEW, None)] * len(badges)
-        else:
+        seen = [BadgeKey.of(b).digest() for b in badges.values()]
+    if record.fresh:  # nothing was stored when the crawl started: every badge is new
+        outcomes = [Upserted(Change.NEW, None)] * len(badges)
+    else:  # point reads, side by side: the round trips, not our CPU, bound them
+        with ThreadPoolExecutor(TABLE_THREADS, thread_name_prefix="pages") as pool:
             outcomes = list(pool.map(ctx.badges.compare, badges.values()))
-        compared = zip(badges.values(), outcomes, strict=True)
-        changed = [
-            (b, outcome) for b, outcome in compared if outcome.change is not Change.UNCHANGED
-        ]
-        # Recipients before rows: once a row is written a redelivery finds it unchanged, so a
-        # crash after the write must not lose whose item to recompose.
-        ctx.crawlsets.add_emails(record.crawl_id, {b.recipient_email for b, _ in changed})
-        list(pool.map(lambda pair: _store(ctx, *pair), changed))
+    compared = zip(badges.values(), outcomes, strict=True)
+    changed = [(b, outcome) for b, outcome in compared if outcome.change is not Change.UNCHANGED]
+    # Recipients before rows: once a row is written a redelivery finds it unchanged, so a
+    # crash after the write must not lose whose item to recompose.
+    ctx.crawlsets.add_emails(record.crawl_id, {b.recipient_email for b, _ in changed})
+    # Likewise the expiry index before the rows it indexes. Both in transactions: a page is
+    # one organisation, which is one partition of each table.
+    ctx.expiries.track_many((b, outcome.previous) for b, outcome in changed)
+    ctx.badges.write_many(b for b, _ in changed)
     for _, outcome in changed:
         counts[f"badges_{outcome.change.value}"] += 1
         counts["badges_changed"] += 1
@@ -91,9 +90,3 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
         reasons=dict(reasons),
         seen=tuple(seen),
     )
-
-
-def _store(ctx: CrawlContext, badge: Badge, outcome: Upserted) -> None:
-    """Write a changed badge row and keep the expiry index in step with it."""
-    ctx.badges.write(badge)
-    ctx.expiries.track(badge, outcome.previous)

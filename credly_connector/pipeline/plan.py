@@ -80,7 +80,7 @@ def _messages(ctx: CrawlContext, record: CrawlRecord) -> list[Message]:
     else:
         state = ctx.orgstate.get(record.organization_id)
         after = state.last_success_at or (record.created_at - EXPIRY_LOOKBACK)
-        emails |= ctx.expiries.emails_expiring(after, record.created_at)
+        emails |= ctx.expiries.emails_expiring(record.organization_id, after, record.created_at)
     if record.dry_run:
         # What the dry run consumed: changed badges (swept ones included) and directory entries.
         remember_crawl(ctx, record)
@@ -108,7 +108,7 @@ def _sweep(
         return
     ctx.crawlsets.add_emails(record.crawl_id, {key.email for key in gone})
     for key in gone:
-        badge = ctx.badges.get(key.email, key.badge_id)
+        badge = ctx.badges.get(key)
         if badge is not None:
             ctx.expiries.forget(badge)
         ctx.badges.delete(key)

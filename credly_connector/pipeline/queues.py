@@ -14,6 +14,7 @@ from azure.storage.queue import (
 )
 
 from credly_connector.pipeline.messages import STAGES, Message, encode, stage_of
+from credly_connector.stores.transport import storage_transport
 
 QUEUE_NAMES = {stage: f"crawl-{stage}" for stage in STAGES}
 EVENTS = "events"
@@ -37,7 +38,10 @@ class CrawlQueues:
     @classmethod
     def from_connection_string(cls, connection_string: str, prefix: str = "") -> CrawlQueues:
         """Queues on the account of a connection string."""
-        return cls(QueueServiceClient.from_connection_string(connection_string), prefix)
+        service = QueueServiceClient.from_connection_string(
+            connection_string, transport=storage_transport()
+        )
+        return cls(service, prefix)
 
     def name(self, stage: str, *, poison: bool = False) -> str:
         """The queue name of a stage (or of its poison queue)."""

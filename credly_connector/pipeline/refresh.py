@@ -94,7 +94,7 @@ def read_current(ctx: CrawlContext, organization_id: str, badge_id: str) -> Badg
 
 def stored_rows(ctx: CrawlContext, organization_id: str, badge_id: str) -> list[Badge]:
     """The stored rows of a badge id that belong to the organisation."""
-    return [b for b in ctx.badges.find(badge_id) if b.organization_id == organization_id]
+    return ctx.badges.find(badge_id, organization_id)
 
 
 def apply_refresh(ctx: CrawlContext, plan: RefreshPlan) -> None:
@@ -105,8 +105,10 @@ def apply_refresh(ctx: CrawlContext, plan: RefreshPlan) -> None:
     """
     for badge in plan.remove:
         ctx.expiries.forget(badge)
-        ctx.badges.delete(BadgeKey(badge.recipient_email, badge.id))
+        ctx.badges.delete(BadgeKey.of(badge))
     if plan.write is not None:
-        outcome = ctx.badges.upsert(plan.write)
+        outcome = ctx.badges.compare(plan.write)
         if outcome.change is not Change.UNCHANGED:
+            # The index first: once the row is written, a redelivery finds it unchanged.
             ctx.expiries.track(plan.write, outcome.previous)
+            ctx.badges.write_many([plan.write])

@@ -1,24 +1,31 @@
-"""The badge store: every known badge, one partition per recipient email.
+"""The badge store: every known badge, one partition per Credly organisation.
 
-All badges of one email are one partition read, which is what composing a person needs.
-Each row keeps the badge's content hash so an unchanged badge is never rewritten.
+A row's key is the recipient email then the badge id, so the badges of one email are one
+range of its organisation's partition, and a page of badges (one organisation) is written
+in one or two transactions instead of one request per badge. Each row keeps the badge's
+content hash so an unchanged badge is never rewritten.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import UpdateMode
 
 from credly_connector.rules.badges import Badge
 from credly_connector.stores.tables import Tables, decode_key, dumps, encode_key, loads, quote
 
 ROLE = "badges"
+# Between a row key's email and badge id. `encode_key` only writes '%' before two hex
+# digits or 'u', so "%!" never occurs inside an encoded email; '"' is the next character,
+# which bounds an email's range.
+_SEPARATOR = "%!"
+_RANGE_END = '%"'
 
 
 class Change(Enum):
@@ -33,11 +40,21 @@ class Change(Enum):
 class BadgeKey:
     """Where a badge row lives."""
 
+    organization_id: str
     email: str
     badge_id: str
 
+    @classmethod
+    def of(cls, badge: Badge) -> BadgeKey:
+        """The key of a badge's row."""
+        return cls(badge.organization_id, badge.recipient_email, badge.id)
+
+    def row_key(self) -> str:
+        """The row key: encoded email, separator, badge id."""
+        return f"{encode_key(self.email)}{_SEPARATOR}{encode_key(self.badge_id)}"
+
     def digest(self) -> str:
-        """A short stable digest of the key (what page checkpoints remember as seen)."""
+        """A short stable digest of the email and badge id (what page checkpoints remember)."""
         raw = f"{self.email}\n{self.badge_id}".encode()
         return hashlib.blake2b(raw, digest_size=8).hexdigest()
 
@@ -50,12 +67,13 @@ class Upserted:
     previous: Badge | None
 
 
-def _to_entity(badge: Badge, content_hash: str) -> dict[str, Any]:
+def _to_entity(badge: Badge) -> dict[str, Any]:
     return {
-        "PartitionKey": encode_key(badge.recipient_email),
-        "RowKey": badge.id,
+        "PartitionKey": badge.organization_id,
+        "RowKey": BadgeKey.of(badge).row_key(),
+        "badge_id": badge.id,
         "organization_id": badge.organization_id,
-        "hash": content_hash,
+        "hash": badge.content_hash(),
         "data": dumps(badge.to_record()),
     }
 
@@ -64,58 +82,79 @@ def _badge(entity: Any) -> Badge:
     return Badge.from_record(loads(entity["data"], {}))
 
 
+def _key(entity: Any) -> BadgeKey:
+    email, _, badge_id = str(entity["RowKey"]).partition(_SEPARATOR)
+    return BadgeKey(str(entity["PartitionKey"]), decode_key(email), decode_key(badge_id))
+
+
 class BadgeStore:
-    """Badge rows keyed by (recipient email, badge id)."""
+    """Badge rows keyed by (organisation, recipient email, badge id).
 
-    def __init__(self, tables: Tables) -> None:
+    Args:
+        organizations: The configured organisations: the ones whose badges make a person's
+            item (`badges_of`). Rows of an organisation removed from the settings stay until
+            a full crawl sweeps them (`keys_outside`).
+    """
+
+    def __init__(self, tables: Tables, organizations: Collection[str]) -> None:
+        self._tables = tables
         self._table = tables.table(ROLE)
-
-    def upsert(self, badge: Badge) -> Upserted:
-        """Write a badge unless the stored row has the same content."""
-        outcome = self.compare(badge)
-        if outcome.change is not Change.UNCHANGED:
-            self.write(badge)
-        return outcome
+        self._organizations = tuple(organizations)
 
     def compare(self, badge: Badge) -> Upserted:
         """What writing `badge` would change (one point read, no write)."""
         try:
-            entity = self._table.get_entity(encode_key(badge.recipient_email), badge.id)
+            entity = self._table.get_entity(badge.organization_id, BadgeKey.of(badge).row_key())
         except ResourceNotFoundError:
             return Upserted(Change.NEW, None)
         if entity.get("hash") == badge.content_hash():
             return Upserted(Change.UNCHANGED, None)
         return Upserted(Change.UPDATED, _badge(entity))
 
-    def write(self, badge: Badge) -> None:
-        """Store a badge row as it is (replacing any stored row of the same key)."""
-        self._table.upsert_entity(_to_entity(badge, badge.content_hash()), mode=UpdateMode.REPLACE)
+    def write_many(self, badges: Iterable[Badge]) -> int:
+        """Store badge rows as they are, in transactions (one per organisation and 100 rows).
+
+        Returns:
+            The number of rows written.
+        """
+        return self._tables.upsert_many(ROLE, (_to_entity(b) for b in badges))
 
     def badges_of(self, email: str) -> list[Badge]:
-        """Every stored badge of one recipient email."""
-        query = f"PartitionKey eq {quote(encode_key(email))}"
-        return [_badge(e) for e in self._table.query_entities(query)]
+        """Every stored badge of one recipient email, from every configured organisation."""
+        low = encode_key(email) + _SEPARATOR
+        high = encode_key(email) + _RANGE_END
+        found: list[Badge] = []
+        for organization_id in self._organizations:
+            query = (
+                f"PartitionKey eq {quote(organization_id)} "
+                f"and RowKey ge {quote(low)} and RowKey lt {quote(high)}"
+            )
+            found += [_badge(e) for e in self._table.query_entities(query)]
+        return found
 
-    def get(self, email: str, badge_id: str) -> Badge | None:
+    def get(self, key: BadgeKey) -> Badge | None:
         """One stored badge."""
         try:
-            return _badge(self._table.get_entity(encode_key(email), badge_id))
+            return _badge(self._table.get_entity(key.organization_id, key.row_key()))
         except ResourceNotFoundError:
             return None
 
-    def find(self, badge_id: str) -> list[Badge]:
+    def find(self, badge_id: str, organization_id: str | None = None) -> list[Badge]:
         """Every stored row of one badge id, whatever its recipient email.
 
         Normally one row at most; two after Credly moved the badge to another email and only
-        an incremental crawl has seen it since. A query across partitions: for single badges
-        refreshed by webhook events, never for crawls.
+        an incremental crawl has seen it since. A scan of the organisation's partition (or of
+        the table): for single badges refreshed by webhook events, never for crawls.
         """
-        query = f"RowKey eq {quote(badge_id)}"
+        query = f"badge_id eq {quote(badge_id)}"
+        if organization_id is not None:
+            query = f"PartitionKey eq {quote(organization_id)} and {query}"
         return [_badge(e) for e in self._table.query_entities(query)]
 
     def delete(self, key: BadgeKey) -> None:
         """Forget a badge (idempotent)."""
-        self._table.delete_entity(encode_key(key.email), key.badge_id)
+        with contextlib.suppress(ResourceNotFoundError):
+            self._table.delete_entity(key.organization_id, key.row_key())
 
     def scan(self) -> Iterator[Badge]:
         """Every stored badge, read lazily page by page (a scan: reports only)."""
@@ -123,19 +162,19 @@ class BadgeStore:
             yield _badge(entity)
 
     def keys(self, organization_id: str) -> Iterator[BadgeKey]:
-        """The key of every stored badge of an organisation (a scan: full crawls only)."""
-        query = f"organization_id eq {quote(organization_id)}"
+        """The key of every stored badge of an organisation (its partition: full crawls)."""
+        query = f"PartitionKey eq {quote(organization_id)}"
         for entity in self._table.query_entities(query, select=["PartitionKey", "RowKey"]):
-            yield BadgeKey(decode_key(str(entity["PartitionKey"])), str(entity["RowKey"]))
+            yield _key(entity)
 
     def any_of(self, organization_id: str) -> bool:
         """Whether any badge of the organisation is stored (stops at the first match)."""
-        query = f"organization_id eq {quote(organization_id)}"
+        query = f"PartitionKey eq {quote(organization_id)}"
         found = self._table.query_entities(query, select=["RowKey"], results_per_page=1)
         return next(iter(found), None) is not None
 
     def keys_outside(self, organization_ids: Collection[str]) -> Iterator[BadgeKey]:
         """The keys of badges of organisations no longer configured (a scan: full crawls only)."""
-        query = " and ".join(f"organization_id ne {quote(org)}" for org in organization_ids)
+        query = " and ".join(f"PartitionKey ne {quote(org)}" for org in organization_ids)
         for entity in self._table.query_entities(query, select=["PartitionKey", "RowKey"]):
-            yield BadgeKey(decode_key(str(entity["PartitionKey"])), str(entity["RowKey"]))
+            yield _key(entity)

@@ -94,5 +94,4 @@ class DirectoryStore:
                 self._table.delete_entity(USERS, change.user_id)
             else:
                 upserts.append(_to_entity(change.user))
-        # Every property is written, so the transactions' merge-upsert replaces the user.
         self._tables.upsert_many(ROLE, upserts)

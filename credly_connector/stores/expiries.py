@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import UpdateMode
 
 from credly_connector.rules.badges import Badge
 from credly_connector.stores.tables import Tables, decode_key, encode_key, quote
@@ -21,31 +20,51 @@ ROLE = "expiries"
 MAX_DAYS_SCANNED = 400
 
 
-def _partition(when: datetime | date) -> str:
+def _day(when: datetime | date) -> str:
     return f"{when:%Y-%m-%d}"
 
 
+def _row_key(day: str, badge_id: str) -> str:
+    return f"{day}|{encode_key(badge_id)}"
+
+
 class ExpiryStore:
-    """Rows keyed by (expiry day, badge id) holding the recipient email."""
+    """Rows keyed by (organisation, expiry day and badge id) holding the recipient email.
+
+    One partition per organisation: a page's entries go in one transaction, and the days
+    between two crawls are one range of the partition.
+    """
 
     def __init__(self, tables: Tables) -> None:
+        self._tables = tables
         self._table = tables.table(ROLE)
 
     def track(self, badge: Badge, previous: Badge | None = None) -> None:
         """Index a badge's expiry, moving it when an update changed the date."""
-        old_day = None if previous is None or previous.expires_at is None else previous.expires_at
-        new_day = badge.expires_at
-        if old_day is not None and (new_day is None or _partition(old_day) != _partition(new_day)):
-            self._table.delete_entity(_partition(old_day), badge.id)
-        if badge.expires_at is not None:
-            self._table.upsert_entity(
-                {
-                    "PartitionKey": _partition(badge.expires_at),
-                    "RowKey": badge.id,
-                    "email": encode_key(badge.recipient_email),
-                },
-                mode=UpdateMode.REPLACE,
-            )
+        self.track_many([(badge, previous)])
+
+    def track_many(self, changes: Iterable[tuple[Badge, Badge | None]]) -> None:
+        """Index the expiries of changed badges (each with the row it replaced, if any).
+
+        Entries of an old expiry day are deleted one by one (a transaction would fail as a
+        whole on one already gone); the new entries are written in transactions.
+        """
+        entries: list[dict[str, str]] = []
+        for badge, previous in changes:
+            old = None if previous is None or previous.expires_at is None else previous.expires_at
+            new = badge.expires_at
+            if old is not None and (new is None or _day(old) != _day(new)):
+                with contextlib.suppress(ResourceNotFoundError):
+                    self._table.delete_entity(badge.organization_id, _row_key(_day(old), badge.id))
+            if new is not None:
+                entries.append(
+                    {
+                        "PartitionKey": badge.organization_id,
+                        "RowKey": _row_key(_day(new), badge.id),
+                        "email": encode_key(badge.recipient_email),
+                    }
+                )
+        self._tables.upsert_many(ROLE, entries)
 
     def forget(self, badge: Badge) -> None:
         """Drop a removed badge row from the index (idempotent).
@@ -55,8 +74,9 @@ class ExpiryStore:
         """
         if badge.expires_at is None:
             return
+        key = _row_key(_day(badge.expires_at), badge.id)
         try:
-            entity = self._table.get_entity(_partition(badge.expires_at), badge.id)
+            entity = self._table.get_entity(badge.organization_id, key)
         except ResourceNotFoundError:
             return
         if entity.get("email") != encode_key(badge.recipient_email):
@@ -66,22 +86,20 @@ class ExpiryStore:
                 entity, etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified
             )
 
-    def emails_expiring(self, after: datetime, until: datetime) -> set[str]:
-        """Recipients with a badge expiring on a day from `after` to `until` (inclusive)."""
+    def emails_expiring(self, organization_id: str, after: datetime, until: datetime) -> set[str]:
+        """Recipients with a badge of the organisation expiring from `after` to `until`.
+
+        Whole days, both inclusive; at most `MAX_DAYS_SCANNED` days back from `until`.
+        """
         first = after.date()
         last = until.date()
         if (last - first).days > MAX_DAYS_SCANNED:
             first = last - timedelta(days=MAX_DAYS_SCANNED)
-        emails: set[str] = set()
-        for day in _days(first, last):
-            query = f"PartitionKey eq {quote(_partition(day))}"
-            for entity in self._table.query_entities(query, select=["email"]):
-                emails.add(decode_key(str(entity["email"])))
-        return emails
-
-
-def _days(first: date, last: date) -> Iterable[date]:
-    day = first
-    while day <= last:
-        yield day
-        day += timedelta(days=1)
+        query = (
+            f"PartitionKey eq {quote(organization_id)} and RowKey ge {quote(_day(first))} "
+            f"and RowKey lt {quote(_day(last + timedelta(days=1)))}"
+        )
+        return {
+            decode_key(str(entity["email"]))
+            for entity in self._table.query_entities(query, select=["email"])
+        }

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
-from azure.data.tables import TableClient, TableServiceClient
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+
+from credly_connector.stores.transport import storage_transport
 
 TABLE_NAMES = (
     "crawls",
@@ -29,6 +31,10 @@ TABLE_NAMES = (
 # Table Storage refuses these in PartitionKey/RowKey; '%' is escaped too so decoding is exact.
 _KEY_UNSAFE = frozenset("/\\#?%")
 TRANSACTION_LIMIT = 100
+# A transaction's body may hold 4 MB; this leaves room for the multipart framing.
+TRANSACTION_BYTES = 3_000_000
+# Per entity in a transaction body: the part headers and the request line.
+ENTITY_OVERHEAD_BYTES = 600
 
 
 def encode_key(value: str) -> str:
@@ -109,6 +115,32 @@ def chunked(
         yield batch
 
 
+def transactions(
+    entities: Iterable[dict[str, Any]], budget: int = TRANSACTION_BYTES
+) -> Iterator[list[dict[str, Any]]]:
+    """Entities grouped for transactions: one partition each, at most 100, within `budget`.
+
+    Partitions keep the order they first appear in. The size is measured as JSON with ASCII
+    escapes (how the SDK sends it), so the service's 4 MB limit is never reached; an entity
+    over the budget on its own goes alone (the service then judges it).
+    """
+    by_partition: dict[str, list[dict[str, Any]]] = {}
+    for entity in entities:
+        by_partition.setdefault(str(entity["PartitionKey"]), []).append(entity)
+    for members in by_partition.values():
+        batch: list[dict[str, Any]] = []
+        used = 0
+        for entity in members:
+            size = len(json.dumps(entity, default=str)) + ENTITY_OVERHEAD_BYTES
+            if batch and (len(batch) == TRANSACTION_LIMIT or used + size > budget):
+                yield batch
+                batch, used = [], 0
+            batch.append(entity)
+            used += size
+        if batch:
+            yield batch
+
+
 class Tables:
     """The connector's tables on one account, named with an optional prefix.
 
@@ -124,7 +156,10 @@ class Tables:
     @classmethod
     def from_connection_string(cls, connection_string: str, prefix: str = "") -> Tables:
         """Tables on the account of a connection string."""
-        return cls(TableServiceClient.from_connection_string(connection_string), prefix)
+        service = TableServiceClient.from_connection_string(
+            connection_string, transport=storage_transport()
+        )
+        return cls(service, prefix)
 
     def name(self, role: str) -> str:
         """The table name of a role in `TABLE_NAMES`."""
@@ -148,9 +183,18 @@ class Tables:
         return created
 
     def upsert_many(self, role: str, entities: Iterable[dict[str, Any]]) -> int:
-        """Upsert entities of one partition in transactions; returns the number written."""
+        """Upsert (replace) entities in as few transactions as their partitions allow.
+
+        Each transaction is atomic; a failure after some transactions leaves those written,
+        which callers tolerate because every write here is idempotent.
+
+        Returns:
+            The number of entities written.
+        """
         written = 0
-        for batch in chunked(entities):
-            self.table(role).submit_transaction([("upsert", e) for e in batch])
+        for batch in transactions(entities):
+            self.table(role).submit_transaction(
+                [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in batch]
+            )
             written += len(batch)
         return written

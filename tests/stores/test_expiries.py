@@ -26,12 +26,12 @@ def expiries(azurite: Azurite, storage_name: str) -> ExpiryStore:
 def test_forgetting_a_removed_row_drops_its_entry(expiries: ExpiryStore) -> None:
     badge = replace(BASE_BADGE, expires_at=EXPIRES)
     expiries.track(badge)
-    assert expiries.emails_expiring(*WINDOW) == {badge.recipient_email}
+    assert expiries.emails_expiring(BASE_BADGE.organization_id, *WINDOW) == {badge.recipient_email}
 
     expiries.forget(badge)
     expiries.forget(badge)  # idempotent
 
-    assert expiries.emails_expiring(*WINDOW) == set()
+    assert expiries.emails_expiring(BASE_BADGE.organization_id, *WINDOW) == set()
 
 
 def test_forgetting_the_old_row_of_a_moved_badge_keeps_the_new_rows_entry(
@@ -47,4 +47,6 @@ def test_forgetting_the_old_row_of_a_moved_badge_keeps_the_new_rows_entry(
     expiries.forget(old)
 
     # Then the new recipient is still due at the expiry.
-    assert expiries.emails_expiring(*WINDOW) == {"adele@personal.example"}
+    assert expiries.emails_expiring(BASE_BADGE.organization_id, *WINDOW) == {
+        "adele@personal.example"
+    }

@@ -110,7 +110,7 @@ def test_a_redelivery_after_a_failure_recomposes_the_people_already_changed(
     (row,) = pipeline.ctx.badges.find(badge_ids[0])
     events = EventStore(pipeline.ctx.tables)
     events.put(EventRecord(org, "ev-gone", PENDING, "badge.deleted", row.id, emails=(email,)))
-    pipeline.ctx.badges.delete(BadgeKey(row.recipient_email, row.id))
+    pipeline.ctx.badges.delete(BadgeKey.of(row))
     assert pipeline.stored()[item_id] != pipeline.expected().get(item_id)
 
     outcome = handle_event(pipeline.ctx, message, Delivery(dequeue_count=2))
