@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -27,7 +27,7 @@ from credly_connector.rules.badges import Badge
 from credly_connector.rules.eligibility import decide_badges
 from credly_connector.rules.identity import DirectoryIndex
 from credly_connector.rules.items import compose_item_report, item_id_for
-from credly_connector.stores.crawls import CrawlRecord
+from credly_connector.stores.crawls import FULL, CrawlRecord
 from credly_connector.stores.people import PersonRecord
 from credly_connector.stores.previews import compare
 from credly_connector.stores.recipients import RecipientRecord
@@ -35,6 +35,9 @@ from credly_connector.stores.steps import BATCH, DONE, StepRecord
 
 log = logging.getLogger(__name__)
 TABLE_THREADS = 8
+# Writes recorded together, in one transaction: after a crash, at most this many people
+# whose write succeeded are written again.
+COMMIT_EVERY = 25
 
 PUT, DELETE, KEEP = "put", "delete", "keep"
 
@@ -79,6 +82,21 @@ async def compose_batch(
     reasons: Counter[str] = Counter()
     failures: list[BaseException] = []
     loop = asyncio.get_running_loop()
+    # A full crawl's batch holds every person of its (sorted) range: one query reads them.
+    known = (
+        ctx.people.in_range(message.user_ids[0], message.user_ids[-1])
+        if record.kind == FULL and message.user_ids
+        else None
+    )
+    written: list[PersonPlan] = []
+
+    async def commit(pool: ThreadPoolExecutor, least: int) -> None:
+        """Record the writes done so far once `least` wait (in transactions)."""
+        if len(written) >= least:
+            plans = written[:]
+            written.clear()
+            await loop.run_in_executor(pool, commit_people, ctx, record.crawl_id, plans)
+
     # The pool's threads log with the batch's telemetry labels (threads start without them).
     with ThreadPoolExecutor(
         TABLE_THREADS,
@@ -92,29 +110,36 @@ async def compose_batch(
             async def one(user_id: str) -> None:
                 async with limit:
                     plan = await loop.run_in_executor(
-                        pool, prepare_person, ctx, index, user_id, now
+                        pool, prepare_person, ctx, index, user_id, now, known
                     )
                     if graph is None:  # a dry run: a preview instead of the write
                         await loop.run_in_executor(pool, preview_person, ctx, record.crawl_id, plan)
                     else:
                         await write_person(ctx, graph, plan)
-                        await loop.run_in_executor(pool, commit_person, ctx, record.crawl_id, plan)
+                        written.append(plan)
+                        await commit(pool, COMMIT_EVERY)
                     counts[_outcome(plan)] += 1
                     reasons.update(plan.reasons)
 
             results = await asyncio.gather(
                 *(one(u) for u in message.user_ids), return_exceptions=True
             )
+            await commit(pool, 1)  # what succeeded is recorded, even when others failed
         for result in results:
             if isinstance(result, BaseException):
                 failures.append(result)
-        for email in message.emails:
-            recipient, skipped = await loop.run_in_executor(
-                pool, explain_email, ctx, index, email, now, record.crawl_id
+        explained = await asyncio.gather(
+            *(
+                loop.run_in_executor(pool, explain_email, ctx, index, email, now, record.crawl_id)
+                for email in message.emails
             )
+        )
+        for _, skipped in explained:
             reasons.update(skipped)
-            if not record.dry_run:
-                await loop.run_in_executor(pool, ctx.recipients.record, recipient)
+        if not record.dry_run:
+            await loop.run_in_executor(
+                pool, ctx.recipients.record_many, [recipient for recipient, _ in explained]
+            )
     if failures:
         config = [f for f in failures if isinstance(f, ConfigurationError)]
         first = config[0] if config else failures[0]
@@ -158,10 +183,19 @@ def _outcome(plan: PersonPlan) -> str:
 
 
 def prepare_person(
-    ctx: CrawlContext, index: DirectoryIndex, user_id: str, now: datetime
+    ctx: CrawlContext,
+    index: DirectoryIndex,
+    user_id: str,
+    now: datetime,
+    known: Mapping[str, PersonRecord] | None = None,
 ) -> PersonPlan:
-    """Decide one user's item from the stores (no Graph call)."""
-    person = ctx.people.get(user_id)
+    """Decide one user's item from the stores (no Graph call).
+
+    Args:
+        known: The stored people of a range holding `user_id`, when already read (a person
+            missing from it has no item); None to read the user's row.
+    """
+    person = ctx.people.get(user_id) if known is None else known.get(user_id)
     existed = person is not None
     user = index.user(user_id)
     if user is None:
@@ -234,22 +268,31 @@ def commit_person(ctx: CrawlContext, origin: str, plan: PersonPlan) -> None:
     Args:
         origin: What caused the write: a crawl id, or e.g. `event:<id>` / `override:<email>`.
     """
-    if plan.action == PUT:
-        ctx.people.put(
-            PersonRecord(
-                user_id=plan.user_id,
-                item_id=item_id_for(plan.user_id),
-                content_hash=plan.content_hash,
-                user_principal_name=plan.user_principal_name,
-                written_at=ctx.clock(),
-                badge_ids=plan.badge_ids,
-                crawl_id=origin,
-            )
+    commit_people(ctx, origin, [plan])
+
+
+def commit_people(ctx: CrawlContext, origin: str, plans: Sequence[PersonPlan]) -> None:
+    """`commit_person` for several users, in transactions (people, then their decisions)."""
+    written_at = ctx.clock()
+    ctx.people.put_many(
+        PersonRecord(
+            user_id=plan.user_id,
+            item_id=item_id_for(plan.user_id),
+            content_hash=plan.content_hash,
+            user_principal_name=plan.user_principal_name,
+            written_at=written_at,
+            badge_ids=plan.badge_ids,
+            crawl_id=origin,
         )
-    elif plan.action == DELETE:
-        ctx.people.delete(plan.user_id)
-    for recipient in plan.recipients:
-        ctx.recipients.record(replace(recipient, crawl_id=origin))
+        for plan in plans
+        if plan.action == PUT
+    )
+    for plan in plans:
+        if plan.action == DELETE:
+            ctx.people.delete(plan.user_id)
+    ctx.recipients.record_many(
+        replace(recipient, crawl_id=origin) for plan in plans for recipient in plan.recipients
+    )
 
 
 def preview_person(ctx: CrawlContext, crawl_id: str, plan: PersonPlan) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -65,6 +65,7 @@ class PersonStore:
     """One row per person whose item exists in Graph."""
 
     def __init__(self, tables: Tables) -> None:
+        self._tables = tables
         self._table = tables.table(ROLE)
 
     def get(self, user_id: str) -> PersonRecord | None:
@@ -74,9 +75,28 @@ class PersonStore:
         except ResourceNotFoundError:
             return None
 
+    def in_range(self, first: str, last: str) -> dict[str, PersonRecord]:
+        """Every person whose user id sorts from `first` to `last` (one range query).
+
+        For a sorted batch that holds every person of its range (a full crawl's): one query
+        instead of a point read per person.
+        """
+        query = (
+            f"PartitionKey eq {quote(PARTITION)} "
+            f"and RowKey ge {quote(first)} and RowKey le {quote(last)}"
+        )
+        return {
+            record.user_id: record
+            for record in map(_from_entity, self._table.query_entities(query))
+        }
+
     def put(self, record: PersonRecord) -> None:
         """Remember a write."""
         self._table.upsert_entity(_to_entity(record), mode=UpdateMode.REPLACE)
+
+    def put_many(self, records: Iterable[PersonRecord]) -> int:
+        """Remember writes, in transactions (all people share one partition)."""
+        return self._tables.upsert_many(ROLE, map(_to_entity, records))
 
     def delete(self, user_id: str) -> None:
         """Forget a person whose item was deleted (idempotent)."""

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import UpdateMode
 
 from credly_connector.stores.tables import Tables, dumps, encode_key, from_iso, loads, to_iso
 
 ROLE = "recipients"
-ROW = "decisions"
+# One partition: a batch's decisions are written in transactions.
+PARTITION = "recipient"
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,8 @@ class RecipientRecord:
 
 def _to_entity(record: RecipientRecord) -> dict[str, Any]:
     return {
-        "PartitionKey": encode_key(record.email),
-        "RowKey": ROW,
+        "PartitionKey": PARTITION,
+        "RowKey": encode_key(record.email),
         "email": record.email,
         "user_id": record.user_id or "",
         "method": record.method or "",
@@ -62,18 +64,27 @@ class RecipientStore:
     """One row per recipient email: the latest decisions about its badges."""
 
     def __init__(self, tables: Tables) -> None:
+        self._tables = tables
         self._table = tables.table(ROLE)
 
     def get(self, email: str) -> RecipientRecord | None:
         """The decisions recorded for an email."""
         try:
-            return _from_entity(self._table.get_entity(encode_key(email), ROW))
+            return _from_entity(self._table.get_entity(PARTITION, encode_key(email)))
         except ResourceNotFoundError:
             return None
 
     def record(self, record: RecipientRecord) -> None:
-        """Store `record` (one write: reading first to skip an equal row would cost as much)."""
-        if not record.decisions:
-            self._table.delete_entity(encode_key(record.email), ROW)
-            return
-        self._table.upsert_entity(_to_entity(record), mode=UpdateMode.REPLACE)
+        """Store `record` (a write: reading first to skip an equal row would cost as much)."""
+        self.record_many([record])
+
+    def record_many(self, records: Iterable[RecipientRecord]) -> None:
+        """Store records in transactions; an email with no badge left loses its row."""
+        kept: list[dict[str, Any]] = []
+        for record in records:
+            if record.decisions:
+                kept.append(_to_entity(record))
+            else:  # one by one: a transaction fails as a whole on a row already gone
+                with contextlib.suppress(ResourceNotFoundError):
+                    self._table.delete_entity(PARTITION, encode_key(record.email))
+        self._tables.upsert_many(ROLE, kept)

@@ -120,14 +120,17 @@ def transactions(
 ) -> Iterator[list[dict[str, Any]]]:
     """Entities grouped for transactions: one partition each, at most 100, within `budget`.
 
-    Partitions keep the order they first appear in. The size is measured as JSON with ASCII
+    Partitions and rows keep the order they first appear in. The size is measured as JSON with ASCII
     escapes (how the SDK sends it), so the service's 4 MB limit is never reached; an entity
     over the budget on its own goes alone (the service then judges it).
     """
-    by_partition: dict[str, list[dict[str, Any]]] = {}
+    # A transaction takes each row once: a later entity of the same key replaces the earlier
+    # one, as a second upsert would.
+    by_partition: dict[str, dict[str, dict[str, Any]]] = {}
     for entity in entities:
-        by_partition.setdefault(str(entity["PartitionKey"]), []).append(entity)
-    for members in by_partition.values():
+        by_partition.setdefault(str(entity["PartitionKey"]), {})[str(entity["RowKey"])] = entity
+    for rows in by_partition.values():
+        members = list(rows.values())
         batch: list[dict[str, Any]] = []
         used = 0
         for entity in members:
