@@ -31,10 +31,17 @@ def test_no_function_or_route_uses_the_reserved_admin_prefix(functions: dict[str
 
 
 def test_http_routes_are_never_anonymous(functions: dict[str, Any]) -> None:
-    for function in functions.values():
-        for binding in _bindings(function):
-            if binding["type"] == "httpTrigger":
-                assert binding["authLevel"] in {"FUNCTION", "ADMIN"}
+    # No route is deliberately public: even Credly's webhook carries its function key (`?code=`
+    # in the subscribed URL), and a route added without an auth level gets the app's default.
+    assert function_app.app.auth_level == func.AuthLevel.FUNCTION
+    levels = {
+        name: binding["authLevel"]
+        for name, function in functions.items()
+        for binding in _bindings(function)
+        if binding["type"] == "httpTrigger"
+    }
+    assert set(levels) == {n for n, (kind, _) in EXPECTED_BINDINGS.items() if kind == "httpTrigger"}
+    assert set(levels.values()) == {"FUNCTION"}
 
 
 def test_version_route_reports_the_core_version(functions: dict[str, Any]) -> None:

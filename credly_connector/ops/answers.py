@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_BODY_BYTES = 64 * 1024
-NESTED_TOO_DEEP = "The request body is not valid JSON: it is nested too deeply."
-"""The parser recurses per nesting level; a body of brackets would otherwise fail with 500."""
 
 
 @dataclass(frozen=True)
@@ -46,10 +44,10 @@ def parse_json_object(body: bytes, *, allowed: set[str]) -> dict[str, Any] | Ans
         return {}
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return problem(400, f"The request body is not valid JSON: {exc}")
-    except RecursionError:
-        return problem(400, NESTED_TOO_DEEP)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # The parser recurses per nesting level: a body of brackets must be a 400, not a 500.
+        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else exc
+        return problem(400, f"The request body is not valid JSON: {reason}")
     if not isinstance(value, dict):
         return problem(400, "The request body must be a JSON object.")
     unknown = sorted(set(value) - allowed)

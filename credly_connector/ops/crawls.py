@@ -29,15 +29,11 @@ def start_crawl(ctx: CrawlContext, body: bytes, *, status_url: str, trigger: str
     parsed = parse_json_object(body, allowed={"kind", "organizationId", "dryRun"})
     if isinstance(parsed, Answer):
         return parsed
-    kind = parsed.get("kind", "incremental")
-    if kind not in KINDS:
-        return problem(400, f'"kind" must be one of {", ".join(KINDS)}; got {kind!r}.')
-    dry_run = parsed.get("dryRun", False)
-    if not isinstance(dry_run, bool):
-        return problem(400, f'"dryRun" must be true or false; got {dry_run!r}.')
+    wrong = _request_problem(parsed)
+    if wrong is not None:
+        return wrong
+    kind, dry_run = parsed.get("kind", "incremental"), parsed.get("dryRun", False)
     organization = parsed.get("organizationId")
-    if organization is not None and not isinstance(organization, str):
-        return problem(400, f'"organizationId" must be a string; got {organization!r}.')
     configured = ctx.options.organizations
     if organization is not None and organization not in configured:
         return problem(
@@ -70,6 +66,20 @@ def start_crawl(ctx: CrawlContext, body: bytes, *, status_url: str, trigger: str
     first = shown[0]
     body_out = dict(first) if len(targets) == 1 else {**first, "crawls": shown, "running": busy}
     return Answer(202, body_out, {"Location": str(first["statusUrl"])})
+
+
+def _request_problem(parsed: dict[str, object]) -> Answer | None:
+    """The 400 answer for a crawl request's wrongly typed field, if any."""
+    kind = parsed.get("kind", "incremental")
+    if kind not in KINDS:
+        return problem(400, f'"kind" must be one of {", ".join(KINDS)}; got {kind!r}.')
+    dry_run = parsed.get("dryRun", False)
+    if not isinstance(dry_run, bool):
+        return problem(400, f'"dryRun" must be true or false; got {dry_run!r}.')
+    organization = parsed.get("organizationId")
+    if organization is not None and not isinstance(organization, str):
+        return problem(400, f'"organizationId" must be a string; got {organization!r}.')
+    return None
 
 
 def crawl_status(ctx: CrawlContext, crawl_id: str) -> Answer:

@@ -34,16 +34,16 @@ def parse_email(raw: str) -> str | Answer:
         return problem(400, "An email address is required, e.g. adele.vance@contoso.com.")
     if len(raw) > MAX_EMAIL_LENGTH:
         return problem(400, f"The email is {len(raw)} characters long; an address has at most 254.")
+    shown = strip_controls(raw)[:_SHOWN_INPUT]
     path_like = sorted(set(raw) & _PATH_CHARACTERS)
     if path_like:
         return problem(
             400,
-            f"{strip_controls(raw)[:_SHOWN_INPUT]!r} is not an email address the connector accepts: "
-            f"it holds {' '.join(path_like)}, which mean something in paths and URLs.",
+            f"{shown!r} is not an email address the connector accepts: it holds "
+            f"{' '.join(path_like)}, which mean something in paths and URLs.",
         )
     email = normalize_email(raw)
     if email is None:
-        shown = strip_controls(raw)[:_SHOWN_INPUT]
         return problem(
             400,
             f"{shown!r} is not an email address: one @ between a local part and a domain "

@@ -77,6 +77,9 @@ def _field_problem(value: dict[str, object]) -> str | None:
         )
     if not EVENT_ID.fullmatch(str(value["id"])):
         return "id may only hold letters, digits and . _ : -"
+    # The claimed type is logged by the worker: a line break in it could forge log lines.
+    if not EVENT_ID.fullmatch(str(value["event_type"])):
+        return "event_type may only hold letters, digits and . _ : -"
     if parse_timestamp(value["occurred_at"]) is None:
         return "occurred_at must be an ISO-8601 timestamp."
     return None

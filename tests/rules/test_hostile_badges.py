@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import quote
 
-from hypothesis import HealthCheck, event, given, settings
+import pytest
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from credly_connector.rules import (
@@ -27,7 +30,7 @@ from credly_connector.rules import (
     reasons,
 )
 from devstack.graph import rules as graph_rules
-from tests.rules.builders import ORG_ID, make_raw_badge, make_user
+from tests.rules.builders import ORG_ID, RAW_BADGE, make_raw_badge, make_user
 
 SCHEMA = {p.name: p for p in graph_rules.schema_properties({"properties": PEOPLE_SCHEMA})}
 PROPERTY_SETTINGS = settings(
@@ -273,3 +276,62 @@ def test_a_megabyte_description_with_scripts_parses_to_bounded_text() -> None:
     assert isinstance(badge, Badge)
     assert badge.description == "tail"
     assert datetime(2014, 4, 1, tzinfo=UTC) < badge.issued_at
+
+
+VALID_EMAILS = {
+    "Adele.Vance@Contoso.com": "adele.vance@contoso.com",
+    " spaced@example.com ": "spaced@example.com",
+    "zoë@exämple.de": "zoë@exämple.de",
+}
+
+
+@pytest.mark.parametrize("raw_email", EMAILS)
+def test_an_invalid_or_overlong_email_skips_the_badge_with_its_reason(raw_email: str) -> None:
+    result = parse_badge(make_raw_badge(recipient_email=raw_email), organization_id=ORG_ID)
+
+    if raw_email in VALID_EMAILS:
+        assert isinstance(result, Badge)
+        assert result.recipient_email == VALID_EMAILS[raw_email]
+        return
+    assert isinstance(result, SkippedBadge)
+    assert (result.badge_id, result.reason, result.detail) == (
+        RAW_BADGE["id"],
+        reasons.INVALID_EMAIL,
+        "recipient_email invalid",
+    )
+    assert result.recipient_email is None or not CONTROLS.search(result.recipient_email)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=25)
+@given(
+    raws=st.lists(badges_json, min_size=1, max_size=5),
+    picks=st.lists(st.integers(min_value=0, max_value=20), min_size=1, max_size=12),
+    upn=upns,
+)
+def test_a_badge_id_given_twice_is_one_entry_of_one_of_its_versions(
+    raws: list[Any], picks: list[int], upn: str
+) -> None:
+    parsed = [parse_badge(raw, organization_id=ORG_ID) for raw in raws]
+    badges = [b for b in parsed if isinstance(b, Badge)]
+    assume(badges)
+    # The same badge listed again (two pages), and again with other content (a later page).
+    given_badges = [badges[i % len(badges)] for i in picks]
+    given_badges += [replace(b, template_name=b.template_name[:400] + " (again)") for b in badges]
+    user = make_user(user_principal_name=upn)
+
+    composed = compose_item_report(
+        user, given_badges, web_url="https://www.credly.com/", index_skills=True
+    )
+
+    assert composed is not None
+    properties = composed.item["properties"]
+    entries = [json.loads(e) for e in properties["certifications"] + properties["awards"]]
+    ids = [e["webUrl"].rsplit("/", 1)[1] for e in entries]
+    assert len(ids) == len(set(ids))
+    assert len(ids) + composed.dropped_entries == len({b.id for b in given_badges})
+    names: dict[str, set[str]] = {b.id: set() for b in given_badges}
+    for badge in given_badges:
+        names[badge.id].add(badge.template_name)
+    quoted = {quote(badge_id, safe=""): badge_id for badge_id in names}
+    assert all(e["displayName"] in names[quoted[i]] for e, i in zip(entries, ids, strict=True))
+    _assert_valid_item(list({b.id: b for b in given_badges}.values()), upn, index_skills=True)
