@@ -50,6 +50,7 @@ class LocalDispatcher:
         retry_delay_s: int = 1,
         max_dequeue_count: int = DEFAULT_MAX_DEQUEUE_COUNT,
         poll_interval_s: float = 0.05,
+        max_idle_s: float = 0.8,
     ) -> None:
         self.ctx = ctx
         self.workers = workers
@@ -57,6 +58,7 @@ class LocalDispatcher:
         self.retry_delay_s = retry_delay_s
         self.max_dequeue_count = max_dequeue_count
         self.poll_interval_s = poll_interval_s
+        self.max_idle_s = max_idle_s
         self.stats = DispatchStats()
         self._lock = threading.Lock()
 
@@ -70,6 +72,10 @@ class LocalDispatcher:
         """Dispatch until `done()` is true (True) or `timeout_s` passed (False)."""
         deadline = time.monotonic() + timeout_s
         in_flight: set[Future[None]] = set()
+        # A finished handler has usually queued the next stage's messages: it wakes the loop
+        # at once. Otherwise an idle loop polls less and less often, up to `max_idle_s`.
+        woken = threading.Event()
+        idle_s = self.poll_interval_s
         with ThreadPoolExecutor(self.workers, thread_name_prefix="dispatch") as pool:
             while time.monotonic() < deadline:
                 in_flight = {f for f in in_flight if not f.done()}
@@ -79,14 +85,22 @@ class LocalDispatcher:
                     if room <= 0:
                         break
                     for message in self._receive(stage, min(room, 32)):
-                        in_flight.add(pool.submit(self._handle, stage, message))
+                        future = pool.submit(self._handle, stage, message)
+                        future.add_done_callback(lambda _: woken.set())
+                        in_flight.add(future)
                         received += 1
                 if on_tick is not None:
                     on_tick()
                 if not in_flight and not received and done():
                     return True
-                if not received:
-                    time.sleep(self.poll_interval_s)
+                if received:
+                    idle_s = self.poll_interval_s
+                else:
+                    if woken.wait(idle_s):
+                        idle_s = self.poll_interval_s
+                    else:
+                        idle_s = min(idle_s * 2, self.max_idle_s)
+                    woken.clear()
             for future in in_flight:
                 future.cancel()
         return done()
