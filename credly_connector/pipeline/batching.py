@@ -7,7 +7,7 @@ are not shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from credly_connector.pipeline.messages import MAX_JSON_BYTES, ProfileMessage, json_size
@@ -20,6 +20,21 @@ class ProfilePlan:
 
     user_ids: tuple[str, ...]
     unresolved_emails: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What a full crawl's plan read of the stores, for batches that need not read it again.
+
+    Attributes:
+        badge_emails: Every email with a stored badge of a configured organisation.
+        stored_users: Every user with an item.
+        order: The order the badge store keeps emails in (its row keys sort this way).
+    """
+
+    badge_emails: frozenset[str]
+    stored_users: frozenset[str]
+    order: Callable[[str], str]
 
 
 def plan_people(
@@ -58,3 +73,84 @@ def batch_messages(crawl_id: str, plan: ProfilePlan, batch_size: int) -> list[Pr
     if chunk:
         messages.append(ProfileMessage(crawl_id, len(messages) + 1, (), tuple(chunk)))
     return messages
+
+
+# Room left in a message for its framing and the batch number (the strings are counted).
+_FRAMING_BYTES = 400
+
+
+def known_batch_messages(
+    crawl_id: str,
+    plan: ProfilePlan,
+    batch_size: int,
+    index: DirectoryIndex,
+    state: StoredState,
+) -> list[ProfileMessage]:
+    """Batches of a full crawl, in the badge store's email order, each knowing its reads.
+
+    Users are ordered by their first email with badges, so a batch's badges are mostly one
+    range of rows (`span`), read at once; its users' other badge emails (`outside`) are read
+    one by one. Together the batches read the badge table about once.
+    """
+    first: dict[str, str] = {}
+    badge_emails: dict[str, list[str]] = {}
+    for user_id in plan.user_ids:
+        mine = sorted(
+            (e for e in index.emails_of(user_id) if e in state.badge_emails), key=state.order
+        )
+        badge_emails[user_id] = mine
+        first[user_id] = state.order(mine[0]) if mine else ""
+    users = sorted(plan.user_ids, key=lambda u: (first[u], u))
+    messages: list[ProfileMessage] = []
+    for chunk in _chunks(users, batch_size, lambda u: [u, *badge_emails[u]]):
+        firsts = [badge_emails[u][0] for u in chunk if badge_emails[u]]
+        span = (firsts[0], firsts[-1]) if firsts else ()
+        low, high = (state.order(span[0]), state.order(span[-1])) if span else ("", "")
+        outside = [
+            e
+            for u in chunk
+            for e in badge_emails[u]
+            if not span or not low <= state.order(e) <= high
+        ]
+        messages.append(
+            ProfileMessage(
+                crawl_id,
+                len(messages) + 1,
+                tuple(chunk),
+                known=True,
+                span=span,
+                outside=tuple(outside),
+                stored=tuple(u for u in chunk if u in state.stored_users),
+            )
+        )
+    emails = sorted(plan.unresolved_emails, key=state.order)
+    for chunk in _chunks(emails, batch_size, lambda e: [e]):
+        messages.append(
+            ProfileMessage(
+                crawl_id,
+                len(messages) + 1,
+                (),
+                tuple(chunk),
+                known=True,
+                span=(chunk[0], chunk[-1]),
+            )
+        )
+    return messages
+
+
+def _chunks(
+    values: Sequence[str], size: int, strings: Callable[[str], list[str]]
+) -> Iterator[list[str]]:
+    """`values` in runs of at most `size` whose strings fit one message (with the framing)."""
+    chunk: list[str] = []
+    used = _FRAMING_BYTES
+    for value in values:
+        # Each string may appear twice (e.g. as a member and in `stored` or `span`).
+        cost = sum(2 * (len(text.encode()) + 3) for text in strings(value))
+        if chunk and (len(chunk) >= size or used + cost > MAX_JSON_BYTES):
+            yield chunk
+            chunk, used = [], _FRAMING_BYTES
+        chunk.append(value)
+        used += cost
+    if chunk:
+        yield chunk

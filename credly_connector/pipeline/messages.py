@@ -40,12 +40,23 @@ class PlanMessage:
 
 @dataclass(frozen=True)
 class ProfileMessage:
-    """Recompose the items of some users, and record decisions for unresolved emails."""
+    """Recompose the items of some users, and record decisions for unresolved emails.
+
+    Attributes:
+        known: Whether the plan read the stores for this batch (a full crawl's plan does),
+            which makes the next three exact as of the plan: the batch reads its badges as
+            one range (`span`, first and last email) plus the `outside` emails one by one,
+            no other email has a badge, and only the users in `stored` have an item.
+    """
 
     crawl_id: str
     batch: int
     user_ids: tuple[str, ...] = ()
     emails: tuple[str, ...] = field(default=())
+    known: bool = False
+    span: tuple[str, ...] = ()
+    outside: tuple[str, ...] = ()
+    stored: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,8 +116,12 @@ def decode(stage: str, body: str | bytes, kind: type[M]) -> M:
             message = ProfileMessage(
                 crawl_id=raw["crawl_id"],
                 batch=int(raw["batch"]),
-                user_ids=tuple(str(u) for u in raw.get("user_ids", ())),
-                emails=tuple(str(e) for e in raw.get("emails", ())),
+                user_ids=_strings(raw, "user_ids"),
+                emails=_strings(raw, "emails"),
+                known=bool(raw.get("known", False)),
+                span=_strings(raw, "span"),
+                outside=_strings(raw, "outside"),
+                stored=_strings(raw, "stored"),
             )
         elif expected is PageMessage:
             message = PageMessage(crawl_id=raw["crawl_id"], page=int(raw["page"]))
@@ -115,3 +130,10 @@ def decode(stage: str, body: str | bytes, kind: type[M]) -> M:
     except (KeyError, TypeError, ValueError) as exc:
         raise BadDataError("invalid_message", f"malformed {stage} message: {exc}") from exc
     return cast("M", message)
+
+
+def _strings(raw: dict[str, Any], name: str) -> tuple[str, ...]:
+    value = raw.get(name, ())
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"{name} is not a list")
+    return tuple(str(v) for v in value)

@@ -29,7 +29,7 @@ def handle_page(ctx: CrawlContext, message: PageMessage, delivery: Delivery) -> 
         PAGE,
         message.page,
         delivery,
-        work=lambda record: store_page(ctx, record, message.page),
+        work=lambda record, _: store_page(ctx, record, message.page),
         followups=lambda record: [PlanMessage(record.crawl_id)],
     )
 

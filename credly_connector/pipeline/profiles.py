@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -27,7 +27,7 @@ from credly_connector.rules.badges import Badge
 from credly_connector.rules.eligibility import decide_badges
 from credly_connector.rules.identity import DirectoryIndex
 from credly_connector.rules.items import compose_item_report, item_id_for
-from credly_connector.stores.crawls import FULL, CrawlRecord
+from credly_connector.stores.crawls import CrawlRecord
 from credly_connector.stores.people import PersonRecord
 from credly_connector.stores.previews import compare
 from credly_connector.stores.recipients import RecipientRecord
@@ -58,6 +58,43 @@ class PersonPlan:
     previous: PersonRecord | None = None
 
 
+class BatchSource:
+    """Where a batch reads its badges and people: as its message says, or one by one.
+
+    A batch whose plan read the stores (`ProfileMessage.known`) reads its badges as one
+    range of rows plus a few single emails and, on its first attempt, does not read the
+    people the plan saw without an item. Any other batch (incremental crawls, recomposes)
+    reads each email and person.
+    """
+
+    def __init__(
+        self, ctx: CrawlContext, message: ProfileMessage | None = None, *, first: bool = False
+    ) -> None:
+        self.ctx = ctx
+        self._known = message is not None and message.known
+        self._people_known = self._known and first
+        self._outside: frozenset[str] = frozenset()
+        self._stored: frozenset[str] = frozenset()
+        self._span: dict[str, list[Badge]] = {}
+        if message is not None and self._known:
+            self._outside = frozenset(message.outside)
+            self._stored = frozenset(message.stored)
+            if message.span:
+                self._span = ctx.badges.between(message.span[0], message.span[-1])
+
+    def badges_of(self, email: str) -> list[Badge]:
+        """The stored badges of one email."""
+        if not self._known or email in self._outside:
+            return self.ctx.badges.badges_of(email)
+        return self._span.get(email, [])
+
+    def person(self, user_id: str) -> PersonRecord | None:
+        """The stored item record of a user."""
+        if self._people_known and user_id not in self._stored:
+            return None
+        return self.ctx.people.get(user_id)
+
+
 def handle_profiles(ctx: CrawlContext, message: ProfileMessage, delivery: Delivery) -> None:
     """Run the profile stage for one batch (idempotent: unchanged items are not rewritten)."""
     execute_step(
@@ -66,28 +103,29 @@ def handle_profiles(ctx: CrawlContext, message: ProfileMessage, delivery: Delive
         BATCH,
         message.batch,
         delivery,
-        work=lambda record: asyncio.run(compose_batch(ctx, record, message)),
+        work=lambda record, first: asyncio.run(compose_batch(ctx, record, message, first=first)),
         followups=lambda record: [FinishMessage(record.crawl_id)],
         message=message,  # its users cannot be rebuilt later: a retry sends it again
     )
 
 
 async def compose_batch(
-    ctx: CrawlContext, record: CrawlRecord, message: ProfileMessage
+    ctx: CrawlContext, record: CrawlRecord, message: ProfileMessage, *, first: bool = False
 ) -> StepRecord:
-    """Recompose every user of the batch and record decisions for its unresolved emails."""
+    """Recompose every user of the batch and record decisions for its unresolved emails.
+
+    Args:
+        first: Whether this is the batch's first attempt, when the people the plan saw
+            without an item still have none (a later attempt reads every person: an earlier
+            one may have written some).
+    """
     index = ctx.directory_index(record.directory_version)
     now = ctx.clock()
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     failures: list[BaseException] = []
     loop = asyncio.get_running_loop()
-    # A full crawl's batch holds every person of its (sorted) range: one query reads them.
-    known = (
-        ctx.people.in_range(message.user_ids[0], message.user_ids[-1])
-        if record.kind == FULL and message.user_ids
-        else None
-    )
+    source = BatchSource(ctx, message, first=first)
     written: list[PersonPlan] = []
 
     async def commit(pool: ThreadPoolExecutor, least: int) -> None:
@@ -110,7 +148,7 @@ async def compose_batch(
             async def one(user_id: str) -> None:
                 async with limit:
                     plan = await loop.run_in_executor(
-                        pool, prepare_person, ctx, index, user_id, now, known
+                        pool, prepare_person, source, index, user_id, now
                     )
                     if graph is None:  # a dry run: a preview instead of the write
                         await loop.run_in_executor(pool, preview_person, ctx, record.crawl_id, plan)
@@ -130,7 +168,9 @@ async def compose_batch(
                 failures.append(result)
         explained = await asyncio.gather(
             *(
-                loop.run_in_executor(pool, explain_email, ctx, index, email, now, record.crawl_id)
+                loop.run_in_executor(
+                    pool, explain_email, source, index, email, now, record.crawl_id
+                )
                 for email in message.emails
             )
         )
@@ -142,7 +182,7 @@ async def compose_batch(
             )
     if failures:
         config = [f for f in failures if isinstance(f, ConfigurationError)]
-        first = config[0] if config else failures[0]
+        cause = config[0] if config else failures[0]
         log.warning(
             "%d of %d people failed in batch %d",
             len(failures),
@@ -150,7 +190,7 @@ async def compose_batch(
             message.batch,
             extra={"crawl_id": record.crawl_id, "stage": "profiles"},
         )
-        raise first
+        raise cause
     if not record.dry_run:  # a dry run wrote nothing and put no badge on any profile
         labels = telemetry.crawl_attributes(record.crawl_id, record.organization_id)
         telemetry.items_written(counts["people_written"], labels)
@@ -183,19 +223,11 @@ def _outcome(plan: PersonPlan) -> str:
 
 
 def prepare_person(
-    ctx: CrawlContext,
-    index: DirectoryIndex,
-    user_id: str,
-    now: datetime,
-    known: Mapping[str, PersonRecord] | None = None,
+    source: BatchSource, index: DirectoryIndex, user_id: str, now: datetime
 ) -> PersonPlan:
-    """Decide one user's item from the stores (no Graph call).
-
-    Args:
-        known: The stored people of a range holding `user_id`, when already read (a person
-            missing from it has no item); None to read the user's row.
-    """
-    person = ctx.people.get(user_id) if known is None else known.get(user_id)
+    """Decide one user's item from the stores, read through `source` (no Graph call)."""
+    ctx = source.ctx
+    person = source.person(user_id)
     existed = person is not None
     user = index.user(user_id)
     if user is None:
@@ -204,7 +236,7 @@ def prepare_person(
     recipients: list[RecipientRecord] = []
     reasons: Counter[str] = Counter()
     for email in sorted(index.emails_of(user_id)):
-        badges = ctx.badges.badges_of(email)
+        badges = source.badges_of(email)
         if not badges:
             continue
         resolution = index.resolve(email)
@@ -311,10 +343,11 @@ def preview_person(ctx: CrawlContext, crawl_id: str, plan: PersonPlan) -> None:
 
 
 def explain_email(
-    ctx: CrawlContext, index: DirectoryIndex, email: str, now: datetime, crawl_id: str
+    source: BatchSource, index: DirectoryIndex, email: str, now: datetime, crawl_id: str
 ) -> tuple[RecipientRecord, Counter[str]]:
     """Decisions for an email that resolves to no single user."""
-    badges = ctx.badges.badges_of(email)
+    ctx = source.ctx
+    badges = source.badges_of(email)
     resolution = index.resolve(email)
     decisions = decide_badges(
         resolution, badges, now=now, include_expired=ctx.options.include_expired

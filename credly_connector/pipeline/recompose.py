@@ -17,6 +17,7 @@ from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.profiles import (
     DELETE,
     PUT,
+    BatchSource,
     commit_person,
     explain_email,
     prepare_person,
@@ -57,12 +58,13 @@ def recompose_emails(
     index = ctx.directory_index(ctx.directory.state().version)
     plan = plan_people(index, emails, user_ids)
     now = ctx.clock()
+    source = BatchSource(ctx)
     outcomes: dict[str, list[str]] = {PUT: [], DELETE: [], "keep": []}
 
     async def run() -> None:
         async with ctx.graph_session() as graph:
             for user_id in plan.user_ids:
-                person = await asyncio.to_thread(prepare_person, ctx, index, user_id, now)
+                person = await asyncio.to_thread(prepare_person, source, index, user_id, now)
                 await write_person(ctx, graph, person)
                 await asyncio.to_thread(commit_person, ctx, origin, person)
                 outcomes[person.action].append(user_id)
@@ -70,7 +72,7 @@ def recompose_emails(
     asyncio.run(run())
     skipped: Counter[str] = Counter()
     for email in plan.unresolved_emails:
-        recipient, reasons = explain_email(ctx, index, email, now, origin)
+        recipient, reasons = explain_email(source, index, email, now, origin)
         ctx.recipients.record(recipient)
         skipped.update(reasons)
     return Recomposed(

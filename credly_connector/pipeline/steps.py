@@ -32,7 +32,7 @@ def execute_step(
     number: int,
     delivery: Delivery,
     *,
-    work: Callable[[CrawlRecord], StepRecord],
+    work: Callable[[CrawlRecord, bool], StepRecord],
     followups: Callable[[CrawlRecord], list[Message]],
     message: Message | None = None,
 ) -> None:
@@ -45,6 +45,9 @@ def execute_step(
     failed, so the crawl still completes (as failed) instead of waiting forever.
 
     Args:
+        work: The step's work, given the crawl and whether this is the step's first attempt:
+            its first delivery, with no record of an earlier attempt, retry or crash, so
+            nothing the step writes can exist yet.
         message: The step's message, kept on its record when an attempt fails so that a
             retry of the crawl can send it again; None when the step number rebuilds it.
 
@@ -66,7 +69,7 @@ def execute_step(
     if existing is None or not existing.settled:
         attempts = (existing.attempts if existing else 0) + 1
         try:
-            result = work(record)
+            result = work(record, existing is None and delivery.dequeue_count <= 1)
         except ConfigurationError as config_error:
             # Credentials or settings: no retry can help, so the step fails now.
             ctx.steps.put(

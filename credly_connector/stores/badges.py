@@ -121,16 +121,30 @@ class BadgeStore:
 
     def badges_of(self, email: str) -> list[Badge]:
         """Every stored badge of one recipient email, from every configured organisation."""
-        low = encode_key(email) + _SEPARATOR
-        high = encode_key(email) + _RANGE_END
-        found: list[Badge] = []
+        return self.between(email, email).get(email, [])
+
+    def between(self, first: str, last: str) -> dict[str, list[Badge]]:
+        """The stored badges of every email from `first` to `last` (in `order`), by email.
+
+        One range query per configured organisation: what a batch of people whose emails
+        sort together reads instead of one query per email.
+        """
+        low = encode_key(first) + _SEPARATOR
+        high = encode_key(last) + _RANGE_END
+        found: dict[str, list[Badge]] = {}
         for organization_id in self._organizations:
             query = (
                 f"PartitionKey eq {quote(organization_id)} "
                 f"and RowKey ge {quote(low)} and RowKey lt {quote(high)}"
             )
-            found += [_badge(e) for e in self._table.query_entities(query)]
+            for entity in self._table.query_entities(query):
+                found.setdefault(_key(entity).email, []).append(_badge(entity))
         return found
+
+    @staticmethod
+    def order(email: str) -> str:
+        """The sort key of an email among the rows (how `between` ranges are ordered)."""
+        return encode_key(email)
 
     def get(self, key: BadgeKey) -> Badge | None:
         """One stored badge."""

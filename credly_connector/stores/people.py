@@ -75,21 +75,6 @@ class PersonStore:
         except ResourceNotFoundError:
             return None
 
-    def in_range(self, first: str, last: str) -> dict[str, PersonRecord]:
-        """Every person whose user id sorts from `first` to `last` (one range query).
-
-        For a sorted batch that holds every person of its range (a full crawl's): one query
-        instead of a point read per person.
-        """
-        query = (
-            f"PartitionKey eq {quote(PARTITION)} "
-            f"and RowKey ge {quote(first)} and RowKey le {quote(last)}"
-        )
-        return {
-            record.user_id: record
-            for record in map(_from_entity, self._table.query_entities(query))
-        }
-
     def put(self, record: PersonRecord) -> None:
         """Remember a write."""
         self._table.upsert_entity(_to_entity(record), mode=UpdateMode.REPLACE)
@@ -101,6 +86,12 @@ class PersonStore:
     def delete(self, user_id: str) -> None:
         """Forget a person whose item was deleted (idempotent)."""
         self._table.delete_entity(PARTITION, user_id)
+
+    def records(self) -> Iterator[PersonRecord]:
+        """Every person with an item, with the last write (a scan)."""
+        query = f"PartitionKey eq {quote(PARTITION)}"
+        for entity in self._table.query_entities(query):
+            yield _from_entity(entity)
 
     def user_ids(self) -> Iterator[str]:
         """Every person with an item (a scan: full crawls only)."""
