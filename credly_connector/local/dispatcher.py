@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from azure.core.exceptions import AzureError
 from azure.storage.queue import QueueMessage
 
 from credly_connector.pipeline.context import DEFAULT_MAX_DEQUEUE_COUNT, CrawlContext, Delivery
@@ -106,18 +107,31 @@ class LocalDispatcher:
         return done()
 
     def _receive(self, stage: str, limit: int) -> list[QueueMessage]:
+        """Up to `limit` messages of a stage; none while the queue service is unreachable."""
         client = self.ctx.queues.client(stage)
-        pages = client.receive_messages(
-            messages_per_page=limit, visibility_timeout=self.visibility_timeout_s
-        )
         received: list[QueueMessage] = []
-        for message in pages:
-            received.append(message)
-            if len(received) >= limit:
-                break
+        try:
+            pages = client.receive_messages(
+                messages_per_page=limit, visibility_timeout=self.visibility_timeout_s
+            )
+            for message in pages:
+                received.append(message)
+                if len(received) >= limit:
+                    break
+        except AzureError as error:  # as the host does: log, and poll again later
+            log.warning("receiving %s messages failed: %s", stage, error)
         return received
 
     def _handle(self, stage: str, message: QueueMessage) -> None:
+        """Run one message's handler and settle it; a failed settle leaves it to reappear."""
+        try:
+            self._handle_and_settle(stage, message)
+        except AzureError as error:
+            # Not deleted (or not moved): the message comes back after its visibility
+            # timeout, and the handlers are idempotent.
+            log.warning("settling a %s message failed: %s", stage, error)
+
+    def _handle_and_settle(self, stage: str, message: QueueMessage) -> None:
         client = self.ctx.queues.client(stage)
         delivery = Delivery(
             message.dequeue_count or 1, self.max_dequeue_count, enqueued_at=message.inserted_on

@@ -6,7 +6,12 @@ import logging
 from datetime import timedelta
 
 from credly_connector import telemetry
-from credly_connector.pipeline.batching import batch_messages, plan_people
+from credly_connector.pipeline.batching import (
+    StoredState,
+    batch_messages,
+    known_batch_messages,
+    plan_people,
+)
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe, fail_crawl
 from credly_connector.pipeline.messages import FinishMessage, Message, PlanMessage
@@ -41,9 +46,14 @@ def handle_plan(ctx: CrawlContext, message: PlanMessage, delivery: Delivery) -> 
             fail_crawl(ctx, record, "plan", describe(error))
         raise
     batches = len(messages)
-    moved = advance(record, "plan", "profiles" if batches else "finish", STEP)
-    assert moved is not None
-    saved = ctx.crawls.save(moved.with_changes(total_batches=batches))
+
+    def to_next_phase(current: CrawlRecord) -> CrawlRecord | None:
+        moved = advance(current, "plan", "profiles" if batches else "finish", STEP)
+        return None if moved is None else moved.with_changes(total_batches=batches)
+
+    # Re-read on a conflict: the step that sent the plan message may still be saving the
+    # record (its `followup_sent`); only another plan run having moved the crawl ends here.
+    saved = ctx.crawls.update(record.crawl_id, to_next_phase)
     if saved is None:
         return
     log.info(
@@ -76,7 +86,8 @@ def _messages(ctx: CrawlContext, record: CrawlRecord) -> list[Message]:
         emails |= {key.email for key in keys + orphans}
         if complete:
             _sweep(ctx, record, pages, keys, orphans)
-        users |= set(ctx.people.user_ids())
+        stored = set(ctx.people.user_ids())
+        users |= stored
     else:
         state = ctx.orgstate.get(record.organization_id)
         after = state.last_success_at or (record.created_at - EXPIRY_LOOKBACK)
@@ -86,7 +97,16 @@ def _messages(ctx: CrawlContext, record: CrawlRecord) -> list[Message]:
         remember_crawl(ctx, record)
     index = ctx.directory_index(record.directory_version)
     plan = plan_people(index, emails, users)
-    return list(batch_messages(record.crawl_id, plan, ctx.options.batch_size))
+    if record.kind != FULL:
+        return list(batch_messages(record.crawl_id, plan, ctx.options.batch_size))
+    # A full crawl read every key and person above: its batches need not look again. The
+    # crawl set holds the emails of rows swept since, so a redelivery plans the same batches.
+    badge_emails = {key.email for key in keys} | set(members.emails)
+    for organization_id in ctx.options.organizations:
+        if organization_id != record.organization_id:
+            badge_emails |= {key.email for key in ctx.badges.keys(organization_id)}
+    known = StoredState(frozenset(badge_emails), frozenset(stored), ctx.badges.order)
+    return list(known_batch_messages(record.crawl_id, plan, ctx.options.batch_size, index, known))
 
 
 def _sweep(
