@@ -19,7 +19,7 @@ import base64
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from devstack.credly.errors import not_found
@@ -117,6 +117,18 @@ class AccessControl:
         """The access tokens issued and not revoked (expired ones included)."""
         with self._grants_lock:
             return list(self._grants.values())
+
+    def expire_all(self) -> int:
+        """Make every issued access token expire now (kept, so it answers "expired").
+
+        Returns:
+            How many access tokens there were.
+        """
+        now = self.clock()
+        with self._grants_lock:
+            for token, grant in self._grants.items():
+                self._grants[token] = replace(grant, expires_at=min(grant.expires_at, now))
+            return len(self._grants)
 
     def revoke_all(self) -> int:
         """Revoke every issued access token at once; returns how many there were."""

@@ -201,6 +201,14 @@ class CredlyStandIn(Service):
         """The access tokens issued and not revoked (expired ones included)."""
         return self.access.grants()
 
+    def expire_access_tokens(self) -> int:
+        """Let every issued access token expire now; returns how many there were.
+
+        Unlike a revocation the tokens stay known, so the API answers "access token has
+        expired", as Credly does when a token outlives its `expires_in`.
+        """
+        return self.access.expire_all()
+
     def revoke_access_tokens(self) -> int:
         """Revoke every issued access token at once; returns how many there were."""
         return self.access.revoke_all()

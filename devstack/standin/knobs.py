@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import parse_qs
 
 
 class FaultKind(StrEnum):
@@ -24,6 +25,8 @@ class FaultKind(StrEnum):
     """Answer 200 with the real body cut in half (valid HTTP, invalid JSON)."""
     MALFORMED_JSON = "malformed_json"
     """Answer 200 with a body that is not JSON at all."""
+    CALL = "call"
+    """Run the fault's `action` (e.g. expire tokens), then serve the request normally."""
 
 
 @dataclass
@@ -33,27 +36,47 @@ class Fault:
     A fault matches a request when every given selector matches. With `nth`, it fires on the
     nth matching request only (1-based); otherwise it fires on the next `times` matching
     requests (`times=None`: on every one, until removed).
+
+    `query` selects by query parameters: every named parameter must be present with exactly
+    that (decoded) value, e.g. `{"page": "2"}` picks page 2 of a list and not page 20; an
+    empty value (`{"$deltatoken": ""}`) only asks for the parameter to be present.
+    `action` is what a `CALL` fault runs; it is not part of the JSON form.
     """
 
     kind: FaultKind
     route_class: str | None = None
     method: str | None = None
     path_contains: str | None = None
+    query: dict[str, str] | None = None
     nth: int | None = None
     times: int | None = 1
     status: int = 500
     retry_after: float | None = None
     hang_s: float = 30.0
+    action: Callable[[], None] | None = field(default=None, repr=False, compare=False)
     seen: int = 0
     fired: int = 0
 
-    def matches(self, method: str, path: str, route_class: str) -> bool:
-        """Whether this fault's selectors match the request (ignores nth/times)."""
+    def __post_init__(self) -> None:
+        if self.kind is FaultKind.CALL and self.action is None:
+            raise ValueError("a call fault needs an action")
+
+    def matches(self, method: str, path: str, route_class: str, query: str = "") -> bool:
+        """Whether this fault's selectors match the request (ignores nth/times).
+
+        Args:
+            method: The request's method.
+            path: The decoded path.
+            route_class: The matched route's class ("unrouted" when none).
+            query: The raw (URL-encoded) query string.
+        """
         if self.route_class is not None and self.route_class != route_class:
             return False
         if self.method is not None and self.method.upper() != method.upper():
             return False
-        return self.path_contains is None or self.path_contains in path
+        if self.path_contains is not None and self.path_contains not in path:
+            return False
+        return self.query is None or _query_matches(self.query, query)
 
     @property
     def exhausted(self) -> bool:
@@ -69,6 +92,7 @@ class Fault:
             "route_class": self.route_class,
             "method": self.method,
             "path_contains": self.path_contains,
+            "query": dict(self.query) if self.query is not None else None,
             "nth": self.nth,
             "times": self.times,
             "status": self.status,
@@ -85,6 +109,7 @@ class Fault:
             "route_class",
             "method",
             "path_contains",
+            "query",
             "nth",
             "times",
             "status",
@@ -94,6 +119,12 @@ class Fault:
         unknown = set(data) - allowed - {"kind"}
         if unknown:
             raise ValueError(f"unknown fault fields: {sorted(unknown)}")
+        query = data.get("query")
+        if query is not None and (
+            not isinstance(query, dict)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in query.items())
+        ):
+            raise ValueError("query must be an object of strings")
         return cls(kind=FaultKind(data["kind"]), **{k: v for k, v in data.items() if k != "kind"})
 
 
@@ -251,11 +282,11 @@ class Knobs:
         for route_class, rate_limit in limits.items():
             self.set_rate_limit(route_class, rate_limit)
 
-    def fault_for(self, method: str, path: str, route_class: str) -> Fault | None:
+    def fault_for(self, method: str, path: str, route_class: str, query: str = "") -> Fault | None:
         """The first scripted fault that fires on this request, counting it as seen/fired."""
         with self._lock:
             for fault in self._faults:
-                if fault.exhausted or not fault.matches(method, path, route_class):
+                if fault.exhausted or not fault.matches(method, path, route_class, query):
                     continue
                 fault.seen += 1
                 if fault.nth is not None and fault.seen != fault.nth:
@@ -263,3 +294,13 @@ class Knobs:
                 fault.fired += 1
                 return fault
             return None
+
+
+def _query_matches(wanted: dict[str, str], query: str) -> bool:
+    """Whether every wanted parameter is in the raw query with that value ("" = present)."""
+    given = parse_qs(query, keep_blank_values=True)
+    for name, value in wanted.items():
+        values = given.get(name)
+        if values is None or (value and value not in values):
+            return False
+    return True

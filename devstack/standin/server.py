@@ -189,7 +189,7 @@ class StandInServer(Service):
             handler.send(response, close=True)
             return
 
-        fault = self.knobs.fault_for(method, path, route_class)
+        fault = self._fault_for(method, path, route_class, split.query)
         if fault is not None and fault.kind in (FaultKind.HANG, FaultKind.RESET):
             if fault.kind is FaultKind.HANG:
                 self.sleep(fault.hang_s)
@@ -234,6 +234,15 @@ class StandInServer(Service):
         truncate = fault is not None  # only TRUNCATED_JSON reaches here
         log(response.status, "fault:truncated_json" if truncate else "ok")
         handler.send(response, truncate=truncate)
+
+    def _fault_for(self, method: str, path: str, route_class: str, query: str) -> Fault | None:
+        """The scripted fault that fires on this request; a CALL fault's action runs here."""
+        fault = self.knobs.fault_for(method, path, route_class, query)
+        if fault is not None and fault.kind is FaultKind.CALL:
+            assert fault.action is not None
+            fault.action()  # e.g. expire tokens: this very request then meets the change
+            return None
+        return fault
 
     def _call(self, matched: Route, request: Request) -> Response:
         try:
