@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Self, cast
+from urllib.parse import urlsplit
 
 import httpx
 from azure.core.credentials import TokenCredential
@@ -172,8 +173,12 @@ class GraphClient:
 
         Raises:
             DeltaExpiredError: The sync state is gone; start again without a delta link.
-            RequestError: Graph sent a next link it had sent already.
+            RequestError: Graph sent a next link it had sent already, or a link (stored or
+                sent) names another scheme, host or port than the configured Graph URL.
         """
+        if delta_link is not None and not self._same_origin(delta_link):
+            # A stored link naming another host would take the token there: never sent.
+            raise RequestError("users/delta: the stored delta link names another host")
         link = delta_link
         seen: set[str] = set()
         while True:
@@ -186,8 +191,14 @@ class GraphClient:
                 return
             if page.next_link in seen:
                 raise RequestError(f"users/delta repeated a next link: {page.next_link}")
+            if not self._same_origin(page.next_link):
+                raise RequestError("users/delta sent a next link to another host; not followed")
             seen.add(page.next_link)
             link = page.next_link
+
+    def _same_origin(self, link: str) -> bool:
+        """Whether `link` has the configured Graph URL's scheme, host and port."""
+        return origin(link) == origin(self.service.request_adapter.base_url)
 
     def _delta_request(self, link: str | None, page_size: int) -> Callable[[], RequestInformation]:
         def request() -> RequestInformation:
@@ -356,3 +367,14 @@ async def open_graph_client(
     )
     async with client:
         yield client
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """The scheme, host and port of a URL (the port made explicit for http and https)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:  # a malformed port matches nothing
+        return (scheme, "", -1)
+    return (scheme, (parts.hostname or "").lower(), port)

@@ -12,7 +12,7 @@ from kiota_abstractions.request_option import RequestOption
 from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
-from kiota_http.middleware.options import RetryHandlerOption
+from kiota_http.middleware.options import RedirectHandlerOption, RetryHandlerOption
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_request_adapter import options as sdk_middleware_options
 from msgraph.graph_service_client import GraphServiceClient
@@ -76,10 +76,11 @@ def build_service_client(
 ) -> GraphServiceClient:
     """A `GraphServiceClient` sending through `http_client`, its middleware loaded in place.
 
-    The pipeline is the SDK's default one with kiota's retry handler switched off: the
-    connector retries with its own `RetryPolicy`, so waits are visible and write pacing can
-    react to 429s. `allowed_hosts` names the base URL's host (without it kiota silently sends
-    no token) and the scope is Graph's (else kiota derives one from the host).
+    The pipeline is the SDK's default one with kiota's retry and redirect handlers switched
+    off: the connector retries with its own `RetryPolicy`, so waits are visible and write
+    pacing can react to 429s, and follows no redirect. `allowed_hosts` names the base URL's
+    host (without it kiota silently sends no token) and the scope is Graph's (else kiota
+    derives one from the host).
 
     Args:
         credential: Supplies tokens; owned (and closed) by the caller.
@@ -89,6 +90,9 @@ def build_service_client(
     """
     options: dict[str, RequestOption] = dict(sdk_middleware_options)
     options[RetryHandlerOption.get_key()] = RetryHandlerOption(should_retry=False)
+    # No redirects: a 3xx to another host would carry the item body (or the token) there.
+    # A redirect is then an error answer naming its status.
+    options[RedirectHandlerOption.get_key()] = RedirectHandlerOption(should_redirect=False)
     GraphClientFactory.create_with_default_middleware(client=http_client, options=options)
     auth = AzureIdentityAuthenticationProvider(
         credential, scopes=list(scopes), allowed_hosts=[graph_host(base_url)]
