@@ -146,6 +146,7 @@ var tableNames = [
   'leases'
   'orgstate'
   'badges'
+  'badgeids'
   'expiries'
   'recipients'
   'people'

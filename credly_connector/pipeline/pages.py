@@ -64,9 +64,18 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
             outcomes = list(pool.map(ctx.badges.compare, badges.values()))
     compared = zip(badges.values(), outcomes, strict=True)
     changed = [(b, outcome) for b, outcome in compared if outcome.change is not Change.UNCHANGED]
+    moved = [] if record.fresh else _moved(ctx, [b for b, o in changed if o.change is Change.NEW])
     # Recipients before rows: once a row is written a redelivery finds it unchanged, so a
     # crash after the write must not lose whose item to recompose.
-    ctx.crawlsets.add_emails(record.crawl_id, {b.recipient_email for b, _ in changed})
+    emails = {b.recipient_email for b, _ in changed} | {old.recipient_email for old in moved}
+    ctx.crawlsets.add_emails(record.crawl_id, emails, group=f"page-{number}")
+    # A badge Credly moved to another email leaves its old row first: a crash after this
+    # finds the badge still new, and its index entry gone or naming the old, missing, row.
+    for old in moved:
+        ctx.expiries.forget(old)
+        ctx.badges.delete(BadgeKey.of(old))
+    if moved:
+        counts["badges_moved"] = len(moved)
     # Likewise the expiry index before the rows it indexes. Both in transactions: a page is
     # one organisation, which is one partition of each table.
     ctx.expiries.track_many((b, outcome.previous) for b, outcome in changed)
@@ -90,3 +99,11 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
         reasons=dict(reasons),
         seen=tuple(seen),
     )
+
+
+def _moved(ctx: CrawlContext, new: list[Badge]) -> list[Badge]:
+    """The rows that badges new under their email left under another one (point reads)."""
+    if not new:
+        return []
+    with ThreadPoolExecutor(TABLE_THREADS, thread_name_prefix="pages") as pool:
+        return [old for old in pool.map(ctx.badges.moved_from, new) if old is not None]

@@ -235,8 +235,8 @@ def prepare_person(
     included: list[Badge] = []
     recipients: list[RecipientRecord] = []
     reasons: Counter[str] = Counter()
-    for email in sorted(index.emails_of(user_id)):
-        badges = source.badges_of(email)
+    stored = {email: source.badges_of(email) for email in sorted(index.emails_of(user_id))}
+    for email, badges in latest_rows(stored).items():
         if not badges:
             continue
         resolution = index.resolve(email)
@@ -284,6 +284,25 @@ def prepare_person(
         reasons=reasons,
         previous=person,
     )
+
+
+def latest_rows(by_email: dict[str, list[Badge]]) -> dict[str, list[Badge]]:
+    """Each badge id under one email only: the row Credly updated last (or the later email).
+
+    Until a crawl or event removes it, a badge Credly moved between two addresses of one
+    person has a row under each; the old one must not put stale content on the item.
+    """
+    chosen: dict[tuple[str, str], tuple[datetime, str]] = {}
+    for email, badges in by_email.items():
+        for badge in badges:
+            key = (badge.organization_id, badge.id)
+            rank = (badge.updated_at or badge.issued_at, email)
+            if key not in chosen or rank > chosen[key]:
+                chosen[key] = rank
+    return {
+        email: [b for b in badges if chosen[(b.organization_id, b.id)][1] == email]
+        for email, badges in by_email.items()
+    }
 
 
 async def write_person(ctx: CrawlContext, graph: GraphClient, plan: PersonPlan) -> None:

@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
 from credly_connector.rules.badges import Badge
 from credly_connector.stores.tables import Tables, decode_key, dumps, encode_key, loads, quote
 
 ROLE = "badges"
+# Per organisation and badge id, the email its row is under: finds the row a moved badge left.
+IDS_ROLE = "badgeids"
 # Between a row key's email and badge id. `encode_key` only writes '%' before two hex
 # digits or 'u', so "%!" never occurs inside an encoded email; '"' is the next character,
 # which bounds an email's range.
@@ -78,6 +81,14 @@ def _to_entity(badge: Badge) -> dict[str, Any]:
     }
 
 
+def _id_entity(badge: Badge) -> dict[str, Any]:
+    return {
+        "PartitionKey": badge.organization_id,
+        "RowKey": encode_key(badge.id),
+        "email": badge.recipient_email,
+    }
+
+
 def _badge(entity: Any) -> Badge:
     return Badge.from_record(loads(entity["data"], {}))
 
@@ -99,6 +110,7 @@ class BadgeStore:
     def __init__(self, tables: Tables, organizations: Collection[str]) -> None:
         self._tables = tables
         self._table = tables.table(ROLE)
+        self._ids = tables.table(IDS_ROLE)
         self._organizations = tuple(organizations)
 
     def compare(self, badge: Badge) -> Upserted:
@@ -114,10 +126,30 @@ class BadgeStore:
     def write_many(self, badges: Iterable[Badge]) -> int:
         """Store badge rows as they are, in transactions (one per organisation and 100 rows).
 
+        Each badge id's index entry names the email written, first (so a crash between the
+        two leaves an entry naming a row that may not exist yet, never a row it omits).
+
         Returns:
             The number of rows written.
         """
-        return self._tables.upsert_many(ROLE, (_to_entity(b) for b in badges))
+        rows = list(badges)
+        self._tables.upsert_many(IDS_ROLE, (_id_entity(b) for b in rows))
+        return self._tables.upsert_many(ROLE, (_to_entity(b) for b in rows))
+
+    def moved_from(self, badge: Badge) -> Badge | None:
+        """The stored row of the same badge id under another email, when the index names one.
+
+        What a badge new under its email left behind when Credly moved it from another
+        recipient email.
+        """
+        try:
+            entry = self._ids.get_entity(badge.organization_id, encode_key(badge.id))
+        except ResourceNotFoundError:
+            return None
+        email = str(entry.get("email", ""))
+        if not email or email == badge.recipient_email:
+            return None
+        return self.get(BadgeKey(badge.organization_id, email, badge.id))
 
     def badges_of(self, email: str) -> list[Badge]:
         """Every stored badge of one recipient email, from every configured organisation."""
@@ -166,9 +198,20 @@ class BadgeStore:
         return [_badge(e) for e in self._table.query_entities(query)]
 
     def delete(self, key: BadgeKey) -> None:
-        """Forget a badge (idempotent)."""
+        """Forget a badge row (idempotent), and its id's index entry when that names it."""
         with contextlib.suppress(ResourceNotFoundError):
             self._table.delete_entity(key.organization_id, key.row_key())
+        try:
+            entry = self._ids.get_entity(key.organization_id, encode_key(key.badge_id))
+        except ResourceNotFoundError:
+            return
+        if entry.get("email") == key.email:
+            with contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
+                self._ids.delete_entity(
+                    entry,
+                    etag=entry.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
 
     def scan(self) -> Iterator[Badge]:
         """Every stored badge, read lazily page by page (a scan: reports only)."""

@@ -20,6 +20,7 @@ TABLE_NAMES = (
     "leases",
     "orgstate",
     "badges",
+    "badgeids",
     "expiries",
     "recipients",
     "people",

@@ -1,0 +1,355 @@
+"""A loopback HTTP/1.1 forwarder that counts requests and acts on chosen ones: crash points.
+
+Put between a process and a service (e.g. a crawl worker and Azurite's table port), it
+forwards requests one at a time per connection and reads each answer whole, so it knows
+which requests the service has seen and which are still being answered. Rules pick requests
+by a predicate and their 1-based number among the requests that predicate matched:
+
+- `trip_at` holds the picked request (the service never sees it), holds every later request
+  of every connection too, and calls back once: the caller kills the process there, so the
+  crash happens exactly before that request.
+- `lose_answers` forwards the picked requests and drops their answers with a TCP reset: the
+  service did the work, the client cannot know it (an outcome unknown to the caller).
+
+It stops by itself after `max_lifetime_s`, so no test can leave it running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Self
+
+from devstack.http_framing import (
+    Message,
+    SocketReader,
+    StreamStoppedError,
+    read_request,
+    read_response,
+)
+from devstack.lifecycle import Service
+
+LOOPBACK = "127.0.0.1"
+_CHUNK = 64 * 1024
+_POLL_S = 0.05
+
+
+class Action(StrEnum):
+    """What the tripwire does with a request."""
+
+    FORWARD = "forward"
+    HOLD = "hold"
+    LOSE_ANSWER = "lose_answer"
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """A request as the tripwire read it (request line and body; headers are not kept)."""
+
+    method: str
+    target: str
+    body: bytes = b""
+
+    def mentions(self, text: str) -> bool:
+        """Whether `text` appears in the request target or body."""
+        return text in self.target or text.encode() in self.body
+
+
+@dataclass
+class Rule:
+    """Which requests to act on: the `picks`-th (1-based) of those `matches` accepts.
+
+    Attributes:
+        seen: Requests matched so far.
+        hits: The picked requests, in the order they came.
+    """
+
+    matches: Callable[[SeenRequest], bool]
+    picks: frozenset[int]
+    action: Action
+    on_hit: Callable[[SeenRequest], None] | None = None
+    seen: int = 0
+    hits: list[SeenRequest] = field(default_factory=list)
+
+
+class Tripwire(Service):
+    """Forwards HTTP/1.1 on 127.0.0.1:<port> to a target port, acting on chosen requests.
+
+    Attributes:
+        forwarded: Requests the service received through this tripwire.
+
+    Args:
+        target_port: The port on 127.0.0.1 to forward to.
+        port: The port to listen on (0: a free one).
+        rewrite_links: Answers naming the service's address (`127.0.0.1:<target_port>`, as
+            in Graph's `@odata.nextLink`) name the tripwire's instead, so a client that
+            follows links keeps going through it.
+        max_lifetime_s: The tripwire stops by itself this long after `start()`.
+    """
+
+    def __init__(
+        self,
+        target_port: int,
+        *,
+        port: int = 0,
+        rewrite_links: bool = False,
+        max_lifetime_s: float = 300.0,
+    ) -> None:
+        self.target_port = target_port
+        self.rewrite_links = rewrite_links
+        self.max_lifetime_s = max_lifetime_s
+        self.forwarded = 0
+        self._port = port
+        self._listener: socket.socket | None = None
+        self._threads: list[threading.Thread] = []
+        self._rules: list[Rule] = []
+        self._tripped: SeenRequest | None = None
+        self._frozen = False
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._quiet = threading.Condition(self._lock)
+        self._stopping = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port the tripwire listens on."""
+        if self._listener is None:
+            raise RuntimeError("the tripwire is not running")
+        return int(self._listener.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:<port>`."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> Self:
+        """Listen on 127.0.0.1 and forward in daemon threads."""
+        if self._listener is not None:
+            return self
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((LOOPBACK, self._port))
+        listener.listen(64)
+        listener.settimeout(_POLL_S)
+        self._listener = listener
+        self._stopping.clear()
+        deadline = time.monotonic() + self.max_lifetime_s
+        thread = threading.Thread(
+            target=self._accept_loop, args=(deadline,), name="tripwire", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening, close every connection and wait for the threads (idempotent)."""
+        self._stopping.set()
+        for thread in list(self._threads):
+            if thread is not threading.current_thread():
+                thread.join(timeout=5)
+        self._threads.clear()
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.close()
+            self._listener = None
+
+    # -- rules -----------------------------------------------------------------------------
+
+    def trip_at(
+        self,
+        matches: Callable[[SeenRequest], bool],
+        nth: int,
+        on_trip: Callable[[SeenRequest], None],
+    ) -> Rule:
+        """Hold the `nth` request `matches` accepts, and every request after it; call `on_trip`.
+
+        The held requests never reach the service. `reset()` forwards new requests again.
+        """
+        if nth < 1:
+            raise ValueError("nth counts from 1")
+        return self._add(Rule(matches, frozenset({nth}), Action.HOLD, on_trip))
+
+    def lose_answers(self, matches: Callable[[SeenRequest], bool], picks: Iterable[int]) -> Rule:
+        """Forward the picked requests, then reset the client's connection instead of answering."""
+        return self._add(Rule(matches, frozenset(picks), Action.LOSE_ANSWER))
+
+    def _add(self, rule: Rule) -> Rule:
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    @property
+    def tripped(self) -> SeenRequest | None:
+        """The request a `trip_at` rule held first, if any."""
+        with self._lock:
+            return self._tripped
+
+    def freeze(self) -> None:
+        """Hold every new request from now on (e.g. another tripwire of the process tripped)."""
+        with self._lock:
+            self._frozen = True
+
+    def reset(self) -> None:
+        """Forget every rule, the trip and any freeze: forward every new request again."""
+        with self._lock:
+            self._rules.clear()
+            self._tripped = None
+            self._frozen = False
+
+    def settle(self, timeout_s: float = 30.0) -> bool:
+        """Wait until no forwarded request awaits its answer; False if `timeout_s` passed."""
+        deadline = time.monotonic() + timeout_s
+        with self._quiet:
+            while self._in_flight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._quiet.wait(left)
+        return True
+
+    def _decide(self, request: SeenRequest) -> Action:
+        """The action for one request (counting it against every rule), and any trip."""
+        callbacks: list[Callable[[SeenRequest], None]] = []
+        action = Action.FORWARD
+        with self._lock:
+            if self._frozen or self._tripped is not None:
+                return Action.HOLD
+            for rule in self._rules:
+                if not rule.matches(request):
+                    continue
+                rule.seen += 1
+                if rule.seen not in rule.picks:
+                    continue
+                rule.hits.append(request)
+                if rule.action is Action.HOLD:
+                    self._tripped = request
+                    action = Action.HOLD
+                elif action is Action.FORWARD:
+                    action = rule.action
+                if rule.on_hit is not None:
+                    callbacks.append(rule.on_hit)
+            if action is not Action.HOLD:
+                self._in_flight += 1  # before the lock is released, so `settle` sees it
+        for callback in callbacks:
+            callback(request)
+        return action
+
+    def _answered(self) -> None:
+        with self._quiet:
+            self._in_flight -= 1
+            self.forwarded += 1
+            self._quiet.notify_all()
+
+    # -- forwarding ------------------------------------------------------------------------
+
+    def _accept_loop(self, deadline: float) -> None:
+        listener = self._listener
+        assert listener is not None
+        while not self._stopping.is_set() and time.monotonic() < deadline:
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            thread = threading.Thread(target=self._serve, args=(client,), daemon=True)
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+            thread.start()
+        self._stopping.set()
+
+    def _serve(self, client: socket.socket) -> None:
+        """Forward one client connection's requests in order until it closes."""
+        client.settimeout(_POLL_S)
+        upstream: socket.socket | None = None
+        inbound = SocketReader(client, self._stopping)
+        outbound: SocketReader | None = None
+        graceful = False
+        try:
+            while True:
+                request = read_request(inbound)
+                if request is None:
+                    graceful = True
+                    return
+                method, target, *_ = [*request.start.split(" "), "", ""]
+                action = self._decide(SeenRequest(method.upper(), target, request.body))
+                if action is Action.HOLD:
+                    _hold(client, self._stopping)
+                    return
+                try:
+                    if upstream is None:
+                        upstream = socket.create_connection((LOOPBACK, self.target_port), 5)
+                        upstream.settimeout(_POLL_S)
+                        outbound = SocketReader(upstream, self._stopping)
+                    assert outbound is not None
+                    upstream.sendall(request.raw)
+                    answer = read_response(outbound, method.upper())
+                finally:
+                    self._answered()
+                if action is Action.LOSE_ANSWER:
+                    return  # reset below: the service did the work, the client never hears
+                _send(client, self._relayed(answer), self._stopping)
+                if request.closes or answer.closes:
+                    graceful = True
+                    return
+        except (OSError, StreamStoppedError, ValueError):
+            return
+        finally:
+            if graceful:
+                with contextlib.suppress(OSError):
+                    client.close()
+            else:
+                _reset(client)
+            if upstream is not None:
+                _reset(upstream)
+
+    def _relayed(self, answer: Message) -> bytes:
+        """The answer's bytes, naming this tripwire where it named the service."""
+        service = f"{LOOPBACK}:{self.target_port}".encode()
+        if (
+            not self.rewrite_links
+            or "content-encoding" in answer.headers
+            or service not in answer.body
+        ):
+            return answer.raw
+        return answer.with_body(answer.body.replace(service, f"{LOOPBACK}:{self.port}".encode()))
+
+
+def _send(sock: socket.socket, data: bytes, stopping: threading.Event) -> None:
+    view = memoryview(data)
+    while view:
+        if stopping.is_set():
+            raise StreamStoppedError
+        try:
+            sent = sock.send(view)
+        except TimeoutError:
+            continue
+        view = view[sent:]
+
+
+def _hold(client: socket.socket, stopping: threading.Event) -> None:
+    """Keep a held request unanswered until its client goes away (or the tripwire stops)."""
+    while not stopping.is_set():
+        try:
+            if not client.recv(_CHUNK):
+                return
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with a TCP RST rather than a FIN, as a vanished peer would look."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.close()
