@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from credly_connector.stores.tables import Tables, chunked, decode_key, encode_key, quote
 
 ROLE = "crawlsets"
-_EMAIL, _USER = "e:", "u:"
+_EMAIL, _USER, _GROUP = "e:", "u:", "g:"
+# Characters of JSON per group row: well within a string property's 32K characters.
+_GROUP_CHARS = 30_000
 
 
 @dataclass(frozen=True)
@@ -25,9 +29,27 @@ class CrawlSetStore:
     def __init__(self, tables: Tables) -> None:
         self._tables = tables
 
-    def add_emails(self, crawl_id: str, emails: Iterable[str]) -> int:
-        """Remember emails whose badges changed in this crawl."""
-        return self._add(crawl_id, _EMAIL, emails)
+    def add_emails(self, crawl_id: str, emails: Iterable[str], *, group: str = "") -> int:
+        """Remember emails whose badges changed in this crawl.
+
+        Args:
+            group: Store them as a few rows named after `group` (e.g. a page) instead of a
+                row each: far fewer rows for a crawl's many emails. Members of a group row
+                cannot be `remove`d one by one (pending sets do not use groups).
+        """
+        if not group:
+            return self._add(crawl_id, _EMAIL, emails)
+        values = sorted(set(emails))
+        entities = []
+        for chunk in _chunks(values):
+            text = json.dumps(chunk)
+            digest = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+            # Named by content: a redelivery that finds fewer changes adds a row, and never
+            # replaces the one naming the emails it no longer sees as changed.
+            key = f"{_GROUP}{encode_key(group)}:{digest}"
+            entities.append({"PartitionKey": crawl_id, "RowKey": key, "emails": text})
+        self._tables.upsert_many(ROLE, entities)
+        return len(values)
 
     def add_users(self, crawl_id: str, user_ids: Iterable[str]) -> int:
         """Remember users whose directory entry changed in this crawl."""
@@ -54,10 +76,28 @@ class CrawlSetStore:
         emails: set[str] = set()
         users: set[str] = set()
         query = f"PartitionKey eq {quote(crawl_id)}"
-        for entity in self._tables.table(ROLE).query_entities(query, select=["RowKey"]):
+        rows = self._tables.table(ROLE).query_entities(query, select=["RowKey", "emails"])
+        for entity in rows:
             key = str(entity["RowKey"])
-            if key.startswith(_EMAIL):
+            if key.startswith(_GROUP):
+                emails.update(json.loads(entity.get("emails") or "[]"))
+            elif key.startswith(_EMAIL):
                 emails.add(decode_key(key[len(_EMAIL) :]))
             elif key.startswith(_USER):
                 users.add(decode_key(key[len(_USER) :]))
         return CrawlSet(frozenset(emails), frozenset(users))
+
+
+def _chunks(values: list[str]) -> Iterator[list[str]]:
+    """`values` in runs whose JSON (ASCII-escaped) fits one group row."""
+    chunk: list[str] = []
+    used = 2
+    for value in values:
+        size = len(json.dumps(value)) + 1
+        if chunk and used + size > _GROUP_CHARS:
+            yield chunk
+            chunk, used = [], 2
+        chunk.append(value)
+        used += size
+    if chunk:
+        yield chunk

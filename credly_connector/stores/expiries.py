@@ -8,16 +8,27 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
 from credly_connector.rules.badges import Badge
+from credly_connector.rules.eligibility import badge_exclusion
 from credly_connector.stores.tables import Tables, decode_key, encode_key, quote
 
 ROLE = "expiries"
+_DAWN = datetime.min.replace(tzinfo=UTC)
 MAX_DAYS_SCANNED = 400
+
+
+def may_show(badge: Badge) -> bool:
+    """Whether the badge is shown until it expires, the only case its expiry changes a profile.
+
+    Revoked, replaced, unaccepted and private badges are never shown; when one of those
+    changes, Credly's update of the badge (not its expiry) makes the crawl recompose it.
+    """
+    return badge_exclusion(badge, now=_DAWN, include_expired=True) is None
 
 
 def _day(when: datetime | date) -> str:
@@ -40,7 +51,7 @@ class ExpiryStore:
         self._table = tables.table(ROLE)
 
     def track(self, badge: Badge, previous: Badge | None = None) -> None:
-        """Index a badge's expiry, moving it when an update changed the date."""
+        """Index a badge's expiry (when it `may_show`), moving it when an update changed it."""
         self.track_many([(badge, previous)])
 
     def track_many(self, changes: Iterable[tuple[Badge, Badge | None]]) -> None:
@@ -52,7 +63,7 @@ class ExpiryStore:
         entries: list[dict[str, str]] = []
         for badge, previous in changes:
             old = None if previous is None or previous.expires_at is None else previous.expires_at
-            new = badge.expires_at
+            new = badge.expires_at if may_show(badge) else None
             if old is not None and (new is None or _day(old) != _day(new)):
                 with contextlib.suppress(ResourceNotFoundError):
                     self._table.delete_entity(badge.organization_id, _row_key(_day(old), badge.id))
