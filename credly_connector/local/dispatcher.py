@@ -73,10 +73,13 @@ class LocalDispatcher:
         """Dispatch until `done()` is true (True) or `timeout_s` passed (False)."""
         deadline = time.monotonic() + timeout_s
         in_flight: set[Future[None]] = set()
-        # A finished handler has usually queued the next stage's messages: it wakes the loop
-        # at once. Otherwise an idle loop polls less and less often, up to `max_idle_s`.
+        # Each queue is polled again at once after it gave messages or when this process
+        # sent to it; an empty one less and less often, up to `max_idle_s`. A finished
+        # handler wakes the loop (it has usually sent the next stage's messages).
         woken = threading.Event()
-        idle_s = self.poll_interval_s
+        delay = dict.fromkeys(STAGE_ORDER, self.poll_interval_s)
+        due = dict.fromkeys(STAGE_ORDER, 0.0)
+        seen = dict.fromkeys(STAGE_ORDER, -1)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="dispatch") as pool:
             while time.monotonic() < deadline:
                 in_flight = {f for f in in_flight if not f.done()}
@@ -85,7 +88,17 @@ class LocalDispatcher:
                     room = self.workers * 2 - len(in_flight)
                     if room <= 0:
                         break
-                    for message in self._receive(stage, min(room, 32)):
+                    now = time.monotonic()
+                    sent = self.ctx.queues.sent_by_stage[stage]
+                    if sent == seen[stage] and now < due[stage]:
+                        continue
+                    seen[stage] = sent
+                    messages = self._receive(stage, min(room, 32))
+                    delay[stage] = (
+                        self.poll_interval_s if messages else min(delay[stage] * 2, self.max_idle_s)
+                    )
+                    due[stage] = now + (0.0 if messages else delay[stage])
+                    for message in messages:
                         future = pool.submit(self._handle, stage, message)
                         future.add_done_callback(lambda _: woken.set())
                         in_flight.add(future)
@@ -94,13 +107,9 @@ class LocalDispatcher:
                     on_tick()
                 if not in_flight and not received and done():
                     return True
-                if received:
-                    idle_s = self.poll_interval_s
-                else:
-                    if woken.wait(idle_s):
-                        idle_s = self.poll_interval_s
-                    else:
-                        idle_s = min(idle_s * 2, self.max_idle_s)
+                if not received:
+                    wait = min(due.values()) - time.monotonic()
+                    woken.wait(max(wait, self.poll_interval_s))
                     woken.clear()
             for future in in_flight:
                 future.cancel()

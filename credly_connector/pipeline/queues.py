@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections import Counter
 from collections.abc import Iterable
 
 from azure.core.exceptions import ResourceExistsError
@@ -34,6 +36,10 @@ class CrawlQueues:
         self.prefix = prefix
         self._clients: dict[str, QueueClient] = {}
         self.sent = 0
+        # Messages this process sent, per stage: a local dispatcher polls a queue at once when
+        # it grew (as the Functions host is told of its own app's queue writes).
+        self.sent_by_stage: Counter[str] = Counter()
+        self._lock = threading.Lock()
 
     @classmethod
     def from_connection_string(cls, connection_string: str, prefix: str = "") -> CrawlQueues:
@@ -72,13 +78,19 @@ class CrawlQueues:
 
     def send(self, message: Message) -> None:
         """Enqueue one message on its stage's queue."""
-        self.client(stage_of(message)).send_message(encode(message))
-        self.sent += 1
+        stage = stage_of(message)
+        self.client(stage).send_message(encode(message))
+        self._count(stage)
 
     def send_text(self, stage: str, body: str) -> None:
         """Enqueue a message body that is not a crawl message (e.g. on the events queue)."""
         self.client(stage).send_message(body)
-        self.sent += 1
+        self._count(stage)
+
+    def _count(self, stage: str) -> None:
+        with self._lock:
+            self.sent += 1
+            self.sent_by_stage[stage] += 1
 
     def send_all(self, messages: Iterable[Message]) -> int:
         """Enqueue several messages; returns how many."""
