@@ -7,9 +7,10 @@ are not shown.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from credly_connector.chunking import runs
 from credly_connector.pipeline.messages import MAX_JSON_BYTES, ProfileMessage, json_size
 from credly_connector.rules.identity import DirectoryIndex
 
@@ -102,7 +103,7 @@ def known_batch_messages(
         first[user_id] = state.order(mine[0]) if mine else ""
     users = sorted(plan.user_ids, key=lambda u: (first[u], u))
     messages: list[ProfileMessage] = []
-    for chunk in _chunks(users, batch_size, lambda u: [u, *badge_emails[u]]):
+    for chunk in _runs(users, batch_size, lambda u: [u, *badge_emails[u]]):
         firsts = [badge_emails[u][0] for u in chunk if badge_emails[u]]
         span = (firsts[0], firsts[-1]) if firsts else ()
         low, high = (state.order(span[0]), state.order(span[-1])) if span else ("", "")
@@ -124,7 +125,7 @@ def known_batch_messages(
             )
         )
     emails = sorted(plan.unresolved_emails, key=state.order)
-    for chunk in _chunks(emails, batch_size, lambda e: [e]):
+    for chunk in _runs(emails, batch_size, lambda e: [e]):
         messages.append(
             ProfileMessage(
                 crawl_id,
@@ -138,19 +139,17 @@ def known_batch_messages(
     return messages
 
 
-def _chunks(
-    values: Sequence[str], size: int, strings: Callable[[str], list[str]]
+def _runs(
+    values: list[str], count: int, strings: Callable[[str], list[str]]
 ) -> Iterator[list[str]]:
-    """`values` in runs of at most `size` whose strings fit one message (with the framing)."""
-    chunk: list[str] = []
-    used = _FRAMING_BYTES
-    for value in values:
-        # Each string may appear twice (e.g. as a member and in `stored` or `span`).
-        cost = sum(2 * (len(text.encode()) + 3) for text in strings(value))
-        if chunk and (len(chunk) >= size or used + cost > MAX_JSON_BYTES):
-            yield chunk
-            chunk, used = [], _FRAMING_BYTES
-        chunk.append(value)
-        used += cost
-    if chunk:
-        yield chunk
+    """`values` in runs of at most `count` whose strings fit one message with its framing.
+
+    Each string may appear twice in a message (e.g. as a member and in `stored` or `span`).
+    """
+    return runs(
+        values,
+        size=lambda value: sum(2 * (len(text.encode()) + 3) for text in strings(value)),
+        budget=MAX_JSON_BYTES,
+        count=count,
+        overhead=_FRAMING_BYTES,
+    )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from credly_connector.chunking import runs
 from credly_connector.stores.tables import Tables, chunked, decode_key, encode_key, quote
 
 ROLE = "crawlsets"
@@ -41,7 +42,7 @@ class CrawlSetStore:
             return self._add(crawl_id, _EMAIL, emails)
         values = sorted(set(emails))
         entities = []
-        for chunk in _chunks(values):
+        for chunk in runs(values, size=lambda v: len(json.dumps(v)) + 1, budget=_GROUP_CHARS):
             text = json.dumps(chunk)
             digest = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
             # Named by content: a redelivery that finds fewer changes adds a row, and never
@@ -86,18 +87,3 @@ class CrawlSetStore:
             elif key.startswith(_USER):
                 users.add(decode_key(key[len(_USER) :]))
         return CrawlSet(frozenset(emails), frozenset(users))
-
-
-def _chunks(values: list[str]) -> Iterator[list[str]]:
-    """`values` in runs whose JSON (ASCII-escaped) fits one group row."""
-    chunk: list[str] = []
-    used = 2
-    for value in values:
-        size = len(json.dumps(value)) + 1
-        if chunk and used + size > _GROUP_CHARS:
-            yield chunk
-            chunk, used = [], 2
-        chunk.append(value)
-        used += size
-    if chunk:
-        yield chunk

@@ -11,6 +11,7 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
+from credly_connector.chunking import runs
 from credly_connector.stores.transport import storage_transport
 
 TABLE_NAMES = (
@@ -106,14 +107,7 @@ def chunked(
     entities: Iterable[dict[str, Any]], size: int = TRANSACTION_LIMIT
 ) -> Iterator[list[dict[str, Any]]]:
     """Entities in groups a transaction accepts (same partition, at most 100)."""
-    batch: list[dict[str, Any]] = []
-    for entity in entities:
-        batch.append(entity)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    return runs(entities, size=lambda _: 0, budget=0, count=size)
 
 
 def transactions(
@@ -131,18 +125,12 @@ def transactions(
     for entity in entities:
         by_partition.setdefault(str(entity["PartitionKey"]), {})[str(entity["RowKey"])] = entity
     for rows in by_partition.values():
-        members = list(rows.values())
-        batch: list[dict[str, Any]] = []
-        used = 0
-        for entity in members:
-            size = len(json.dumps(entity, default=str)) + ENTITY_OVERHEAD_BYTES
-            if batch and (len(batch) == TRANSACTION_LIMIT or used + size > budget):
-                yield batch
-                batch, used = [], 0
-            batch.append(entity)
-            used += size
-        if batch:
-            yield batch
+        yield from runs(
+            rows.values(),
+            size=lambda entity: len(json.dumps(entity, default=str)) + ENTITY_OVERHEAD_BYTES,
+            budget=budget,
+            count=TRANSACTION_LIMIT,
+        )
 
 
 class Tables:
