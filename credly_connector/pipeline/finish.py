@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 
+from azure.core.exceptions import AzureError
+
 from credly_connector import telemetry
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe, fail_crawl
 from credly_connector.pipeline.messages import FinishMessage
 from credly_connector.pipeline.pending import clear_pending, remember_crawl
 from credly_connector.pipeline.plan import STEP as PLAN_STEP
+from credly_connector.pipeline.retention import prune
 from credly_connector.pipeline.transitions import after_success, finished
 from credly_connector.stores.crawls import SUCCEEDED, CrawlRecord
 from credly_connector.stores.steps import BATCH, PAGE
@@ -75,4 +78,8 @@ def finish(ctx: CrawlContext, record: CrawlRecord) -> CrawlRecord | None:
             saved.counts,
             extra={"crawl_id": record.crawl_id, "stage": "finish", "status": saved.status},
         )
+        try:
+            prune(ctx, record.organization_id, ctx.clock())
+        except AzureError as error:  # housekeeping: the next crawl's finish tries again
+            log.warning("housekeeping failed: %s", error, extra={"stage": "finish"})
     return saved

@@ -190,3 +190,18 @@ class Tables:
             )
             written += len(batch)
         return written
+
+    def delete_partition(self, role: str, partition: str, where: str = "") -> int:
+        """Delete every row of one partition (matching the OData filter `where`, if given).
+
+        Returns:
+            The number of rows deleted.
+        """
+        query = f"PartitionKey eq {quote(partition)}" + (f" and {where}" if where else "")
+        keys = [
+            {"PartitionKey": partition, "RowKey": str(entity["RowKey"])}
+            for entity in self.table(role).query_entities(query, select=["RowKey"])
+        ]
+        for batch in chunked(keys):
+            self.table(role).submit_transaction([("delete", key) for key in batch])
+        return len(keys)
