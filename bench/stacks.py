@@ -16,7 +16,7 @@ from pathlib import Path
 # (stage, function names): the first match on a stack wins, so specific entries come first.
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("profiles: prepare (read person, badges; compose)", ("prepare_person",)),
-    ("profiles: commit (people, recipients)", ("commit_person", "RecipientStore.record")),
+    ("profiles: commit (people, recipients)", ("commit_people", "RecipientStore.record")),
     ("profiles: unresolved emails", ("explain_email",)),
     ("profiles: Graph client", ("write_person", "GraphClient.", "WritePacer.")),
     ("profiles: other", ("compose_batch", "handle_profiles")),
@@ -26,6 +26,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("pages: expiry index", ("ExpiryStore.track",)),
     ("pages: remember recipients", ("CrawlSetStore.add_emails",)),
+    ("pages: moved badges", ("_moved", "BadgeStore.delete")),
     ("pages: fetch and parse", ("badge_page", "parse_badge")),
     ("pages: other", ("store_page", "handle_page")),
     ("plan", ("handle_plan",)),

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Self
 
 from devstack.http_framing import (
     Message,
@@ -33,9 +31,9 @@ from devstack.http_framing import (
     read_request,
     read_response,
 )
-from devstack.lifecycle import Service
+from devstack.standin.loopback import LoopbackForwarder, reset_connection
+from devstack.standin.server import LOOPBACK
 
-LOOPBACK = "127.0.0.1"
 _CHUNK = 64 * 1024
 _POLL_S = 0.05
 
@@ -78,7 +76,7 @@ class Rule:
     hits: list[SeenRequest] = field(default_factory=list)
 
 
-class Tripwire(Service):
+class Tripwire(LoopbackForwarder):
     """Forwards HTTP/1.1 on 127.0.0.1:<port> to a target port, acting on chosen requests.
 
     Attributes:
@@ -93,6 +91,9 @@ class Tripwire(Service):
         max_lifetime_s: The tripwire stops by itself this long after `start()`.
     """
 
+    noun = "tripwire"
+    thread_name = "tripwire"
+
     def __init__(
         self,
         target_port: int,
@@ -101,65 +102,19 @@ class Tripwire(Service):
         rewrite_links: bool = False,
         max_lifetime_s: float = 300.0,
     ) -> None:
-        self.target_port = target_port
+        super().__init__(target_port, port=port, max_lifetime_s=max_lifetime_s)
         self.rewrite_links = rewrite_links
-        self.max_lifetime_s = max_lifetime_s
         self.forwarded = 0
-        self._port = port
-        self._listener: socket.socket | None = None
-        self._threads: list[threading.Thread] = []
         self._rules: list[Rule] = []
         self._tripped: SeenRequest | None = None
         self._frozen = False
         self._in_flight = 0
-        self._lock = threading.Lock()
         self._quiet = threading.Condition(self._lock)
-        self._stopping = threading.Event()
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        """The port the tripwire listens on."""
-        if self._listener is None:
-            raise RuntimeError("the tripwire is not running")
-        return int(self._listener.getsockname()[1])
 
     @property
     def url(self) -> str:
         """`http://127.0.0.1:<port>`."""
         return f"http://{LOOPBACK}:{self.port}"
-
-    def start(self) -> Self:
-        """Listen on 127.0.0.1 and forward in daemon threads."""
-        if self._listener is not None:
-            return self
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((LOOPBACK, self._port))
-        listener.listen(64)
-        listener.settimeout(_POLL_S)
-        self._listener = listener
-        self._stopping.clear()
-        deadline = time.monotonic() + self.max_lifetime_s
-        thread = threading.Thread(
-            target=self._accept_loop, args=(deadline,), name="tripwire", daemon=True
-        )
-        self._threads.append(thread)
-        thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop listening, close every connection and wait for the threads (idempotent)."""
-        self._stopping.set()
-        for thread in list(self._threads):
-            if thread is not threading.current_thread():
-                thread.join(timeout=5)
-        self._threads.clear()
-        if self._listener is not None:
-            with contextlib.suppress(OSError):
-                self._listener.close()
-            self._listener = None
 
     # -- rules -----------------------------------------------------------------------------
 
@@ -250,20 +205,10 @@ class Tripwire(Service):
 
     # -- forwarding ------------------------------------------------------------------------
 
-    def _accept_loop(self, deadline: float) -> None:
-        listener = self._listener
-        assert listener is not None
-        while not self._stopping.is_set() and time.monotonic() < deadline:
-            try:
-                client, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            thread = threading.Thread(target=self._serve, args=(client,), daemon=True)
-            self._threads = [t for t in self._threads if t.is_alive()]
-            self._threads.append(thread)
-            thread.start()
+    def _accepted(self, client: socket.socket) -> None:
+        self._spawn(self._serve, client)
+
+    def _accept_loop_ended(self, listener: socket.socket) -> None:
         self._stopping.set()
 
     def _serve(self, client: socket.socket) -> None:
@@ -307,9 +252,9 @@ class Tripwire(Service):
                 with contextlib.suppress(OSError):
                     client.close()
             else:
-                _reset(client)
+                reset_connection(client)
             if upstream is not None:
-                _reset(upstream)
+                reset_connection(upstream)
 
     def _relayed(self, answer: Message) -> bytes:
         """The answer's bytes, naming this tripwire where it named the service."""
@@ -345,11 +290,3 @@ def _hold(client: socket.socket, stopping: threading.Event) -> None:
             continue
         except OSError:
             return
-
-
-def _reset(sock: socket.socket) -> None:
-    """Close with a TCP RST rather than a FIN, as a vanished peer would look."""
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    with contextlib.suppress(OSError):
-        sock.close()

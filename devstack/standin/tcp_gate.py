@@ -12,20 +12,18 @@ from __future__ import annotations
 import contextlib
 import selectors
 import socket
-import struct
 import threading
-import time
-from typing import Self, cast
+from typing import cast
 
-from devstack.lifecycle import Service
+from devstack.standin.loopback import LoopbackForwarder, reset_connection
+from devstack.standin.server import LOOPBACK
 
-LOOPBACK = "127.0.0.1"
 _CHUNK = 64 * 1024
 _POLL_S = 0.05
 _SEND_TIMEOUT_S = 30.0
 
 
-class TcpGate(Service):
+class TcpGate(LoopbackForwarder):
     """Forwards 127.0.0.1:<port> to a target port; `shut()` makes the target unreachable.
 
     Attributes:
@@ -39,49 +37,18 @@ class TcpGate(Service):
         max_lifetime_s: The gate stops by itself this long after `start()`.
     """
 
+    noun = "gate"
+    thread_name = "tcp-gate"
+
     def __init__(self, target_port: int, *, port: int = 0, max_lifetime_s: float = 300.0) -> None:
-        self.target_port = target_port
-        self.max_lifetime_s = max_lifetime_s
+        super().__init__(target_port, port=port, max_lifetime_s=max_lifetime_s)
         self.accepted = 0
         self.refused = 0
         self.aborted = 0
-        self._port = port
-        self._listener: socket.socket | None = None
-        self._threads: list[threading.Thread] = []
         self._pipes: set[_Pipe] = set()
-        self._lock = threading.Lock()
         self._open = threading.Event()
-        self._stopping = threading.Event()
         self._reopen: threading.Timer | None = None
         self._open.set()
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        """The port the gate listens on."""
-        if self._listener is None:
-            raise RuntimeError("the gate is not running")
-        return int(self._listener.getsockname()[1])
-
-    def start(self) -> Self:
-        """Listen on 127.0.0.1 and forward in daemon threads."""
-        if self._listener is not None:
-            return self
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((LOOPBACK, self._port))
-        listener.listen(64)
-        listener.settimeout(_POLL_S)
-        self._listener = listener
-        self._stopping.clear()
-        deadline = time.monotonic() + self.max_lifetime_s
-        thread = threading.Thread(
-            target=self._accept_loop, args=(deadline,), name="tcp-gate", daemon=True
-        )
-        self._threads.append(thread)
-        thread.start()
-        return self
 
     def stop(self) -> None:
         """Stop listening, reset every connection and wait for the threads (idempotent)."""
@@ -89,21 +56,14 @@ class TcpGate(Service):
         if self._reopen is not None:
             self._reopen.cancel()
         self._abort_all()
-        for thread in list(self._threads):
-            if thread is not threading.current_thread():
-                thread.join(timeout=5)
-        self._threads.clear()
-        if self._listener is not None:
-            with contextlib.suppress(OSError):
-                self._listener.close()
-            self._listener = None
+        super().stop()
 
     # -- the outage ------------------------------------------------------------------------
 
     @property
     def running(self) -> bool:
         """Whether the gate still accepts connections (False once stopped or expired)."""
-        return any(t.is_alive() and t.name == "tcp-gate" for t in self._threads)
+        return any(t.is_alive() and t.name == self.thread_name for t in self._threads)
 
     @property
     def is_open(self) -> bool:
@@ -140,46 +100,36 @@ class TcpGate(Service):
 
     # -- forwarding ------------------------------------------------------------------------
 
-    def _accept_loop(self, deadline: float) -> None:
-        listener = self._listener
-        assert listener is not None
-        while not self._stopping.is_set() and time.monotonic() < deadline:
-            try:
-                client, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                self.accepted += 1
-                refused = not self._open.is_set()
-                if refused:
-                    self.refused += 1
+    def _accepted(self, client: socket.socket) -> None:
+        with self._lock:
+            self.accepted += 1
+            refused = not self._open.is_set()
             if refused:
-                _reset(client)
-                continue
-            try:
-                upstream = socket.create_connection((LOOPBACK, self.target_port), timeout=5)
-            except OSError:
-                _reset(client)
-                continue
-            client.settimeout(_SEND_TIMEOUT_S)
-            upstream.settimeout(_SEND_TIMEOUT_S)
-            pipe = _Pipe(client, upstream)
-            with self._lock:
-                # Decided under the lock `shut()` takes, so no pipe slips past a shut.
-                admitted = self._open.is_set()
-                if admitted:
-                    self._pipes.add(pipe)
-                else:
-                    self.refused += 1
-            if not admitted:
-                pipe.close()
-                continue
-            thread = threading.Thread(target=self._pump, args=(pipe,), daemon=True)
-            self._threads = [t for t in self._threads if t.is_alive()]
-            self._threads.append(thread)
-            thread.start()
+                self.refused += 1
+        if refused:
+            reset_connection(client)
+            return
+        try:
+            upstream = socket.create_connection((LOOPBACK, self.target_port), timeout=5)
+        except OSError:
+            reset_connection(client)
+            return
+        client.settimeout(_SEND_TIMEOUT_S)
+        upstream.settimeout(_SEND_TIMEOUT_S)
+        pipe = _Pipe(client, upstream)
+        with self._lock:
+            # Decided under the lock `shut()` takes, so no pipe slips past a shut.
+            admitted = self._open.is_set()
+            if admitted:
+                self._pipes.add(pipe)
+            else:
+                self.refused += 1
+        if not admitted:
+            pipe.close()
+            return
+        self._spawn(self._pump, pipe)
+
+    def _accept_loop_ended(self, listener: socket.socket) -> None:
         # Past its lifetime (or stopped): release the port too, so clients are refused.
         self._abort_all()
         with contextlib.suppress(OSError):
@@ -238,14 +188,6 @@ class _Pipe:
 
     def close(self) -> None:
         """Reset both sides (called by the pump thread when it ends)."""
-        _reset(self.client)
-        _reset(self.upstream)
+        reset_connection(self.client)
+        reset_connection(self.upstream)
         self.closed.set()
-
-
-def _reset(sock: socket.socket) -> None:
-    """Close with a TCP RST rather than a FIN, as a vanished peer would look."""
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    with contextlib.suppress(OSError):
-        sock.close()

@@ -18,12 +18,11 @@ import function_app
 from credly_connector.local.dispatcher import LocalDispatcher
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.launch import LaunchOutcome, request_crawl
-from credly_connector.pipeline.messages import STAGES
 from credly_connector.runtime import build_context
 from credly_connector.stores.crawls import FAILED, SUCCEEDED
 from credly_connector.stores.steps import PAGE
-from credly_connector.stores.tables import TABLE_NAMES
 from tests.crashes.conftest import FAST, Workers, table_write
+from tests.pipeline.bound import bind_to_environment
 from tests.pipeline.conftest import CRAWL_TIMEOUT_S, Pipeline
 
 WAIT_S = 90.0
@@ -108,20 +107,7 @@ def bound(
 ) -> tuple[Pipeline, dict[str, Any]]:
     """A pipeline whose settings are the process environment the bindings read."""
     pipeline = make_pipeline(badges=100, seed=52, env=dict(FAST))
-    env = dict(pipeline.stack.env)
-    env.pop("STORAGE_PREFIX")  # the bindings use the fixed table and queue names
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    # The bindings build their context once per process; start from none for this test.
-    monkeypatch.setattr(function_app, "_context", None)
-    ctx = function_app.context()
-    # The fixed names are shared with other tests of the session: start them empty.
-    for role in TABLE_NAMES:
-        ctx.tables.service.delete_table(ctx.tables.name(role))
-    ctx.tables.ensure()
-    ctx.queues.ensure()
-    for stage in STAGES:
-        ctx.queues.client(stage).clear_messages()
+    bind_to_environment(pipeline, monkeypatch)
     functions = {name: f.get_user_function() for name, f in indexed_functions.items()}
     return pipeline, functions
 

@@ -13,9 +13,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
-import requests
-
-from credly_connector.credly.client import CredlyClient
 from credly_connector.errors import RetryableError
 from credly_connector.graph.auth import graph_credential
 from credly_connector.graph.client import GraphClient, open_graph_client
@@ -25,13 +22,14 @@ from credly_connector.pipeline.context import CrawlContext, GraphSession
 from credly_connector.pipeline.launch import request_crawl
 from credly_connector.pipeline.queues import CrawlQueues
 from credly_connector.retry import RetryPolicy
-from credly_connector.runtime import credly_auth, pipeline_options, storage_clients
+from credly_connector.runtime import pipeline_options, storage_clients
 from credly_connector.settings import Settings
 from credly_connector.stores.crawls import CrawlRecord
 from credly_connector.stores.tables import Tables
 from devstack.standin import LoggedRequest, RequestLog
 from tests.ops.setup_support import setup_stack  # noqa: F401
 from tests.pipeline.conftest import CRAWL_TIMEOUT_S, make_pipeline  # noqa: F401
+from tests.pipeline.quick_clients import credly_clients
 
 FAST_WRITES = {"GRAPH_WRITE_RATE": "1000"}
 CREDLY_ATTEMPTS = 4
@@ -129,18 +127,7 @@ def quick_context(
     """
     tables, queues = storage or storage_clients(settings.storage)
     credly_policy = RetryPolicy(attempts=CREDLY_ATTEMPTS, jitter=0.0, sleep=waits.credly.append)
-
-    def credly(organization_id: str) -> CredlyClient:
-        session = requests.Session()
-        return CredlyClient(
-            settings.credly.api_url,
-            organization_id,
-            credly_auth(settings, session, organization_id),
-            session=session,
-            retry=credly_policy,
-            timeout=CREDLY_TIMEOUT,
-        )
-
+    credly = credly_clients(settings, credly_policy, timeout=CREDLY_TIMEOUT)
     tables.ensure()
     queues.ensure()
     graph = _quick_graph(settings, waits, PacerTime())

@@ -12,12 +12,10 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-import function_app
 from credly_connector.local.crawl import run_crawl
 from credly_connector.ops.answers import Answer
 from credly_connector.runtime import build_context
 from credly_connector.settings import load_settings
-from credly_connector.stores.tables import TABLE_NAMES
 from devstack.azurite import Azurite
 from devstack.connected import connected_stack
 from devstack.credly.records import IssuedBadge
@@ -25,6 +23,7 @@ from devstack.graph.directory import DirectoryUser
 from devstack.synthetic import EmailRelation, Person, WorldSpec, build_world
 from devstack.synthetic.accounts import exchange_licence
 from tests.ops.setup_support import setup_stack  # noqa: F401
+from tests.pipeline.bound import bind_to_environment
 from tests.pipeline.conftest import CRAWL_TIMEOUT_S, Pipeline, make_pipeline  # noqa: F401
 
 # -- people: per-person diagnosis, identity overrides, badge report ----------------------------
@@ -202,14 +201,6 @@ def people_bound(
 ) -> PeopleBound:
     """The bound functions over a crawled pipeline whose settings are the process env."""
     pipeline = make_pipeline(badges=120, seed=21)
-    env = dict(pipeline.stack.env)
-    env.pop("STORAGE_PREFIX")  # the bindings use fixed table names
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    # The bindings build their context once per process; start from none for this test.
-    monkeypatch.setattr(function_app, "_context", None)
-    ctx = function_app.context()
-    for role in TABLE_NAMES:
-        ctx.tables.service.delete_table(ctx.tables.name(role))
+    ctx = bind_to_environment(pipeline, monkeypatch)
     assert run_crawl(ctx, "full", workers=4, timeout_s=CRAWL_TIMEOUT_S).succeeded
     return PeopleBound(pipeline, indexed_functions)

@@ -11,8 +11,7 @@ from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 
 import function_app
-from credly_connector.pipeline.messages import STAGES
-from credly_connector.stores.tables import TABLE_NAMES
+from tests.pipeline.bound import bind_to_environment
 from tests.pipeline.conftest import Pipeline
 
 STAGE_FUNCTIONS = {
@@ -34,20 +33,7 @@ def functions(indexed_functions: dict[str, Any]) -> dict[str, Any]:
 def bound(make_pipeline, monkeypatch) -> Pipeline:
     """A pipeline whose settings are the process environment the bindings read."""
     pipeline: Pipeline = make_pipeline(badges=120, seed=21)
-    env = dict(pipeline.stack.env)
-    env.pop("STORAGE_PREFIX")  # the bindings use the fixed queue names
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    # The bindings build their context once per process; start from none for this test.
-    monkeypatch.setattr(function_app, "_context", None)
-    ctx = function_app.context()
-    # The bindings' fixed names are shared by every test of this module: start them empty.
-    for role in TABLE_NAMES:
-        ctx.tables.service.delete_table(ctx.tables.name(role))
-    ctx.tables.ensure()
-    ctx.queues.ensure()
-    for stage in STAGES:
-        ctx.queues.client(stage).clear_messages()
+    bind_to_environment(pipeline, monkeypatch)
     return pipeline
 
 

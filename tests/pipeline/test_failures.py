@@ -6,9 +6,6 @@ import json
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
-import requests
-
-from credly_connector.credly.client import CredlyClient
 from credly_connector.local.dispatcher import LocalDispatcher
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.launch import request_crawl
@@ -16,7 +13,6 @@ from credly_connector.pipeline.messages import PAGES
 from credly_connector.retry import RetryPolicy
 from credly_connector.runtime import (
     Hooks,
-    credly_auth,
     graph_factory,
     pipeline_options,
     storage_clients,
@@ -27,6 +23,7 @@ from devstack.standin import Knobs
 from devstack.standin.knobs import Fault, FaultKind, RateLimit
 from devstack.synthetic.mutations import Mutator
 from tests.pipeline.conftest import CRAWL_TIMEOUT_S, Pipeline
+from tests.pipeline.quick_clients import credly_clients
 
 FAST_WRITES = {"GRAPH_WRITE_RATE": "1000"}
 CLIENT_ATTEMPTS = 3
@@ -37,17 +34,7 @@ def quick_retry_context(settings: Settings, sleeps: list[float]) -> CrawlContext
     """The production wiring, except that the Credly client retries without waiting."""
     tables, queues = storage_clients(settings.storage)
     policy = RetryPolicy(attempts=CLIENT_ATTEMPTS, sleep=sleeps.append)
-
-    def credly(organization_id: str) -> CredlyClient:
-        session = requests.Session()
-        return CredlyClient(
-            settings.credly.api_url,
-            organization_id,
-            credly_auth(settings, session, organization_id),
-            session=session,
-            retry=policy,
-        )
-
+    credly = credly_clients(settings, policy)
     return CrawlContext(
         pipeline_options(settings), tables, queues, credly, graph_factory(settings, Hooks())
     )

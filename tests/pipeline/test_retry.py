@@ -12,10 +12,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
 from credly_connector.__main__ import main
-from credly_connector.credly.client import CredlyClient
 from credly_connector.graph.auth import graph_credential
 from credly_connector.graph.client import GraphClient, open_graph_client
 from credly_connector.local.dispatcher import LocalDispatcher
@@ -27,7 +25,7 @@ from credly_connector.pipeline.messages import PAGES, PROFILES, ProfileMessage, 
 from credly_connector.pipeline.transitions import REDRIVE, redrive_phase, redriven
 from credly_connector.retry import RetryPolicy
 from credly_connector.rules.items import item_id_for
-from credly_connector.runtime import credly_auth, pipeline_options, storage_clients
+from credly_connector.runtime import pipeline_options, storage_clients
 from credly_connector.settings import Settings
 from credly_connector.stores.crawls import (
     FAILED,
@@ -45,6 +43,7 @@ from devstack.standin import Knobs
 from devstack.standin.knobs import Fault, FaultKind
 from devstack.synthetic.mutations import Mutator
 from tests.pipeline.conftest import CRAWL_TIMEOUT_S, Pipeline
+from tests.pipeline.quick_clients import credly_clients
 
 FAST_WRITES = {"GRAPH_WRITE_RATE": "1000"}
 CLIENT_ATTEMPTS = 3
@@ -89,17 +88,7 @@ def quick_context(settings: Settings) -> CrawlContext:
     """The production wiring, except that the Credly and Graph clients retry without waiting."""
     tables, queues = storage_clients(settings.storage)
     policy = RetryPolicy(attempts=CLIENT_ATTEMPTS, sleep=lambda _: None)
-
-    def credly(organization_id: str) -> CredlyClient:
-        session = requests.Session()
-        return CredlyClient(
-            settings.credly.api_url,
-            organization_id,
-            credly_auth(settings, session, organization_id),
-            session=session,
-            retry=policy,
-        )
-
+    credly = credly_clients(settings, policy)
     tables.ensure()
     queues.ensure()
     return CrawlContext(pipeline_options(settings), tables, queues, credly, _quick_graph(settings))
