@@ -118,18 +118,17 @@ class LocalDispatcher:
     def _receive(self, stage: str, limit: int) -> list[QueueMessage]:
         """Up to `limit` messages of a stage; none while the queue service is unreachable."""
         client = self.ctx.queues.client(stage)
-        received: list[QueueMessage] = []
         try:
             pages = client.receive_messages(
                 messages_per_page=limit, visibility_timeout=self.visibility_timeout_s
-            )
-            for message in pages:
-                received.append(message)
-                if len(received) >= limit:
-                    break
+            ).by_page()
+            # One request: iterating on would ask again, and stopping part-way through a
+            # later page would leave its other messages received, unhandled and invisible
+            # until their visibility timeout (which stalled a crawl for two minutes).
+            return list(next(pages, []))
         except AzureError as error:  # as the host does: log, and poll again later
             log.warning("receiving %s messages failed: %s", stage, error)
-        return received
+            return []
 
     def _handle(self, stage: str, message: QueueMessage) -> None:
         """Run one message's handler and settle it; a failed settle leaves it to reappear."""
