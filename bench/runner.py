@@ -16,9 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from azure.data.tables import TableServiceClient
-from azure.storage.queue import QueueServiceClient
-
 from bench.counters import DiscardedConnections, RequestCounters, Tally
 from bench.sampler import PeakSampler, cpu_s
 from bench.scenarios import (
@@ -33,12 +30,9 @@ from credly_connector.graph.delta import DEFAULT_DELTA_PAGE_SIZE
 from credly_connector.local.crawl import run_crawl
 from credly_connector.local.progress import Progress
 from credly_connector.pipeline.context import CrawlContext, utc_now
-from credly_connector.pipeline.queues import CrawlQueues
-from credly_connector.runtime import Hooks, credly_factory, graph_factory, pipeline_options
+from credly_connector.runtime import Hooks, build_context
 from credly_connector.settings import load_settings
 from credly_connector.stores.crawls import CrawlRecord
-from credly_connector.stores.tables import Tables
-from credly_connector.stores.transport import storage_transport
 from devstack.azurite import Azurite
 
 TOLD, ADAPTIVE = "told", "adaptive"
@@ -108,31 +102,13 @@ def build_bench_context(
     env: dict[str, str], counters: RequestCounters, clock: ShiftedClock
 ) -> CrawlContext:
     """The connector's context for `env`, as `build_context` wires it, with counting clients."""
-    settings = load_settings(env)
-    storage = settings.storage.connection_string
-    assert storage is not None
-    prefix = settings.storage.prefix
-    hooks = Hooks(credly_request=counters.credly_request, graph_request=counters.graph_request)
-    tables = Tables(
-        TableServiceClient.from_connection_string(
-            storage, raw_response_hook=counters.table_response, transport=storage_transport()
-        ),
-        prefix,
+    hooks = Hooks(
+        credly_request=counters.credly_request,
+        graph_request=counters.graph_request,
+        table_response=counters.table_response,
+        queue_response=counters.queue_response,
     )
-    queues = CrawlQueues(
-        QueueServiceClient.from_connection_string(
-            storage, raw_response_hook=counters.queue_response, transport=storage_transport()
-        ),
-        prefix,
-    )
-    return CrawlContext(
-        pipeline_options(settings),
-        tables,
-        queues,
-        credly_factory(settings, hooks),
-        graph_factory(settings, hooks),
-        clock=clock,
-    )
+    return build_context(load_settings(env), clock=clock, hooks=hooks)
 
 
 def run_scenario(

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -43,6 +44,9 @@ class Hooks:
     credly_request: Callable[[str, int | None], None] | None = None
     graph_request: Callable[[str, str, int | None], None] | None = None
     credly_session: requests.Session | None = None
+    # `raw_response_hook` of the table and of the queue clients: one call per HTTP request.
+    table_response: Callable[[Any], None] | None = None
+    queue_response: Callable[[Any], None] | None = None
 
 
 def pipeline_options(settings: Settings) -> PipelineOptions:
@@ -59,11 +63,17 @@ def pipeline_options(settings: Settings) -> PipelineOptions:
     )
 
 
-def storage_clients(storage: StorageSettings) -> tuple[Tables, CrawlQueues]:
+def storage_clients(
+    storage: StorageSettings, hooks: Hooks | None = None
+) -> tuple[Tables, CrawlQueues]:
     """Table and queue clients for the configured account (key or identity based)."""
+    hooks = hooks or Hooks()
+    table_options = _response_hook(hooks.table_response)
+    queue_options = _response_hook(hooks.queue_response)
     if storage.connection_string:
-        tables = Tables.from_connection_string(storage.connection_string, storage.prefix)
-        queues = CrawlQueues.from_connection_string(storage.connection_string, storage.prefix)
+        cs = storage.connection_string
+        tables = Tables.from_connection_string(cs, storage.prefix, **table_options)
+        queues = CrawlQueues.from_connection_string(cs, storage.prefix, **queue_options)
         return tables, queues
     from azure.identity import (  # noqa: PLC0415 - deployed form only
         DefaultAzureCredential,
@@ -83,17 +93,27 @@ def storage_clients(storage: StorageSettings) -> tuple[Tables, CrawlQueues]:
     return (
         Tables(
             TableServiceClient(
-                storage.table_url, credential=credential, transport=storage_transport()
+                storage.table_url,
+                credential=credential,
+                transport=storage_transport(),
+                **table_options,
             ),
             storage.prefix,
         ),
         CrawlQueues(
             QueueServiceClient(
-                storage.queue_url, credential=credential, transport=storage_transport()
+                storage.queue_url,
+                credential=credential,
+                transport=storage_transport(),
+                **queue_options,
             ),
             storage.prefix,
         ),
     )
+
+
+def _response_hook(hook: Callable[[Any], None] | None) -> dict[str, Any]:
+    return {} if hook is None else {"raw_response_hook": hook}
 
 
 def credly_auth(
@@ -209,7 +229,7 @@ def build_context(
 ) -> CrawlContext:
     """The pipeline context for `settings` (no I/O until first used)."""
     hooks = hooks or Hooks()
-    tables, queues = storage_clients(settings.storage)
+    tables, queues = storage_clients(settings.storage, hooks)
     return CrawlContext(
         pipeline_options(settings),
         tables,

@@ -57,14 +57,7 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
     counts["badges_seen"] = len(badges)
     if record.kind == FULL:
         seen = [BadgeKey.of(b).digest() for b in badges.values()]
-    if record.fresh:  # nothing was stored when the crawl started: every badge is new
-        outcomes = [Upserted(Change.NEW, None)] * len(badges)
-    else:  # point reads, side by side: the round trips, not our CPU, bound them
-        with ThreadPoolExecutor(TABLE_THREADS, thread_name_prefix="pages") as pool:
-            outcomes = list(pool.map(ctx.badges.compare, badges.values()))
-    compared = zip(badges.values(), outcomes, strict=True)
-    changed = [(b, outcome) for b, outcome in compared if outcome.change is not Change.UNCHANGED]
-    moved = [] if record.fresh else _moved(ctx, [b for b, o in changed if o.change is Change.NEW])
+    changed, moved = _compare(ctx, record, list(badges.values()))
     # Recipients before rows: once a row is written a redelivery finds it unchanged, so a
     # crash after the write must not lose whose item to recompose.
     emails = {b.recipient_email for b, _ in changed} | {old.recipient_email for old in moved}
@@ -101,9 +94,20 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
     )
 
 
-def _moved(ctx: CrawlContext, new: list[Badge]) -> list[Badge]:
-    """The rows that badges new under their email left under another one (point reads)."""
-    if not new:
-        return []
+def _compare(
+    ctx: CrawlContext, record: CrawlRecord, badges: list[Badge]
+) -> tuple[list[tuple[Badge, Upserted]], list[Badge]]:
+    """The changed badges with what each replaced, and the rows moved badges left behind.
+
+    A badge new under its email may have moved from another one: its old row is found
+    through the badge-id index. Point reads, side by side: the round trips, not our CPU,
+    bound them. A fresh crawl (nothing stored when it started) reads nothing.
+    """
+    if record.fresh:
+        return [(b, Upserted(Change.NEW, None)) for b in badges], []
     with ThreadPoolExecutor(TABLE_THREADS, thread_name_prefix="pages") as pool:
-        return [old for old in pool.map(ctx.badges.moved_from, new) if old is not None]
+        outcomes = zip(badges, pool.map(ctx.badges.compare, badges), strict=True)
+        changed = [(b, o) for b, o in outcomes if o.change is not Change.UNCHANGED]
+        new = [b for b, o in changed if o.change is Change.NEW]
+        moved = [old for old in pool.map(ctx.badges.moved_from, new) if old is not None]
+    return changed, moved

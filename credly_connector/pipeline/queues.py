@@ -6,6 +6,7 @@ import contextlib
 import threading
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import (
@@ -42,10 +43,12 @@ class CrawlQueues:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_connection_string(cls, connection_string: str, prefix: str = "") -> CrawlQueues:
-        """Queues on the account of a connection string."""
+    def from_connection_string(
+        cls, connection_string: str, prefix: str = "", **options: Any
+    ) -> CrawlQueues:
+        """Queues on the account of a connection string (`options` go to the SDK client)."""
         service = QueueServiceClient.from_connection_string(
-            connection_string, transport=storage_transport()
+            connection_string, transport=storage_transport(), **options
         )
         return cls(service, prefix)
 

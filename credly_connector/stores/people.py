@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import UpdateMode
 
 from credly_connector.stores.tables import Tables, dumps, from_iso, loads, quote, to_iso
 
@@ -74,10 +73,6 @@ class PersonStore:
             return _from_entity(self._table.get_entity(PARTITION, user_id))
         except ResourceNotFoundError:
             return None
-
-    def put(self, record: PersonRecord) -> None:
-        """Remember a write."""
-        self._table.upsert_entity(_to_entity(record), mode=UpdateMode.REPLACE)
 
     def put_many(self, records: Iterable[PersonRecord]) -> int:
         """Remember writes, in transactions (all people share one partition)."""

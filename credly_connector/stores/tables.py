@@ -146,10 +146,12 @@ class Tables:
         self._clients: dict[str, TableClient] = {}
 
     @classmethod
-    def from_connection_string(cls, connection_string: str, prefix: str = "") -> Tables:
-        """Tables on the account of a connection string."""
+    def from_connection_string(
+        cls, connection_string: str, prefix: str = "", **options: Any
+    ) -> Tables:
+        """Tables on the account of a connection string (`options` go to the SDK client)."""
         service = TableServiceClient.from_connection_string(
-            connection_string, transport=storage_transport()
+            connection_string, transport=storage_transport(), **options
         )
         return cls(service, prefix)
 

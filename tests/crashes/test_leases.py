@@ -23,7 +23,8 @@ from credly_connector.stores.crawls import FAILED, SUCCEEDED
 from credly_connector.stores.steps import PAGE
 from tests.crashes.conftest import FAST, Workers, table_write
 from tests.pipeline.bound import bind_to_environment
-from tests.pipeline.conftest import CRAWL_TIMEOUT_S, Pipeline
+from tests.pipeline.conftest import Pipeline
+from tests.pipeline.dispatching import dispatch_to_end
 
 WAIT_S = 90.0
 CRAWLS = "https://connector.example/api/ops/crawls"
@@ -154,14 +155,6 @@ def test_of_crawls_started_at_the_same_moment_one_runs_the_others_are_refused(
     assert winner in skipped[-1]
     assert len(ctx.crawls.latest(5)) == 1
     # The one that started runs to the end.
-    dispatcher = LocalDispatcher(ctx)
-
-    def ended() -> bool:
-        record = ctx.crawls.get(winner)
-        return record is not None and record.final
-
-    assert dispatcher.run_until(ended, timeout_s=CRAWL_TIMEOUT_S)
-    record = ctx.crawls.get(winner)
-    assert record is not None
+    record = dispatch_to_end(LocalDispatcher(ctx), ctx.crawls, winner)
     assert record.status == SUCCEEDED, record
     assert pipeline.stored() == pipeline.expected()

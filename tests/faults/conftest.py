@@ -29,6 +29,7 @@ from credly_connector.stores.tables import Tables
 from devstack.standin import LoggedRequest, RequestLog
 from tests.ops.setup_support import setup_stack  # noqa: F401
 from tests.pipeline.conftest import CRAWL_TIMEOUT_S, make_pipeline  # noqa: F401
+from tests.pipeline.dispatching import dispatch_to_end
 from tests.pipeline.quick_clients import credly_clients
 
 FAST_WRITES = {"GRAPH_WRITE_RATE": "1000"}
@@ -173,16 +174,7 @@ def run_to_end(
         timeout_s: Give up (failing with the crawl's record) after this long.
     """
     dispatcher = dispatcher or dispatcher_for(ctx)
-    reader = observer or ctx
-
-    def ended() -> bool:
-        record = reader.crawls.get(crawl_id)
-        return record is not None and record.final
-
-    assert dispatcher.run_until(ended, timeout_s=timeout_s), reader.crawls.get(crawl_id)
-    record = reader.crawls.get(crawl_id)
-    assert record is not None
-    return record
+    return dispatch_to_end(dispatcher, (observer or ctx).crawls, crawl_id, timeout_s)
 
 
 def crawl(ctx: CrawlContext, kind: str, *, workers: int = 2) -> CrawlRecord:

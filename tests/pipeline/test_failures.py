@@ -22,7 +22,8 @@ from credly_connector.stores.crawls import FAILED, INCREMENTAL, SUCCEEDED
 from devstack.standin import Knobs
 from devstack.standin.knobs import Fault, FaultKind, RateLimit
 from devstack.synthetic.mutations import Mutator
-from tests.pipeline.conftest import CRAWL_TIMEOUT_S, Pipeline
+from tests.pipeline.conftest import Pipeline
+from tests.pipeline.dispatching import dispatch_to_end
 from tests.pipeline.quick_clients import credly_clients
 
 FAST_WRITES = {"GRAPH_WRITE_RATE": "1000"}
@@ -71,15 +72,9 @@ def test_a_page_credly_always_garbles_fails_the_crawl_and_keeps_the_watermark(
     )
 
     # When the incremental crawl runs to its end.
-    def ended() -> bool:
-        record = ctx.crawls.get(crawl_id)
-        return record is not None and record.final
-
-    assert dispatcher.run_until(ended, timeout_s=CRAWL_TIMEOUT_S)
+    record = dispatch_to_end(dispatcher, ctx.crawls, crawl_id)
 
     # Then it failed in the pages stage, on page 2 alone.
-    record = ctx.crawls.get(crawl_id)
-    assert record is not None
     assert record.total_pages == 2, "the test needs a listing of exactly two pages"
     assert record.status == FAILED, record
     assert record.failure_stage == "pages"
@@ -170,14 +165,7 @@ def test_changes_read_by_a_failed_crawl_are_written_by_the_next_one(
     dispatcher = LocalDispatcher(
         ctx, workers=2, retry_delay_s=0, max_dequeue_count=MAX_DELIVERIES, poll_interval_s=0.01
     )
-
-    def ended() -> bool:
-        record = ctx.crawls.get(crawl_id)
-        return record is not None and record.final
-
-    assert dispatcher.run_until(ended, timeout_s=CRAWL_TIMEOUT_S)
-    failed_crawl = ctx.crawls.get(crawl_id)
-    assert failed_crawl is not None
+    failed_crawl = dispatch_to_end(dispatcher, ctx.crawls, crawl_id)
     assert failed_crawl.status == FAILED, failed_crawl
     assert failed_crawl.failure_stage == "profiles"
     assert pipeline.stored() != pipeline.expected()

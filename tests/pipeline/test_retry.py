@@ -43,6 +43,7 @@ from devstack.standin import Knobs
 from devstack.standin.knobs import Fault, FaultKind
 from devstack.synthetic.mutations import Mutator
 from tests.pipeline.conftest import CRAWL_TIMEOUT_S, Pipeline
+from tests.pipeline.dispatching import dispatch_to_end
 from tests.pipeline.quick_clients import credly_clients
 
 FAST_WRITES = {"GRAPH_WRITE_RATE": "1000"}
@@ -103,15 +104,7 @@ def run_to_end(ctx: CrawlContext, crawl_id: str, *, workers: int = 1) -> CrawlRe
         max_dequeue_count=MAX_DELIVERIES,
         poll_interval_s=0.01,
     )
-
-    def ended() -> bool:
-        record = ctx.crawls.get(crawl_id)
-        return record is not None and record.final
-
-    assert dispatcher.run_until(ended, timeout_s=CRAWL_TIMEOUT_S), ctx.crawls.get(crawl_id)
-    record = ctx.crawls.get(crawl_id)
-    assert record is not None
-    return record
+    return dispatch_to_end(dispatcher, ctx.crawls, crawl_id)
 
 
 def start(ctx: CrawlContext, kind: str) -> str:
