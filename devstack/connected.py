@@ -69,8 +69,14 @@ def connected_stack(
     graph_knobs: Knobs | None = None,
     oauth: bool = False,
     extra_env: dict[str, str] | None = None,
+    provision: bool = True,
 ) -> Iterator[ConnectedStack]:
-    """Start both stand-ins for `world`, provision the connection, and yield the settings."""
+    """Start both stand-ins for `world`, provision the connection, and yield the settings.
+
+    Args:
+        provision: Create the people connection and its schema here (False: leave it to the
+            connector's own setup, as a new tenant has none).
+    """
     org = world.credly.orgs[world.org_ids[0]]
     with (
         CredlyStandIn(world.credly, knobs=credly_knobs) as credly,
@@ -82,7 +88,8 @@ def connected_stack(
         ) as graph,
     ):
         token = graph.token()
-        provision_people_connection(graph.graph_url, token, CONNECTION_ID)
+        if provision:
+            provision_people_connection(graph.graph_url, token, CONNECTION_ID)
         env = {
             "CREDLY_ORGANIZATION_ID": org.id,
             "CREDLY_API_URL": credly.api_url,
