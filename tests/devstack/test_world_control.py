@@ -29,7 +29,8 @@ def test_an_accepted_badge_is_told_with_the_recipient_and_the_badge_name(world, 
     assert answer.status_code == 200
     body = answer.json()
     badge = world.find_badge(body["badgeIds"][-1])
-    assert badge is not None and badge.state == "accepted"
+    assert badge is not None
+    assert badge.state == "accepted"
     template = world.credly.templates[badge.template_id]
     assert body["description"] == f'{badge.recipient_email} earned "{template.name}" (accepted)'
     assert body["eventIds"], "Credly records an event for a new badge"
@@ -42,7 +43,8 @@ def test_a_disabled_user_is_told_by_upn(world, control):
     ).json()
 
     user = world.directory.get(body["userId"])
-    assert user is not None and not user.account_enabled
+    assert user is not None
+    assert not user.account_enabled
     assert body["description"] == f"{user.user_principal_name} was disabled in Entra ID"
 
 
@@ -50,7 +52,8 @@ def test_a_revoked_badge_is_named_as_it_was_before(world, control):
     body = control.apply("revoke")
 
     badge = world.find_badge(body["badgeIds"][-1])
-    assert badge is not None and badge.state == "revoked"
+    assert badge is not None
+    assert badge.state == "revoked"
     assert body["description"].endswith(f"of {badge.recipient_email} was revoked")
     assert world.credly.templates[badge.template_id].name in body["description"]
 
