@@ -23,6 +23,14 @@ class AuthenticationError(ConfigurationError):
     """The credentials were refused (401/403): retrying will not help."""
 
 
+class StorageUnreachableError(ConfigurationError):
+    """The storage account in the settings could not be reached at all (refused, unknown host).
+
+    Raised only before the account has ever answered in this process: then it is the settings
+    or a missing emulator, not a passing outage (which stays a retryable storage error).
+    """
+
+
 class RetryableError(ConnectorError):
     """Throttled, a 5xx, a timeout or a dropped connection: try again later.
 

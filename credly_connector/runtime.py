@@ -34,7 +34,7 @@ from credly_connector.pipeline.context import (
 from credly_connector.pipeline.queues import CrawlQueues
 from credly_connector.settings import Settings, StorageSettings
 from credly_connector.stores.tables import Tables
-from credly_connector.stores.transport import storage_transport
+from credly_connector.stores.transport import StorageOrigin, storage_transport
 
 
 @dataclass
@@ -70,11 +70,23 @@ def storage_clients(
     hooks = hooks or Hooks()
     table_options = _response_hook(hooks.table_response)
     queue_options = _response_hook(hooks.queue_response)
+    origin = storage_origin(storage)
     if storage.connection_string:
         cs = storage.connection_string
-        tables = Tables.from_connection_string(cs, storage.prefix, **table_options)
-        queues = CrawlQueues.from_connection_string(cs, storage.prefix, **queue_options)
-        return tables, queues
+        return (
+            Tables(
+                TableServiceClient.from_connection_string(
+                    cs, transport=storage_transport(origin=origin), **table_options
+                ),
+                storage.prefix,
+            ),
+            CrawlQueues(
+                QueueServiceClient.from_connection_string(
+                    cs, transport=storage_transport(origin=origin), **queue_options
+                ),
+                storage.prefix,
+            ),
+        )
     from azure.identity import (  # noqa: PLC0415 - deployed form only
         DefaultAzureCredential,
         ManagedIdentityCredential,
@@ -95,7 +107,7 @@ def storage_clients(
             TableServiceClient(
                 storage.table_url,
                 credential=credential,
-                transport=storage_transport(),
+                transport=storage_transport(origin=origin),
                 **table_options,
             ),
             storage.prefix,
@@ -104,11 +116,25 @@ def storage_clients(
             QueueServiceClient(
                 storage.queue_url,
                 credential=credential,
-                transport=storage_transport(),
+                transport=storage_transport(origin=origin),
                 **queue_options,
             ),
             storage.prefix,
         ),
+    )
+
+
+def storage_origin(storage: StorageSettings) -> StorageOrigin:
+    """The setting that names the account, and a printable summary of its value (no key)."""
+    if storage.connection_string:
+        compact = storage.connection_string.replace(" ", "").lower()
+        if "usedevelopmentstorage=true" in compact:
+            return StorageOrigin("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+        return StorageOrigin("AzureWebJobsStorage", f"account {storage.account_name}")
+    if storage.account_name:
+        return StorageOrigin("AzureWebJobsStorage__accountName", storage.account_name)
+    return StorageOrigin(
+        "AzureWebJobsStorage__tableServiceUri/__queueServiceUri", "identity-based service URIs"
     )
 
 

@@ -7,17 +7,31 @@ thrown away. Its session also rereads the whole process environment on every req
 look for proxy settings, which costs more CPU than signing the request. Here the pool holds
 enough connections for every thread, and the environment is consulted once, at start: when
 no proxy or CA bundle variable is set, requests stop looking.
+
+Until the account has answered once, a request that cannot even connect (refused, unknown
+host, TLS) is the settings' fault or a missing emulator: it is raised as a
+`StorageUnreachableError` naming the setting and the fix, which the command line prints as one
+line. After the first answer the same failure is an outage and stays a plain retryable error.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import socket
+import ssl
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from azure.core.exceptions import ServiceRequestError, ServiceRequestTimeoutError
 from azure.core.pipeline.transport import RequestsTransport
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError
 from urllib3.util.retry import Retry
+
+from credly_connector.errors import StorageUnreachableError
 
 # Connections kept per host: above the most threads that reach storage at once (the
 # dispatcher's workers times a stage's table threads).
@@ -58,6 +72,112 @@ def storage_session(environ: Mapping[str, str] | None = None) -> requests.Sessio
     return session
 
 
-def storage_transport(session: requests.Session | None = None) -> RequestsTransport:
-    """An SDK transport over `session` (by default a new `storage_session()`)."""
-    return RequestsTransport(session=session or storage_session(), session_owner=False)
+@dataclass
+class StorageOrigin:
+    """Which setting names the storage account, and whether the account has answered yet.
+
+    The table and the queue transport of one account share it: once either had an answer,
+    neither translates a connection failure any more.
+
+    Attributes:
+        setting: The app setting to fix, e.g. `AzureWebJobsStorage`.
+        label: What the setting holds, safe to print (never an account key).
+        answered: Set at the first response; from then on the check costs one attribute read.
+    """
+
+    setting: str
+    label: str
+    answered: bool = False
+
+
+class _UnreachableStorageError(StorageUnreachableError, ServiceRequestError):
+    """A configuration error to the command line, a failed request to the SDK.
+
+    The SDK's retry policy and every `except AzureError` still see a `ServiceRequestError`.
+    """
+
+
+class StorageTransport(RequestsTransport):
+    """`RequestsTransport` that names the settings when the account was never reachable.
+
+    Args:
+        session: The requests session (not closed by the transport).
+        origin: The account's settings; None translates nothing.
+    """
+
+    def __init__(self, session: requests.Session, origin: StorageOrigin | None = None) -> None:
+        super().__init__(session=session, session_owner=False)
+        self.origin = origin
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        """Send one request; before the account's first answer, name the settings on failure."""
+        origin = self.origin
+        if origin is None or origin.answered:
+            return super().send(request, **kwargs)
+        try:
+            response = super().send(request, **kwargs)
+        except ServiceRequestError as error:
+            raise unreachable_error(origin, str(request.url), error) from error
+        origin.answered = True
+        return response
+
+
+def unreachable_error(
+    origin: StorageOrigin, url: str, error: BaseException
+) -> StorageUnreachableError:
+    """The one-line error for a request to `url` that could not connect."""
+    endpoint = urlsplit(url).netloc
+    host = urlsplit(url).hostname or ""
+    if host in {"127.0.0.1", "localhost", "::1"}:
+        fix = (
+            "start Azurite (python -m devstack stack --env-file .env.local) "
+            f"or fix {origin.setting}"
+        )
+    else:
+        fix = f"check {origin.setting} and that this machine can reach the storage account"
+    message = f"storage unreachable: {origin.setting} ({origin.label} -> {endpoint}) "
+    return _UnreachableStorageError(message + _reason(error) + ".", fix=fix)
+
+
+def _reason(error: BaseException) -> str:
+    """What went wrong, in a few words, from the chain of exceptions under `error`."""
+    causes = list(_causes(error))
+    checks: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
+        ((ConnectionRefusedError,), "refused the connection"),
+        ((NameResolutionError, socket.gaierror), "has a host name that does not resolve"),
+        (
+            (ConnectTimeoutError, ServiceRequestTimeoutError, TimeoutError),
+            "did not accept a connection in time",
+        ),
+        ((ssl.SSLError,), "failed the TLS handshake"),
+    )
+    for kinds, reason in checks:
+        if any(isinstance(cause, kinds) for cause in causes):
+            return reason
+    return "could not be reached"
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """`error` and every exception it wraps (SDK, requests and urllib3 each wrap the last)."""
+    seen: set[int] = set()
+    todo = [error]
+    while todo and len(seen) < 32:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        linked = [getattr(item, name, None) for name in ("inner_exception", "reason")]
+        linked += [item.__cause__, item.__context__, *item.args]
+        todo.extend(link for link in linked if isinstance(link, BaseException))
+
+
+def storage_transport(
+    session: requests.Session | None = None, origin: StorageOrigin | None = None
+) -> RequestsTransport:
+    """An SDK transport over `session` (by default a new `storage_session()`).
+
+    Args:
+        origin: The account's settings, named in the error when it was never reachable.
+    """
+    return StorageTransport(session or storage_session(), origin)
