@@ -97,7 +97,7 @@ class _UnreachableStorageError(StorageUnreachableError, ServiceRequestError):
     """
 
 
-class StorageTransport(RequestsTransport):
+class StorageTransport(RequestsTransport):  # type: ignore[misc]  # lazily exported: Any
     """`RequestsTransport` that names the settings when the account was never reachable.
 
     Args:
