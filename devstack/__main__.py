@@ -16,6 +16,7 @@ from typing import Any
 from devstack.azurite import Azurite
 from devstack.credly.server import CredlyStandIn
 from devstack.graph.server import GraphStandIn
+from devstack.host import cli as host_cli
 from devstack.selfcheck import format_report, run_selfcheck
 from devstack.synthetic import World, WorldSpec, build_world
 
@@ -86,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             help='knobs of Graph at start, e.g. \'{"rate_limits": {"items": {"per_second": 25}}}\'',
         )
     commands.add_parser("azurite", help="the Azure Storage emulator alone")
+    host_cli.add_arguments(commands.add_parser("host", help=host_cli.HELP))
     demo = commands.add_parser("demo", help="full crawl, some changes, incremental crawl")
     demo.add_argument("--badges", type=int, default=2000)
     demo.add_argument("--seed", type=int, default=1)
@@ -93,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--preview-out", type=Path, help="directory of the dry run's preview page (default: temp)"
     )
     args = parser.parse_args(argv)
+
+    if args.command == "host":
+        return host_cli.main(args)
 
     if args.command == "selfcheck":
         results = run_selfcheck(badges=args.badges)

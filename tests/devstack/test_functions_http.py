@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from devstack.functions_http import http_functions, key_accepted, route_pattern
+from devstack.host.http import http_functions, key_accepted, route_pattern
 
 
 def test_a_route_template_matches_one_segment_per_parameter_below_the_prefix() -> None:

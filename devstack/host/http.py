@@ -3,7 +3,7 @@
 `serve_functions` reads each HTTP function's route, methods and auth level from the app's
 bindings, checks the function key (`?code=` or `x-functions-key`) as the host does, builds an
 `azure.functions.HttpRequest` and answers with the function's `HttpResponse`. It runs in the
-process that imported the app (see `devstack.functions_host` for why that is a child process).
+host instance that imported the app (see `devstack.host.instance`).
 """
 
 from __future__ import annotations
@@ -11,58 +11,21 @@ from __future__ import annotations
 import asyncio
 import hmac
 import inspect
-import json
 import re
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from devstack.host.functions import HttpFunction, function_table
 from devstack.standin import HttpError, Request, Response, Route, StandInServer
 
 ROUTE_PREFIX = "api"
 _PARAMETER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 
 
-@dataclass(frozen=True)
-class HttpFunction:
-    """One HTTP-triggered function as its binding declares it.
-
-    Attributes:
-        name: The function name.
-        route: The route template below the route prefix, e.g. `ops/crawls/{crawl_id}`.
-        methods: Upper-case HTTP methods.
-        auth_level: `ANONYMOUS`, `FUNCTION` or `ADMIN`.
-        argument: The name of the parameter receiving the request.
-        handler: The user function.
-    """
-
-    name: str
-    route: str
-    methods: tuple[str, ...]
-    auth_level: str
-    argument: str
-    handler: Callable[..., Any]
-
-
 def http_functions(functions: Iterable[Any]) -> list[HttpFunction]:
     """The HTTP functions among an app's indexed functions (`app.get_functions()`)."""
-    found = []
-    for function in functions:
-        for binding in json.loads(function.get_function_json())["bindings"]:
-            if binding.get("type") != "httpTrigger":
-                continue
-            found.append(
-                HttpFunction(
-                    name=str(function.get_function_name()),
-                    route=str(binding.get("route") or function.get_function_name()),
-                    methods=tuple(m.upper() for m in binding.get("methods") or ("GET", "POST")),
-                    auth_level=str(binding.get("authLevel", "FUNCTION")).upper(),
-                    argument=str(binding["name"]),
-                    handler=function.get_user_function(),
-                )
-            )
-    return found
+    return list(function_table(functions).http)
 
 
 def route_pattern(route: str, prefix: str = ROUTE_PREFIX) -> re.Pattern[str]:

@@ -1,0 +1,149 @@
+"""One host instance: the app's HTTP, queue and timer triggers in this worker process.
+
+`devstack.host.worker` is the process's entry point; exit codes: 0 after SIGTERM/SIGINT,
+`FUNCTION_TIMEOUT_EXIT` when a function outlived the function timeout (the host restarts the
+worker then, and so does the supervisor).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+from dataclasses import asdict, dataclass
+
+from azure.data.tables import TableServiceClient
+from azure.storage.queue import QueueServiceClient
+
+from devstack.host.functions import FunctionTable
+from devstack.host.hostjson import HostSettings
+from devstack.host.http import serve_functions
+from devstack.host.invocations import Invocations, Running, worker_threads
+from devstack.host.ncrontab import ScheduleError
+from devstack.host.queues import LeaseRenewer, QueueListener
+from devstack.host.timers import TIMER_TABLE, TimerRunner, timer_schedule
+
+log = logging.getLogger("devstack.host")
+READY = "INSTANCE_READY"
+FUNCTION_TIMEOUT_EXIT = 81
+STORAGE = "AzureWebJobsStorage"
+
+
+@dataclass(frozen=True)
+class InstanceOptions:
+    """What the supervisor tells an instance (sent as JSON on its stdin)."""
+
+    index: int
+    key: str
+    http: bool
+    port: int
+    timers: bool
+    queues: bool
+    host_json: str
+    message_lease_s: float
+    function_timeout_s: float | None
+    drain_timeout_s: float
+
+    def to_json(self) -> str:
+        """The options as one JSON document."""
+        return json.dumps(asdict(self))
+
+
+def quiet_logging() -> None:
+    """One line per failure, timeout or poison move; the SDKs' per-request chatter off."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    for name in ("azure", "urllib3", "msal"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+class Instance:
+    """The triggers of one app in this process: HTTP (when asked), queues and timers."""
+
+    def __init__(self, options: InstanceOptions, table: FunctionTable, host: HostSettings) -> None:
+        self.options = options
+        self.table = table
+        self.host = host
+        self.stopping = threading.Event()
+        timeout = options.function_timeout_s or host.function_timeout_s
+        self.invocations = Invocations(
+            worker_threads(os.environ), timeout_s=timeout, on_timeout=self._timed_out
+        )
+        self.renewer = LeaseRenewer(options.message_lease_s)
+        self.server = (
+            serve_functions(table.http, keys=[options.key], port=options.port)
+            if options.http
+            else None
+        )
+
+    def start(self) -> str:
+        """Start serving; returns the HTTP base URL, or `-` when this instance has no HTTP."""
+        connection = os.environ[STORAGE]
+        threads = []
+        if self.options.queues and self.table.queues:
+            service = QueueServiceClient.from_connection_string(connection)
+            self.renewer.start()
+            for queued in self.table.queues:
+                listener = QueueListener(
+                    queued,
+                    service,
+                    self.host.queues,
+                    invocations=self.invocations,
+                    renewer=self.renewer,
+                    stopping=self.stopping,
+                )
+                threads.append(listener.thread)
+        if self.options.timers and self.table.timers:
+            tables = TableServiceClient.from_connection_string(connection)
+            timer_table = tables.create_table_if_not_exists(TIMER_TABLE)
+            for function in self.table.timers:
+                try:
+                    schedule = timer_schedule(function, os.environ)
+                except ScheduleError as error:
+                    if self.options.index == 0:  # one line per host, not per instance
+                        log.error("%s; the timer is off", error)
+                    continue
+                runner = TimerRunner(
+                    function,
+                    schedule,
+                    timer_table,
+                    invocations=self.invocations,
+                    stopping=self.stopping,
+                )
+                threads.append(runner.thread)
+        if self.server is not None:
+            self.server.start()
+        for thread in threads:
+            thread.start()
+        return self.server.base_url if self.server is not None else "-"
+
+    def stop(self) -> bool:
+        """Stop taking messages and timers, let running invocations end (True: all ended)."""
+        self.stopping.set()
+        ended = self.invocations.drain(self.options.drain_timeout_s)
+        if not ended:
+            log.warning(
+                "instance %d: %d invocations still running after %.0f s; their messages "
+                "reappear after their lease",
+                self.options.index,
+                self.invocations.running,
+                self.options.drain_timeout_s,
+            )
+        self.renewer.stop()
+        if self.server is not None:
+            self.server.stop()
+        return ended
+
+    def _timed_out(self, running: Running) -> None:
+        log.error(
+            "%s timed out after %.0f s (%s); restarting the worker",
+            running.function,
+            self.invocations.timeout_s or 0,
+            running.detail,
+        )
+        # As the host does: the worker process is replaced; the message is not deleted and
+        # comes back after its lease.
+        os._exit(FUNCTION_TIMEOUT_EXIT)

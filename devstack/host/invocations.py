@@ -1,0 +1,141 @@
+"""Running user functions as the Python worker does: a thread pool, an event loop, a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+THREAD_COUNT_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
+
+
+def worker_threads(env: Mapping[str, str]) -> int:
+    """The worker's sync thread pool size: the setting, else min(32, CPUs + 4) as the worker."""
+    text = env.get(THREAD_COUNT_SETTING, "").strip()
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+@dataclass
+class Running:
+    """One invocation in progress."""
+
+    function: str
+    started: float
+    detail: str
+
+
+class Invocations:
+    """Invokes functions concurrently and notices one that outlives the function timeout.
+
+    Sync functions run on a thread pool (several invocations of one function at once), async
+    ones on one event loop thread. When an invocation runs longer than `timeout_s`,
+    `on_timeout` is called once with it (the host then restarts the worker).
+    """
+
+    def __init__(
+        self,
+        threads: int,
+        *,
+        timeout_s: float | None = None,
+        on_timeout: Callable[[Running], None] | None = None,
+    ) -> None:
+        self.threads = threads
+        self.timeout_s = timeout_s
+        self.on_timeout = on_timeout
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="worker")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._running: dict[int, Running] = {}
+        self._ids = itertools.count()
+        self._lock = threading.Condition()
+        self._stop = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, name="function-timeout", daemon=True)
+        self._watchdog.start()
+
+    def submit(
+        self,
+        function: str,
+        handler: Callable[..., Any],
+        arguments: dict[str, Any],
+        *,
+        is_async: bool = False,
+        detail: str = "",
+    ) -> Future[Any]:
+        """Start one invocation; its future holds the function's result or exception."""
+        if is_async:
+            key = self._begin(function, detail)
+            future = asyncio.run_coroutine_threadsafe(handler(**arguments), self._event_loop())
+            future.add_done_callback(lambda _: self._end(key))
+            return future
+
+        def run() -> Any:
+            key = self._begin(function, detail)
+            try:
+                return handler(**arguments)
+            finally:
+                self._end(key)
+
+        return self._pool.submit(run)
+
+    @property
+    def running(self) -> int:
+        """Invocations in progress now."""
+        with self._lock:
+            return len(self._running)
+
+    def drain(self, timeout_s: float) -> bool:
+        """Cancel invocations not yet started and wait for the running ones (True: all ended)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while self._running:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(min(left, 0.2))
+        self._stop.set()
+        return True
+
+    def _begin(self, function: str, detail: str) -> int:
+        with self._lock:
+            key = next(self._ids)
+            self._running[key] = Running(function, time.monotonic(), detail)
+            return key
+
+    def _end(self, key: int) -> None:
+        with self._lock:
+            self._running.pop(key, None)
+            self._lock.notify_all()
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=loop.run_forever, name="worker-event-loop", daemon=True
+                ).start()
+                self._loop = loop
+            return self._loop
+
+    def _watch(self) -> None:
+        reported: set[int] = set()
+        while not self._stop.wait(0.25):
+            if self.timeout_s is None or self.on_timeout is None:
+                continue
+            now = time.monotonic()
+            with self._lock:
+                late = [
+                    (key, run)
+                    for key, run in self._running.items()
+                    if now - run.started > self.timeout_s and key not in reported
+                ]
+            for key, run in late:
+                reported.add(key)
+                self.on_timeout(run)
