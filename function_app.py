@@ -17,7 +17,13 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from credly_connector import about, telemetry
 from credly_connector.ops.answers import Answer, problem
-from credly_connector.ops.crawls import crawl_status, list_crawls, retry_crawl, start_crawl
+from credly_connector.ops.crawls import (
+    cancel_crawl,
+    crawl_status,
+    list_crawls,
+    retry_crawl,
+    start_crawl,
+)
 from credly_connector.ops.health import health
 from credly_connector.ops.overrides import delete_override, list_overrides, set_override
 from credly_connector.ops.people import diagnose_person
@@ -233,6 +239,16 @@ def ops_crawls_retry(req: func.HttpRequest) -> func.HttpResponse:
     status_url = str(req.url).split("?", 1)[0].rstrip("/").removesuffix("/retry")
     status_url = status_url.removesuffix(crawl_id) + "{id}"
     return _ops(lambda ctx: retry_crawl(ctx, crawl_id, status_url=status_url))
+
+
+@app.function_name("ops_crawls_cancel")
+@app.route(
+    route="ops/crawls/{crawl_id}/cancel", methods=["POST"], auth_level=func.AuthLevel.FUNCTION
+)
+def ops_crawls_cancel(req: func.HttpRequest) -> func.HttpResponse:
+    """End a queued or running crawl as cancelled: 200, or 409 once it has ended."""
+    crawl_id = str(req.route_params.get("crawl_id", ""))
+    return _ops(lambda ctx: cancel_crawl(ctx, crawl_id))
 
 
 @app.function_name("ops_crawls_preview")

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from credly_connector.pipeline.context import CrawlContext
 
 
+# The exit code of a command stopped by Ctrl-C, as a shell reports it (128 + SIGINT).
+INTERRUPTED = 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run one command; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m credly_connector", description=__doc__)
@@ -36,6 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     crawl.add_argument(
         "--dry-run", action="store_true", help="write nothing to Graph; record a preview instead"
     )
+    crawl.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="refuse when a crawl of the organisation is unfinished (default: continue it here)",
+    )
     diagnose = commands.add_parser("diagnose", help="why a person's badges are shown or not")
     diagnose.add_argument("email", help="the recipient email of the person's badges")
     diagnose.add_argument("--json", action="store_true", help="print the JSON answer")
@@ -50,15 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = commands.add_parser("report", help="CSV of every known badge and its status")
     report.add_argument("--expiring-within", metavar="DAYS", help="only badges expiring soon")
     report.add_argument("--out", metavar="FILE", help="write to FILE (default: standard output)")
-    status = commands.add_parser("status", help="a crawl's status, counts and failed steps")
-    status.add_argument("crawl_id", metavar="CRAWL_ID")
-    retry = commands.add_parser(
-        "retry", help="re-drive the failed pages or profile batches of a failed crawl"
-    )
-    retry.add_argument("crawl_id", metavar="CRAWL_ID")
-    retry.add_argument("--no-wait", action="store_true", help="only send the messages again")
-    retry.add_argument("--workers", type=int, default=4, help="handler threads (default 4)")
-    retry.add_argument("--timeout", type=float, default=3600.0, help="seconds (default 3600)")
+    _add_crawl_commands(commands)
     preview = commands.add_parser("preview", help="render a dry run's preview as an HTML page")
     preview.add_argument("--out", metavar="DIR", required=True, help="writes DIR/index.html")
     preview.add_argument("--crawl", metavar="ID", help="the dry-run crawl (default: the latest)")
@@ -77,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": _report,
         "preview": _preview,
         "status": _status,
+        "crawls": _crawls,
+        "cancel": _cancel,
         "retry": _retry,
         "setup": _setup,
         "health": _health,
@@ -91,6 +94,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as error:
         sys.stderr.write(f"{error}\n")
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C outside a crawl's dispatching (which says more itself): no traceback.
+        sys.stderr.write("interrupted\n")
+        return INTERRUPTED
+
+
+def _add_crawl_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands that look after crawls once started: status, crawls, cancel, retry."""
+    status = commands.add_parser("status", help="a crawl's status, counts and failed steps")
+    status.add_argument("crawl_id", metavar="CRAWL_ID")
+    status.add_argument("--json", action="store_true", help="print the JSON answer")
+    crawls = commands.add_parser("crawls", help="the latest crawls as a table")
+    crawls.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    crawls.add_argument("--json", action="store_true", help="print the JSON answer")
+    cancel = commands.add_parser(
+        "cancel", help="end a queued or running crawl and free its organisation at once"
+    )
+    cancel.add_argument("crawl_id", metavar="CRAWL_ID")
+    cancel.add_argument("--json", action="store_true", help="print the JSON answer")
+    retry = commands.add_parser(
+        "retry", help="re-drive the failed pages or profile batches of a failed crawl"
+    )
+    retry.add_argument("crawl_id", metavar="CRAWL_ID")
+    retry.add_argument("--no-wait", action="store_true", help="only send the messages again")
+    retry.add_argument("--workers", type=int, default=4, help="handler threads (default 4)")
+    retry.add_argument("--timeout", type=float, default=3600.0, help="seconds (default 3600)")
 
 
 def _observed(runner: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -104,7 +133,7 @@ def _observed(runner: Callable[[argparse.Namespace], int], args: argparse.Namesp
 
 def _crawl(args: argparse.Namespace) -> int:
     # Imported here so `version` works without the runtime's dependencies configured.
-    from credly_connector.local.crawl import print_summary, run_crawl  # noqa: PLC0415
+    from credly_connector.local.crawl import print_summary, resuming, run_crawl  # noqa: PLC0415
     from credly_connector.local.progress import Progress  # noqa: PLC0415
     from credly_connector.runtime import build_context  # noqa: PLC0415
     from credly_connector.settings import load_settings  # noqa: PLC0415
@@ -124,10 +153,19 @@ def _crawl(args: argparse.Namespace) -> int:
             workers=args.workers,
             timeout_s=args.timeout,
             progress=None if args.quiet else Progress(),
+            resume=not args.no_resume,
+            on_resume=lambda record: _say(resuming(record)),
         )
         print_summary(result, sys.stdout)
+        if result.interrupted:
+            return INTERRUPTED
         succeeded = succeeded and result.succeeded
     return 0 if succeeded else 1
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def _ops_context() -> CrawlContext:
@@ -191,12 +229,44 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from credly_connector.ops.crawl_text import render_status  # noqa: PLC0415
     from credly_connector.ops.crawls import crawl_status  # noqa: PLC0415
 
     answer = crawl_status(_ops_context(), args.crawl_id)
-    code = _answered(answer)
+    if args.json or answer.status != 200 or not isinstance(answer.body, dict):
+        code = _answered(answer)
+    else:
+        sys.stdout.write(render_status(answer.body))
+        code = 0
     failed = isinstance(answer.body, dict) and answer.body.get("status") == "failed"
     return 1 if failed else code
+
+
+def _crawls(args: argparse.Namespace) -> int:
+    from credly_connector.ops.crawl_text import render_crawls  # noqa: PLC0415
+    from credly_connector.ops.crawls import list_crawls  # noqa: PLC0415
+
+    ctx = _ops_context()
+    ctx.tables.ensure()  # a first run lists no crawl instead of failing on a missing table
+    answer = list_crawls(ctx, str(args.limit))
+    if args.json or answer.status != 200 or not isinstance(answer.body, dict):
+        return _answered(answer)
+    sys.stdout.write(render_crawls(answer.body))
+    return 0
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from credly_connector.ops.crawls import cancel_crawl  # noqa: PLC0415
+
+    answer = cancel_crawl(_ops_context(), args.crawl_id)
+    if args.json or answer.status != 200 or not isinstance(answer.body, dict):
+        return _answered(answer)
+    body = answer.body
+    sys.stdout.write(
+        f"crawl {body['id']} cancelled (it was in phase {body['phase']});"
+        f" organisation {body['organizationId']} is free\n  {body['next']}\n"
+    )
+    return 0
 
 
 def _retry(args: argparse.Namespace) -> int:
@@ -213,6 +283,8 @@ def _retry(args: argparse.Namespace) -> int:
     _answered(result.answer)
     if result.crawl is not None:
         print_summary(result.crawl, sys.stdout)
+        if result.crawl.interrupted:
+            return INTERRUPTED
     return 0 if result.succeeded else 1
 
 
@@ -250,5 +322,24 @@ def _health(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _exit(code: int) -> None:
+    """Leave with `code`; after Ctrl-C, without waiting for handlers it abandoned.
+
+    An abandoned handler thread would hold the interpreter's exit until it returns (and a
+    second Ctrl-C there prints a traceback from the thread pool's exit hook); its message
+    reappears on the queue once its lease runs out, so nothing is lost by not waiting.
+    """
+    if code == INTERRUPTED:
+        import threading  # noqa: PLC0415
+
+        current = threading.current_thread()
+        if any(t is not current and t.is_alive() and not t.daemon for t in threading.enumerate()):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            logging.shutdown()
+            os._exit(code)
+    raise SystemExit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    _exit(main())

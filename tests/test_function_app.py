@@ -80,6 +80,7 @@ EXPECTED_BINDINGS = {
     "ops_setup": ("httpTrigger", "POST ops/setup"),
     "ops_health": ("httpTrigger", "GET ops/health"),
     "ops_crawls_retry": ("httpTrigger", "POST ops/crawls/{crawl_id}/retry"),
+    "ops_crawls_cancel": ("httpTrigger", "POST ops/crawls/{crawl_id}/cancel"),
     "ops_crawls_preview": ("httpTrigger", "GET ops/crawls/{crawl_id}/preview"),
     "ops_people_diagnose": ("httpTrigger", "GET ops/people/{email}"),
     "ops_identity_overrides_put": ("httpTrigger", "PUT ops/identity-overrides/{email}"),

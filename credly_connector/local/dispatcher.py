@@ -4,16 +4,25 @@ It receives messages the way the host does (visibility timeout, dequeue count), 
 same entry points the bindings call, deletes a message once its handler returned, lets a
 failed one reappear after a short delay, and moves it to the `-poison` queue after the
 host's maximum number of deliveries.
+
+Like the host, it takes a received message for a short lease only and renews the lease
+while the message waits or its handler runs: a long stage is never delivered a second time
+while it still runs, and the messages of a process that was killed come back within one
+lease. Stopped by Ctrl-C, it takes no more messages, gives back those it had not started,
+and lets running handlers finish for a few seconds before it abandons them (their messages
+reappear once their lease runs out).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 
 from azure.core.exceptions import AzureError
@@ -28,6 +37,11 @@ log = logging.getLogger(__name__)
 # Later stages first, so a crawl drains instead of piling up pages; webhook events before all,
 # as each is one person waiting for a near-real-time update.
 STAGE_ORDER = (EVENTS, FINISH, PROFILES, PLAN, START, PAGES)
+# A received message is hidden this long and renewed while held: a killed process's
+# messages come back this soon.
+LEASE_S = 30
+# How long Ctrl-C waits for running handlers before abandoning them.
+GRACE_S = 5.0
 
 
 @dataclass
@@ -37,31 +51,56 @@ class DispatchStats:
     handled: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     poisoned: Counter[str] = field(default_factory=Counter)
+    renewed: int = 0
+    abandoned: int = 0
+
+
+@dataclass
+class _Held:
+    """A received message while this process holds it; `lock` orders renewals and settling."""
+
+    stage: str
+    message: QueueMessage
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    settled: bool = False
 
 
 class LocalDispatcher:
-    """Drains the pipeline's queues with a pool of worker threads until told to stop."""
+    """Drains the pipeline's queues with a pool of worker threads until told to stop.
+
+    Args:
+        visibility_timeout_s: The lease of a received message: how long it stays hidden
+            unless renewed (renewed every `renew_every_s`, by default a third of it).
+        grace_s: How long an interrupted run waits for its running handlers.
+    """
 
     def __init__(
         self,
         ctx: CrawlContext,
         *,
         workers: int = 4,
-        visibility_timeout_s: int = 120,
+        visibility_timeout_s: int = LEASE_S,
+        renew_every_s: float | None = None,
         retry_delay_s: int = 1,
         max_dequeue_count: int = DEFAULT_MAX_DEQUEUE_COUNT,
         poll_interval_s: float = 0.05,
         max_idle_s: float = 0.8,
+        grace_s: float = GRACE_S,
     ) -> None:
         self.ctx = ctx
         self.workers = workers
         self.visibility_timeout_s = visibility_timeout_s
+        self.renew_every_s = (
+            renew_every_s if renew_every_s is not None else min(10.0, visibility_timeout_s / 3)
+        )
         self.retry_delay_s = retry_delay_s
         self.max_dequeue_count = max_dequeue_count
         self.poll_interval_s = poll_interval_s
         self.max_idle_s = max_idle_s
+        self.grace_s = grace_s
         self.stats = DispatchStats()
         self._lock = threading.Lock()
+        self._held: dict[Future[None], _Held] = {}
 
     def run_until(
         self,
@@ -70,9 +109,35 @@ class LocalDispatcher:
         timeout_s: float = 600.0,
         on_tick: Callable[[], None] | None = None,
     ) -> bool:
-        """Dispatch until `done()` is true (True) or `timeout_s` passed (False)."""
+        """Dispatch until `done()` is true (True) or `timeout_s` passed (False).
+
+        Raises:
+            KeyboardInterrupt: On Ctrl-C, once the messages not started were given back and
+                the running handlers finished or `grace_s` passed.
+        """
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="dispatch")
+        stop_renewing = threading.Event()
+        renewer = threading.Thread(
+            target=self._renew, args=(stop_renewing,), name="dispatch-renew", daemon=True
+        )
+        renewer.start()
+        try:
+            return self._dispatch(pool, done, timeout_s, on_tick)
+        except KeyboardInterrupt:
+            self._stop(pool, self.grace_s)
+            raise
+        finally:
+            stop_renewing.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _dispatch(
+        self,
+        pool: ThreadPoolExecutor,
+        done: Callable[[], bool],
+        timeout_s: float,
+        on_tick: Callable[[], None] | None,
+    ) -> bool:
         deadline = time.monotonic() + timeout_s
-        in_flight: set[Future[None]] = set()
         # Each queue is polled again at once after it gave messages or when this process
         # sent to it; an empty one less and less often, up to `max_idle_s`. A finished
         # handler wakes the loop (it has usually sent the next stage's messages).
@@ -80,40 +145,125 @@ class LocalDispatcher:
         delay = dict.fromkeys(STAGE_ORDER, self.poll_interval_s)
         due = dict.fromkeys(STAGE_ORDER, 0.0)
         seen = dict.fromkeys(STAGE_ORDER, -1)
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="dispatch") as pool:
-            while time.monotonic() < deadline:
-                in_flight = {f for f in in_flight if not f.done()}
-                received = 0
-                for stage in STAGE_ORDER:
-                    room = self.workers * 2 - len(in_flight)
-                    if room <= 0:
-                        break
-                    now = time.monotonic()
-                    sent = self.ctx.queues.sent_by_stage[stage]
-                    if sent == seen[stage] and now < due[stage]:
-                        continue
-                    seen[stage] = sent
-                    messages = self._receive(stage, min(room, 32))
-                    delay[stage] = (
-                        self.poll_interval_s if messages else min(delay[stage] * 2, self.max_idle_s)
-                    )
-                    due[stage] = now + (0.0 if messages else delay[stage])
-                    for message in messages:
-                        future = pool.submit(self._handle, stage, message)
-                        future.add_done_callback(lambda _: woken.set())
-                        in_flight.add(future)
-                        received += 1
-                if on_tick is not None:
-                    on_tick()
-                if not in_flight and not received and done():
-                    return True
-                if not received:
-                    wait = min(due.values()) - time.monotonic()
-                    woken.wait(max(wait, self.poll_interval_s))
-                    woken.clear()
-            for future in in_flight:
-                future.cancel()
+        while time.monotonic() < deadline:
+            in_flight = self._in_flight()
+            received = 0
+            for stage in STAGE_ORDER:
+                room = self.workers * 2 - len(in_flight)
+                if room <= 0:
+                    break
+                now = time.monotonic()
+                sent = self.ctx.queues.sent_by_stage[stage]
+                if sent == seen[stage] and now < due[stage]:
+                    continue
+                seen[stage] = sent
+                messages = self._receive(stage, min(room, 32))
+                delay[stage] = (
+                    self.poll_interval_s if messages else min(delay[stage] * 2, self.max_idle_s)
+                )
+                due[stage] = now + (0.0 if messages else delay[stage])
+                for message in messages:
+                    held = _Held(stage, message)
+                    future = pool.submit(self._handle, held)
+                    with self._lock:
+                        self._held[future] = held
+                    future.add_done_callback(self._forget)
+                    future.add_done_callback(lambda _: woken.set())
+                    in_flight.add(future)
+                    received += 1
+            if on_tick is not None:
+                on_tick()
+            if not in_flight and not received and done():
+                return True
+            if not received:
+                wait = min(due.values()) - time.monotonic()
+                woken.wait(max(wait, self.poll_interval_s))
+                woken.clear()
+        # Out of time: what has not started goes back at once; running handlers finish.
+        self._give_back_unstarted()
+        wait_for(self._in_flight())
         return done()
+
+    def _in_flight(self) -> set[Future[None]]:
+        with self._lock:
+            return set(self._held)
+
+    def _forget(self, future: Future[None]) -> None:
+        with self._lock:
+            self._held.pop(future, None)
+
+    def _give_back_unstarted(self) -> None:
+        """Cancel the handlers not started yet and make their messages visible again now."""
+        with self._lock:
+            held = list(self._held.items())
+        for future, message in held:
+            if future.cancel():
+                self._settle(message, lambda h: self._release(h, 0))
+
+    def _stop(self, pool: ThreadPoolExecutor, grace_s: float) -> None:
+        """After Ctrl-C: give back what has not started, wait `grace_s` for the rest."""
+        self._give_back_unstarted()
+        pool.shutdown(wait=False, cancel_futures=True)
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C stops the wait
+            wait_for(self._in_flight(), timeout=grace_s)
+        running = self._in_flight()
+        with self._lock:
+            self.stats.abandoned += len(running)
+        if running:
+            log.info("%d handlers abandoned; their messages reappear shortly", len(running))
+
+    def _renew(self, stop: threading.Event) -> None:
+        """Renew the lease of every held message until `stop` is set (a daemon thread)."""
+        while not stop.wait(self.renew_every_s):
+            with self._lock:
+                held = list(self._held.values())
+            for message in held:
+                if stop.is_set():
+                    return
+                self._settle(message, self._extend, renewal=True)
+
+    def _extend(self, held: _Held) -> None:
+        """Hide a held message for another lease; the new pop receipt settles it later."""
+        message = held.message
+        updated = self.ctx.queues.client(held.stage).update_message(
+            message.id,
+            pop_receipt=message.pop_receipt,
+            visibility_timeout=self.visibility_timeout_s,
+        )
+        message.pop_receipt = updated.pop_receipt
+        message.next_visible_on = updated.next_visible_on
+        with self._lock:
+            self.stats.renewed += 1
+
+    def _release(self, held: _Held, delay_s: int) -> None:
+        """Let a held message reappear after `delay_s` seconds."""
+        message = held.message
+        self.ctx.queues.client(held.stage).update_message(
+            message.id, pop_receipt=message.pop_receipt, visibility_timeout=delay_s
+        )
+
+    def _settle(
+        self, held: _Held, action: Callable[[_Held], None], *, renewal: bool = False
+    ) -> bool:
+        """Run one queue operation on a held message unless it was settled; whether it ran.
+
+        A renewal leaves the message held; any other operation settles it, so a renewal
+        racing it never uses a pop receipt the settling made stale.
+        """
+        with held.lock:
+            if held.settled:
+                return False
+            held.settled = not renewal
+            try:
+                action(held)
+            except AzureError as error:
+                # Not deleted (or moved, or renewed): the message comes back once its lease
+                # runs out, and the handlers are idempotent.
+                (log.debug if renewal else log.warning)(
+                    "a %s message could not be settled: %s", held.stage, error
+                )
+                return False
+            return True
 
     def _receive(self, stage: str, limit: int) -> list[QueueMessage]:
         """Up to `limit` messages of a stage; none while the queue service is unreachable."""
@@ -130,17 +280,9 @@ class LocalDispatcher:
             log.warning("receiving %s messages failed: %s", stage, error)
             return []
 
-    def _handle(self, stage: str, message: QueueMessage) -> None:
+    def _handle(self, held: _Held) -> None:
         """Run one message's handler and settle it; a failed settle leaves it to reappear."""
-        try:
-            self._handle_and_settle(stage, message)
-        except AzureError as error:
-            # Not deleted (or not moved): the message comes back after its visibility
-            # timeout, and the handlers are idempotent.
-            log.warning("settling a %s message failed: %s", stage, error)
-
-    def _handle_and_settle(self, stage: str, message: QueueMessage) -> None:
-        client = self.ctx.queues.client(stage)
+        stage, message = held.stage, held.message
         delivery = Delivery(
             message.dequeue_count or 1, self.max_dequeue_count, enqueued_at=message.inserted_on
         )
@@ -149,16 +291,22 @@ class LocalDispatcher:
         except Exception as error:
             with self._lock:
                 self.stats.failed[stage] += 1
-            if delivery.final:
+            if not delivery.final:
+                self._settle(held, lambda h: self._release(h, self.retry_delay_s))
+            elif self._settle(held, self._poison):
                 log.warning("%s message moved to the poison queue: %s", stage, error)
-                self.ctx.queues.client(stage, poison=True).send_message(message.content)
-                client.delete_message(message)
-                with self._lock:
-                    self.stats.poisoned[stage] += 1
                 handle_poison(self.ctx, stage, message.content)
-            else:
-                client.update_message(message, visibility_timeout=self.retry_delay_s)
             return
-        client.delete_message(message)
+        if self._settle(held, self._delete):
+            with self._lock:
+                self.stats.handled[stage] += 1
+
+    def _delete(self, held: _Held) -> None:
+        self.ctx.queues.client(held.stage).delete_message(held.message)
+
+    def _poison(self, held: _Held) -> None:
+        stage, message = held.stage, held.message
+        self.ctx.queues.client(stage, poison=True).send_message(message.content)
+        self.ctx.queues.client(stage).delete_message(message)
         with self._lock:
-            self.stats.handled[stage] += 1
+            self.stats.poisoned[stage] += 1

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from credly_connector.local.crawl import LocalCrawl
-from credly_connector.local.dispatcher import LocalDispatcher
+from credly_connector.local.crawl import LocalCrawl, drive
 from credly_connector.ops.answers import Answer
 from credly_connector.ops.crawls import retry_crawl
 from credly_connector.pipeline.context import CrawlContext
@@ -49,12 +48,12 @@ def retry_locally(
 def drive_crawl(
     ctx: CrawlContext, crawl_id: str, *, workers: int = 4, timeout_s: float = 3600.0
 ) -> LocalCrawl:
-    """Drain the pipeline's queues until crawl `crawl_id` has ended (or `timeout_s` passed)."""
-    dispatcher = LocalDispatcher(ctx, workers=workers)
+    """Drain the pipeline's queues until crawl `crawl_id` has ended (or `timeout_s` passed).
 
-    def ended() -> bool:
-        record = ctx.crawls.get(crawl_id)
-        return record is not None and record.final
-
-    finished = dispatcher.run_until(ended, timeout_s=timeout_s)
-    return LocalCrawl(ctx.crawls.get(crawl_id), timed_out=not finished)
+    Ctrl-C answers an interrupted crawl (see `drive`): the retry stands, and `crawl`
+    continues it later.
+    """
+    record = ctx.crawls.get(crawl_id)
+    if record is None:
+        return LocalCrawl(None)
+    return drive(ctx, record, workers=workers, timeout_s=timeout_s)

@@ -1,14 +1,15 @@
-"""Crawl operations: start one, read one, list the latest, retry a failed one."""
+"""Crawl operations: start one, read one, list the latest, retry a failed one, cancel one."""
 
 from __future__ import annotations
 
 import re
 
 from credly_connector.ops.answers import Answer, parse_json_object, problem
+from credly_connector.pipeline.cancel import CancelOutcome, end_as_cancelled
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.launch import request_crawl
 from credly_connector.pipeline.redrive import Redrive, RedriveOutcome, redrive_crawl
-from credly_connector.stores.crawls import KINDS, CrawlRecord
+from credly_connector.stores.crawls import CANCELLED, KINDS, CrawlRecord
 
 _CRAWL_ID = re.compile(r"[0-9]{13}[0-9a-f]{6}")
 MAX_LIST = 200
@@ -142,8 +143,7 @@ def _refusal(done: Redrive, record: CrawlRecord) -> str:
     crawl = f"Crawl {record.crawl_id}"
     match done.outcome:
         case RedriveOutcome.NOT_FAILED:
-            state = record.status if record.final else f"is {record.status}"
-            return f"{crawl} {state}; only a failed crawl can be retried."
+            return _not_failed(record)
         case RedriveOutcome.ALREADY_REDRIVEN:
             return f"{crawl} is already being re-driven by another retry."
         case RedriveOutcome.BUSY:
@@ -166,6 +166,14 @@ def _refusal(done: Redrive, record: CrawlRecord) -> str:
             )
 
 
+def _not_failed(record: CrawlRecord) -> str:
+    crawl = f"Crawl {record.crawl_id}"
+    if record.status == CANCELLED:
+        return f"{crawl} was cancelled and cannot be retried. {_NEW_CRAWL}"
+    state = record.status if record.final else f"is {record.status}"
+    return f"{crawl} {state}; only a failed crawl can be retried."
+
+
 def list_crawls(ctx: CrawlContext, limit: str | None) -> Answer:
     """`GET ops/crawls?limit=N`: the latest crawls first."""
     try:
@@ -176,3 +184,32 @@ def list_crawls(ctx: CrawlContext, limit: str | None) -> Answer:
         return problem(400, f'"limit" must be between 1 and {MAX_LIST}.')
     records = ctx.crawls.latest(count)
     return Answer(200, {"value": [r.to_json() for r in records]})
+
+
+CANCELLED_NEXT = (
+    "Its messages still on the queues are dropped when delivered; the organisation is free,"
+    " and the next crawl writes the changes this one had read."
+)
+
+
+def cancel_crawl(ctx: CrawlContext, crawl_id: str) -> Answer:
+    """`POST ops/crawls/{id}/cancel`: end a queued or running crawl as `cancelled`.
+
+    200 with the crawl record (status `cancelled`) and what happens next; 400 for a
+    malformed id, 404 for an unknown crawl, 409 for a crawl that has already ended
+    (succeeded, failed or cancelled). A second cancel of the same crawl therefore answers
+    409 and changes nothing: the first one's outcome stands.
+    """
+    if not _CRAWL_ID.fullmatch(crawl_id):
+        return problem(400, _MALFORMED_ID)
+    done = end_as_cancelled(ctx, crawl_id)
+    record = done.record
+    if done.outcome is CancelOutcome.NOT_FOUND or record is None:
+        return problem(404, f"No crawl {crawl_id}.")
+    if done.outcome is CancelOutcome.ALREADY_ENDED:
+        return problem(
+            409,
+            f"Crawl {crawl_id} has already ended ({record.status}); there is nothing to cancel.",
+            crawlStatus=record.status,
+        )
+    return Answer(200, {**record.to_json(), "next": CANCELLED_NEXT})

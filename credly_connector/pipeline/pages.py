@@ -7,6 +7,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from credly_connector import telemetry
+from credly_connector.pipeline.cancel import keep_if_ended
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.messages import PageMessage, PlanMessage
 from credly_connector.pipeline.start import crawl_query
@@ -62,6 +63,8 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
     # crash after the write must not lose whose item to recompose.
     emails = {b.recipient_email for b, _ in changed} | {old.recipient_email for old in moved}
     ctx.crawlsets.add_emails(record.crawl_id, emails, group=f"page-{number}")
+    # A cancel may have copied the crawl set before that write: then the page keeps them.
+    keep_if_ended(ctx, record.crawl_id, emails)
     # A badge Credly moved to another email leaves its old row first: a crash after this
     # finds the badge still new, and its index entry gone or naming the old, missing, row.
     for old in moved:

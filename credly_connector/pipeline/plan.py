@@ -12,6 +12,7 @@ from credly_connector.pipeline.batching import (
     known_batch_messages,
     plan_people,
 )
+from credly_connector.pipeline.cancel import ended_unsuccessfully
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe, fail_crawl
 from credly_connector.pipeline.messages import FinishMessage, Message, PlanMessage
@@ -55,6 +56,10 @@ def handle_plan(ctx: CrawlContext, message: PlanMessage, delivery: Delivery) -> 
     # record (its `followup_sent`); only another plan run having moved the crawl ends here.
     saved = ctx.crawls.update(record.crawl_id, to_next_phase)
     if saved is None:
+        # Cancelled (or failed) meanwhile: what the sweep just removed stays owed.
+        ended = ended_unsuccessfully(ctx, record.crawl_id)
+        if ended is not None:
+            remember_crawl(ctx, ended)
         return
     log.info(
         "%d profile batches planned",

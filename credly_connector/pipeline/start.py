@@ -13,9 +13,11 @@ from credly_connector.errors import ConfigurationError
 from credly_connector.graph.client import GraphClient
 from credly_connector.graph.delta import DeltaPage
 from credly_connector.graph.errors import DeltaExpiredError
+from credly_connector.pipeline.cancel import ended_unsuccessfully
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe, fail_crawl
 from credly_connector.pipeline.messages import PageMessage, PlanMessage, StartMessage
+from credly_connector.pipeline.pending import remember_crawl
 from credly_connector.pipeline.transitions import advance, owes_followup
 from credly_connector.rules.identity import DirectoryIndex
 from credly_connector.stores.crawls import FULL, INCREMENTAL, CrawlRecord
@@ -66,7 +68,12 @@ def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -
         )
     )
     if saved is None:
-        return  # a duplicate delivery got there first and sends the messages
+        # A duplicate delivery got there first and sends the messages, or the crawl was
+        # cancelled meanwhile: then the directory changes just read stay owed.
+        ended = ended_unsuccessfully(ctx, record.crawl_id)
+        if ended is not None:
+            remember_crawl(ctx, ended)
+        return
     log.info(
         "crawl started: %d pages",
         pages,

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from credly_connector.stores.crawls import (
+    CANCELLED,
     FAILED,
     FULL,
     RUNNING,
@@ -49,6 +50,17 @@ def failed(record: CrawlRecord, stage: str, message: str, now: datetime) -> Craw
         failure_stage=stage,
         failure_message=message,
     )
+
+
+def cancelled(record: CrawlRecord, now: datetime) -> CrawlRecord | None:
+    """`record` ended as cancelled by an operator; None when it had already ended.
+
+    The phase it was in stays on the record (what the operator stopped); counts stay empty
+    since the finish stage, which totals them, never ran.
+    """
+    if record.final:
+        return None
+    return record.with_changes(status=CANCELLED, finished_at=now)
 
 
 def total_counts(steps: Iterable[StepRecord]) -> tuple[dict[str, int], dict[str, int]]:

@@ -24,7 +24,9 @@ INCREMENTAL = "incremental"
 KINDS = (FULL, INCREMENTAL)
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
-FINAL_STATUSES = (SUCCEEDED, FAILED)
+# Ended by an operator (`cancel`): final like the others, and never retried.
+CANCELLED = "cancelled"
+FINAL_STATUSES = (SUCCEEDED, FAILED, CANCELLED)
 
 # Phases in order; a crawl only ever moves forward through them.
 PHASES = ("start", "pages", "plan", "profiles", "finish", "done")
@@ -77,7 +79,7 @@ class CrawlRecord:
 
     @property
     def final(self) -> bool:
-        """Whether the crawl has ended (succeeded or failed)."""
+        """Whether the crawl has ended (succeeded, failed or cancelled)."""
         return self.status in FINAL_STATUSES
 
     def phase_at_least(self, phase: str) -> bool:

@@ -438,7 +438,7 @@ def test_the_command_line_shows_the_failed_batch_and_retries_it_to_success(
     capsys.readouterr()
 
     # When `status` is asked, it prints the failed batch and exits 1.
-    assert main(["status", crawl_id]) == 1
+    assert main(["status", crawl_id, "--json"]) == 1
     shown = json.loads(capsys.readouterr().out)
     assert [s["stage"] for s in shown["failedSteps"]] == ["profiles"]
 
