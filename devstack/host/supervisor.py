@@ -108,7 +108,7 @@ class FunctionsHost(Service):
     def url(self, route: str, *, key: str | None = None, with_key: bool = True) -> str:
         """The URL of a route below `/api/`, with `?code=` (the host's key unless `key`)."""
         url = f"{self.base_url}/{ROUTE_PREFIX}/{route.lstrip('/')}"
-        return f"{url}?{urlencode({'code': key or self.key})}" if with_key else url
+        return f"{url}?{urlencode({'code': self.key if key is None else key})}" if with_key else url
 
     @property
     def instance_pids(self) -> list[int]:
