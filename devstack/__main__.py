@@ -18,6 +18,8 @@ from devstack.credly.server import CredlyStandIn
 from devstack.graph.server import GraphStandIn
 from devstack.host import cli as host_cli
 from devstack.selfcheck import format_report, run_selfcheck
+from devstack.stack_cli import add_arguments as add_stack_arguments
+from devstack.stack_cli import main as run_stack
 from devstack.synthetic import World, WorldSpec, build_world
 
 
@@ -86,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             default={},
             help='knobs of Graph at start, e.g. \'{"rate_limits": {"items": {"per_second": 25}}}\'',
         )
+        if name == "stack":
+            add_stack_arguments(sub)
     commands.add_parser("azurite", help="the Azure Storage emulator alone")
     host_cli.add_arguments(commands.add_parser("host", help=host_cli.HELP))
     demo = commands.add_parser("demo", help="full crawl, some changes, incremental crawl")
@@ -117,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _wait_for_interrupt()
         return 0
 
+    if args.command == "stack":
+        return run_stack(args)
+
     # Served on the real clock, so the world is built "now" (its tokens valid from today).
     spec = WorldSpec(
         seed=args.seed,
@@ -127,14 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     world = build_world(spec)
     with contextlib.ExitStack() as stack:
         facts: dict[str, Any] = {}
-        if args.command == "stack":
-            azurite = stack.enter_context(Azurite())
-            facts["storage_connection_string"] = azurite.connection_string
-        if args.command in {"stack", "credly"}:
+        if args.command == "credly":
             credly = stack.enter_context(CredlyStandIn(world.credly))
             credly.api.knobs.apply_json(args.credly_knobs)
             facts["credly"] = _credly_facts(world, credly)
-        if args.command in {"stack", "graph"}:
+        if args.command == "graph":
             graph = stack.enter_context(GraphStandIn(world.directory, tenant_id=world.tenant_id))
             graph.server.knobs.apply_json(args.graph_knobs)
             facts["graph"] = _graph_facts(world, graph)
