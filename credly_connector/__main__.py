@@ -41,6 +41,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--dry-run", action="store_true", help="write nothing to Graph; record a preview instead"
     )
     crawl.add_argument(
+        "--lease",
+        type=int,
+        default=30,
+        metavar="SECONDS",
+        help="how long a message taken here stays hidden unless renewed (default 30)",
+    )
+    crawl.add_argument(
         "--no-resume",
         action="store_true",
         help="refuse when a crawl of the organisation is unfinished (default: continue it here)",
@@ -138,6 +145,9 @@ def _crawl(args: argparse.Namespace) -> int:
     from credly_connector.runtime import build_context  # noqa: PLC0415
     from credly_connector.settings import load_settings  # noqa: PLC0415
 
+    if args.lease < 1:
+        sys.stderr.write("--lease must be at least 1 second\n")
+        return 2
     ctx = build_context(load_settings(os.environ))
     organizations = [args.organization] if args.organization else ctx.options.organizations
     if args.organization and args.organization not in ctx.options.organizations:
@@ -155,6 +165,7 @@ def _crawl(args: argparse.Namespace) -> int:
             progress=None if args.quiet else Progress(),
             resume=not args.no_resume,
             on_resume=lambda record: _say(resuming(record)),
+            lease_s=args.lease,
         )
         print_summary(result, sys.stdout)
         if result.interrupted:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TextIO
 
-from credly_connector.local.dispatcher import LocalDispatcher
+from credly_connector.local.dispatcher import LEASE_S, LocalDispatcher
 from credly_connector.local.progress import Progress
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.launch import request_crawl
@@ -59,6 +59,7 @@ def run_crawl(
     progress: Progress | None = None,
     resume: bool = False,
     on_resume: Callable[[CrawlRecord], None] | None = None,
+    lease_s: int = LEASE_S,
 ) -> LocalCrawl:
     """Request a crawl and dispatch its messages until it ends (or `timeout_s` passes).
 
@@ -68,6 +69,8 @@ def run_crawl(
         resume: When a crawl of the organisation is still queued or running, continue that
             one here instead (its messages are still on the queues) rather than refuse.
         on_resume: Told which crawl is continued, before its messages are dispatched.
+        lease_s: How long a message taken here stays hidden unless renewed: how soon the
+            messages of this process come back to others if it is killed.
     """
     ctx.tables.ensure()
     ctx.queues.ensure()
@@ -76,7 +79,14 @@ def run_crawl(
     if outcome.crawl is None and free_stale_lease(ctx, org, outcome.busy_with):
         outcome = request_crawl(ctx, kind, trigger, organization_id, dry_run=dry_run)
     if outcome.crawl is not None:
-        return drive(ctx, outcome.crawl, workers=workers, timeout_s=timeout_s, progress=progress)
+        return drive(
+            ctx,
+            outcome.crawl,
+            workers=workers,
+            timeout_s=timeout_s,
+            progress=progress,
+            lease_s=lease_s,
+        )
     busy = ctx.crawls.get(outcome.busy_with) if outcome.busy_with else None
     if not resume or busy is None or busy.final:
         return LocalCrawl(None, busy_with=outcome.busy_with)
@@ -113,6 +123,7 @@ def drive(
     timeout_s: float = 3600.0,
     progress: Progress | None = None,
     resumed: bool = False,
+    lease_s: int = LEASE_S,
 ) -> LocalCrawl:
     """Dispatch the queues' messages here until crawl `record` has ended.
 
@@ -120,7 +131,7 @@ def drive(
     instead of raising, so the caller can say how to go on.
     """
     crawl_id = record.crawl_id
-    dispatcher = LocalDispatcher(ctx, workers=workers)
+    dispatcher = LocalDispatcher(ctx, workers=workers, visibility_timeout_s=lease_s)
     latest: list[CrawlRecord | None] = [record]
 
     def ended() -> bool:

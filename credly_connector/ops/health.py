@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from credly_connector.ops.answers import Answer
 from credly_connector.ops.checks import Check, failed, passed, secret_values
@@ -26,6 +26,7 @@ from credly_connector.ops.health_graph import GraphHealth, token_check
 from credly_connector.pipeline.context import utc_now
 from credly_connector.runtime import storage_clients
 from credly_connector.settings import Settings, SettingsError, load_settings
+from credly_connector.stores.crawls import QUEUED, CrawlStore
 from credly_connector.stores.orgstate import OrganizationStateStore
 
 FIRST_CRAWL = (
@@ -33,6 +34,15 @@ FIRST_CRAWL = (
     "(or python -m credly_connector crawl --kind full)"
 )
 _MARKS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
+# A crawl still queued this long after it was requested: nothing processes the queues.
+STALE_QUEUED = timedelta(minutes=5)
+# How many of an organisation's latest crawls are looked at for one still queued.
+QUEUED_LOOKBACK = 10
+NO_TRIGGERS = (
+    "the queue triggers are not running: in Azure, check the function app is running and its"
+    " storage connection; locally, start the host with python -m devstack host, or run"
+    " python -m credly_connector crawl to resume it here"
+)
 
 
 @dataclass(frozen=True)
@@ -132,11 +142,15 @@ def crawl_checks(settings: Settings, now: Callable[[], datetime]) -> list[Check]
     """Per organisation: when a full and an incremental crawl last succeeded."""
     storage_fix = "check AzureWebJobsStorage and that the storage account is reachable"
     try:
-        store = OrganizationStateStore(storage_clients(settings.storage)[0])
+        tables = storage_clients(settings.storage)[0]
     except (AzureError, ValueError) as exc:
         return [failed("storage", "no storage client", f"{type(exc).__name__}: {exc}", storage_fix)]
+    store, crawls = OrganizationStateStore(tables), CrawlStore(tables)
     checks = []
     for org in settings.credly.organizations:
+        queued = queued_check(crawls, org.id, now)
+        if queued is not None:
+            checks.append(queued)
         name = f"crawls {org.id}"
         try:
             state = store.get(org.id)
@@ -154,6 +168,38 @@ def crawl_checks(settings: Settings, now: Callable[[], datetime]) -> list[Check]
         )
         checks.append(passed(name, detail))
     return checks
+
+
+def queued_check(
+    crawls: CrawlStore, organization_id: str, now: Callable[[], datetime]
+) -> Check | None:
+    """A check of the organisation's queued crawls; None when no crawl is queued.
+
+    A queued crawl's start message has not been processed yet. One queued for longer than
+    `STALE_QUEUED` means nothing processes the queues, and the crawl holds the
+    organisation's lease meanwhile: a failed check.
+    """
+    name = f"crawl queue {organization_id}"
+    try:
+        latest = crawls.latest(QUEUED_LOOKBACK, organization_id)
+    except ResourceNotFoundError:
+        return None  # no crawl table yet: no crawl either
+    except AzureError as exc:
+        cause = f"the crawls could not be read: {type(exc).__name__}: {exc.message}"
+        return failed(name, "unknown", cause, "check AzureWebJobsStorage")
+    waiting = [c for c in latest if c.status == QUEUED]
+    if not waiting:
+        return None
+    oldest = min(waiting, key=lambda c: c.created_at)
+    waited = now() - oldest.created_at
+    minutes = int(waited.total_seconds() // 60)
+    if waited <= STALE_QUEUED:
+        return passed(name, f"crawl {oldest.crawl_id} queued {minutes} min ago")
+    cause = (
+        f"crawl {oldest.crawl_id} has waited {minutes} minutes queued: no message of it has"
+        " been processed"
+    )
+    return failed(name, f"crawl {oldest.crawl_id} stuck in queued", cause, NO_TRIGGERS)
 
 
 def _age(when: datetime | None, now: Callable[[], datetime]) -> str:
