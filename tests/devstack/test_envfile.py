@@ -52,9 +52,7 @@ def test_sh_sources_every_value_exactly(tmp_path: Path) -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\0"), max_size=40)
-)
+@given(st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\n\r\0"), max_size=40))
 def test_any_value_without_a_line_break_survives_sh(
     tmp_path_factory: pytest.TempPathFactory, value: str
 ) -> None:
