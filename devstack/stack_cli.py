@@ -157,9 +157,11 @@ def summary(running: LocalStack, env_path: Path, written: Path) -> str:
         "next, in another terminal:",
         f"  set -a; . {shown}; set +a",
         f"  .venv/bin/python -m devstack host --key {host.key}{port}",
+        *([] if running.setup is not None else [f"  curl -X POST '{host.url('ops/setup')}'"]),
         f"  curl -X POST '{host.url('ops/crawls')}' -d '{crawl}'",
         "or without the host:",
-        "  .venv/bin/python -m credly_connector crawl --kind full     (also: health, setup)",
+        *([] if running.setup is not None else ["  .venv/bin/python -m credly_connector setup"]),
+        "  .venv/bin/python -m credly_connector crawl --kind full     (also: health, status)",
         "",
     ]
     return "\n".join(lines)
