@@ -19,18 +19,18 @@ def _shown_time(value: str | None) -> str:
 
 
 def duration(body: dict[str, Any]) -> str:
-    """How long an ended crawl ran (`1h 02m`, `3m 07s`, `12.4 s`); `-` while it runs."""
+    """How long an ended crawl ran (`1h02m`, `3m07s`, `12.4s`); `-` while it runs."""
     began = _when(body.get("startedAt")) or _when(body.get("createdAt"))
     ended = _when(body.get("finishedAt"))
     if began is None or ended is None:
         return "-"
     seconds = max((ended - began).total_seconds(), 0.0)
     if seconds < 60:
-        return f"{seconds:.1f} s"
+        return f"{seconds:.1f}s"
     minutes, secs = divmod(int(seconds), 60)
     if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    return f"{minutes // 60}h {minutes % 60:02d}m"
+        return f"{minutes}m{secs:02d}s"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 def _count(value: object) -> str:
