@@ -8,9 +8,15 @@ from typing import Any
 from azure.storage.queue import QueueServiceClient
 
 from credly_connector.local.dispatcher import LocalDispatcher
-from credly_connector.pipeline.messages import PAGES, PageMessage
+from credly_connector.pipeline.launch import request_crawl
+from credly_connector.pipeline.messages import PAGES, START, PageMessage
 from credly_connector.pipeline.queues import CrawlQueues
+from credly_connector.stores.crawls import SUCCEEDED
 from tests.pipeline.conftest import Pipeline, make_pipeline  # noqa: F401
+from tests.pipeline.dispatching import dispatch_to_end
+
+# Each Credly badge page takes this long: twice the lease under test.
+LONG_S = 4.0
 
 
 def test_a_receive_is_one_request_so_no_message_is_taken_and_left_unhandled(
@@ -40,3 +46,29 @@ def test_a_receive_is_one_request_so_no_message_is_taken_and_left_unhandled(
     # arrived meanwhile beyond that room, which would wait unhandled until they reappear.
     assert len(taken) == 2
     assert len(gets) == 1
+
+
+def test_a_handler_outliving_its_lease_is_renewed_not_delivered_again(
+    make_pipeline: Callable[..., Pipeline],  # noqa: F811
+) -> None:
+    # Given a one-page crawl whose Credly answers take longer than the dispatcher's lease,
+    pipeline = make_pipeline(badges=40, seed=5, env={"GRAPH_WRITE_RATE": "1000"})
+    pipeline.ctx.tables.ensure()
+    pipeline.ctx.queues.ensure()
+    credly = pipeline.stack.credly.api
+    credly.knobs.set_latency(LONG_S, "badges")
+    crawl = request_crawl(pipeline.ctx, "full", "test").crawl
+    assert crawl is not None
+    dispatcher = LocalDispatcher(pipeline.ctx, workers=2, visibility_timeout_s=2, renew_every_s=0.5)
+
+    # when it runs to its end,
+    ended = dispatch_to_end(dispatcher, pipeline.ctx.crawls, crawl.crawl_id)
+
+    # then the start and the page each fetched page 1 once: neither message reappeared
+    # while its handler ran, since their leases were renewed meanwhile.
+    assert ended.status == SUCCEEDED, ended
+    assert credly.requests.count("badges") == 2
+    assert dispatcher.stats.renewed >= 2
+    assert (dispatcher.stats.handled[START], dispatcher.stats.handled[PAGES]) == (1, 1)
+    assert sum(dispatcher.stats.failed.values()) == 0
+    assert pipeline.stored() == pipeline.expected()
