@@ -123,6 +123,14 @@ class Instance:
     def stop(self) -> bool:
         """Stop taking messages and timers, let running invocations end (True: all ended)."""
         self.stopping.set()
+        running = self.invocations.running
+        if running:
+            log.warning(
+                "instance %d stopping: letting %d running invocations finish (up to %.0f s)",
+                self.options.index,
+                running,
+                self.options.drain_timeout_s,
+            )
         ended = self.invocations.drain(self.options.drain_timeout_s)
         if not ended:
             log.warning(

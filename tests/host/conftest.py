@@ -28,7 +28,7 @@ from tests.pipeline.conftest import CRAWL_TIMEOUT_S, Pipeline
 
 # The app's host.json, with short waits so a test does not sit out a 10 s polling interval
 # or a 30 s retry delay.
-TEST_QUEUES = {
+TEST_QUEUES: dict[str, Any] = {
     "batchSize": 16,
     "newBatchThreshold": 8,
     "maxDequeueCount": 3,
