@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,10 @@ from credly_connector.ops.health_graph import credential_for
 from credly_connector.runtime import build_context
 from credly_connector.settings import HOST_SETTINGS, KNOWN_SETTINGS, load_settings
 from devstack.connected import CONNECTION_ID
+from devstack.credly.server import CredlyStandIn
+from devstack.graph.server import GraphStandIn
+from devstack.localstack import stack_settings
+from devstack.synthetic import WorldSpec, build_world
 from tests.devstack.test_envfile import sourced
 
 REPO = Path(__file__).resolve().parents[2]
@@ -188,3 +193,24 @@ def test_ctrl_c_stops_everything_and_keeps_the_settings_file(running_stack: Runn
         socket.create_connection(("127.0.0.1", table_port), timeout=2),
     ):
         pass  # Azurite stopped with the stack
+
+
+def test_one_organisation_is_named_by_the_single_organisation_settings(tmp_path: Path) -> None:
+    world = build_world(WorldSpec(seed=3, badges=30, organisations=1, now=datetime.now(UTC)))
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text("placeholder\n", encoding="utf-8")
+    with (
+        CredlyStandIn(world.credly) as credly,
+        GraphStandIn(world.directory, tenant_id=world.tenant_id) as graph,
+    ):
+        env = stack_settings(world, "UseDevelopmentStorage=true", credly, graph, ca_file)
+    org = world.credly.orgs[world.org_ids[0]]
+
+    settings = load_settings(env)
+
+    assert "CREDLY_ORGANIZATIONS" not in env
+    assert settings.credly.organization_ids == (org.id,)
+    assert settings.credly.auth_token == org.tokens[0].token
+    assert settings.graph.client_id == graph.apps[0].client_id
+    assert settings.graph.ca_file == ca_file
+    assert set(env) <= set(KNOWN_SETTINGS) | set(HOST_SETTINGS)
