@@ -7,6 +7,7 @@ same handlers the Functions bindings call, and prints what the crawl did.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,9 +17,11 @@ from credly_connector.local.dispatcher import LEASE_S, LocalDispatcher
 from credly_connector.local.progress import Progress
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.launch import request_crawl
-from credly_connector.stores.crawls import SUCCEEDED, CrawlRecord
+from credly_connector.pipeline.messages import START, StartMessage
+from credly_connector.stores.crawls import QUEUED, SUCCEEDED, CrawlRecord
 from credly_connector.stores.steps import BATCH, PAGE
 
+log = logging.getLogger(__name__)
 # A lease whose crawl record is missing this long after it was taken is stale (a crash
 # between taking the lease and recording the crawl); younger, the record may be on its way.
 STALE_LEASE = timedelta(minutes=1)
@@ -92,6 +95,7 @@ def run_crawl(
         return LocalCrawl(None, busy_with=outcome.busy_with)
     if on_resume is not None:
         on_resume(busy)
+    restart_if_lost(ctx, busy, lease_s)
     return drive(ctx, busy, workers=workers, timeout_s=timeout_s, progress=progress, resumed=True)
 
 
@@ -112,6 +116,24 @@ def free_stale_lease(ctx: CrawlContext, organization_id: str, holder: str | None
         if taken_at is None or ctx.clock() - taken_at < STALE_LEASE:
             return False
     ctx.leases.release(organization_id, holder)
+    return True
+
+
+def restart_if_lost(ctx: CrawlContext, record: CrawlRecord, lease_s: int = LEASE_S) -> bool:
+    """Send a queued crawl's start message again when it is not on its queue; whether it did.
+
+    A crash between recording a crawl and sending its start leaves a queued crawl that no
+    message would ever move. Only a crawl queued for longer than two leases qualifies, so a
+    start message taken by a process that died has had time to reappear; one held by a live
+    host would only run its (idempotent) start a second time.
+    """
+    if record.status != QUEUED or ctx.clock() - record.created_at < timedelta(seconds=2 * lease_s):
+        return False
+    waiting = ctx.queues.client(START).peek_messages(max_messages=32)
+    if any(record.crawl_id in str(message.content) for message in waiting):
+        return False
+    ctx.queues.send(StartMessage(record.crawl_id))
+    log.warning("crawl %s was queued with no start message; sent it again", record.crawl_id)
     return True
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
 from credly_connector.__main__ import main
 from credly_connector.pipeline.launch import request_crawl
+from credly_connector.stores.crawls import CrawlRecord, new_crawl_id
 from tests.pipeline.conftest import Pipeline, make_pipeline  # noqa: F401
 
 FAST = {"GRAPH_WRITE_RATE": "1000"}
@@ -115,3 +117,29 @@ def test_a_lease_left_by_an_ended_crawl_does_not_refuse_the_next(
     assert "not started" not in out
     assert ctx.crawls.latest(1)[0].crawl_id != done.record.crawl_id
     assert ctx.leases.current(org) is None
+
+
+def test_a_queued_crawl_whose_start_message_was_lost_is_restarted_by_the_resume(
+    make_pipeline: Callable[..., Pipeline],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a crawl recorded (and holding the lease) five minutes ago whose start message
+    # was never sent (a crash in between),
+    pipeline = make_pipeline(badges=20, seed=73, env=dict(FAST))
+    for name, value in {**pipeline.stack.env, **FAST}.items():
+        monkeypatch.setenv(name, value)
+    ctx, org = pipeline.ctx, pipeline.stack.organization_id
+    ctx.tables.ensure()
+    ctx.queues.ensure()
+    created = ctx.clock() - timedelta(minutes=5)
+    crawl_id = new_crawl_id(created)
+    ctx.crawls.create(CrawlRecord(crawl_id, org, "full", "http", created))
+    assert ctx.leases.acquire(org, crawl_id, ctx.clock(), ctx.options.lease).acquired
+
+    # when `crawl` runs, it resumes that crawl, sends its start again and runs it to its end.
+    assert main(["crawl", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"resuming crawl {crawl_id} (full, start)" in out
+    assert f"crawl {crawl_id} (full): succeeded" in out
+    assert pipeline.stored() == pipeline.expected()
