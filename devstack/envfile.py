@@ -71,11 +71,7 @@ def write_env_file(
     """
     target = path.expanduser().absolute()
     text = env_file_text(env, comments)
-    if target.exists() and not force and not _written_here(target):
-        raise EnvFileError(
-            f"{path} exists and was not written by python -m devstack; "
-            "choose another --env-file, or move the file away"
-        )
+    check_replaceable(path, force=force)
     target.parent.mkdir(parents=True, exist_ok=True)
     # mkstemp creates the file with mode 0600 before anything is written into it.
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -87,6 +83,20 @@ def write_env_file(
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def check_replaceable(path: Path, *, force: bool = False) -> None:
+    """Refuse early when `path` exists and was not written here (unless `force`).
+
+    Raises:
+        EnvFileError: Naming the file and what to do instead.
+    """
+    target = path.expanduser()
+    if target.exists() and not force and not _written_here(target):
+        raise EnvFileError(
+            f"{path} exists and was not written by python -m devstack; "
+            "choose another --env-file, move the file away, or pass --force"
+        )
 
 
 def _written_here(path: Path) -> bool:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from devstack.envfile import EnvFileError, write_env_file
+from devstack.envfile import EnvFileError, check_replaceable, write_env_file
 from devstack.standin import Knobs
 from devstack.synthetic import WorldSpec, build_world
 
@@ -56,13 +56,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Start the stack, write the settings, serve until Ctrl-C or SIGTERM."""
     # Imported here: the connector's runtime is needed by this command only.
+    from devstack.azurite import AzuriteError  # noqa: PLC0415
     from devstack.localstack import HostAddress, local_stack  # noqa: PLC0415
 
     # Until serving, a signal ends start-up through KeyboardInterrupt, which stops whatever
     # has started (Azurite runs in its own process group: it must never be left behind).
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.default_int_handler)
+        signal.signal(signum, _interrupt)
     env_path: Path = args.env_file
+    try:
+        check_replaceable(env_path, force=args.force)
+    except EnvFileError as error:
+        sys.stderr.write(f"stack: cannot write the settings: {error}\n")
+        return 2
     ca_file = env_path.expanduser().absolute().with_name(env_path.name + ".ca.pem")
     host = HostAddress.choose(args.host_port, args.host_key)
     spec = WorldSpec(
@@ -99,14 +105,29 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             out.write(summary(running, env_path, written))
             out.flush()
             _serve()
+    except AzuriteError as error:
+        sys.stderr.write(f"stack: cannot start: {error}\n")
+        return 2
     except KeyboardInterrupt:
         pass
-    finally:
-        # A second Ctrl-C must not interrupt the stopping of Azurite and the stand-ins.
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_IGN)
     sys.stderr.write("stack stopped\n")
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Interrupt start-up once; a second Ctrl-C must not interrupt stopping what started."""
+    del signum, frame
+    for each in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(each, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _serve() -> None:
+    """Wait for Ctrl-C or SIGTERM; later ones while stopping change nothing."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
 
 
 def _knobs(settings: dict[str, object]) -> Knobs | None:
@@ -115,13 +136,6 @@ def _knobs(settings: dict[str, object]) -> Knobs | None:
     knobs = Knobs()
     knobs.apply_json(settings)
     return knobs
-
-
-def _serve() -> None:
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
 
 
 def _shown(path: Path) -> str:
