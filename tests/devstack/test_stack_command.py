@@ -214,3 +214,25 @@ def test_one_organisation_is_named_by_the_single_organisation_settings(tmp_path:
     assert settings.graph.client_id == graph.apps[0].client_id
     assert settings.graph.ca_file == ca_file
     assert set(env) <= set(KNOWN_SETTINGS) | set(HOST_SETTINGS)
+
+
+def test_a_settings_file_not_written_here_is_kept_and_nothing_starts(tmp_path: Path) -> None:
+    mine = tmp_path / ".env.local"
+    mine.write_text("MY_OWN=setting\n", encoding="utf-8")
+
+    done = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "devstack", "stack", "--env-file", str(mine)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"stack: cannot write the settings: {mine} exists and was not written by python -m "
+        "devstack; choose another --env-file, move the file away, or pass --force"
+    ]
+    assert mine.read_text(encoding="utf-8") == "MY_OWN=setting\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env.local"]
