@@ -1,4 +1,4 @@
-"""Run the local stack by hand: `python -m devstack {demo,selfcheck,stack,credly,graph,azurite}`."""
+"""Run the local stack by hand: `python -m devstack {demo,stack,host,change,selfcheck,...}`."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import sys
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from devstack import change_cli, demo_cli
 from devstack.azurite import Azurite
 from devstack.credly.server import CredlyStandIn
 from devstack.graph.server import GraphStandIn
@@ -92,37 +92,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             add_stack_arguments(sub)
     commands.add_parser("azurite", help="the Azure Storage emulator alone")
     host_cli.add_arguments(commands.add_parser("host", help=host_cli.HELP))
-    demo = commands.add_parser("demo", help="full crawl, some changes, incremental crawl")
-    demo.add_argument("--badges", type=int, default=2000)
-    demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument(
-        "--preview-out", type=Path, help="directory of the dry run's preview page (default: temp)"
-    )
+    demo_cli.add_arguments(commands.add_parser("demo", help=demo_cli.HELP))
+    change_cli.add_parser(commands)
     args = parser.parse_args(argv)
 
-    if args.command == "host":
-        return host_cli.main(args)
+    runners = {
+        "host": host_cli.main,
+        "demo": demo_cli.main,
+        "change": change_cli.run,
+        "stack": run_stack,
+    }
+    if args.command in runners:
+        return runners[args.command](args)
 
     if args.command == "selfcheck":
         results = run_selfcheck(badges=args.badges)
         sys.stdout.write(format_report(results) + "\n")
         return 0 if all(r.ok for r in results) else 1
 
-    if args.command == "demo":
-        from devstack.demo import run_demo  # noqa: PLC0415 - imports the connector
-
-        return run_demo(
-            sys.stdout, badges=args.badges, seed=args.seed, preview_dir=args.preview_out
-        )
-
     if args.command == "azurite":
         with Azurite() as azurite:
             sys.stdout.write(json.dumps({"connection_string": azurite.connection_string}) + "\n")
             _wait_for_interrupt()
         return 0
-
-    if args.command == "stack":
-        return run_stack(args)
 
     # Served on the real clock, so the world is built "now" (its tokens valid from today).
     spec = WorldSpec(
