@@ -23,6 +23,8 @@ TIMER_TABLE = "devhosttimers"
 STATUS_ROW = "status"
 # A wait ends this early at most; the occurrence is then awaited again.
 _CLOCK_SLACK_S = 0.005
+_MAX_STEPS = 4000
+_HOUR = timedelta(hours=1)
 
 
 def timer_schedule(function: TimerFunction, env: Mapping[str, str]) -> Schedule:
@@ -42,6 +44,23 @@ def timer_schedule(function: TimerFunction, env: Mapping[str, str]) -> Schedule:
         return parse_schedule(text)
     except ScheduleError as error:
         raise ScheduleError(f"timer {function.name}: {error}") from None
+
+
+def latest_missed(schedule: Schedule, last: datetime, now: datetime) -> datetime | None:
+    """The latest occurrence after `last` and at or before `now` (None: none was missed).
+
+    The latest, not the first: every instance starting in the same period then claims the
+    same occurrence, so a downtime is made up for by one firing, as the host does.
+    """
+    missed = None
+    moment = last
+    for _ in range(_MAX_STEPS):
+        following = schedule.next_after(moment)
+        if following > now:
+            return missed
+        missed = moment = following
+    # A frequent schedule and a long downtime: look at the last hour only.
+    return latest_missed(schedule, now - timedelta(hours=1), now) if last < now - _HOUR else missed
 
 
 class TimerRunner:
@@ -128,8 +147,8 @@ class TimerRunner:
             log.warning("timer %s: reading its status failed: %s", self.function.name, error)
             return
         last = datetime.strptime(str(status["Last"]), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        missed = self.schedule.next_after(last)
-        if missed < self.clock() - timedelta(seconds=1):
+        missed = latest_missed(self.schedule, last, self.clock() - timedelta(seconds=1))
+        if missed is not None:
             self.fire(missed, past_due=True)
 
     def _report(self, done: Future[Any]) -> None:
