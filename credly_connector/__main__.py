@@ -28,7 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("version", help="print the product name and version as JSON")
     crawl = commands.add_parser(
-        "crawl", help="run one crawl to completion through the configured storage's queues"
+        "crawl",
+        help="run one crawl to completion through the configured storage's queues"
+        " (continuing the organisation's unfinished crawl, if any)",
     )
     crawl.add_argument("--kind", choices=("full", "incremental"), default="incremental")
     crawl.add_argument("--workers", type=int, default=4, help="handler threads (default 4)")
