@@ -14,8 +14,7 @@ import sys
 import requests
 
 from devstack.world_control import CHANGES
-
-WORLD_URL = "DEVSTACK_WORLD_URL"
+from devstack.world_control import WORLD_URL_SETTING as WORLD_URL
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

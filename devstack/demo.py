@@ -9,7 +9,6 @@ directory, an incremental crawl; and tells what each change did to whose profile
 
 from __future__ import annotations
 
-import secrets
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,10 +24,10 @@ from credly_connector.ops.preview import write_preview_page
 from credly_connector.pipeline.queues import EVENTS, QUEUE_NAMES
 from credly_connector.runtime import build_context
 from credly_connector.settings import load_settings
-from devstack.azurite import Azurite
-from devstack.connected import CONNECTION_ID, ConnectedStack, connected_stack
-from devstack.envfile import write_env_file
+from devstack.connected import CONNECTION_ID
+from devstack.envfile import EnvFileError, write_env_file
 from devstack.host import FunctionsHost
+from devstack.localstack import EVENTS_ROUTE, HostAddress, LocalStack, local_stack
 from devstack.narration import (
     Items,
     account_for,
@@ -52,7 +51,7 @@ class DemoRun:
     """What the demo is running on: the stack, the host, and an operations client."""
 
     world: World
-    stack: ConnectedStack
+    stack: LocalStack
     host: FunctionsHost
     ops: OpsClient
     out: TextIO
@@ -80,7 +79,8 @@ def crawl_summary(record: dict[str, Any]) -> str:
         f": {record['status']} in {took:.1f} s",
         f"  pages {record.get('totalPages') or 0}, badges seen {counts.get('badges_seen', 0)},"
         f" changed {counts.get('badges_changed', 0)}",
-        f"  people written {counts.get('people_written', 0)},"
+        f"  people {'that would be ' if record.get('dryRun') else ''}written"
+        f" {counts.get('people_written', 0)},"
         f" deleted {counts.get('people_deleted', 0)},"
         f" unchanged {counts.get('people_unchanged', 0)}",
     ]
@@ -172,25 +172,34 @@ def run_demo(
     """
     world = build_world(WorldSpec(seed=seed, badges=badges, now=datetime.now(UTC)))
     with ExitStack() as stacks:
-        azurite = stacks.enter_context(Azurite())
-        # The stand-in has no write limit by default; pace writes like a generous tenant would.
-        env_extra = {"GRAPH_WRITE_RATE": str(write_rate)}
+        scratch = Path(stacks.enter_context(tempfile.TemporaryDirectory(prefix="credly-demo-")))
+        env_path = (env_file or Path(".env.local")) if serve else scratch / "demo.env"
+        address = HostAddress.choose(0, None)
+        # Graph over TLS with a throwaway CA, setup left to the connector's own route below.
         stack = stacks.enter_context(
-            connected_stack(world, azurite.connection_string, extra_env=env_extra, provision=False)
+            local_stack(
+                world, ca_file=_ca_file(env_path, scratch, serve), host=address, setup=False
+            )
         )
-        key = secrets.token_urlsafe(24)
+        # The stand-in has no write limit by default; pace writes like a generous tenant would.
+        stack.env["GRAPH_WRITE_RATE"] = str(write_rate)
         out.write(
             f"synthetic organisation: {badges} badges, {len(world.people)} people, "
             f"{len(world.directory)} directory users\n"
-            f"local stack: Azurite, Credly at {stack.credly.api_url}, Graph at "
-            f"{stack.graph.graph_url}\n"
+            f"local stack: Azurite, Credly at {stack.env['CREDLY_API_URL']}, Graph at "
+            f"{stack.env['GRAPH_API_URL']}\n"
         )
-        host = stacks.enter_context(FunctionsHost(stack.env, instances=instances, key=key))
-        run = DemoRun(world, stack, host, OpsClient(host.base_url, key), out)
-        run.say(f"functions host: {host.base_url}/api ({instances} instance(s), key {key[:6]}...)")
-        ok = _story(run, azurite.connection_string, preview_dir)
+        host = stacks.enter_context(
+            FunctionsHost(stack.env, instances=instances, key=address.key, port=address.port)
+        )
+        run = DemoRun(world, stack, host, OpsClient(host.base_url, address.key), out)
+        run.say(
+            f"functions host: {host.base_url}/api ({instances} instance(s),"
+            f" key {address.key[:6]}...)"
+        )
+        ok = _story(run, stack.env["AzureWebJobsStorage"], preview_dir)
         if serve:
-            _serve(run, env_file)
+            _serve(run, env_path)
         else:
             _try_next(run.out)
     return 0 if ok else 1
@@ -272,11 +281,7 @@ def _story(run: DemoRun, connection_string: str, preview_dir: Path | None) -> bo
 
 def _webhook(run: DemoRun, connection_string: str) -> bool:
     run.say("\n== a badge accepted at Credly, delivered by webhook ==")
-    events_url = run.host.url("credly/events")
-    for org_id in run.world.org_ids:
-        run.world.credly.orgs[org_id].webhook_url = events_url
-    run.say("  Credly's webhook URL set to POST /api/credly/events?code=<key>")
-    run.stack.credly.webhooks.start()
+    run.say(f"  Credly's webhook URL: {run.host.base_url}/api/{EVENTS_ROUTE}?code=<key>")
     person = showcase_person(run.world)
     mutation = Mutator(run.world, seed=run.world.spec.seed).add_badge(person, state="accepted")
     names = {b: badge_words(run.world, b) for b in mutation.badge_ids}
@@ -299,9 +304,19 @@ def _webhook(run: DemoRun, connection_string: str) -> bool:
     return True
 
 
-def _serve(run: DemoRun, env_file: Path | None) -> None:
-    path = env_file or Path(".env.local")
-    write_env_file(path, run.stack.env)
+def _ca_file(env_path: Path, scratch: Path, serve: bool) -> Path:
+    """Where the Graph stand-in's CA goes: next to a served env file, else in scratch."""
+    if serve:
+        return env_path.expanduser().absolute().with_name(env_path.name + ".ca.pem")
+    return scratch / "graph-ca.pem"
+
+
+def _serve(run: DemoRun, path: Path) -> None:
+    try:
+        write_env_file(path, run.stack.env)
+    except (EnvFileError, OSError) as error:
+        run.say(f"\ncannot write the settings to {path}: {error} (use --env-file PATH)")
+        return
     base, key = f"{run.host.base_url}/api", run.host.key
     run.say("\n== serving until Ctrl-C: the stack and the host keep running ==")
     run.say(f"  settings of this stack: {path} (load them: set -a; . {path}; set +a)")
@@ -318,9 +333,8 @@ def _try_next(out: TextIO) -> None:
         "\n== try next ==\n"
         "  ./scripts/run --serve     this demo, then the stack and host keep running\n"
         "  or by hand, as in the README (Run the app locally):\n"
-        "    .venv/bin/python -m devstack stack --env-file .env.local     (terminal 1)\n"
-        "    set -a; . ./.env.local; set +a; .venv/bin/python -m devstack host   (terminal 2)\n"
-        "    curl -X POST 'http://127.0.0.1:7071/api/ops/setup?code=KEY'\n"
+        "    .venv/bin/python -m devstack stack --env-file .env.local   (terminal 1, sets up)\n"
+        "    set -a; . ./.env.local; set +a; .venv/bin/python -m devstack host --key KEY\n"
         "    curl -X POST 'http://127.0.0.1:7071/api/ops/crawls?code=KEY'"
         ' -d \'{"kind":"full"}\'\n'
         "  routes: ops/setup, ops/health, ops/crawls[/{id}[/retry|/cancel|/preview]],\n"

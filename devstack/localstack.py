@@ -31,6 +31,7 @@ from devstack.credly.server import CredlyStandIn
 from devstack.graph.server import GraphStandIn
 from devstack.standin import Knobs, TlsIdentity
 from devstack.synthetic import World
+from devstack.world_control import WORLD_URL_SETTING, WorldControl
 
 DEFAULT_HOST_PORT = 7071
 """The port `python -m devstack host` (and `func start`) serves on by default."""
@@ -76,6 +77,7 @@ class LocalStack:
     host: HostAddress
     env: dict[str, str]
     setup: SetupReport | None
+    control: WorldControl
 
 
 def free_port() -> int:
@@ -158,8 +160,11 @@ def local_stack(
         for org_id in world.org_ids:
             world.credly.orgs[org_id].webhook_url = host.url(EVENTS_ROUTE)
         credly.webhooks.start()
+        control = stack.enter_context(WorldControl(world, seed=world.spec.seed))
         env = stack_settings(world, azurite.connection_string, credly, graph, ca_file)
+        # Not a connector setting: where `python -m devstack change` finds this stack.
+        env[WORLD_URL_SETTING] = control.base_url
         report = (
             setup_report(build_context(load_settings(env)), wait_s=SETUP_WAIT_S) if setup else None
         )
-        yield LocalStack(world, azurite, credly, graph, host, env, report)
+        yield LocalStack(world, azurite, credly, graph, host, env, report, control)

@@ -57,6 +57,11 @@ def entries(item: dict[str, Any]) -> dict[str, str]:
     return found
 
 
+def badges(count: int) -> str:
+    """`1 badge`, `2 badges`."""
+    return f"{count} badge" + ("" if count == 1 else "s")
+
+
 def upn_of(item: dict[str, Any]) -> str:
     """The userPrincipalName an item belongs to."""
     return str(json.loads(item["properties"]["accountInformation"])["userPrincipalName"])
@@ -105,7 +110,7 @@ def profile_changes(before: Items, after: Items) -> list[str]:
             continue
         if new is None:
             assert old is not None
-            lines.append(f"  {upn_of(old)}: profile item deleted ({len(entries(old))} badges)")
+            lines.append(f"  {upn_of(old)}: profile item deleted ({badges(len(entries(old)))})")
             continue
         old_entries = entries(old) if old else {}
         new_entries = entries(new)
@@ -162,7 +167,7 @@ def _account_for_user(world: World, mutation: Mutation, before: Items, after: It
         return "changed no profile: they had no Credly badge on their profile to begin with"
     item_id = mine[0]
     if item_id not in after:
-        return f"their profile item was deleted ({len(entries(before[item_id]))} badges)"
+        return f"their profile item was deleted ({badges(len(entries(before[item_id])))})"
     return "their profile item was rewritten"
 
 

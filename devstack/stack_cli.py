@@ -173,6 +173,8 @@ def summary(running: LocalStack, env_path: Path, written: Path) -> str:
         f"  .venv/bin/python -m devstack host --key {host.key}{port}",
         *([] if running.setup is not None else [f"  curl -X POST '{host.url('ops/setup')}'"]),
         f"  curl -X POST '{host.url('ops/crawls')}' -d '{crawl}'",
+        "then make something happen at Credly or in Entra ID (the webhook reaches the host):",
+        "  .venv/bin/python -m devstack change accept     (see: python -m devstack change -h)",
         "or without the host:",
         *([] if running.setup is not None else ["  .venv/bin/python -m credly_connector setup"]),
         "  .venv/bin/python -m credly_connector crawl --kind full     (also: health, status)",

@@ -23,6 +23,8 @@ from devstack.synthetic.mutation import NoEligibleTargetError
 from devstack.synthetic.mutations import Mutator
 from devstack.synthetic.people import EmailRelation
 
+WORLD_URL_SETTING = "DEVSTACK_WORLD_URL"
+"""The variable of the stack's env file naming where this server listens."""
 CHANGES: dict[str, str] = {
     "accept": "issue an accepted badge to a matched, licensed person (Credly sends its webhook)",
     "accept-pending": "accept a pending badge",
