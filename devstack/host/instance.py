@@ -147,7 +147,7 @@ class Instance:
 
     def _timed_out(self, running: Running) -> None:
         log.error(
-            "%s timed out after %.0f s (%s); restarting the worker",
+            "%s timed out after %g s (%s); restarting the worker",
             running.function,
             self.invocations.timeout_s or 0,
             running.detail,

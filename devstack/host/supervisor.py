@@ -261,4 +261,5 @@ class FunctionsHost(Service):
             self._spawn(slot)
             self._await_ready(slot)
         except (OSError, RuntimeError) as error:
-            log.error("host instance %d did not restart: %s", slot.index, error)
+            if not self._stopping.is_set():
+                log.error("host instance %d did not restart: %s", slot.index, error)

@@ -89,7 +89,10 @@ class HostStack:
         """Poll `GET /api/ops/crawls/{id}` until the crawl ended; its last status."""
         deadline = time.monotonic() + timeout_s
         while True:
-            status = self.crawl_status(host, crawl_id)
+            try:
+                status = self.crawl_status(host, crawl_id)
+            except requests.ConnectionError:  # instance 0 being replaced: ask again
+                status = {"status": "unknown"}
             if status["status"] in ENDED:
                 return status
             assert time.monotonic() < deadline, f"crawl {crawl_id} did not end: {status}"
