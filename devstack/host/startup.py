@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 
 from azure.core.exceptions import AzureError
@@ -45,6 +46,24 @@ def check_storage(env: Mapping[str, str], timeout_s: float = 5.0) -> None:
         raise HostStartError(
             f"the storage in {STORAGE} ({service.url}) is not reachable ({reason}); {START_STORAGE}"
         ) from None
+
+
+def check_port(port: int) -> None:
+    """Fail when the HTTP port is taken (0, any free port, always works).
+
+    Raises:
+        HostStartError: Naming the port and the option.
+    """
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise HostStartError(
+                f"port {port} cannot be used ({error.strerror}): choose another with --port "
+                "(0: any free port)"
+            ) from None
 
 
 def check_app_settings(env: Mapping[str, str]) -> None:

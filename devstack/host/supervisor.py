@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import urlencode
 
+from devstack.host.hostjson import HostJsonError, read_host_json
 from devstack.host.http import ROUTE_PREFIX
 from devstack.host.instance import FUNCTION_TIMEOUT_EXIT, READY, InstanceOptions
-from devstack.host.startup import check_app_settings, check_storage
+from devstack.host.startup import HostStartError, check_app_settings, check_port, check_storage
 from devstack.lifecycle import Service
 
 log = logging.getLogger("devstack.host")
@@ -31,13 +32,20 @@ SYSTEM_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 DRAIN_TIMEOUT_S = 30.0
 
 
+# An instance that keeps failing soon after its start is restarted less and less often.
+QUICK_FAILURE_S = 10.0
+MAX_RESTART_DELAY_S = 30.0
+
+
 @dataclass
 class _Slot:
-    """One instance place: its current process and how often it was started."""
+    """One instance place: its current process, when it started, and its quick failures."""
 
     index: int
     process: subprocess.Popen[str] | None = None
-    starts: int = 0
+    started: float = 0.0
+    quick_failures: int = 0
+    restart_at: float | None = None
 
 
 class FunctionsHost(Service):
@@ -139,6 +147,11 @@ class FunctionsHost(Service):
         with self._lock:
             if self._slots:
                 return self
+            try:
+                read_host_json(self.host_json)
+            except HostJsonError as error:
+                raise HostStartError(str(error)) from None
+            check_port(self.port)
             check_storage(self.env)
             check_app_settings(self.env)
             self._stopping.clear()
@@ -217,7 +230,7 @@ class FunctionsHost(Service):
         process.stdin.write(options.to_json())
         process.stdin.close()
         slot.process = process
-        slot.starts += 1
+        slot.started = time.monotonic()
 
     def _await_ready(self, slot: _Slot) -> str:
         process = slot.process
@@ -249,11 +262,22 @@ class FunctionsHost(Service):
                     code = None if slot.process is None else slot.process.poll()
                     if code is None or self._stopping.is_set():
                         continue
-                    self._replace(slot, code)
+                    if slot.restart_at is None:
+                        self._schedule_restart(slot, code)
+                    if time.monotonic() >= (slot.restart_at or 0.0):
+                        self._replace(slot)
 
-    def _replace(self, slot: _Slot, code: int) -> None:
+    def _schedule_restart(self, slot: _Slot, code: int) -> None:
+        quick = time.monotonic() - slot.started < QUICK_FAILURE_S
+        slot.quick_failures = slot.quick_failures + 1 if quick else 0
+        delay = min(MAX_RESTART_DELAY_S, 2.0 ** (slot.quick_failures - 1)) if quick else 0.0
+        slot.restart_at = time.monotonic() + delay
         why = "after a function timeout" if code == FUNCTION_TIMEOUT_EXIT else f"with {code}"
-        log.warning("host instance %d exited %s; starting a new one", slot.index, why)
+        later = f" in {delay:g} s" if delay else ""
+        log.warning("host instance %d exited %s; starting a new one%s", slot.index, why, later)
+
+    def _replace(self, slot: _Slot) -> None:
+        slot.restart_at = None
         if slot.process is not None and slot.process.stdout is not None:
             slot.process.stdout.close()
         self.restarts += 1

@@ -32,7 +32,11 @@ def main() -> NoReturn:
     import function_app  # noqa: PLC0415 - the worker imports the app, once
 
     instance = Instance(options, function_table(function_app.app.get_functions()), host)
-    url = instance.start()
+    try:
+        url = instance.start()
+    except OSError as error:  # the port is taken, most likely
+        sys.stderr.write(f"host instance {options.index} cannot serve: {error}\n")
+        os._exit(3)
     sys.stdout.write(f"{READY} {url}\n")
     sys.stdout.flush()
     # Nobody reads the pipe past the ready line: anything printed later goes to stderr.
