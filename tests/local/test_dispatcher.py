@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import _thread
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from azure.storage.queue import QueueServiceClient
 
 from credly_connector.local.dispatcher import LocalDispatcher
+from credly_connector.pipeline.context import Delivery
+from credly_connector.pipeline.dispatch import handle_message
 from credly_connector.pipeline.launch import request_crawl
 from credly_connector.pipeline.messages import PAGES, START, PageMessage
 from credly_connector.pipeline.queues import CrawlQueues
@@ -72,3 +78,41 @@ def test_a_handler_outliving_its_lease_is_renewed_not_delivered_again(
     assert (dispatcher.stats.handled[START], dispatcher.stats.handled[PAGES]) == (1, 1)
     assert sum(dispatcher.stats.failed.values()) == 0
     assert pipeline.stored() == pipeline.expected()
+
+
+def test_ctrl_c_gives_back_the_messages_not_started_and_lets_running_handlers_finish(
+    make_pipeline: Callable[..., Pipeline],  # noqa: F811
+) -> None:
+    # Given a crawl with five pages queued and a one-worker dispatcher holding two of them
+    # (one running, slowly, and one waiting for the worker),
+    pipeline = make_pipeline(badges=240, seed=6, env={"GRAPH_WRITE_RATE": "1000"})
+    ctx = pipeline.ctx
+    ctx.tables.ensure()
+    ctx.queues.ensure()
+    crawl = request_crawl(ctx, "full", "test").crawl
+    assert crawl is not None
+    start = ctx.queues.client(START)
+    for message in start.receive_messages(messages_per_page=1):
+        handle_message(ctx, START, message.content, Delivery())
+        start.delete_message(message)
+    credly = pipeline.stack.credly.api
+    credly.knobs.set_latency(LONG_S, "badges")
+    fetched = credly.requests.count("badges")
+    dispatcher = LocalDispatcher(ctx, workers=1, grace_s=60)
+
+    def interrupt_once_a_page_is_running() -> None:
+        deadline = time.monotonic() + 60
+        while credly.requests.count("badges") == fetched and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _thread.interrupt_main()  # what Ctrl-C does to the main thread
+
+    # when Ctrl-C comes while the first page runs,
+    threading.Thread(target=interrupt_once_a_page_is_running, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        dispatcher.run_until(lambda: False, timeout_s=120)
+
+    # then the running page finished and was settled, and the waiting one is visible again
+    # at once (with the three never taken), not after its lease.
+    assert dispatcher.stats.handled[PAGES] == 1
+    assert dispatcher.stats.abandoned == 0
+    assert len(ctx.queues.client(PAGES).peek_messages(max_messages=32)) == 4
