@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
 
+from credly_connector.stores.transport import storage_transport
 from devstack.host.functions import FunctionTable
 from devstack.host.hostjson import HostSettings
 from devstack.host.http import serve_functions
@@ -73,6 +74,7 @@ class Instance:
             worker_threads(os.environ), timeout_s=timeout, on_timeout=self._timed_out
         )
         self.renewer = LeaseRenewer(options.message_lease_s)
+        self._threads: list[threading.Thread] = []
         self.server = (
             serve_functions(table.http, keys=[options.key], port=options.port)
             if options.http
@@ -81,15 +83,19 @@ class Instance:
 
     def start(self) -> str:
         """Start serving; returns the HTTP base URL, or `-` when this instance has no HTTP."""
-        connection = os.environ[STORAGE]
-        threads = []
+        threads = self._threads
         if self.options.queues and self.table.queues:
-            service = QueueServiceClient.from_connection_string(connection)
+            services: dict[str, QueueServiceClient] = {}
             self.renewer.start()
             for queued in self.table.queues:
+                # Each trigger's storage is the one its binding's `connection` setting names.
+                if queued.connection not in services:
+                    services[queued.connection] = QueueServiceClient.from_connection_string(
+                        os.environ[queued.connection], transport=storage_transport()
+                    )
                 listener = QueueListener(
                     queued,
-                    service,
+                    services[queued.connection],
                     self.host.queues,
                     invocations=self.invocations,
                     renewer=self.renewer,
@@ -97,7 +103,7 @@ class Instance:
                 )
                 threads.append(listener.thread)
         if self.options.timers and self.table.timers:
-            tables = TableServiceClient.from_connection_string(connection)
+            tables = TableServiceClient.from_connection_string(os.environ[STORAGE])
             timer_table = tables.create_table_if_not_exists(TIMER_TABLE)
             for function in self.table.timers:
                 try:
@@ -123,6 +129,9 @@ class Instance:
     def stop(self) -> bool:
         """Stop taking messages and timers, let running invocations end (True: all ended)."""
         self.stopping.set()
+        # Listeners and timers end first, so nothing is submitted once the pool is closed.
+        for thread in self._threads:
+            thread.join(timeout=15)
         running = self.invocations.running
         if running:
             log.warning(

@@ -56,6 +56,7 @@ class Invocations:
         self._ids = itertools.count()
         self._lock = threading.Condition()
         self._stop = threading.Event()
+        self._draining = False
         self._watchdog = threading.Thread(target=self._watch, name="function-timeout", daemon=True)
         self._watchdog.start()
 
@@ -68,7 +69,12 @@ class Invocations:
         is_async: bool = False,
         detail: str = "",
     ) -> Future[Any]:
-        """Start one invocation; its future holds the function's result or exception."""
+        """Start one invocation; its future holds the function's result or exception.
+
+        Once `drain` began, the future comes back cancelled: the caller releases its input.
+        """
+        if self._stop.is_set() or self._draining:
+            return _cancelled()
         if is_async:
             key = self._begin(function, detail)
             future = asyncio.run_coroutine_threadsafe(handler(**arguments), self._event_loop())
@@ -82,7 +88,10 @@ class Invocations:
             finally:
                 self._end(key)
 
-        return self._pool.submit(run)
+        try:
+            return self._pool.submit(run)
+        except RuntimeError:  # the pool was shut down meanwhile
+            return _cancelled()
 
     @property
     def running(self) -> int:
@@ -92,6 +101,7 @@ class Invocations:
 
     def drain(self, timeout_s: float) -> bool:
         """Cancel invocations not yet started and wait for the running ones (True: all ended)."""
+        self._draining = True
         self._pool.shutdown(wait=False, cancel_futures=True)
         deadline = time.monotonic() + timeout_s
         with self._lock:
@@ -139,3 +149,9 @@ class Invocations:
             for key, run in late:
                 reported.add(key)
                 self.on_timeout(run)
+
+
+def _cancelled() -> Future[Any]:
+    future: Future[Any] = Future()
+    future.cancel()
+    return future
