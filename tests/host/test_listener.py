@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import threading
 import time
 import uuid
@@ -17,7 +18,7 @@ from azure.storage.queue import QueueClient, QueueServiceClient
 from devstack.azurite import Azurite
 from devstack.host.functions import QueueFunction
 from devstack.host.hostjson import QueueOptions
-from devstack.host.invocations import Invocations
+from devstack.host.invocations import Invocations, worker_threads
 from devstack.host.queues import LeaseRenewer, QueueListener
 from tests.host.conftest import wait_until
 
@@ -44,7 +45,12 @@ class Calls:
 
 @contextmanager
 def listening(
-    azurite: Azurite, handler: Callable[..., Any], *, lease_s: float, renew: bool = True
+    azurite: Azurite,
+    handler: Callable[..., Any],
+    *,
+    lease_s: float,
+    renew: bool = True,
+    threads: int = 4,
 ) -> Iterator[QueueClient]:
     """A listener for a fresh queue, running until the block ends; yields the queue."""
     service = QueueServiceClient.from_connection_string(azurite.connection_string)
@@ -52,7 +58,7 @@ def listening(
     function = QueueFunction(name, name, "AzureWebJobsStorage", "msg", handler)
     stopping = threading.Event()
     renewer = LeaseRenewer(lease_s)
-    invocations = Invocations(4)
+    invocations = Invocations(threads)
     listener = QueueListener(
         function, service, OPTIONS, invocations=invocations, renewer=renewer, stopping=stopping
     )
@@ -139,3 +145,63 @@ def test_a_message_that_is_not_base64_goes_to_poison_without_an_invocation(
         wait_until(lambda: len(calls.seen) == 1, "the good message")
 
     assert calls.seen == [(b"good", 1)]
+
+
+def test_invocations_of_one_function_run_at_once_on_the_worker_threads(
+    azurite: Azurite,
+) -> None:
+    # Given a function whose invocations can only finish when three run at the same time.
+    together = threading.Barrier(3, timeout=20)
+    calls = Calls()
+
+    def meet(msg: func.QueueMessage) -> None:
+        together.wait()
+        calls.add(msg)
+
+    with listening(azurite, meet, lease_s=10.0) as queue:
+        # When three messages arrive.
+        for body in (b"a", b"b", b"c"):
+            send(queue, body)
+        # Then all three ran at once (a serial worker would break the barrier).
+        wait_until(lambda: len(calls.seen) == 3, "three invocations")
+    assert not together.broken
+    assert sorted(body for body, _ in calls.seen) == [b"a", b"b", b"c"]
+
+
+def test_the_next_batch_is_fetched_when_in_flight_drops_to_the_threshold(
+    azurite: Azurite,
+) -> None:
+    # Given 12 messages and a function that holds each until told (batch 4, threshold 2).
+    started: list[bytes] = []
+    gates = {bytes([65 + n]): threading.Event() for n in range(12)}
+    lock = threading.Lock()
+
+    def held(msg: func.QueueMessage) -> None:
+        with lock:
+            started.append(msg.get_body())
+        assert gates[msg.get_body()].wait(30)
+
+    with listening(azurite, held, lease_s=10.0, threads=16) as queue:
+        for body in gates:
+            send(queue, body)
+
+        # When the first batch runs: nothing more is fetched while 4 > 2 are in flight.
+        wait_until(lambda: len(started) == 4, "the first batch")
+        time.sleep(1.0)
+        assert len(started) == 4
+
+        # When two of them end (in flight: 2), the next batch of 4 comes: 6 in flight.
+        for body in started[:2]:
+            gates[body].set()
+        wait_until(lambda: len(started) == 8, "the second batch")
+        time.sleep(1.0)
+        assert len(started) == 8
+        for gate in gates.values():
+            gate.set()
+        wait_until(lambda: len(started) == 12, "the rest")
+
+
+def test_the_thread_pool_size_follows_the_setting_with_the_workers_default() -> None:
+    assert worker_threads({"PYTHON_THREADPOOL_THREAD_COUNT": "3"}) == 3
+    assert worker_threads({}) == min(32, (os.cpu_count() or 1) + 4)
+    assert worker_threads({"PYTHON_THREADPOOL_THREAD_COUNT": "many"}) == worker_threads({})
