@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import inspect
+import logging
 import re
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
@@ -19,6 +20,7 @@ from urllib.parse import urlencode
 from devstack.host.functions import HttpFunction, function_table
 from devstack.standin import HttpError, Request, Response, Route, StandInServer
 
+log = logging.getLogger("devstack.host")
 ROUTE_PREFIX = "api"
 _PARAMETER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 
@@ -108,9 +110,13 @@ def _invoker(
             route_params=request.params,
             body=request.body,
         )
-        answer = function.handler(**{function.argument: http_request})
-        if inspect.isawaitable(answer):
-            answer = asyncio.run(_awaited(answer))
+        try:
+            answer = function.handler(**{function.argument: http_request})
+            if inspect.isawaitable(answer):
+                answer = asyncio.run(_awaited(answer))
+        except Exception as error:  # as the host: one line logged, 500 with no body
+            log.error("%s failed: %s: %s", function.name, type(error).__name__, error)
+            return Response(500, b"", {})
         return _response(answer)
 
     return invoke
