@@ -15,6 +15,8 @@ import threading
 from pathlib import Path
 from typing import NoReturn
 
+from azure.core.exceptions import AzureError
+
 from devstack.host.functions import function_table
 from devstack.host.hostjson import read_host_json
 from devstack.host.instance import READY, Instance, InstanceOptions, quiet_logging
@@ -34,8 +36,9 @@ def main() -> NoReturn:
     instance = Instance(options, function_table(function_app.app.get_functions()), host)
     try:
         url = instance.start()
-    except OSError as error:  # the port is taken, most likely
-        sys.stderr.write(f"host instance {options.index} cannot serve: {error}\n")
+    except (OSError, AzureError) as error:  # the port is taken, or storage went away
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        sys.stderr.write(f"host instance {options.index} cannot serve: {reason}\n")
         os._exit(3)
     sys.stdout.write(f"{READY} {url}\n")
     sys.stdout.flush()
