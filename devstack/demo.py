@@ -31,6 +31,7 @@ from devstack.localstack import EVENTS_ROUTE, HostAddress, LocalStack, local_sta
 from devstack.narration import (
     Items,
     account_for,
+    badge_standing,
     badge_words,
     describe_mutation,
     entries,
@@ -228,6 +229,7 @@ def _story(run: DemoRun, connection_string: str, preview_dir: Path | None) -> bo
     after_webhooks = run.items()
 
     mutator = Mutator(run.world, seed=run.world.spec.seed + 100)
+    prior = badge_standing(run.world)
     delivered_before = run.stack.credly.webhooks.counters.delivered
     badge_changes = [mutator.revoke(), mutator.make_private()]
     names = {b: badge_words(run.world, b) for m in badge_changes for b in m.badge_ids}
@@ -257,7 +259,7 @@ def _story(run: DemoRun, connection_string: str, preview_dir: Path | None) -> bo
     run.say("\n== what each change did ==")
     for change in badge_changes:
         effect = account_for(
-            run.world, change, (after_webhooks, by_webhook), run.ops.diagnose, names
+            run.world, change, (after_webhooks, by_webhook), run.ops.diagnose, names, prior=prior
         )
         path = "by webhook"
         if effect.startswith("changed no profile"):

@@ -83,6 +83,16 @@ def user_upn(world: World, user_id: str | None) -> str:
     return str(user.user_principal_name) if user is not None else f"user {user_id}"
 
 
+def badge_standing(world: World) -> dict[str, str]:
+    """Badge id -> `accepted, public` (its state and privacy now), for every badge."""
+    with world.credly.lock:
+        return {
+            badge.id: f"{badge.state}, {'public' if badge.public else 'private'}"
+            for org in world.org_ids
+            for badge in world.credly.org_badges(org)
+        }
+
+
 def describe_mutation(world: World, mutation: Mutation, names: dict[str, tuple[str, str]]) -> str:
     """One sentence for a change at Credly or in the directory.
 
@@ -131,11 +141,15 @@ def account_for(
     snapshots: tuple[Items, Items],
     diagnose: Diagnose,
     names: dict[str, tuple[str, str]],
+    *,
+    prior: dict[str, str] | None = None,
 ) -> str:
     """What a change did to the profiles, or why it changed none (the diagnosis's reason).
 
     Args:
         snapshots: The items before and after the change was applied.
+        prior: Badge id -> how it stood before the change (`badge_standing`), to say why a
+            badge that was never shown still is not.
     """
     before, after = snapshots
     if mutation.kind in _USER_DONE:
@@ -153,7 +167,11 @@ def account_for(
                 effects.append(f"taken off {upn_of(item)}'s profile{gone}")
     if effects:
         return "; ".join(effects)
-    return "changed no profile: " + _why_not(mutation, diagnose, names)
+    why = _why_not(mutation, diagnose, names)
+    badge_id = mutation.badge_ids[0] if mutation.badge_ids else ""
+    if prior and badge_id in prior and not any(badge_id in entries(i) for i in before.values()):
+        return f"changed no profile: it was not on one before either ({prior[badge_id]}); now {why}"
+    return "changed no profile: " + why
 
 
 def _account_for_user(world: World, mutation: Mutation, before: Items, after: Items) -> str:
