@@ -42,7 +42,7 @@ from devstack.ops_client import OpsClient
 from devstack.signals import wait_for_interrupt
 from devstack.synthetic import World, WorldSpec, build_world
 from devstack.synthetic.mutations import Mutator
-from devstack.synthetic.people import EmailRelation, Person
+from devstack.world_control import showcase_person
 
 WEBHOOK_WAIT_S = 30.0
 
@@ -120,19 +120,6 @@ def run_crawl_over_http(run: DemoRun, kind: str, *, dry_run: bool = False) -> di
     record = run.ops.wait_crawl(str(started["id"]), on_poll=show_phase, interval_s=0.25)
     run.say(crawl_summary(record))
     return record
-
-
-def showcase_person(world: World) -> Person:
-    """A person a new accepted badge will visibly reach: matched, enabled, licensed."""
-    for person in world.people:
-        if (
-            person.credly_user_id is not None
-            and person.enabled
-            and person.licensed
-            and person.email_relation == EmailRelation.MAIL
-        ):
-            return person
-    raise RuntimeError("the synthetic organisation has no matched, licensed person")
 
 
 def events_queue_empty(connection_string: str) -> Callable[[], bool]:

@@ -21,7 +21,7 @@ from devstack.standin import HttpError, Request, Response, StandInServer, route
 from devstack.synthetic import Mutation, World
 from devstack.synthetic.mutation import NoEligibleTargetError
 from devstack.synthetic.mutations import Mutator
-from devstack.synthetic.people import EmailRelation
+from devstack.synthetic.people import EmailRelation, Person
 
 WORLD_URL_SETTING = "DEVSTACK_WORLD_URL"
 """The variable of the stack's env file naming where this server listens."""
@@ -37,6 +37,23 @@ CHANGES: dict[str, str] = {
     "enable-user": "enable a disabled Entra ID user",
     "add-alias": "give a user a new alias and move their Credly email to it",
 }
+
+
+def showcase_person(world: World) -> Person:
+    """A person a new accepted badge visibly reaches: matched by mail, enabled, licensed.
+
+    Raises:
+        NoEligibleTargetError: When the world has no such person.
+    """
+    for person in world.people:
+        if (
+            person.credly_user_id is not None
+            and person.enabled
+            and person.licensed
+            and person.email_relation == EmailRelation.MAIL
+        ):
+            return person
+    raise NoEligibleTargetError("no matched, licensed person with a Credly account")
 
 
 class WorldControl(Service):
@@ -115,7 +132,7 @@ class WorldControl(Service):
     def _mutate(self, kind: str, names: dict[str, tuple[str, str]]) -> Mutation:
         m = self.mutator
         if kind == "accept":
-            return m.add_badge(self._showcase_person(), state="accepted")
+            return m.add_badge(showcase_person(self.world), state="accepted")
         if kind in {"revoke", "make-private", "delete-badge", "replace"}:
             # Name the badge before the change: a deleted badge has no name after it.
             before = {b.id: badge_words(self.world, b.id) for b in self._all_badges()}
@@ -139,17 +156,6 @@ class WorldControl(Service):
     def _all_badges(self) -> list[Any]:
         with self.world.credly.lock:
             return [b for org in self.world.org_ids for b in self.world.credly.org_badges(org)]
-
-    def _showcase_person(self) -> Any:
-        for person in self.world.people:
-            if (
-                person.credly_user_id is not None
-                and person.enabled
-                and person.licensed
-                and person.email_relation == EmailRelation.MAIL
-            ):
-                return person
-        raise NoEligibleTargetError("no matched, licensed person with a Credly account")
 
     def set_webhook_url(self, url: str | None) -> None:
         """Set (or clear) every organisation's webhook URL, as an admin does at Credly."""
