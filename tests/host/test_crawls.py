@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import requests
@@ -37,23 +36,28 @@ def test_a_crawl_requested_over_http_ends_with_exactly_the_oracles_items(
 def test_three_instances_crawl_exactly_even_when_one_is_killed_mid_crawl(
     make_host_stack: Callable[..., HostStack],
 ) -> None:
-    # Given three instances and a Credly slow enough that the crawl spans seconds.
-    stack = make_host_stack(badges=600, seed=9, credly_knobs=Knobs(latency_s=0.4))
-    host = stack.host(instances=3, timers=False, message_lease_s=4.0)
-    first_pids = host.instance_pids
-    assert len(first_pids) == 3
-
-    # When a crawl runs and instance 1 is SIGKILLed while pages are being read.
-    crawl_id = stack.request_crawl(host)
-    wait_until(
-        lambda: stack.crawl_status(host, crawl_id).get("phase") == "pages", "the pages phase"
+    # Given three instances taking two messages at a time each, and a Credly slow enough
+    # that every instance is reading pages for seconds.
+    stack = make_host_stack(
+        badges=600,
+        seed=9,
+        credly_knobs=Knobs(latency_s=1.5),
+        queues={"batchSize": 2, "newBatchThreshold": 0},
     )
-    time.sleep(0.5)
+    host = stack.host(instances=3, timers=False, message_lease_s=4.0)
+    assert len(host.instance_pids) == 3
+    credly = stack.pipeline.stack.credly.api
+
+    # When a crawl runs and instance 1 is SIGKILLed while the instances read pages.
+    crawl_id = stack.request_crawl(host)
+    wait_until(lambda: len(credly.requests.entries("badges")) >= 3, "pages being read")
     killed = host.kill_instance(1)
 
-    # Then the crawl still ends exact: the killed instance's messages came back after their
-    # lease and another instance (or its replacement) finished them.
+    # Then the pages it was reading came back after their lease and were read again...
     status = stack.wait_crawl(host, crawl_id)
+    read = len(credly.requests.entries("badges"))
+    assert read > status["totalPages"] + 1  # page 1 is read by the start stage too
+    # ...and the crawl still ended exact.
     assert status["status"] == "succeeded", status
     assert stack.pipeline.stored() == stack.pipeline.expected()
     # And the killed instance was replaced, as the platform replaces a failed one.
