@@ -25,6 +25,9 @@ STATUS_ROW = "status"
 _CLOCK_SLACK_S = 0.005
 _MAX_STEPS = 4000
 _HOUR = timedelta(hours=1)
+_KEEP = timedelta(days=1)
+_KEY_FORMAT = "%Y%m%dT%H%M%SZ"
+_PRUNE_EVERY = timedelta(hours=1)
 
 
 def timer_schedule(function: TimerFunction, env: Mapping[str, str]) -> Schedule:
@@ -63,6 +66,10 @@ def latest_missed(schedule: Schedule, last: datetime, now: datetime) -> datetime
     return latest_missed(schedule, now - timedelta(hours=1), now) if last < now - _HOUR else missed
 
 
+def _row_key(occurrence: datetime) -> str:
+    return occurrence.astimezone(UTC).strftime(_KEY_FORMAT)
+
+
 class TimerRunner:
     """Fires one timer function at each occurrence of its schedule (UTC), in one instance.
 
@@ -88,10 +95,13 @@ class TimerRunner:
         self.invocations = invocations
         self.stopping = stopping
         self.clock = clock
+        self._pruned_at: datetime | None = None
         self.thread = threading.Thread(target=self.run, name=f"timer-{function.name}", daemon=True)
 
     def run(self) -> None:
         """Fire at each occurrence until `stopping` is set."""
+        if self.function.run_on_startup:  # as the host: at every instance start, unclaimed
+            self._invoke(past_due=False, detail="run on startup")
         if self.function.use_monitor:
             self._fire_missed()
         after = self.clock()
@@ -116,19 +126,22 @@ class TimerRunner:
         except AzureError as error:
             log.warning("timer %s: claiming %s failed: %s", self.function.name, occurrence, error)
             return False
-        request = TimerRequest(past_due=past_due)
+        self._invoke(past_due=past_due, detail=f"occurrence {occurrence.isoformat()}")
+        self._forget_old_claims(occurrence)
+        return True
+
+    def _invoke(self, *, past_due: bool, detail: str) -> None:
         future = self.invocations.submit(
             self.function.name,
             self.function.handler,
-            {self.function.argument: request},
+            {self.function.argument: TimerRequest(past_due=past_due)},
             is_async=self.function.is_async,
-            detail=f"occurrence {occurrence.isoformat()}",
+            detail=detail,
         )
         future.add_done_callback(self._report)
-        return True
 
     def _claim(self, occurrence: datetime) -> bool:
-        key = occurrence.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        key = _row_key(occurrence)
         try:
             self.table.create_entity({"PartitionKey": self.function.name, "RowKey": key})
         except ResourceExistsError:
@@ -138,6 +151,19 @@ class TimerRunner:
             self.table.upsert_entity(status, mode=UpdateMode.REPLACE)
         return True
 
+    def _forget_old_claims(self, now: datetime) -> None:
+        """Delete claims older than a day (at most hourly), so the table stays small."""
+        if self._pruned_at is not None and now - self._pruned_at < _PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        # Claim keys are digits first, so `lt` never reaches the `status` row.
+        query = f"PartitionKey eq '{self.function.name}' and RowKey lt '{_row_key(now - _KEEP)}'"
+        try:
+            for row in self.table.query_entities(query, select=["PartitionKey", "RowKey"]):
+                self.table.delete_entity(row["PartitionKey"], row["RowKey"])
+        except AzureError as error:  # the next prune tries again
+            log.warning("timer %s: pruning old claims failed: %s", self.function.name, error)
+
     def _fire_missed(self) -> None:
         try:
             status = self.table.get_entity(self.function.name, STATUS_ROW)
@@ -146,7 +172,7 @@ class TimerRunner:
         except AzureError as error:
             log.warning("timer %s: reading its status failed: %s", self.function.name, error)
             return
-        last = datetime.strptime(str(status["Last"]), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        last = datetime.strptime(str(status["Last"]), _KEY_FORMAT).replace(tzinfo=UTC)
         missed = latest_missed(self.schedule, last, self.clock() - timedelta(seconds=1))
         if missed is not None:
             self.fire(missed, past_due=True)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from azure.data.tables import TableServiceClient
+from azure.data.tables import TableClient, TableServiceClient
 from azure.functions.timer import TimerRequest
 
 from devstack.azurite import Azurite
@@ -45,7 +45,12 @@ def test_a_seconds_schedule_starts_a_crawl_on_a_two_instance_host(
 
 
 def _runner(
-    table: Any, fired: list[TimerRequest], stopping: threading.Event, schedule: str
+    table: Any,
+    fired: list[TimerRequest],
+    stopping: threading.Event,
+    schedule: str,
+    *,
+    run_on_startup: bool = False,
 ) -> TimerRunner:
     lock = threading.Lock()
 
@@ -53,7 +58,7 @@ def _runner(
         with lock:
             fired.append(timer)
 
-    function = TimerFunction("tick", schedule, True, False, "timer", tick)
+    function = TimerFunction("tick", schedule, True, run_on_startup, "timer", tick)
     return TimerRunner(
         function,
         parse_schedule(schedule),
@@ -63,12 +68,21 @@ def _runner(
     )
 
 
-def test_each_occurrence_fires_once_across_two_instances(azurite: Azurite) -> None:
-    # Given two instances' timer runners of one every-second timer on the same storage.
+def _timer_table(azurite: Azurite) -> TableClient:
+    """The host's timer table, without rows of the `tick` timer of these tests."""
     tables = TableServiceClient.from_connection_string(azurite.connection_string)
     table = tables.create_table_if_not_exists(TIMER_TABLE)
     for entity in table.query_entities("PartitionKey eq 'tick'"):
         table.delete_entity(entity["PartitionKey"], entity["RowKey"])
+    return table
+
+
+def test_each_occurrence_fires_once_across_two_instances(azurite: Azurite) -> None:
+    # Given two instances' timer runners of one every-second timer on the same storage,
+    # and a claim left from two days ago.
+    table = _timer_table(azurite)
+    old = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y%m%dT%H%M%SZ")
+    table.create_entity({"PartitionKey": "tick", "RowKey": old})
     fired: list[TimerRequest] = []
     stopping = threading.Event()
     runners = [_runner(table, fired, stopping, "* * * * * *") for _ in range(2)]
@@ -84,22 +98,35 @@ def test_each_occurrence_fires_once_across_two_instances(azurite: Azurite) -> No
         assert runner.invocations.drain(5)
 
     # Then every occurrence was claimed by one instance and fired once, never twice.
-    claims = [
-        e for e in table.query_entities("PartitionKey eq 'tick'") if e["RowKey"] != STATUS_ROW
-    ]
+    rows = table.query_entities("PartitionKey eq 'tick'")
+    claims = [row["RowKey"] for row in rows if row["RowKey"] != STATUS_ROW]
     assert 3 <= len(claims) <= 5
     assert len(fired) == len(claims)
     assert not any(timer.past_due for timer in fired)
+    # And claims older than a day were deleted.
+    assert old not in claims
+
+
+def test_a_run_on_startup_timer_fires_when_its_instance_starts(azurite: Azurite) -> None:
+    table = _timer_table(azurite)
+    fired: list[TimerRequest] = []
+    stopping = threading.Event()
+    runner = _runner(table, fired, stopping, NEVER_SOON, run_on_startup=True)
+
+    runner.thread.start()
+    wait_until(lambda: len(fired) == 1, "the startup firing", timeout_s=10)
+    stopping.set()
+    runner.thread.join(timeout=10)
+    assert runner.invocations.drain(5)
+
+    assert [timer.past_due for timer in fired] == [False]
 
 
 def test_an_occurrence_missed_while_no_instance_ran_fires_once_at_start_past_due(
     azurite: Azurite,
 ) -> None:
     # Given a timer every ten minutes whose last recorded firing was over half an hour ago.
-    tables = TableServiceClient.from_connection_string(azurite.connection_string)
-    table = tables.create_table_if_not_exists(TIMER_TABLE)
-    for entity in table.query_entities("PartitionKey eq 'tick'"):
-        table.delete_entity(entity["PartitionKey"], entity["RowKey"])
+    table = _timer_table(azurite)
     ago = datetime.now(UTC) - timedelta(minutes=30)
     last = ago.replace(minute=ago.minute - ago.minute % 10, second=0, microsecond=0)
     table.upsert_entity(
