@@ -257,6 +257,7 @@ class FunctionsHost(Service):
     def _watch(self) -> None:
         """Replace an instance that exited while the host runs."""
         while not self._stopping.wait(0.2):
+            started = []
             with self._lock:
                 for slot in self._slots:
                     code = None if slot.process is None else slot.process.poll()
@@ -264,8 +265,15 @@ class FunctionsHost(Service):
                         continue
                     if slot.restart_at is None:
                         self._schedule_restart(slot, code)
-                    if time.monotonic() >= (slot.restart_at or 0.0):
-                        self._replace(slot)
+                    if time.monotonic() >= (slot.restart_at or 0.0) and self._respawn(slot):
+                        started.append(slot)
+            # Waited for outside the lock, so pids and kills are answered meanwhile.
+            for slot in started:
+                try:
+                    self._await_ready(slot)
+                except RuntimeError as error:
+                    if not self._stopping.is_set():
+                        log.error("host instance %d did not restart: %s", slot.index, error)
 
     def _schedule_restart(self, slot: _Slot, code: int) -> None:
         quick = time.monotonic() - slot.started < QUICK_FAILURE_S
@@ -276,14 +284,15 @@ class FunctionsHost(Service):
         later = f" in {delay:g} s" if delay else ""
         log.warning("host instance %d exited %s; starting a new one%s", slot.index, why, later)
 
-    def _replace(self, slot: _Slot) -> None:
+    def _respawn(self, slot: _Slot) -> bool:
         slot.restart_at = None
         if slot.process is not None and slot.process.stdout is not None:
             slot.process.stdout.close()
         self.restarts += 1
         try:
             self._spawn(slot)
-            self._await_ready(slot)
-        except (OSError, RuntimeError) as error:
-            if not self._stopping.is_set():
-                log.error("host instance %d did not restart: %s", slot.index, error)
+        except OSError as error:
+            log.error("host instance %d did not restart: %s", slot.index, error)
+            slot.restart_at = time.monotonic() + MAX_RESTART_DELAY_S
+            return False
+        return True
