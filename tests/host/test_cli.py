@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
-from devstack.azurite import AzuriteEndpoints
+from devstack.azurite import Azurite, AzuriteEndpoints
 from devstack.host.cli import READY_LINE
 from devstack.standin import Knobs
 from tests.host.conftest import HostStack, wait_until
@@ -169,3 +170,20 @@ def test_sigterm_lets_running_invocations_finish_exits_0_and_loses_nothing(
     host = stack.host(timers=False)
     assert stack.wait_crawl(host, crawl_id)["status"] == "succeeded"
     assert stack.pipeline.stored() == stack.pipeline.expected()
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({}, "CREDLY_ORGANIZATION_ID"),
+        ({"STORAGE_PREFIX": "t1"}, "STORAGE_PREFIX is set"),
+    ],
+)
+def test_settings_the_app_would_refuse_are_reported_at_start(
+    azurite: Azurite, settings: dict[str, str], says: str
+) -> None:
+    answer = _run(["--port", "0"], {"AzureWebJobsStorage": azurite.connection_string, **settings})
+
+    assert answer.returncode == 2
+    assert says in answer.stderr
+    assert "Traceback" not in answer.stderr
