@@ -128,7 +128,7 @@ class QueueListener:
     def run(self) -> None:
         """Poll until `stopping` is set."""
         delay = 0.0
-        created = False
+        created = failing = False
         while not self.stopping.is_set():
             with self._changed:
                 while self._in_flight > self.options.new_batch_threshold:
@@ -141,10 +141,22 @@ class QueueListener:
                     created = True
                 messages = self._receive()
             except AzureError as error:  # as the host does: log, and poll again later
-                log.warning(
-                    "%s: polling %s failed: %s", self.function.name, self.queue.queue_name, error
-                )
+                if not failing:  # once per outage, not once per poll
+                    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+                    log.warning(
+                        "%s: polling %s failed (%s); trying again",
+                        self.function.name,
+                        self.queue.queue_name,
+                        reason,
+                    )
+                failing = True
                 messages = []
+            else:
+                if failing:
+                    log.warning(
+                        "%s: polling %s works again", self.function.name, self.queue.queue_name
+                    )
+                failing = False
             for message in messages:
                 try:
                     self._dispatch(message)
