@@ -4,7 +4,8 @@ Once every instance serves it prints one line on stdout (and nothing else there)
 
     host ready: http://127.0.0.1:7071/api (key KEY) instances 2
 
-matched by `READY_LINE`. Logs (failures, timeouts, poison moves, restarts) go to stderr.
+matched by `devstack.host.cli.READY_LINE`. Logs (failures, timeouts, poison moves,
+restarts) go to stderr.
 Exit codes: 0 after Ctrl-C/SIGTERM, 2 when it cannot start (the reason on one line).
 """
 
@@ -28,9 +29,13 @@ READY_LINE = re.compile(r"^host ready: (?P<url>\S+) \(key (?P<key>\S+)\) instanc
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The host's options (shared by `python -m devstack host` and this module)."""
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--port", type=int, default=7071, help="HTTP port (0: any free port)")
     parser.add_argument("--key", help="the function key (default: a generated one)")
-    parser.add_argument("--instances", type=int, default=1, help="host instances (default 1)")
+    parser.add_argument(
+        "--instances", type=int, default=1, metavar="N", help="host instances (default 1)"
+    )
     parser.add_argument("--no-timers", action="store_true", help="timers do not fire")
     parser.add_argument(
         "--message-lease",
