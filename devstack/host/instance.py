@@ -30,6 +30,7 @@ log = logging.getLogger("devstack.host")
 READY = "INSTANCE_READY"
 FUNCTION_TIMEOUT_EXIT = 81
 STORAGE = "AzureWebJobsStorage"
+SETTLE_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Instance:
         )
         self.renewer = LeaseRenewer(options.message_lease_s)
         self._threads: list[threading.Thread] = []
+        self._listeners: list[QueueListener] = []
         self.server = (
             serve_functions(table.http, keys=[options.key], port=options.port)
             if options.http
@@ -101,6 +103,7 @@ class Instance:
                     renewer=self.renewer,
                     stopping=self.stopping,
                 )
+                self._listeners.append(listener)
                 threads.append(listener.thread)
         if self.options.timers and self.table.timers:
             tables = TableServiceClient.from_connection_string(os.environ[STORAGE])
@@ -141,6 +144,9 @@ class Instance:
                 self.options.drain_timeout_s,
             )
         ended = self.invocations.drain(self.options.drain_timeout_s)
+        # An ended invocation's message is deleted (or released) just after: let that finish.
+        for listener in self._listeners:
+            listener.wait_settled(SETTLE_TIMEOUT_S if ended else 0.0)
         if not ended:
             log.warning(
                 "instance %d: %d invocations still running after %.0f s; their messages "

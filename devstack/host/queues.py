@@ -168,6 +168,17 @@ class QueueListener:
             delay = min(max(delay * 2, FIRST_POLL_DELAY_S), self.options.max_polling_interval_s)
             self.stopping.wait(delay)
 
+    def wait_settled(self, timeout_s: float) -> bool:
+        """Wait until every received message was deleted, moved or released (True: all)."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while self._in_flight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(min(left, 0.2))
+        return True
+
     def _create_queues(self) -> None:
         # The host creates the queues it listens to, and their poison queues.
         for client in (self.queue, self.poison):

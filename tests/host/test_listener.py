@@ -74,6 +74,7 @@ def listening(
         stopping.set()
         listener.thread.join(timeout=10)
         assert invocations.drain(15)
+        assert listener.wait_settled(10)
         renewer.stop()
 
 
