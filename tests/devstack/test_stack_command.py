@@ -31,6 +31,7 @@ from devstack.credly.server import CredlyStandIn
 from devstack.graph.server import GraphStandIn
 from devstack.localstack import stack_settings
 from devstack.synthetic import WorldSpec, build_world
+from devstack.world_control import WORLD_URL_SETTING
 from tests.devstack.test_envfile import sourced
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,7 +107,10 @@ def test_the_env_file_holds_the_connector_settings_and_sh_reads_them(
     organizations = json.loads(env["CREDLY_ORGANIZATIONS"])
     named = {entry["authTokenSetting"] for entry in organizations}
     assert len(organizations) == 2
-    assert set(env) == (set(KNOWN_SETTINGS) | set(HOST_SETTINGS) | named) & set(env)
+    # (and where `python -m devstack change` finds the stack's world control)
+    expected = set(KNOWN_SETTINGS) | set(HOST_SETTINGS) | named | {WORLD_URL_SETTING}
+    assert set(env) == expected & set(env)
+    assert env[WORLD_URL_SETTING].startswith("http://127.0.0.1:")
     assert named <= set(env)
     for required in (
         "AzureWebJobsStorage",
@@ -173,6 +177,24 @@ def test_health_passes_everything_but_the_first_crawl(running_stack: RunningStac
     assert set(failing) == {n for n in names if n.startswith("crawls ")}, failing
     assert set(failing.values()) == {"no crawl completed yet"}
     assert done.returncode == 1
+
+
+def test_a_change_made_by_hand_reaches_the_running_stacks_world(
+    running_stack: RunningStack,
+) -> None:
+    env = {**sourced(running_stack.env_file), "PATH": os.environ["PATH"]}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "devstack", "change", "disable-user"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"\S+@\S+ was disabled in Entra ID\n", done.stdout), done.stdout
 
 
 def test_ctrl_c_stops_everything_and_keeps_the_settings_file(running_stack: RunningStack) -> None:
