@@ -1,0 +1,129 @@
+"""The Credly budget of one organisation: concurrency slots, an optional rate and the 429 gate."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from credly_connector.budget.slots import SharedSlots, SlotPolicy, SlotStore, Snapshot
+from credly_connector.stores.tables import Tables
+
+DEFAULT_MAX_CONCURRENCY = 4
+
+
+class SharedRate(Protocol):
+    """A request rate shared by every instance (see `credly_connector.budget.rate`)."""
+
+    def acquire(self) -> None:
+        """Wait for the next request's turn."""
+
+    def throttled(self, retry_after: float | None) -> None:
+        """The service answered 429."""
+
+    def succeeded(self) -> None:
+        """The service accepted a request."""
+
+
+@dataclass(frozen=True)
+class GateBackoff:
+    """How long a 429 without `Retry-After` holds every instance back.
+
+    Attributes:
+        first_s: The wait after the first such 429; doubled for each one in a row.
+        cap_s: The longest wait.
+    """
+
+    first_s: float = 2.0
+    cap_s: float = 60.0
+
+    def wait(self, retry_after: float | None, strikes: int) -> float:
+        """The server's `Retry-After` when it gave one, else the backoff for `strikes` so far."""
+        if retry_after is not None:
+            return retry_after
+        return float(min(self.cap_s, self.first_s * 2.0 ** min(strikes, 30)))
+
+
+class CredlyBudget:
+    """What one organisation may ask of Credly at once, across every thread and instance.
+
+    Each request holds one of `max_concurrency` shared slots while it is in flight, waits for
+    its turn of the shared rate (when one is set), and never starts while the organisation's
+    gate is closed: a 429 closes it for every instance until its `Retry-After` (or a backoff).
+
+    Args:
+        slots: The organisation's shared concurrency slots (their gate is the 429 gate).
+        rate: The organisation's shared request rate, or None for no rate.
+        backoff: The gate's wait after a 429 without `Retry-After`.
+    """
+
+    def __init__(
+        self,
+        slots: SharedSlots,
+        *,
+        rate: SharedRate | None = None,
+        backoff: GateBackoff | None = None,
+    ) -> None:
+        self.slots = slots
+        self.rate = rate
+        self.backoff = backoff or GateBackoff()
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[Ticket]:
+        """Hold the budget for one request; tell the ticket how Credly answered.
+
+        Raises:
+            SlotsUnavailableError: A retryable error: storage failed or no slot came free.
+        """
+        with self.slots.hold() as snapshot:
+            if self.rate is not None:
+                self.rate.acquire()
+            # The ticket is answered while the slot is still held, so a 429 closes the gate
+            # before anyone can take this slot for a request of their own.
+            yield Ticket(self, snapshot)
+
+    def throttled(self, retry_after: float | None) -> None:
+        """Credly answered 429: hold every instance back until `retry_after` (or a backoff)."""
+        self.slots.store.close(
+            self.slots.key, lambda strikes: self.backoff.wait(retry_after, strikes)
+        )
+        if self.rate is not None:
+            self.rate.throttled(retry_after)
+
+
+@dataclass
+class Ticket:
+    """One request's hold on the budget, told the answer's status."""
+
+    budget: CredlyBudget
+    snapshot: Snapshot
+
+    def answered(self, status: int | None, retry_after: float | None) -> None:
+        """Report Credly's answer (None: no answer came back) and its `Retry-After`."""
+        budget = self.budget
+        if status == 429:
+            budget.throttled(retry_after)
+        elif status is not None and status < 500:
+            # Closings in a row only count while Credly keeps refusing.
+            budget.slots.store.settle(budget.slots.key, self.snapshot)
+            if budget.rate is not None:
+                budget.rate.succeeded()
+
+
+def budget_key(organization_id: str) -> str:
+    """The slots' key of an organisation's Credly budget."""
+    return f"credly-{organization_id}"
+
+
+def credly_budget(
+    tables: Tables,
+    organization_id: str,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    *,
+    rate: SharedRate | None = None,
+    policy: SlotPolicy | None = None,
+) -> CredlyBudget:
+    """The Credly budget of one organisation on the connector's tables (one per process)."""
+    slots = SharedSlots(SlotStore(tables), budget_key(organization_id), max_concurrency, policy)
+    return CredlyBudget(slots, rate=rate)

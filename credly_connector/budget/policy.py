@@ -1,0 +1,183 @@
+"""The shared rate's state and its transitions (claim, single permit, 429) as pure functions."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+# Before the first 429 the rate grows fast (slow start); this ends it for good.
+PROBING = "probing"
+STEADY = "steady"
+
+
+@dataclass(frozen=True)
+class RatePolicy:
+    """How a shared rate starts, grows, shrinks and is handed out.
+
+    Growth is counted per accepted request, so the fleet's rate grows by the same fraction per
+    second whatever the number of instances: `gain * accepted` with `accepted ~ rate * dt` is
+    `dr/dt = gain * rate`.
+
+    Attributes:
+        start: The first rate (requests per second), lowered to `ceiling` when set.
+        ceiling: The rate never grows above this (None: only 429s bound it).
+        floor: The rate never drops below this.
+        probe_gain: Growth per accepted request before the first 429 (about that fraction per
+            second: 0.12 doubles in about 6 s).
+        steady_gain: Growth per accepted request after it (the slow probe for headroom).
+        decrease: Factor applied on a 429 (once per `cooldown_s`: one burst brings several).
+        probe_decrease: Factor applied on the first 429, which also cancels slow start's
+            overshoot (the rate grew while the service's burst allowance was spent).
+        cooldown_s: 429s within this time of a decrease do not lower the rate again; the rate
+            does not grow during it either.
+        backoff_s: The gate's length after a 429 without `Retry-After`; doubles on each such
+            429 up to `backoff_cap_s`, reset by an accepted request.
+        block_s: A claim takes about this many seconds' worth of permits.
+        lead_s: A claim may start at most this far ahead of now; later claimers wait, so a
+            decrease reaches the whole fleet within about `lead_s + block_s`.
+        contended_s: The rate grows only when the queue of claims reached within this much of
+            now (the budget was in demand, so accepted requests say the service kept up).
+        max_block: The most permits one claim takes (bounds a claimer's memory).
+    """
+
+    start: float = 10.0
+    ceiling: float | None = None
+    floor: float = 1.0
+    probe_gain: float = 0.12
+    steady_gain: float = 0.02
+    decrease: float = 0.85
+    probe_decrease: float = 0.6
+    cooldown_s: float = 2.0
+    backoff_s: float = 1.0
+    backoff_cap_s: float = 30.0
+    block_s: float = 1.0
+    lead_s: float = 1.0
+    contended_s: float = 0.5
+    max_block: int = 200
+
+    def __post_init__(self) -> None:
+        if self.start <= 0 or self.floor <= 0:
+            raise ValueError("start and floor must be positive")
+        if self.ceiling is not None and self.ceiling <= 0:
+            raise ValueError("ceiling must be positive")
+        if not (0 < self.decrease < 1 and 0 < self.probe_decrease < 1):
+            raise ValueError("decrease factors must be between 0 and 1")
+        if self.block_s <= 0 or self.lead_s < 0:
+            raise ValueError("block_s must be positive and lead_s not negative")
+
+    def bounded(self, rate: float) -> float:
+        """`rate` within floor and ceiling."""
+        top = self.ceiling if self.ceiling is not None else math.inf
+        return max(self.floor, min(top, rate))
+
+
+@dataclass(frozen=True)
+class RateState:
+    """One budget's shared state; times are seconds on the clock every instance shares.
+
+    Attributes:
+        rate: The current rate in requests per second.
+        next_free: When the next unclaimed permit starts.
+        gate_until: No permit starts before this (closed by a 429).
+        last_decrease: When the rate was last lowered.
+        backoff_s: The next gate's length after a 429 without `Retry-After`.
+        phase: `probing` until the first 429, then `steady`.
+    """
+
+    rate: float
+    next_free: float = 0.0
+    gate_until: float = 0.0
+    last_decrease: float = 0.0
+    backoff_s: float = 1.0
+    phase: str = PROBING
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Permits handed to one claimer: `count` sends, `spacing` apart, from `start`.
+
+    A grant of zero permits says when to try again (`start`).
+    """
+
+    start: float
+    count: int
+    spacing: float
+
+    def times(self) -> list[float]:
+        """The send time of each permit."""
+        return [self.start + i * self.spacing for i in range(self.count)]
+
+
+@dataclass(frozen=True)
+class StoredRate:
+    """A budget's state as last read or written, with the ETag that conditions the next write."""
+
+    key: str
+    state: RateState
+    etag: str
+
+
+def initial(policy: RatePolicy) -> RateState:
+    """The state of a budget nobody used yet."""
+    return RateState(rate=policy.bounded(policy.start), backoff_s=policy.backoff_s)
+
+
+def credit(state: RateState, policy: RatePolicy, now: float, accepted: int) -> RateState:
+    """Count `accepted` requests the service took since the claimer's last report.
+
+    They raise the rate only while the budget was in demand, outside a cooldown and an open
+    gate: an idle fleet learns nothing about the limit, so its rate must not creep up.
+    """
+    if accepted <= 0:
+        return state
+    state = replace(state, backoff_s=policy.backoff_s)
+    in_demand = state.next_free >= now - policy.contended_s
+    cooling = now - state.last_decrease < policy.cooldown_s or now < state.gate_until
+    if not in_demand or cooling:
+        return state
+    gain = policy.probe_gain if state.phase == PROBING else policy.steady_gain
+    return replace(state, rate=policy.bounded(state.rate + gain * accepted))
+
+
+def claim(state: RateState, policy: RatePolicy, now: float) -> tuple[RateState, Grant]:
+    """Claim the next block of about `block_s` seconds of permits, queued after earlier ones.
+
+    When the queue already reaches more than `lead_s` ahead, nothing is claimed and the grant
+    (of zero permits) says when to come back.
+    """
+    # A ceiling lowered since the rate was stored takes effect at once.
+    state = replace(state, rate=policy.bounded(state.rate))
+    start = max(now, state.next_free, state.gate_until)
+    spacing = 1.0 / state.rate
+    if start > now + policy.lead_s:
+        return state, Grant(start - policy.lead_s, 0, spacing)
+    count = max(1, min(policy.max_block, math.ceil(state.rate * policy.block_s)))
+    return replace(state, next_free=start + count * spacing), Grant(start, count, spacing)
+
+
+def claim_single(state: RateState, now: float) -> tuple[RateState, Grant]:
+    """One permit at the front of the queue, charged at its back (urgent writes).
+
+    It starts as soon as the gate allows, ahead of every claimed block; the queue moves back
+    by one permit, so over any second the budget still hands out its rate (plus at most the
+    urgent permits of that second).
+    """
+    spacing = 1.0 / state.rate
+    start = max(now, state.gate_until)
+    next_free = max(state.next_free, now) + spacing
+    return replace(state, next_free=next_free), Grant(start, 1, spacing)
+
+
+def throttle(
+    state: RateState, policy: RatePolicy, now: float, retry_after: float | None
+) -> RateState:
+    """A 429: close the gate for everyone and lower the rate (once per burst)."""
+    if retry_after is not None and retry_after > 0:
+        gate, backoff = now + retry_after, state.backoff_s
+    else:
+        gate, backoff = now + state.backoff_s, min(policy.backoff_cap_s, state.backoff_s * 2)
+    state = replace(state, gate_until=max(state.gate_until, gate), backoff_s=backoff)
+    if now - state.last_decrease < policy.cooldown_s:
+        return state
+    factor = policy.probe_decrease if state.phase == PROBING else policy.decrease
+    return replace(state, rate=policy.bounded(state.rate * factor), last_decrease=now, phase=STEADY)

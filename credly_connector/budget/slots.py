@@ -1,0 +1,418 @@
+"""A distributed semaphore: N leased concurrency slots per key in Table Storage, and a gate."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableClient, UpdateMode
+
+from credly_connector.errors import RetryableError
+from credly_connector.stores.tables import Tables, encode_key, etag_of, from_iso, quote, to_iso
+
+ROLE = "slots"
+GATE_ROW = "gate"
+SLOT_PREFIX = "slot-"
+
+
+class SlotsUnavailableError(RetryableError):
+    """No slot could be taken: storage failed, or every slot stayed busy too long. Try later."""
+
+
+@dataclass(frozen=True)
+class SlotPolicy:
+    """How slots are leased and waited for.
+
+    Attributes:
+        lease_s: A slot taken and never released (its holder died) is free again after this.
+        renew_s: A holder still busy renews its lease this often (well under `lease_s`).
+        poll_s: The first wait when every slot is busy; doubled up to `poll_cap_s`, jittered.
+        poll_cap_s: The longest wait between two looks at busy slots.
+        max_wait_s: Give up (retryable) when no slot came free within this.
+    """
+
+    lease_s: float = 10.0
+    renew_s: float = 3.0
+    poll_s: float = 0.05
+    poll_cap_s: float = 0.5
+    max_wait_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One slot held by this process: which row, our holder token and the row's ETag."""
+
+    key: str
+    row: str
+    holder: str
+    etag: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One look at a key's partition: the rows we may take, and the gate.
+
+    Attributes:
+        free: Free (released or expired) slot rows and their ETags; None for a row not yet made.
+        busy: How many slots are held by live leases.
+        closed_until: No slot may be taken before this (a 429's Retry-After), if set.
+        strikes: Closings in a row without a success in between (for a backoff).
+        gate_etag: The gate row's ETag, when it exists.
+    """
+
+    free: dict[str, str | None]
+    busy: int
+    closed_until: datetime | None = None
+    strikes: int = 0
+    gate_etag: str | None = None
+
+
+def slot_rows(capacity: int) -> list[str]:
+    """The row keys of a key's `capacity` slots."""
+    return [f"{SLOT_PREFIX}{index:03d}" for index in range(capacity)]
+
+
+def read_snapshot(entities: list[dict[str, Any]], capacity: int, now: datetime) -> Snapshot:
+    """What a partition's entities mean at `now` (pure: rows past `capacity` are ignored)."""
+    rows = {str(entity["RowKey"]): entity for entity in entities}
+    free: dict[str, str | None] = {}
+    busy = 0
+    for row in slot_rows(capacity):
+        entity = rows.get(row)
+        if entity is None:
+            free[row] = None
+            continue
+        expires = from_iso(entity.get("expires_at"))
+        if entity.get("holder") and expires is not None and expires > now:
+            busy += 1
+        else:
+            free[row] = etag_of(entity) or ""
+    gate = rows.get(GATE_ROW)
+    if gate is None:
+        return Snapshot(free, busy)
+    return Snapshot(
+        free,
+        busy,
+        closed_until=from_iso(gate.get("until")),
+        strikes=int(gate.get("strikes") or 0),
+        gate_etag=etag_of(gate),
+    )
+
+
+class SlotStore:
+    """The slot rows of every key, changed only with ETag conditions.
+
+    A key's partition holds its slot rows (`slot-000`...) and one gate row. Every call is one
+    storage operation unless it says otherwise; storage failures raise `SlotsUnavailableError`.
+
+    Args:
+        tables: The connector's tables (the `slots` table is created on first use if missing).
+        clock: The current aware UTC time; wall clock, as leases are compared across machines.
+    """
+
+    def __init__(self, tables: Tables, clock: Callable[[], datetime] | None = None) -> None:
+        self._tables = tables
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._created = False
+
+    @property
+    def table(self) -> TableClient:
+        """The table client of the slots."""
+        return self._tables.table(ROLE)
+
+    def look(self, key: str, capacity: int) -> Snapshot:
+        """The key's slots and gate as they stand (one query)."""
+        query = f"PartitionKey eq {quote(encode_key(key))}"
+        entities = self._storage(self._query, query)
+        return read_snapshot(entities, capacity, self.clock())
+
+    def take(self, key: str, row: str, etag: str | None, lease_s: float) -> Slot | None:
+        """Take one free row (as seen with `etag`; None: not made yet); None when beaten to it."""
+        holder = uuid.uuid4().hex
+        entity = self._entity(key, row, holder, self.clock() + timedelta(seconds=lease_s))
+        try:
+            if etag is None:
+                metadata = self._storage(self.table.create_entity, entity)
+            else:
+                metadata = self._storage(self._replace, entity, etag)
+        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+            return None
+        return Slot(key, row, holder, str(metadata.get("etag") or ""))
+
+    def renew(self, slot: Slot, lease_s: float) -> Slot | None:
+        """Extend our lease; the slot with its new ETag, or None when it is no longer ours."""
+        entity = self._entity(
+            slot.key, slot.row, slot.holder, self.clock() + timedelta(seconds=lease_s)
+        )
+        for _ in range(3):
+            try:
+                metadata = self._storage(self._replace, entity, slot.etag)
+            except (ResourceModifiedError, ResourceNotFoundError):
+                current = self._current(slot)
+                if current is None:
+                    return None
+                slot = current
+                continue
+            return Slot(slot.key, slot.row, slot.holder, str(metadata.get("etag") or ""))
+        return None
+
+    def release(self, slot: Slot) -> None:
+        """Free our slot (idempotent; a slot someone else took over is left alone)."""
+        entity = self._entity(slot.key, slot.row, "", None)
+        for _ in range(3):
+            try:
+                self._storage(self._replace, entity, slot.etag)
+            except (ResourceModifiedError, ResourceNotFoundError):
+                current = self._current(slot)
+                if current is None:
+                    return
+                slot = current
+                continue
+            return
+
+    def close(self, key: str, wait_s: Callable[[int], float]) -> datetime:
+        """Close the key's gate: no slot is taken before now + `wait_s(strikes)`.
+
+        A gate closed longer already stays so; `wait_s` gets the closings in a row so far (for
+        a backoff). Read-modify-write, ETag-conditional (two operations or more).
+
+        Returns:
+            Until when the gate is closed.
+        """
+        pk = encode_key(key)
+        while True:
+            gate = self._storage(self._get, pk, GATE_ROW)
+            strikes = int(gate.get("strikes") or 0) if gate else 0
+            current = from_iso(gate.get("until")) if gate else None
+            until = self.clock() + timedelta(seconds=max(0.0, wait_s(strikes)))
+            if current is not None and current > until:
+                until = current
+            entity: dict[str, Any] = {"PartitionKey": pk, "RowKey": GATE_ROW}
+            entity |= {"until": to_iso(until), "strikes": strikes + 1}
+            try:
+                if gate is None:
+                    self._storage(self.table.create_entity, entity)
+                else:
+                    etag = etag_of(gate) or ""
+                    self._storage(self._replace, entity, etag)
+            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                continue  # another instance closed it meanwhile: combine with theirs
+            return until
+
+    def settle(self, key: str, snapshot: Snapshot) -> None:
+        """After a success, forget the closings in a row (only when there were some)."""
+        if not snapshot.strikes or snapshot.gate_etag is None:
+            return
+        entity = {"PartitionKey": encode_key(key), "RowKey": GATE_ROW, "strikes": 0}
+        with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
+            etag = snapshot.gate_etag
+            self._storage(self._replace, entity, etag, UpdateMode.MERGE)
+
+    # -- storage ---------------------------------------------------------------------------
+
+    def _entity(self, key: str, row: str, holder: str, expires: datetime | None) -> dict[str, Any]:
+        return {
+            "PartitionKey": encode_key(key),
+            "RowKey": row,
+            "holder": holder,
+            "expires_at": to_iso(expires),
+        }
+
+    def _query(self, query: str) -> list[dict[str, Any]]:
+        return list(self.table.query_entities(query))
+
+    def _replace(
+        self, entity: dict[str, Any], etag: str, mode: UpdateMode = UpdateMode.REPLACE
+    ) -> dict[str, Any]:
+        condition = MatchConditions.IfNotModified
+        result: dict[str, Any] = self.table.update_entity(
+            entity, mode=mode, etag=etag, match_condition=condition
+        )
+        return result
+
+    def _get(self, partition: str, row: str) -> Any:
+        try:
+            return self.table.get_entity(partition, row)
+        except ResourceNotFoundError as error:
+            if _table_missing(error):
+                raise
+            return None
+
+    def _current(self, slot: Slot) -> Slot | None:
+        """Our slot as stored now (a renewal raced us), or None when it is not ours any more."""
+        entity = self._storage(self._get, encode_key(slot.key), slot.row)
+        if entity is None or entity.get("holder") != slot.holder:
+            return None
+        return Slot(slot.key, slot.row, slot.holder, etag_of(entity) or "")
+
+    def _storage(self, operation: Callable[..., Any], *args: Any) -> Any:
+        """Run one storage call: a missing table is made once; failures become retryable."""
+        try:
+            try:
+                return operation(*args)
+            except ResourceNotFoundError as error:
+                if self._created or not _table_missing(error):
+                    raise
+                with contextlib.suppress(ResourceExistsError):
+                    self._tables.service.create_table(self._tables.name(ROLE))
+                self._created = True
+                return operation(*args)
+        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+            raise  # outcomes the caller decides on
+        except AzureError as error:
+            message = f"storage failed while taking a concurrency slot: {type(error).__name__}"
+            raise SlotsUnavailableError(f"{message}: {error}") from error
+
+
+class SharedSlots:
+    """At most `capacity` holders of one key at once, across every thread and instance.
+
+    Args:
+        store: The slot rows.
+        key: What the slots limit, e.g. `credly-<organisation id>`.
+        capacity: How many may hold a slot at once.
+        policy: Leases and waits.
+        sleep: Waits (injected for tests).
+    """
+
+    def __init__(
+        self,
+        store: SlotStore,
+        key: str,
+        capacity: int,
+        policy: SlotPolicy | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.key = key
+        self.capacity = capacity
+        self.policy = policy or SlotPolicy()
+        self.sleep = sleep
+        self._renewer = _Renewer(store, self.policy)
+        self._rng = random.Random()
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[Snapshot]:
+        """Wait for a slot (and an open gate), hold it while the block runs, then free it.
+
+        Costs one query and one conditional update to take, one update to release, and one
+        renewal per `renew_s` of holding; each look at busy slots is one more query.
+
+        Yields:
+            The look at the partition the slot was taken on (its gate's strikes).
+
+        Raises:
+            SlotsUnavailableError: Storage failed, or no slot came free within `max_wait_s`.
+        """
+        slot, snapshot = self._take()
+        self._renewer.add(slot)
+        try:
+            yield snapshot
+        finally:
+            held = self._renewer.remove(slot)
+            with contextlib.suppress(SlotsUnavailableError):  # the lease frees it soon anyway
+                self.store.release(held)
+
+    def _take(self) -> tuple[Slot, Snapshot]:
+        policy = self.policy
+        deadline = time.monotonic() + policy.max_wait_s
+        poll = policy.poll_s
+        while True:
+            snapshot = self.store.look(self.key, self.capacity)
+            now = self.store.clock()
+            if snapshot.closed_until is not None and snapshot.closed_until > now:
+                wait = (snapshot.closed_until - now).total_seconds()
+                # Not all at once when the gate opens: spread the waiters a little.
+                self._wait(wait + self._rng.uniform(0.0, policy.poll_cap_s), deadline, wait)
+                continue
+            rows = list(snapshot.free.items())
+            self._rng.shuffle(rows)  # spread takers over the free rows to lower conflicts
+            for row, etag in rows:
+                slot = self.store.take(self.key, row, etag, policy.lease_s)
+                if slot is not None:
+                    return slot, snapshot
+            self._wait(poll * (0.5 + self._rng.random() / 2), deadline)
+            poll = min(policy.poll_cap_s, poll * 2)
+
+    def _wait(self, seconds: float, deadline: float, closed_s: float | None = None) -> None:
+        if time.monotonic() + seconds > deadline:
+            if closed_s is not None:
+                raise SlotsUnavailableError(
+                    f"{self.key} is held back for {closed_s:.1f} s more", retry_after=closed_s
+                )
+            raise SlotsUnavailableError(
+                f"no concurrency slot of {self.key} came free within {self.policy.max_wait_s:g} s"
+            )
+        self.sleep(seconds)
+
+
+@dataclass
+class _Renewer:
+    """One thread per process renewing the leases of the slots held longer than `renew_s`."""
+
+    store: SlotStore
+    policy: SlotPolicy
+    _held: dict[tuple[str, str, str], tuple[Slot, float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _thread: threading.Thread | None = None
+
+    def add(self, slot: Slot) -> None:
+        with self._lock:
+            self._held[_id(slot)] = (slot, time.monotonic() + self.policy.renew_s)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="slot-renewer", daemon=True)
+                self._thread.start()
+
+    def remove(self, slot: Slot) -> Slot:
+        """Stop renewing; the slot with its latest ETag."""
+        with self._lock:
+            held = self._held.pop(_id(slot), None)
+        return slot if held is None else held[0]
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._held:
+                    self._thread = None
+                    return
+                now = time.monotonic()
+                due = [slot for slot, at in self._held.values() if at <= now]
+            for slot in due:
+                self._renew(slot)
+            time.sleep(min(0.5, self.policy.renew_s / 4))
+
+    def _renew(self, slot: Slot) -> None:
+        try:
+            renewed = self.store.renew(slot, self.policy.lease_s)
+        except SlotsUnavailableError:
+            renewed = slot  # try again next round; the lease is still ours for a while
+        with self._lock:
+            if _id(slot) in self._held:  # not released meanwhile
+                self._held[_id(slot)] = (
+                    renewed or slot,
+                    time.monotonic() + self.policy.renew_s,
+                )
+
+
+def _table_missing(error: ResourceNotFoundError) -> bool:
+    """Whether the table itself is missing (not just the entity addressed)."""
+    return "TableNotFound" in str(getattr(error, "error_code", None) or error)
+
+
+def _id(slot: Slot) -> tuple[str, str, str]:
+    return (slot.key, slot.row, slot.holder)
