@@ -28,6 +28,7 @@ DEFAULT_FULL_SCHEDULE = "0 0 3 * * 0"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 # Queue names are at most 63 characters; the longest of ours ("crawl-profiles-poison") is 21.
 MAX_PREFIX = 24
+DEFAULT_CREDLY_MAX_CONCURRENCY = 4
 
 # Each app setting `load_settings` reads -> where its effective value lives in `Settings`.
 _SETTING_FIELDS: dict[str, str] = {
@@ -38,6 +39,8 @@ _SETTING_FIELDS: dict[str, str] = {
     "CREDLY_CLIENT_SECRET": "credly.client_secret",
     "CREDLY_API_URL": "credly.api_url",
     "CREDLY_WEB_URL": "credly.web_url",
+    "CREDLY_MAX_CONCURRENCY": "credly.max_concurrency",
+    "CREDLY_RATE": "credly.rate",
     "GRAPH_API_URL": "graph.api_url",
     "GRAPH_CONNECTION_ID": "graph.connection_id",
     "AZURE_TENANT_ID": "graph.tenant_id",
@@ -171,12 +174,19 @@ class CredlyOrganization:
 
 @dataclass(frozen=True)
 class CredlySettings:
-    """Where Credly is, and the organisations (with their credentials) the connector reads."""
+    """Where Credly is, the organisations (with their credentials) the connector reads, and
+    how hard it may ask.
+
+    `max_concurrency` requests in flight and `rate` requests per second (None: no rate) are
+    per organisation, shared by every instance of the app.
+    """
 
     organizations: tuple[CredlyOrganization, ...]
     api_url: str = CREDLY_PRODUCTION_API_URL
     web_url: str = CREDLY_PRODUCTION_WEB_URL
     organizations_setting: str | None = None
+    max_concurrency: int = DEFAULT_CREDLY_MAX_CONCURRENCY
+    rate: float | None = None
 
     @property
     def primary(self) -> CredlyOrganization:
@@ -392,6 +402,20 @@ class _Reader:
         self.problem(name, f"{value!r} is not a number above 0 and at most {high:g}", fix)
         return default
 
+    def optional_rate(self, name: str, high: float) -> float | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if math.isfinite(number) and 0 < number <= high:
+            return number
+        fix = f"set a number above 0 and at most {high:g}, or leave it empty for no rate"
+        self.problem(name, f"{value!r} is not a number above 0 and at most {high:g}", fix)
+        return None
+
     def schedule(self, name: str, default: str) -> str:
         value = self.text(name) or default
         reason = _schedule_problem(value)
@@ -484,6 +508,8 @@ def _read_credly(r: _Reader) -> CredlySettings:
         api_url=api_url or CREDLY_PRODUCTION_API_URL,
         web_url=web_url or CREDLY_PRODUCTION_WEB_URL,
         organizations_setting=listed,
+        max_concurrency=r.integer("CREDLY_MAX_CONCURRENCY", DEFAULT_CREDLY_MAX_CONCURRENCY, 1, 64),
+        rate=r.optional_rate("CREDLY_RATE", 1000.0),
     )
 
 

@@ -71,6 +71,14 @@ param graphWriteConcurrency int = 8
 param graphWriteRate string = '20'
 
 @minValue(1)
+@maxValue(64)
+@description('Credly requests in flight at once per organisation, shared by every instance.')
+param credlyMaxConcurrency int = 4
+
+@description('Credly requests per second per organisation, shared by every instance (empty: no rate).')
+param credlyRate string = ''
+
+@minValue(1)
 @maxValue(500)
 @description('People per profile batch message.')
 param profileBatchSize int = 100
@@ -154,6 +162,7 @@ var tableNames = [
   'overrides'
   'previews'
   'events'
+  'slots'
 ]
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
@@ -241,6 +250,8 @@ module app 'modules/functionapp.bicep' = {
     crawlLeaseMinutes: crawlLeaseMinutes
     graphWriteConcurrency: graphWriteConcurrency
     graphWriteRate: graphWriteRate
+    credlyMaxConcurrency: credlyMaxConcurrency
+    credlyRate: credlyRate
     profileBatchSize: profileBatchSize
   }
 }

@@ -127,7 +127,6 @@ class SlotStore:
     def __init__(self, tables: Tables, clock: Callable[[], datetime] | None = None) -> None:
         self._tables = tables
         self.clock = clock or (lambda: datetime.now(UTC))
-        self._created = False
 
     @property
     def table(self) -> TableClient:
@@ -265,11 +264,11 @@ class SlotStore:
             try:
                 return operation(*args)
             except ResourceNotFoundError as error:
-                if self._created or not _table_missing(error):
+                if not _table_missing(error):
                     raise
+                # Made once per account (a deployment makes it beforehand): then try again.
                 with contextlib.suppress(ResourceExistsError):
                     self._tables.service.create_table(self._tables.name(ROLE))
-                self._created = True
                 return operation(*args)
         except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
             raise  # outcomes the caller decides on
@@ -411,7 +410,7 @@ class _Renewer:
 
 def _table_missing(error: ResourceNotFoundError) -> bool:
     """Whether the table itself is missing (not just the entity addressed)."""
-    return "TableNotFound" in str(getattr(error, "error_code", None) or error)
+    return getattr(error, "error_code", None) == "TableNotFound" or "TableNotFound" in str(error)
 
 
 def _id(slot: Slot) -> tuple[str, str, str]:

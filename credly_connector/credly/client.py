@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -22,12 +24,26 @@ from credly_connector.credly.queries import (
     tokens_path,
 )
 from credly_connector.errors import ConfigurationError, RequestError, RetryableError
-from credly_connector.retry import RetryPolicy
+from credly_connector.retry import RetryPolicy, parse_retry_after
 
 T = TypeVar("T")
 OnRequest = Callable[[str, int | None], None]
 """Told of every HTTP attempt: `"GET /v1/organizations/.../badges"` and the status (None when
 no answer came back: timeout, reset)."""
+
+
+class AnsweredRequest(Protocol):
+    """One request's hold on a budget, told how Credly answered."""
+
+    def answered(self, status: int | None, retry_after: float | None) -> None:
+        """Credly's status (None: no answer came back) and its `Retry-After` in seconds."""
+
+
+class RequestBudget(Protocol):
+    """What every request to Credly must hold while in flight (a shared budget)."""
+
+    def request(self) -> AbstractContextManager[AnsweredRequest]:
+        """Wait for the budget, hold it for one request; raises a retryable error if it can't."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,8 @@ class CredlyClient:
         timeout: (connect, read) seconds per request.
         max_pages: The highest page number the client will ask for (a loop guard).
         on_request: Told of every HTTP attempt, e.g. to count requests and 429s.
+        budget: Held by every HTTP attempt while in flight, and told of 429s (no limit when
+            None). Waiting for it counts in the retry policy's time budget.
     """
 
     def __init__(
@@ -92,6 +110,7 @@ class CredlyClient:
         timeout: tuple[float, float] = (5.0, 30.0),
         max_pages: int = 100_000,
         on_request: OnRequest | None = None,
+        budget: RequestBudget | None = None,
     ) -> None:
         parts = urlsplit(api_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -107,6 +126,7 @@ class CredlyClient:
         self.timeout = timeout
         self.max_pages = max_pages
         self.on_request = on_request
+        self.budget = budget
 
     def organization(self) -> dict[str, Any]:
         """The organisation's record (`GET /organizations/{id}`)."""
@@ -187,20 +207,31 @@ class CredlyClient:
             "Accept": "application/json",
             "User-Agent": f"{PRODUCT_NAME}/{__version__}",
         }
-        try:
-            response = self.session.request(
-                method,
-                url,
-                params=params,
-                headers=headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
-        except requests.RequestException as error:
-            self._report(label, None)
-            raise error_for_exception(error) from error
+        with self._budget() as ticket:
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    headers=headers,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as error:
+                if ticket is not None:
+                    ticket.answered(None, None)
+                self._report(label, None)
+                raise error_for_exception(error) from error
+            if ticket is not None:
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                ticket.answered(response.status_code, retry_after)
         self._report(label, response.status_code)
         return response
+
+    def _budget(self) -> AbstractContextManager[AnsweredRequest | None]:
+        if self.budget is None:
+            return contextlib.nullcontext()
+        return self.budget.request()
 
     def _report(self, label: str, status: int | None) -> None:
         if self.on_request is not None:

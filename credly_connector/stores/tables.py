@@ -29,6 +29,7 @@ TABLE_NAMES = (
     "overrides",
     "previews",
     "events",
+    "slots",
 )
 # Table Storage refuses these in PartitionKey/RowKey; '%' is escaped too so decoding is exact.
 _KEY_UNSAFE = frozenset("/\\#?%")

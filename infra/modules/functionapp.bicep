@@ -27,6 +27,8 @@ param indexSkills bool
 param crawlLeaseMinutes int
 param graphWriteConcurrency int
 param graphWriteRate string
+param credlyMaxConcurrency int
+param credlyRate string
 param profileBatchSize int
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -93,6 +95,8 @@ var baseSettings = [
   { name: 'CREDLY_ORGANIZATIONS', value: string(organizationEntries) }
   { name: 'CREDLY_API_URL', value: credlyApiUrl }
   { name: 'CREDLY_WEB_URL', value: credlyWebUrl }
+  { name: 'CREDLY_MAX_CONCURRENCY', value: string(credlyMaxConcurrency) }
+  { name: 'CREDLY_RATE', value: credlyRate }
   // Microsoft Graph: the managed identity's client id, or the app registration's.
   { name: 'GRAPH_API_URL', value: graphApiUrl }
   { name: 'GRAPH_CONNECTION_ID', value: graphConnectionId }
