@@ -24,7 +24,12 @@ class RatePolicy:
         floor: The rate never drops below this.
         probe_gain: Growth per accepted request before the first 429 (about that fraction per
             second: 0.12 doubles in about 6 s).
-        steady_gain: Growth per accepted request after it (the slow probe for headroom).
+        steady_gain: Growth per accepted request after it, below `plateau` times the rate
+            the last 429 came at.
+        plateau_gain: Growth above that: the rate stays just below where the service refused
+            and probes past it slowly (the service's burst allowance hides an overshoot for
+            a while, so a fast probe would overshoot far).
+        plateau: See `steady_gain`.
         decrease: Factor applied on a 429 (once per `cooldown_s`: one burst brings several).
         probe_decrease: Factor applied on the first 429, which also cancels slow start's
             overshoot (the rate grew while the service's burst allowance was spent).
@@ -33,11 +38,15 @@ class RatePolicy:
         backoff_s: The gate's length after a 429 without `Retry-After`; doubles on each such
             429 up to `backoff_cap_s`, reset by an accepted request.
         block_s: A claim takes about this many seconds' worth of permits.
-        lead_s: A claim may start at most this far ahead of now; later claimers wait, so a
-            decrease reaches the whole fleet within about `lead_s + block_s`.
+        lead_s: A grant starting more than this after its claim (queued behind other
+            instances' blocks) is checked against the row just before it starts, so a gate or
+            a decrease reaches every queued block.
         contended_s: The rate grows only when the queue of claims reached within this much of
             now (the budget was in demand, so accepted requests say the service kept up).
         max_block: The most permits one claim takes (bounds a claimer's memory).
+        tally_s: Accepted requests are counted over windows of this length; a 429 never
+            leaves the rate above the last window's accepted rate, so a ceiling set far too
+            high is left within a step or two instead of many.
     """
 
     start: float = 10.0
@@ -45,8 +54,10 @@ class RatePolicy:
     floor: float = 1.0
     probe_gain: float = 0.12
     steady_gain: float = 0.02
+    plateau_gain: float = 0.003
+    plateau: float = 0.95
     decrease: float = 0.85
-    probe_decrease: float = 0.6
+    probe_decrease: float = 0.7
     cooldown_s: float = 2.0
     backoff_s: float = 1.0
     backoff_cap_s: float = 30.0
@@ -54,6 +65,7 @@ class RatePolicy:
     lead_s: float = 1.0
     contended_s: float = 0.5
     max_block: int = 200
+    tally_s: float = 3.0
 
     def __post_init__(self) -> None:
         if self.start <= 0 or self.floor <= 0:
@@ -82,6 +94,10 @@ class RateState:
         last_decrease: When the rate was last lowered.
         backoff_s: The next gate's length after a 429 without `Retry-After`.
         phase: `probing` until the first 429, then `steady`.
+        tally_since: When the current count of accepted requests began.
+        tally: Accepted requests reported since `tally_since`.
+        measured: Accepted requests per second over the last whole window (0: not known).
+        refused_at: The rate when the last 429 came (0: none yet).
     """
 
     rate: float
@@ -90,14 +106,15 @@ class RateState:
     last_decrease: float = 0.0
     backoff_s: float = 1.0
     phase: str = PROBING
+    tally_since: float = 0.0
+    tally: int = 0
+    measured: float = 0.0
+    refused_at: float = 0.0
 
 
 @dataclass(frozen=True)
 class Grant:
-    """Permits handed to one claimer: `count` sends, `spacing` apart, from `start`.
-
-    A grant of zero permits says when to try again (`start`).
-    """
+    """Permits handed to one claimer: `count` sends, `spacing` apart, from `start`."""
 
     start: float
     count: int
@@ -128,6 +145,7 @@ def credit(state: RateState, policy: RatePolicy, now: float, accepted: int) -> R
     They raise the rate only while the budget was in demand, outside a cooldown and an open
     gate: an idle fleet learns nothing about the limit, so its rate must not creep up.
     """
+    state = _tallied(state, policy, now, accepted)
     if accepted <= 0:
         return state
     state = replace(state, backoff_s=policy.backoff_s)
@@ -135,24 +153,55 @@ def credit(state: RateState, policy: RatePolicy, now: float, accepted: int) -> R
     cooling = now - state.last_decrease < policy.cooldown_s or now < state.gate_until
     if not in_demand or cooling:
         return state
-    gain = policy.probe_gain if state.phase == PROBING else policy.steady_gain
+    if state.phase == PROBING:
+        gain = policy.probe_gain
+    elif state.rate < policy.plateau * state.refused_at:
+        gain = policy.steady_gain
+    else:
+        gain = policy.plateau_gain
     return replace(state, rate=policy.bounded(state.rate + gain * accepted))
 
 
-def claim(state: RateState, policy: RatePolicy, now: float) -> tuple[RateState, Grant]:
-    """Claim the next block of about `block_s` seconds of permits, queued after earlier ones.
+def _tallied(state: RateState, policy: RatePolicy, now: float, accepted: int) -> RateState:
+    """Count accepted requests; a whole window becomes the measured rate."""
+    if now - state.tally_since > 3 * policy.tally_s:
+        # Nobody reported for long: an old count says nothing about the rate now.
+        return replace(state, tally_since=now, tally=accepted, measured=0.0)
+    state = replace(state, tally=state.tally + accepted)
+    elapsed = now - state.tally_since
+    if elapsed < policy.tally_s:
+        return state
+    return replace(state, tally_since=now, tally=0, measured=state.tally / elapsed)
 
-    When the queue already reaches more than `lead_s` ahead, nothing is claimed and the grant
-    (of zero permits) says when to come back.
+
+def claim(
+    state: RateState, policy: RatePolicy, now: float, want: int | None = None
+) -> tuple[RateState, Grant]:
+    """Claim the next block of permits, queued after every block claimed before.
+
+    Args:
+        want: Permits the claimer can use (default and at most: `block_s` of the rate).
     """
     # A ceiling lowered since the rate was stored takes effect at once.
     state = replace(state, rate=policy.bounded(state.rate))
     start = max(now, state.next_free, state.gate_until)
     spacing = 1.0 / state.rate
-    if start > now + policy.lead_s:
-        return state, Grant(start - policy.lead_s, 0, spacing)
-    count = max(1, min(policy.max_block, math.ceil(state.rate * policy.block_s)))
+    full = min(policy.max_block, math.ceil(state.rate * policy.block_s))
+    count = max(1, min(full, want if want is not None else full))
     return replace(state, next_free=start + count * spacing), Grant(start, count, spacing)
+
+
+def respace(grant: Grant, state: RateState) -> Grant:
+    """A queued grant fitted to the budget as it is now: after its gate, at its current rate.
+
+    The grant keeps its window, which no other claimer's overlaps, so sending at the current
+    rate inside it keeps the fleet at that rate, whether it rose or fell since the claim.
+    """
+    spacing = 1.0 / state.rate
+    end = grant.start + grant.count * grant.spacing
+    start = max(grant.start, state.gate_until)
+    count = max(0, math.ceil((end - start) / spacing - 1e-9))
+    return Grant(start, count, spacing)
 
 
 def claim_single(state: RateState, now: float) -> tuple[RateState, Grant]:
@@ -180,4 +229,14 @@ def throttle(
     if now - state.last_decrease < policy.cooldown_s:
         return state
     factor = policy.probe_decrease if state.phase == PROBING else policy.decrease
-    return replace(state, rate=policy.bounded(state.rate * factor), last_decrease=now, phase=STEADY)
+    lowered = state.rate * factor
+    if 0 < state.measured < lowered:
+        # The service accepted only this much lately: sending more only brings more 429s.
+        lowered = state.measured
+    return replace(
+        state,
+        rate=policy.bounded(lowered),
+        last_decrease=now,
+        phase=STEADY,
+        refused_at=state.rate,
+    )

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from azure.core.exceptions import AzureError
 
@@ -31,6 +32,7 @@ from credly_connector.budget.policy import (
     claim_single,
     credit,
     initial,
+    respace,
     throttle,
 )
 from credly_connector.errors import RetryableError
@@ -40,9 +42,15 @@ logger = logging.getLogger(__name__)
 # A permit whose time is this close is sent at once (no sleep for clock noise).
 PROMPT_S = 0.002
 # Unused permits older than this are dropped: sending them late would be a burst.
-STALE_S = 0.05
+STALE_S = 0.25
 # How often a writer checks whether another thread's claim arrived.
 POLL_S = 0.01
+# A queued grant is checked against the row this long before it starts.
+CHECK_AHEAD_S = 0.1
+# The fewest permits a claim asks for (below, claims would cost more than they pace).
+MIN_WANT = 10
+
+_T = TypeVar("_T")
 
 
 class RateRows(Protocol):
@@ -128,15 +136,18 @@ class SharedRate:
         self.patience_s = patience_s
         self._lock = threading.Lock()
         self._slots: deque[float] = deque()
+        self._queued: Grant | None = None
         self._stored: StoredRate | None = None
         self._accepted = 0
         self._throttles: list[tuple[float, float | None]] = []
         self._gate_until = float("-inf")
         self._not_before = float("-inf")
         self._claiming = False
+        self._granted = 0
+        self._used = 0
         self.rate = initial(policy).rate
         self.throttles = 0
-        self.claims = 0
+        self.operations = 0
 
     @property
     def gate_until(self) -> float:
@@ -155,30 +166,52 @@ class SharedRate:
                 slot = None if urgent else self._take_slot(now)
                 due = urgent or now >= self._not_before
                 claimer = slot is None and not self._claiming and due
+                queued = None
                 if claimer:
                     self._claiming = True
+                    if not urgent:
+                        queued, self._queued = self._queued, None
             if slot is not None:
                 if await self._wait_until(slot):
                     return
                 continue
             if not claimer:
-                await self._sleep(POLL_S)
+                await self._wait_for_claimer(now)
                 continue
             try:
-                grant = await asyncio.to_thread(self._claim, urgent)
+                if queued is not None:
+                    grant = await asyncio.to_thread(self._check, queued)
+                else:
+                    grant = await asyncio.to_thread(self._claim, urgent, now)
             finally:
                 with self._lock:
                     self._claiming = False
-            if grant.count == 0:
-                with self._lock:
-                    self._not_before = grant.start
-                continue
             if urgent:
                 if await self._wait_until(grant.start):
                     return
                 continue
-            with self._lock:
-                self._slots.extend(grant.times())
+            self._hold(grant, now, checked=queued is not None)
+
+    async def _wait_for_claimer(self, now: float) -> None:
+        with self._lock:
+            not_before, claiming = self._not_before, self._claiming
+        if not claiming and now < not_before:
+            await self._sleep(not_before - now)
+        else:
+            # Another thread claims: a real sleep whatever `sleep` is, as a fake one would
+            # never yield to the loop that finishes the claim.
+            await asyncio.sleep(POLL_S)
+
+    def _hold(self, grant: Grant, claimed_at: float, *, checked: bool) -> None:
+        """Keep a grant: its permits now, or the whole grant until just before it starts."""
+        with self._lock:
+            if not checked and grant.start > claimed_at + self.policy.lead_s:
+                self._queued = grant
+                self._not_before = grant.start - CHECK_AHEAD_S
+                return
+            self._not_before = float("-inf")
+            self._slots.extend(grant.times())
+            self._granted, self._used = grant.count, 0
 
     def throttled(self, retry_after: float | None) -> None:
         """Record a 429: stop this process now; the next claim tells every instance."""
@@ -188,8 +221,10 @@ class SharedRate:
             self._throttles.append((now, retry_after))
             wait = retry_after if retry_after is not None and retry_after > 0 else None
             self._gate_until = max(self._gate_until, now + (wait or self.policy.backoff_s))
-            # The permits left were claimed at a rate the service just refused.
+            # The permits held were claimed at a rate the service just refused; the next
+            # claim (at once) tells every instance.
             self._slots.clear()
+            self._queued = None
             self._not_before = float("-inf")
 
     def succeeded(self) -> None:
@@ -200,7 +235,16 @@ class SharedRate:
     def _take_slot(self, now: float) -> float | None:
         while self._slots and self._slots[0] < now - STALE_S:
             self._slots.popleft()
-        return self._slots.popleft() if self._slots else None
+        if not self._slots:
+            return None
+        self._used += 1
+        return self._slots.popleft()
+
+    def _want(self) -> int | None:
+        """Permits to claim: a full block, or what the last block showed this process uses."""
+        if self._granted == 0 or self._used >= self._granted:
+            return None
+        return max(MIN_WANT, math.ceil(self._used * 1.5))
 
     async def _wait_until(self, when: float) -> bool:
         """Sleep until `when`; False when a gate closed meanwhile (the permit is void)."""
@@ -209,13 +253,32 @@ class SharedRate:
             await self._sleep(delay)
         return self._clock() >= self._gate_until
 
-    def _claim(self, urgent: bool) -> Grant:
+    def _check(self, grant: Grant) -> Grant:
+        """Fit a queued grant to the row as it is now (one read; on a worker thread)."""
+        stored = self._patiently(lambda: self._rows.read(self.key))
+        self.operations += 1
+        if stored is None:
+            return grant
+        self._stored = stored
+        self._learn(stored.state)
+        return respace(grant, stored.state)
+
+    def _claim(self, urgent: bool, now: float) -> Grant:
         """Claim permits with one conditional update (on a worker thread: storage blocks)."""
+        with self._lock:
+            want = None if urgent else self._want()
+        while True:
+            grant = self._patiently(lambda: self._try_claim(urgent, want))
+            if grant is not None:
+                return grant
+
+    def _patiently(self, attempt: Callable[[], _T]) -> _T:
+        """`attempt()`, retried while storage fails, for at most `patience_s`."""
         started = self._clock()
         failures = 0
         while True:
             try:
-                grant = self._try_claim(urgent)
+                return attempt()
             except AzureError as error:
                 failures += 1
                 self._stored = None
@@ -226,16 +289,17 @@ class SharedRate:
                     ) from error
                 if failures == 1:
                     logger.warning("budget %s: storage failed (%s); retrying", self.key, error)
-                time.sleep(min(2.0**failures * 0.1, 5.0, self.patience_s - waited))
-                continue
-            if grant is not None:
-                return grant
+                time.sleep(max(0.0, min(0.1 * 2.0**failures, 5.0, self.patience_s - waited)))
 
-    def _try_claim(self, urgent: bool) -> Grant | None:
+    def _try_claim(self, urgent: bool, want: int | None) -> Grant | None:
         """One attempt; None after a conflict (the row is read again next time)."""
-        stored = self._stored or self._rows.read(self.key)
+        stored = self._stored
+        if stored is None:
+            stored = self._rows.read(self.key)
+            self.operations += 1
         if stored is None:
             self._stored = self._rows.create(self.key, initial(self.policy))
+            self.operations += 1
             return None
         with self._lock:
             accepted, throttles = self._accepted, list(self._throttles)
@@ -244,12 +308,12 @@ class SharedRate:
         for when, retry_after in throttles:
             state = throttle(state, self.policy, when, retry_after)
         state = credit(state, self.policy, now, accepted)
-        state, grant = claim_single(state, now) if urgent else claim(state, self.policy, now)
-        if state == stored.state:  # nothing claimed, nothing to tell: no write
-            self._learn(stored.state)
-            return grant
+        if urgent:
+            state, grant = claim_single(state, now)
+        else:
+            state, grant = claim(state, self.policy, now, want)
         self._stored = self._rows.replace(stored, state)
-        self.claims += 1
+        self.operations += 1
         if self._stored is None:
             return None
         with self._lock:

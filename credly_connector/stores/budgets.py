@@ -30,6 +30,10 @@ def to_entity(key: str, state: RateState) -> dict[str, Any]:
         "last_decrease": float(state.last_decrease),
         "backoff_s": float(state.backoff_s),
         "phase": state.phase,
+        "tally_since": float(state.tally_since),
+        "tally": int(state.tally),
+        "measured": float(state.measured),
+        "refused_at": float(state.refused_at),
     }
 
 
@@ -42,6 +46,10 @@ def from_entity(entity: Any) -> RateState:
         last_decrease=float(entity.get("last_decrease", 0.0)),
         backoff_s=float(entity.get("backoff_s", 1.0)),
         phase=str(entity.get("phase", PROBING)),
+        tally_since=float(entity.get("tally_since", 0.0)),
+        tally=int(entity.get("tally", 0)),
+        measured=float(entity.get("measured", 0.0)),
+        refused_at=float(entity.get("refused_at", 0.0)),
     )
 
 
