@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from credly_connector.budget.policy import RatePolicy
+from credly_connector.budget.rate import SharedRate
 from credly_connector.budget.slots import SharedSlots, SlotPolicy, SlotStore, Snapshot
+from credly_connector.stores.budgets import BudgetStore
 from credly_connector.stores.tables import Tables
 
 DEFAULT_MAX_CONCURRENCY = 4
 
 
-class SharedRate(Protocol):
-    """A request rate shared by every instance (see `credly_connector.budget.rate`)."""
+class RequestRate(Protocol):
+    """A request rate shared by every instance, for blocking callers (`BlockingRate`)."""
 
     def acquire(self) -> None:
         """Wait for the next request's turn."""
@@ -62,7 +67,7 @@ class CredlyBudget:
         self,
         slots: SharedSlots,
         *,
-        rate: SharedRate | None = None,
+        rate: RequestRate | None = None,
         backoff: GateBackoff | None = None,
     ) -> None:
         self.slots = slots
@@ -121,9 +126,58 @@ def credly_budget(
     organization_id: str,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     *,
-    rate: SharedRate | None = None,
+    rate: float | None = None,
     policy: SlotPolicy | None = None,
 ) -> CredlyBudget:
-    """The Credly budget of one organisation on the connector's tables (one per process)."""
+    """The Credly budget of one organisation on the connector's tables (one per process).
+
+    Args:
+        tables: Where the budget is shared (the `slots` and `budgets` tables).
+        organization_id: Whose budget.
+        max_concurrency: Requests in flight at once, across every instance.
+        rate: Requests per second across every instance (`CREDLY_RATE`), None for no rate.
+            Credly publishes no limit: this is a ceiling, lowered for a while after a 429.
+        policy: Slot leases and waits.
+    """
     slots = SharedSlots(SlotStore(tables), budget_key(organization_id), max_concurrency, policy)
-    return CredlyBudget(slots, rate=rate)
+    shared = None
+    if rate is not None:
+        ceiling = RatePolicy(start=rate, ceiling=rate, floor=min(1.0, rate))
+        rows = BudgetStore(tables)
+        shared = BlockingRate(SharedRate(f"credly:{organization_id}", rows, ceiling))
+    return CredlyBudget(slots, rate=shared)
+
+
+class BlockingRate:
+    """A `SharedRate` for blocking callers: the Credly client runs on worker threads.
+
+    Args:
+        rate: The shared rate (its `acquire` is a coroutine).
+    """
+
+    def __init__(self, rate: SharedRate) -> None:
+        self.rate = rate
+
+    def acquire(self) -> None:
+        """Wait for the next request's turn (blocks this thread)."""
+        _run(self.rate.acquire())
+
+    def throttled(self, retry_after: float | None) -> None:
+        """Credly answered 429."""
+        self.rate.throttled(retry_after)
+
+    def succeeded(self) -> None:
+        """Credly accepted a request."""
+        self.rate.succeeded()
+
+
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine to its end from blocking code, even on a thread whose loop is running."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
+        return
+    # Called from inside a running loop (the client blocks it anyway): a loop of its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result()

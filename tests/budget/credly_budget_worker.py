@@ -28,7 +28,10 @@ def policy(config: dict[str, Any]) -> SlotPolicy:
 
 
 def fetch_pages(config: dict[str, Any], tables: Tables) -> int:
-    budget = credly_budget(tables, config["org"], int(config["capacity"]), policy=policy(config))
+    rate = float(config["rate"]) if config.get("rate") else None
+    budget = credly_budget(
+        tables, config["org"], int(config["capacity"]), rate=rate, policy=policy(config)
+    )
     client = CredlyClient(
         config["api_url"],
         config["org"],

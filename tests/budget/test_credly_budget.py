@@ -141,6 +141,32 @@ def test_processes_and_threads_never_exceed_the_organisations_concurrency(
     assert 1 <= most_in_flight(pages) <= 2
 
 
+def busiest_second(entries: list[LoggedRequest]) -> int:
+    """The most requests that started within any one second."""
+    starts = sorted(entry.at for entry in entries)
+    return max(sum(1 for t in starts[i:] if t < start + 1.0) for i, start in enumerate(starts))
+
+
+def test_processes_share_the_organisations_rate(
+    credly: CredlyStandIn, workers: Callable[..., subprocess.Popen[str]]
+) -> None:
+    # Given three processes of two threads each sharing a rate of 8 requests per second.
+    processes = [
+        workers(mode="pages", capacity=4, threads=2, pages=[1, 2, 3, 4], repeat=3, rate=8)
+        for _ in range(3)
+    ]
+
+    # When they all fetch pages at once.
+    start_together(processes)
+
+    # Then they all finish, and Credly saw about 8 a second from all of them together (the
+    # first claim may start a second's block right away).
+    assert [finished(process) for process in processes] == ["done 12"] * 3
+    pages = credly.api.requests.entries("badges")
+    assert len(pages) == 36
+    assert busiest_second(pages) <= 8 + 3
+
+
 def test_a_holder_killed_while_holding_a_slot_gives_it_back_within_its_lease(
     azurite: Azurite,
     storage_name: str,
