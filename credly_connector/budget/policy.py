@@ -61,7 +61,7 @@ class RatePolicy:
     cooldown_s: float = 2.0
     backoff_s: float = 1.0
     backoff_cap_s: float = 30.0
-    block_s: float = 1.0
+    block_s: float = 1.5
     lead_s: float = 1.0
     contended_s: float = 0.5
     max_block: int = 200

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from credly_connector.budget.policy import (
@@ -19,7 +21,7 @@ from credly_connector.budget.policy import (
 )
 from tests.budget.simulate import simulate
 
-POLICY = RatePolicy(start=10.0)
+POLICY = RatePolicy(start=10.0, block_s=1.0)
 
 
 def test_a_new_budget_starts_conservatively_and_never_above_its_ceiling() -> None:
@@ -105,10 +107,10 @@ def test_a_429_never_leaves_the_rate_above_what_the_service_accepted() -> None:
 
 
 def test_the_rate_grows_fast_while_probing_then_slowly() -> None:
-    busy = {"next_free": 100.0, "last_decrease": -100.0}
-    probing = credit(RateState(rate=10.0, **busy), POLICY, now=100.0, accepted=10)
-    steady = credit(RateState(rate=10.0, phase=STEADY, refused_at=20.0, **busy), POLICY, 100.0, 10)
-    plateau = credit(RateState(rate=19.5, phase=STEADY, refused_at=20.0, **busy), POLICY, 100.0, 10)
+    busy = RateState(rate=10.0, next_free=100.0, last_decrease=-100.0)
+    probing = credit(busy, POLICY, now=100.0, accepted=10)
+    steady = credit(replace(busy, phase=STEADY, refused_at=20.0), POLICY, 100.0, 10)
+    plateau = credit(replace(busy, rate=19.5, phase=STEADY, refused_at=20.0), POLICY, 100.0, 10)
 
     assert probing.rate == pytest.approx(10.0 + 10 * POLICY.probe_gain)
     assert steady.rate == pytest.approx(10.0 + 10 * POLICY.steady_gain)
@@ -169,4 +171,4 @@ def test_a_ceiling_ten_times_too_high_is_left_within_30_seconds() -> None:
 )
 def test_nonsense_policies_are_refused(options: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must"):
-        RatePolicy(**options)
+        RatePolicy(**options)  # type: ignore[arg-type]
