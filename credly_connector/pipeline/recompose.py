@@ -3,6 +3,10 @@
 The same rules as the profile stage (prepare, write only on a hash change, commit), applied
 to the users the given emails resolve to in the stored directory snapshot. Emails that
 resolve to nobody get their decisions recorded so the diagnosis can explain them.
+
+Each user is recorded conditionally on the row read before composing, unchanged ones too,
+so a crawl batch on another instance that read older badges cannot record its write over
+this one: whoever is refused composes again (`pipeline/rewrites.py`).
 """
 
 from __future__ import annotations
@@ -13,16 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from credly_connector.pipeline.batching import plan_people
+from credly_connector.pipeline.composing import DELETE, KEEP, PUT, BatchSource, explain_email
 from credly_connector.pipeline.context import CrawlContext
-from credly_connector.pipeline.profiles import (
-    DELETE,
-    PUT,
-    BatchSource,
-    commit_person,
-    explain_email,
-    prepare_person,
-    write_person,
-)
+from credly_connector.pipeline.rewrites import rewrite_person
 
 
 @dataclass(frozen=True)
@@ -59,14 +56,14 @@ def recompose_emails(
     plan = plan_people(index, emails, user_ids)
     now = ctx.clock()
     source = BatchSource(ctx)
-    outcomes: dict[str, list[str]] = {PUT: [], DELETE: [], "keep": []}
+    outcomes: dict[str, list[str]] = {PUT: [], DELETE: [], KEEP: []}
 
     async def run() -> None:
         async with ctx.graph_session() as graph:
             for user_id in plan.user_ids:
-                person = await asyncio.to_thread(prepare_person, source, index, user_id, now)
-                await write_person(ctx, graph, person)
-                await asyncio.to_thread(commit_person, ctx, origin, person)
+                person = await rewrite_person(
+                    ctx, graph, index, user_id, origin, wrote=False, touch=True
+                )
                 outcomes[person.action].append(user_id)
 
     asyncio.run(run())
@@ -78,6 +75,6 @@ def recompose_emails(
     return Recomposed(
         written=tuple(outcomes[PUT]),
         deleted=tuple(outcomes[DELETE]),
-        unchanged=tuple(outcomes["keep"]),
+        unchanged=tuple(outcomes[KEEP]),
         unresolved=plan.unresolved_emails,
     )

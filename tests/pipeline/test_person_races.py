@@ -1,0 +1,214 @@
+"""A crawl batch and a webhook writing one person at once end with the item the store holds.
+
+The two writers are two pipeline contexts on the same storage and Graph stand-in, as two
+instances would be. The pause point is real: a scripted fault of the Graph stand-in runs an
+action when one writer's PUT of the person's item arrives, before that PUT is applied.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from credly_connector.pipeline.context import CrawlContext, Delivery
+from credly_connector.pipeline.events import APPLIED, EventMessage, EventOutcome, handle_event
+from credly_connector.runtime import Hooks, build_context
+from devstack.credly.records import Event
+from devstack.standin.knobs import Fault, FaultKind
+from tests.pipeline.conftest import Pipeline
+
+WAIT_S = 60.0
+
+
+@dataclass
+class Target:
+    """A person whose item shows a badge, and the change that takes that badge off it."""
+
+    item_id: str
+    user_id: str
+    badge_id: str
+
+
+def _target(pipeline: Pipeline) -> Target:
+    """The first person whose expected item shows two of their badges (one stays shown)."""
+    expected = pipeline.expected()
+    for person in pipeline.world.people:
+        if person.directory_user_id is None:
+            continue
+        item = expected.get(person.directory_user_id.replace("-", ""))
+        if item is None:
+            continue
+        urls = {e["webUrl"] for e in item["certifications"] + item["awards"]}
+        shown = [b for b in person.badge_ids if any(u.endswith(f"/badges/{b}") for u in urls)]
+        if len(shown) >= 2:
+            return Target(item["id"], person.directory_user_id, shown[0])
+    raise AssertionError("no person shows two badges")
+
+
+def _hide_badge(pipeline: Pipeline, target: Target, event_id: str) -> EventMessage:
+    """Make the badge private at Credly, which sends its webhook event."""
+    world, org = pipeline.world, pipeline.stack.organization_id
+    badge = world.credly.badges[org][target.badge_id]
+    world.credly.put_badge(
+        replace(badge, public=False, updated_at=badge.updated_at + timedelta(seconds=1))
+    )
+    world.credly.add_event(
+        Event(event_id, org, "badge.privacy.changed", world.clock, badge_id=target.badge_id)
+    )
+    return EventMessage(event_id, org, "badge.privacy.changed")
+
+
+def _pause_put(pipeline: Pipeline, target: Target, action: Callable[[], None]) -> Fault:
+    """Run `action` when the next PUT of the target's item arrives, before it is applied."""
+    return pipeline.stack.graph.knobs.add_fault(
+        Fault(
+            FaultKind.CALL,
+            method="PUT",
+            path_contains=f"/items/{target.item_id}",
+            times=1,
+            action=action,
+        )
+    )
+
+
+def _other_instance(pipeline: Pipeline) -> CrawlContext:
+    """A second context on the same storage and Graph: another instance of the app."""
+    return build_context(pipeline.settings)
+
+
+def test_a_batch_that_read_before_a_webhook_does_not_leave_its_stale_item(
+    make_pipeline,
+) -> None:
+    # Given a person shown with a badge, and a full crawl whose batch composes them from the
+    # stored badges; when that batch's PUT of the item reaches Graph, the badge is made
+    # private and its webhook is handled to the end on another instance
+    pipeline: Pipeline = make_pipeline(badges=120, seed=51)
+    target = _target(pipeline)
+    other = _other_instance(pipeline)
+    outcomes: list[EventOutcome] = []
+
+    def webhook_completes() -> None:
+        message = _hide_badge(pipeline, target, "ev-race-1")
+        outcomes.append(handle_event(other, message, Delivery()))
+
+    pause = _pause_put(pipeline, target, webhook_completes)
+
+    # When the batch resumes and writes the item it composed before the change
+    assert pipeline.crawl("full").succeeded
+
+    # Then the webhook did write the person in between, and the item is the store's
+    assert pause.fired == 1
+    (outcome,) = outcomes
+    assert outcome.outcome == APPLIED
+    assert outcome.recomposed is not None
+    assert target.user_id in outcome.recomposed.written
+    expected = pipeline.expected()
+    assert target.badge_id not in str(expected[target.item_id])
+    assert pipeline.stored()[target.item_id] == expected[target.item_id]
+    assert pipeline.stored() == expected
+    # And the record agrees with Graph: an unchanged run writes nothing
+    writes = pipeline.writes()
+    assert pipeline.crawl("full").succeeded
+    assert pipeline.writes() == writes
+    assert pipeline.stored() == expected
+
+
+def test_a_webhook_stopped_before_its_write_while_a_batch_completes_ends_exact(
+    make_pipeline,
+) -> None:
+    # Given a person shown with a badge and a full crawl composing them from the stored
+    # badges; when the batch's PUT arrives, the badge is made private and the webhook runs
+    # on another instance up to its own PUT of the item, where it is held
+    pipeline: Pipeline = make_pipeline(badges=120, seed=52)
+    target = _target(pipeline)
+    other = _other_instance(pipeline)
+    at_write, release = threading.Event(), threading.Event()
+    outcomes: list[EventOutcome] = []
+    errors: list[BaseException] = []
+
+    def hold_webhook() -> None:
+        at_write.set()
+        assert release.wait(WAIT_S)
+
+    def run_webhook(message: EventMessage) -> None:
+        try:
+            outcomes.append(handle_event(other, message, Delivery()))
+        except BaseException as error:  # reported by the test below
+            errors.append(error)
+
+    webhook = threading.Thread(target=lambda: None)
+
+    def webhook_reaches_its_write() -> None:
+        nonlocal webhook
+        message = _hide_badge(pipeline, target, "ev-race-2")
+        _pause_put(pipeline, target, hold_webhook)
+        webhook = threading.Thread(target=run_webhook, args=(message,), name="webhook")
+        webhook.start()
+        assert at_write.wait(WAIT_S)
+
+    first = _pause_put(pipeline, target, webhook_reaches_its_write)
+    try:
+        # When the batch writes and records its item (composed before the change) and the
+        # crawl ends while the webhook waits
+        assert pipeline.crawl("full").succeeded
+        assert first.fired == 1
+        assert pipeline.stored()[target.item_id] != pipeline.expected()[target.item_id]
+    finally:
+        # Then the webhook resumes and writes
+        release.set()
+        if webhook.ident is not None:
+            webhook.join(WAIT_S)
+    assert not webhook.is_alive()
+    assert errors == []
+    (outcome,) = outcomes
+    assert outcome.outcome == APPLIED
+    # And the item is the store's, and the record agrees with Graph
+    expected = pipeline.expected()
+    assert pipeline.stored() == expected
+    writes = pipeline.writes()
+    assert pipeline.crawl("full").succeeded
+    assert pipeline.writes() == writes
+
+
+class PeopleOperations:
+    """Counts the storage requests that touch the people table (transactions included)."""
+
+    def __init__(self, table_name: str) -> None:
+        # The table's path in a request line or URL: rows `name(...)`, inserts `name`, queries.
+        self._path = re.compile(rb"/" + re.escape(table_name.encode()) + rb"(?:[( ?]|$)")
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, response: Any) -> None:
+        request = response.http_request
+        body = request.body if isinstance(request.body, bytes) else b""
+        if self._path.search(str(request.url).encode()) or self._path.search(body):
+            with self._lock:
+                self.count += 1
+
+
+def test_an_unconflicted_crawl_records_people_in_transactions_of_25(make_pipeline) -> None:
+    # Given a world crawled by a context whose table requests are counted
+    pipeline: Pipeline = make_pipeline(badges=240, seed=53)
+    counter = PeopleOperations(pipeline.ctx.tables.name("people"))
+    pipeline.ctx = build_context(pipeline.settings, hooks=Hooks(table_response=counter))
+
+    # When a full crawl writes everyone, then a second finds nothing changed
+    assert pipeline.crawl("full").succeeded
+    written = len(pipeline.stored())
+    first = counter.count
+    counter.count = 0
+    assert pipeline.crawl("full").succeeded
+    second = counter.count
+
+    # Then the first recorded people in transactions of up to 25 (one scan of the empty
+    # table, at most one transaction per 25 people and one per batch's remainder), and
+    # the second read each stored person once and recorded nobody
+    batches = -(-written // pipeline.settings.crawl.profile_batch_size)
+    assert pipeline.stored() == pipeline.expected()
+    assert 0 < first <= 1 + -(-written // 25) + batches
+    assert written <= second <= written + 2
