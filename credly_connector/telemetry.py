@@ -139,11 +139,15 @@ def annotate(*, crawl_id: str | None = None, organization_id: str | None = None)
     """Add labels to the open scope once they are known (e.g. after reading the crawl record).
 
     Applies to the current span and to the records logged from now on until the scope ends.
+    Outside a scope (every scope labels its stage) only the current span gets them: labels
+    set there would outlive the caller and mark every later record of the thread.
     """
     added = _clean(crawl_id=crawl_id, organization_id=organization_id)
     if not added:
         return
-    _labels.set(MappingProxyType({**_labels.get(), **added}))
+    current = _labels.get()
+    if "stage" in current:
+        _labels.set(MappingProxyType({**current, **added}))
     trace.get_current_span().set_attributes(added)
 
 

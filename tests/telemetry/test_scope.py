@@ -271,3 +271,12 @@ def test_a_malformed_stage_message_is_logged_in_its_stage_and_has_no_age_without
     assert dropped.levelno == logging.ERROR
     assert labels_of(dropped) == {"stage": "pages"}
     assert signals.named("queue.message.age") == []
+
+
+def test_annotate_outside_a_scope_leaves_no_labels_behind(signals: Signals) -> None:
+    telemetry.annotate(crawl_id="c9", organization_id=ORG)
+    log.info("later, elsewhere")
+
+    [record] = signals.logs.records
+    assert labels_of(record) == {}
+    assert telemetry.current_labels() == {}
