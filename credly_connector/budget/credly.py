@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from credly_connector.budget.policy import RatePolicy
 from credly_connector.budget.rate import SharedRate
-from credly_connector.budget.slots import SharedSlots, SlotPolicy, SlotStore, Snapshot
+from credly_connector.budget.slots import SharedSlots, SlotPolicy, SlotStore
 from credly_connector.stores.budgets import BudgetStore
 from credly_connector.stores.tables import Tables
 
@@ -36,7 +36,8 @@ class GateBackoff:
     """How long a 429 without `Retry-After` holds every instance back.
 
     Attributes:
-        first_s: The wait after the first such 429; doubled for each one in a row.
+        first_s: The wait after the first such 429; doubled for each closing in a row (one
+            less than a minute after the last one opened).
         cap_s: The longest wait.
     """
 
@@ -81,18 +82,16 @@ class CredlyBudget:
         Raises:
             SlotsUnavailableError: A retryable error: storage failed or no slot came free.
         """
-        with self.slots.hold() as snapshot:
+        with self.slots.hold():
             if self.rate is not None:
                 self.rate.acquire()
             # The ticket is answered while the slot is still held, so a 429 closes the gate
             # before anyone can take this slot for a request of their own.
-            yield Ticket(self, snapshot)
+            yield Ticket(self)
 
     def throttled(self, retry_after: float | None) -> None:
         """Credly answered 429: hold every instance back until `retry_after` (or a backoff)."""
-        self.slots.store.close(
-            self.slots.key, lambda strikes: self.backoff.wait(retry_after, strikes)
-        )
+        self.slots.close(lambda strikes: self.backoff.wait(retry_after, strikes))
         if self.rate is not None:
             self.rate.throttled(retry_after)
 
@@ -102,18 +101,14 @@ class Ticket:
     """One request's hold on the budget, told the answer's status."""
 
     budget: CredlyBudget
-    snapshot: Snapshot
 
     def answered(self, status: int | None, retry_after: float | None) -> None:
         """Report Credly's answer (None: no answer came back) and its `Retry-After`."""
         budget = self.budget
         if status == 429:
             budget.throttled(retry_after)
-        elif status is not None and status < 500:
-            # Closings in a row only count while Credly keeps refusing.
-            budget.slots.store.settle(budget.slots.key, self.snapshot)
-            if budget.rate is not None:
-                budget.rate.succeeded()
+        elif status is not None and status < 500 and budget.rate is not None:
+            budget.rate.succeeded()
 
 
 def budget_key(organization_id: str) -> str:

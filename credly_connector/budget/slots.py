@@ -1,4 +1,12 @@
-"""A distributed semaphore: N leased concurrency slots per key in Table Storage, and a gate."""
+"""A distributed semaphore: N leased concurrency slots per key in Table Storage, and a gate.
+
+A key's partition holds at most one row per taken slot (`slot-000`...): taking a free slot
+creates its row, releasing deletes it (ETag-conditional), so an uncontended request costs two
+storage operations. A holder that dies leaves its row, which is free once its lease expired.
+Closing the gate (after a 429) makes the gate the holder of every slot until it opens, in one
+transaction with the `gate` row that remembers the closings in a row; nobody needs to read
+anything else to respect it.
+"""
 
 from __future__ import annotations
 
@@ -19,14 +27,17 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableClient, UpdateMode
+from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from credly_connector.errors import RetryableError
 from credly_connector.stores.tables import Tables, encode_key, etag_of, from_iso, quote, to_iso
 
 ROLE = "slots"
 GATE_ROW = "gate"
+GATE_HOLDER = "gate"
 SLOT_PREFIX = "slot-"
+# Closings this long after the last one opened start counting again (for the backoff).
+STRIKES_FORGOTTEN_S = 60.0
 
 
 class SlotsUnavailableError(RetryableError):
@@ -67,18 +78,16 @@ class Snapshot:
     """One look at a key's partition: the rows we may take, and the gate.
 
     Attributes:
-        free: Free (released or expired) slot rows and their ETags; None for a row not yet made.
-        busy: How many slots are held by live leases.
-        closed_until: No slot may be taken before this (a 429's Retry-After), if set.
-        strikes: Closings in a row without a success in between (for a backoff).
-        gate_etag: The gate row's ETag, when it exists.
+        free: Free slot rows: None for a row absent (free), else the ETag of an expired one.
+        busy: How many slots are held by live leases (the gate's included).
+        closed_until: The gate holds slots until then (a 429's Retry-After), if it does.
+        strikes: Closings in a row so far (for a backoff).
     """
 
     free: dict[str, str | None]
     busy: int
     closed_until: datetime | None = None
     strikes: int = 0
-    gate_etag: str | None = None
 
 
 def slot_rows(capacity: int) -> list[str]:
@@ -91,33 +100,29 @@ def read_snapshot(entities: list[dict[str, Any]], capacity: int, now: datetime) 
     rows = {str(entity["RowKey"]): entity for entity in entities}
     free: dict[str, str | None] = {}
     busy = 0
+    closed_until: datetime | None = None
     for row in slot_rows(capacity):
         entity = rows.get(row)
         if entity is None:
             free[row] = None
             continue
         expires = from_iso(entity.get("expires_at"))
-        if entity.get("holder") and expires is not None and expires > now:
-            busy += 1
-        else:
+        if expires is None or expires <= now:
             free[row] = etag_of(entity) or ""
+            continue
+        busy += 1
+        if entity.get("holder") == GATE_HOLDER:
+            closed_until = expires if closed_until is None else max(closed_until, expires)
     gate = rows.get(GATE_ROW)
-    if gate is None:
-        return Snapshot(free, busy)
-    return Snapshot(
-        free,
-        busy,
-        closed_until=from_iso(gate.get("until")),
-        strikes=int(gate.get("strikes") or 0),
-        gate_etag=etag_of(gate),
-    )
+    strikes = int(gate.get("strikes") or 0) if gate is not None else 0
+    return Snapshot(free, busy, closed_until=closed_until, strikes=strikes)
 
 
 class SlotStore:
-    """The slot rows of every key, changed only with ETag conditions.
+    """The slot rows of every key, changed only with ETag conditions (or in a transaction).
 
-    A key's partition holds its slot rows (`slot-000`...) and one gate row. Every call is one
-    storage operation unless it says otherwise; storage failures raise `SlotsUnavailableError`.
+    Every call is one storage operation unless it says otherwise; storage failures raise
+    `SlotsUnavailableError`.
 
     Args:
         tables: The connector's tables (the `slots` table is created on first use if missing).
@@ -140,7 +145,7 @@ class SlotStore:
         return read_snapshot(entities, capacity, self.clock())
 
     def take(self, key: str, row: str, etag: str | None, lease_s: float) -> Slot | None:
-        """Take one free row (as seen with `etag`; None: not made yet); None when beaten to it."""
+        """Take one free slot (`etag`: its expired row as seen; None: absent); None if taken."""
         holder = uuid.uuid4().hex
         entity = self._entity(key, row, holder, self.clock() + timedelta(seconds=lease_s))
         try:
@@ -170,11 +175,10 @@ class SlotStore:
         return None
 
     def release(self, slot: Slot) -> None:
-        """Free our slot (idempotent; a slot someone else took over is left alone)."""
-        entity = self._entity(slot.key, slot.row, "", None)
+        """Free our slot (idempotent; a slot the gate or someone else took over is left alone)."""
         for _ in range(3):
             try:
-                self._storage(self._replace, entity, slot.etag)
+                self._storage(self._delete, slot)
             except (ResourceModifiedError, ResourceNotFoundError):
                 current = self._current(slot)
                 if current is None:
@@ -183,11 +187,12 @@ class SlotStore:
                 continue
             return
 
-    def close(self, key: str, wait_s: Callable[[int], float]) -> datetime:
+    def close(self, key: str, capacity: int, wait_s: Callable[[int], float]) -> datetime:
         """Close the key's gate: no slot is taken before now + `wait_s(strikes)`.
 
-        A gate closed longer already stays so; `wait_s` gets the closings in a row so far (for
-        a backoff). Read-modify-write, ETag-conditional (two operations or more).
+        The gate becomes the holder of every slot until then, in one transaction with the gate
+        row (ETag-conditional, so closings by several instances combine: the later end wins).
+        `wait_s` gets the closings in a row so far (for a backoff). Two operations or more.
 
         Returns:
             Until when the gate is closed.
@@ -195,31 +200,37 @@ class SlotStore:
         pk = encode_key(key)
         while True:
             gate = self._storage(self._get, pk, GATE_ROW)
-            strikes = int(gate.get("strikes") or 0) if gate else 0
+            now = self.clock()
             current = from_iso(gate.get("until")) if gate else None
-            until = self.clock() + timedelta(seconds=max(0.0, wait_s(strikes)))
+            strikes = int(gate.get("strikes") or 0) if gate else 0
+            if current is None or current < now - timedelta(seconds=STRIKES_FORGOTTEN_S):
+                strikes = 0
+            until = now + timedelta(seconds=max(0.0, wait_s(strikes)))
             if current is not None and current > until:
                 until = current
-            entity: dict[str, Any] = {"PartitionKey": pk, "RowKey": GATE_ROW}
-            entity |= {"until": to_iso(until), "strikes": strikes + 1}
+            record: dict[str, Any] = {"PartitionKey": pk, "RowKey": GATE_ROW}
+            record |= {"until": to_iso(until), "strikes": strikes + 1}
+            replace = {"mode": UpdateMode.REPLACE}
+            operations: list[Any] = [
+                ("upsert", self._entity(key, row, GATE_HOLDER, until), replace)
+                for row in slot_rows(capacity)
+            ]
+            if gate is None:
+                operations.append(("create", record))
+            else:
+                condition = {
+                    "etag": etag_of(gate),
+                    "match_condition": MatchConditions.IfNotModified,
+                }
+                operations.append(("update", record, {**replace, **condition}))
             try:
-                if gate is None:
-                    self._storage(self.table.create_entity, entity)
-                else:
-                    etag = etag_of(gate) or ""
-                    self._storage(self._replace, entity, etag)
-            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-                continue  # another instance closed it meanwhile: combine with theirs
+                self._storage(self.table.submit_transaction, operations)
+            except TableTransactionError as error:
+                if error.status_code in (409, 412):
+                    continue  # another instance closed it meanwhile: combine with theirs
+                message = f"storage failed while closing {key}: {error}"
+                raise SlotsUnavailableError(message) from error
             return until
-
-    def settle(self, key: str, snapshot: Snapshot) -> None:
-        """After a success, forget the closings in a row (only when there were some)."""
-        if not snapshot.strikes or snapshot.gate_etag is None:
-            return
-        entity = {"PartitionKey": encode_key(key), "RowKey": GATE_ROW, "strikes": 0}
-        with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
-            etag = snapshot.gate_etag
-            self._storage(self._replace, entity, etag, UpdateMode.MERGE)
 
     # -- storage ---------------------------------------------------------------------------
 
@@ -242,6 +253,12 @@ class SlotStore:
             entity, mode=mode, etag=etag, match_condition=condition
         )
         return result
+
+    def _delete(self, slot: Slot) -> None:
+        condition = MatchConditions.IfNotModified
+        self.table.delete_entity(
+            encode_key(slot.key), slot.row, etag=slot.etag, match_condition=condition
+        )
 
     def _get(self, partition: str, row: str) -> Any:
         try:
@@ -270,7 +287,12 @@ class SlotStore:
                 with contextlib.suppress(ResourceExistsError):
                     self._tables.service.create_table(self._tables.name(ROLE))
                 return operation(*args)
-        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+        except (
+            ResourceExistsError,
+            ResourceModifiedError,
+            ResourceNotFoundError,
+            TableTransactionError,
+        ):
             raise  # outcomes the caller decides on
         except AzureError as error:
             message = f"storage failed while taking a concurrency slot: {type(error).__name__}"
@@ -306,31 +328,38 @@ class SharedSlots:
         self._rng = random.Random()
 
     @contextlib.contextmanager
-    def hold(self) -> Iterator[Snapshot]:
+    def hold(self) -> Iterator[Slot]:
         """Wait for a slot (and an open gate), hold it while the block runs, then free it.
 
-        Costs one query and one conditional update to take, one update to release, and one
-        renewal per `renew_s` of holding; each look at busy slots is one more query.
-
-        Yields:
-            The look at the partition the slot was taken on (its gate's strikes).
+        Costs two storage operations when a slot is free (one to take, one to release) and one
+        renewal per `renew_s` of holding; when the first slot tried is taken, a query and a
+        conditional take, and one more query for each look at busy slots.
 
         Raises:
             SlotsUnavailableError: Storage failed, or no slot came free within `max_wait_s`.
         """
-        slot, snapshot = self._take()
+        slot = self._take()
         self._renewer.add(slot)
         try:
-            yield snapshot
+            yield slot
         finally:
             held = self._renewer.remove(slot)
             with contextlib.suppress(SlotsUnavailableError):  # the lease frees it soon anyway
                 self.store.release(held)
 
-    def _take(self) -> tuple[Slot, Snapshot]:
+    def close(self, wait_s: Callable[[int], float]) -> datetime:
+        """Hold every instance back: no slot is taken before now + `wait_s(closings so far)`."""
+        return self.store.close(self.key, self.capacity, wait_s)
+
+    def _take(self) -> Slot:
         policy = self.policy
         deadline = time.monotonic() + policy.max_wait_s
         poll = policy.poll_s
+        # Most often some slot is free: try one blindly first (creating its row is the take).
+        row = self._rng.choice(slot_rows(self.capacity))
+        guess = self.store.take(self.key, row, None, policy.lease_s)
+        if guess is not None:
+            return guess
         while True:
             snapshot = self.store.look(self.key, self.capacity)
             now = self.store.clock()
@@ -344,7 +373,7 @@ class SharedSlots:
             for row, etag in rows:
                 slot = self.store.take(self.key, row, etag, policy.lease_s)
                 if slot is not None:
-                    return slot, snapshot
+                    return slot
             self._wait(poll * (0.5 + self._rng.random() / 2), deadline)
             poll = min(policy.poll_cap_s, poll * 2)
 

@@ -48,14 +48,14 @@ def test_a_429_closes_the_organisations_gate_for_its_retry_after(
     with pytest.raises(ThrottledError):
         client.badge_page(1)
 
-    # Then the organisation's gate is closed for about 30 s for every instance, its slot is
-    # free again, and a client of another process asking meanwhile is told to come back later.
+    # Then the organisation's gate is closed for about 30 s for every instance (it holds every
+    # slot), and a client of another process asking meanwhile is told to come back later.
     store = SlotStore(tables)
     snapshot = store.look(budget_key(world.org_ids[0]), 2)
     assert snapshot.closed_until is not None
     left = (snapshot.closed_until - store.clock()).total_seconds()
     assert 20 < left <= 30
-    assert snapshot.busy == 0
+    assert (snapshot.busy, snapshot.free) == (2, {})
     other = budgeted_client(credly, world, tables, RetryPolicy(attempts=1), Requests())
     with pytest.raises(RetryableError) as raised:
         other.badge_page(2)
@@ -105,3 +105,26 @@ def test_requests_hold_and_free_a_slot_each(
     snapshot = store.look(budget_key(world.org_ids[0]), 2)
     assert snapshot.busy == 0
     assert len(snapshot.free) == 2
+
+
+def test_an_uncontended_request_costs_two_storage_operations(
+    credly: CredlyStandIn, world: World, azurite: Azurite, storage_name: str, seen: Requests
+) -> None:
+    # Given a budgeted client alone on its organisation, counting its storage requests.
+    operations: list[str] = []
+    tables = Tables.from_connection_string(
+        azurite.connection_string,
+        storage_name,
+        raw_response_hook=lambda response: operations.append(response.http_request.method),
+    )
+    tables.ensure()
+    operations.clear()
+    client = budgeted_client(credly, world, tables, RetryPolicy(attempts=1), seen)
+
+    # When it reads ten pages one after the other.
+    for number in range(1, 11):
+        client.badge_page(1 + number % 4)
+
+    # Then each took its slot (one insert) and gave it back (one delete): two operations.
+    assert len(seen.seen) == 10
+    assert operations == ["POST", "DELETE"] * 10
