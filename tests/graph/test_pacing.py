@@ -70,6 +70,19 @@ def test_urgent_writes_go_ahead_of_the_claimed_permits(fake_time: FakeTime) -> N
     assert asyncio.run(scenario()) == [1000.0]
 
 
+def test_urgent_writes_reach_the_event_loop_a_batch_starts(fake_time: FakeTime) -> None:
+    writes = pacer(fake_time, rate=2.0)
+    # given: a crawl batch used the first permit of its block (the next is at +0.5 s)
+    asyncio.run(enter(writes, fake_time, 1))
+
+    # when: a webhook's recompose runs its own event loop inside urgent_writes
+    with urgent_writes():
+        granted = asyncio.run(enter(writes, fake_time, 1))
+
+    # then: its write did not wait for the block's next permit
+    assert granted == [1000.0]
+
+
 def test_threads_with_their_own_loops_share_one_in_flight_bound() -> None:
     # given: one pacer (3 in flight) and six threads, each running its own event loop
     writes = WritePacer(concurrency=3)
