@@ -194,6 +194,15 @@ def _answered(answer: Answer) -> int:
     return 0 if answer.status < 400 else 1
 
 
+def _refused(answer: Answer) -> int:
+    """A refused operation as one line on standard error (`--json` prints the answer)."""
+    body = answer.body if isinstance(answer.body, dict) else {}
+    error = body.get("error")
+    message = error.get("message") if isinstance(error, dict) else None
+    sys.stderr.write(f"error: {message or answer.json()}\n")
+    return 1
+
+
 def _diagnose(args: argparse.Namespace) -> int:
     from credly_connector.ops.people import diagnose_person, render_diagnosis  # noqa: PLC0415
 
@@ -246,8 +255,10 @@ def _status(args: argparse.Namespace) -> int:
     from credly_connector.ops.crawls import crawl_status  # noqa: PLC0415
 
     answer = crawl_status(_ops_context(), args.crawl_id)
-    if args.json or answer.status != 200 or not isinstance(answer.body, dict):
+    if args.json:
         code = _answered(answer)
+    elif answer.status != 200 or not isinstance(answer.body, dict):
+        code = _refused(answer)
     else:
         sys.stdout.write(render_status(answer.body))
         code = 0
@@ -272,8 +283,10 @@ def _cancel(args: argparse.Namespace) -> int:
     from credly_connector.ops.crawls import cancel_crawl  # noqa: PLC0415
 
     answer = cancel_crawl(_ops_context(), args.crawl_id)
-    if args.json or answer.status != 200 or not isinstance(answer.body, dict):
+    if args.json:
         return _answered(answer)
+    if answer.status != 200 or not isinstance(answer.body, dict):
+        return _refused(answer)
     body = answer.body
     sys.stdout.write(
         f"crawl {body['id']} cancelled (it was in phase {body['phase']});"

@@ -59,7 +59,10 @@ def test_an_unfinished_crawl_is_refused_shown_cancelled_and_resumed(
     out = capsys.readouterr().out
     assert f"crawl {first} cancelled (it was in phase start); organisation {org} is free" in out
     assert main(["cancel", first]) == 1
-    assert "already ended (cancelled)" in capsys.readouterr().err
+    refused = capsys.readouterr().err
+    assert refused.startswith("error: Crawl ")
+    assert "already ended (cancelled)" in refused
+    assert refused.count("\n") == 1
 
     # A new crawl starts at once and runs here.
     assert main(["crawl", "--quiet", "--kind", "full"]) == 0
