@@ -13,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.events import APPLIED, EventMessage, EventOutcome, handle_event
 from credly_connector.runtime import Hooks, build_context
+from credly_connector.stores.tables import encode_key
 from devstack.credly.records import Event
 from devstack.standin.knobs import Fault, FaultKind
 from tests.pipeline.conftest import Pipeline
@@ -212,3 +214,60 @@ def test_an_unconflicted_crawl_records_people_in_transactions_of_25(make_pipelin
     assert pipeline.stored() == pipeline.expected()
     assert 0 < first <= 1 + -(-written // 25) + batches
     assert written <= second <= written + 2
+
+
+class ReadOrder:
+    """The order in which a crawl read people's rows and ranges of badge rows."""
+
+    def __init__(self, people_table: str, badges_table: str) -> None:
+        self._person = re.compile(re.escape(f"/{people_table}(PartitionKey="))
+        self._range = re.compile(re.escape(f"/{badges_table}()") + r".*RowKey ge '([^']*)'")
+        self.reads: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, response: Any) -> None:
+        request = response.http_request
+        if request.method != "GET":
+            return
+        url = unquote(str(request.url))
+        ranged = self._range.search(url)
+        read = (
+            ("span", ranged.group(1))
+            if ranged
+            else ("person", "")
+            if self._person.search(url)
+            else None
+        )
+        if read:
+            with self._lock:
+                self.reads.append(read)
+
+
+def test_a_batch_reads_every_persons_row_before_its_badges(make_pipeline) -> None:
+    # Given people with items, and a full crawl of one batch of people whose reads are watched
+    pipeline: Pipeline = make_pipeline(badges=240, seed=54)
+    assert pipeline.crawl("full").succeeded
+    order = ReadOrder(pipeline.ctx.tables.name("people"), pipeline.ctx.tables.name("badges"))
+    pipeline.ctx = build_context(pipeline.settings, hooks=Hooks(table_response=order))
+
+    # When the batch composes them again
+    assert pipeline.crawl("full").succeeded
+
+    # Then it read every stored person's row before its range of badge rows (the other
+    # range is the batch of emails that resolve to nobody): a record conditional on that
+    # row then proves the badges were read after any earlier record
+    stored = pipeline.stored()
+    assert len(stored) <= pipeline.settings.crawl.profile_batch_size
+    emails = {
+        encode_key(p.credly_email.lower())
+        for p in pipeline.world.people
+        if p.directory_user_id and p.directory_user_id.replace("-", "") in stored
+    }
+    # A range starts at its first email's key and the store's two-character separator.
+    kinds = [
+        "person" if kind == "person" else "people's span" if low[:-2] in emails else "other"
+        for kind, low in order.reads
+    ]
+    assert kinds.count("people's span") == 1
+    assert kinds.count("person") == len(stored)
+    assert max(i for i, k in enumerate(kinds) if k == "person") < kinds.index("people's span")
