@@ -15,9 +15,14 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
 
+import pytest
+
+from credly_connector.errors import RetryableError
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.events import APPLIED, EventMessage, EventOutcome, handle_event
+from credly_connector.pipeline.rewrites import REWRITE_ATTEMPTS
 from credly_connector.runtime import Hooks, build_context
+from credly_connector.stores.people import UNKNOWN, PersonRecord
 from credly_connector.stores.tables import encode_key
 from devstack.credly.records import Event
 from devstack.standin.knobs import Fault, FaultKind
@@ -271,3 +276,44 @@ def test_a_batch_reads_every_persons_row_before_its_badges(make_pipeline) -> Non
     assert kinds.count("people's span") == 1
     assert kinds.count("person") == len(stored)
     assert max(i for i, k in enumerate(kinds) if k == "person") < kinds.index("people's span")
+
+
+def test_a_writer_refused_every_time_gives_up_and_the_next_delivery_rewrites(
+    make_pipeline,
+) -> None:
+    # Given a crawled person, and another writer that records them again whenever the
+    # webhook's write of their item reaches Graph
+    pipeline: Pipeline = make_pipeline(badges=120, seed=55)
+    assert pipeline.crawl("full").succeeded
+    target = _target(pipeline)
+    other = _other_instance(pipeline)
+    ctx = pipeline.ctx
+
+    def someone_records_them() -> None:
+        record = PersonRecord(target.user_id, target.item_id, "theirs", "", ctx.clock())
+        other.people.put_many([record])
+
+    storm = pipeline.stack.graph.knobs.add_fault(
+        Fault(
+            FaultKind.CALL,
+            method="PUT",
+            path_contains=f"/items/{target.item_id}",
+            times=None,
+            action=someone_records_them,
+        )
+    )
+    message = _hide_badge(pipeline, target, "ev-storm")
+
+    # When the webhook is handled, then it is refused on every round, gives up with a
+    # retryable error and marks the row so that whoever writes next writes the item
+    with pytest.raises(RetryableError):
+        handle_event(ctx, message, Delivery())
+    assert storm.fired == REWRITE_ATTEMPTS
+    record = ctx.people.get(target.user_id)
+    assert record is not None
+    assert record.content_hash == UNKNOWN
+
+    # And once the storm ends, the event's next delivery ends with the store's item
+    pipeline.stack.graph.knobs.clear_faults()
+    assert handle_event(ctx, message, Delivery(dequeue_count=2)).outcome == APPLIED
+    assert pipeline.stored() == pipeline.expected()
