@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TextIO
 
+from bench.readings import StandInReadings
 from bench.world_ops import ItemLedger, change_badges
 from devstack.connected import ConnectedStack, connected_stack
 from devstack.standin import Knobs, RateLimit
@@ -34,11 +35,18 @@ def stack_facts(stack: ConnectedStack) -> dict[str, Any]:
     }
 
 
-def knobs_for(latency_s: float, write_limit: float | None = None) -> Knobs:
-    """Knobs with one latency for every route and, optionally, a Graph item-write limit."""
+def knobs_for(
+    latency_s: float, write_limit: float | None = None, *, retry_after: bool = True
+) -> Knobs:
+    """Knobs with one latency for every route and, optionally, a Graph item-write limit.
+
+    Args:
+        retry_after: Whether a 429 over the limit says `Retry-After`.
+    """
     knobs = Knobs(latency_s=latency_s)
     if write_limit is not None:
-        knobs.set_rate_limit("items", RateLimit(per_second=write_limit))
+        limit = RateLimit(per_second=write_limit, send_retry_after=retry_after)
+        knobs.set_rate_limit("items", limit)
     return knobs
 
 
@@ -56,15 +64,24 @@ def serve(spec: dict[str, Any], commands: TextIO, out: TextIO) -> None:
         spec["storage"],
         prefix=spec["prefix"],
         credly_knobs=knobs_for(float(spec["credly_latency_s"])),
-        graph_knobs=knobs_for(float(spec["graph_latency_s"]), spec.get("write_limit")),
+        graph_knobs=knobs_for(
+            float(spec["graph_latency_s"]),
+            spec.get("write_limit"),
+            retry_after=bool(spec.get("retry_after", True)),
+        ),
         extra_env=spec.get("env") or {},
     ) as stack:
         ledger = ItemLedger(stack.graph)
+        readings = StandInReadings(stack)
         answers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "change": lambda cmd: {
                 "applied": change_badges(world, int(cmd["count"]), int(cmd["seed"]))
             },
             "snapshot": lambda _cmd: ledger.snapshot(),
+            "log": lambda cmd: readings.log(float(cmd["since"])),
+            "exact": lambda _cmd: readings.exact(),
+            "webhook": lambda cmd: readings.webhook(str(cmd["url"]), int(cmd["seed"])),
+            "webhook_result": lambda cmd: readings.webhook_result(float(cmd["timeout_s"])),
         }
         reply(out, stack_facts(stack))
         for line in commands:

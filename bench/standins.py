@@ -39,6 +39,7 @@ class StackSpec:
     graph_latency_s: float
     write_limit: float | None
     env: dict[str, str]
+    retry_after: bool = True
 
     def to_json(self) -> dict[str, Any]:
         """The spec as `bench.standin_host` reads it (the world built "now")."""
@@ -52,6 +53,7 @@ class StackSpec:
             "graph_latency_s": self.graph_latency_s,
             "write_limit": self.write_limit,
             "env": self.env,
+            "retry_after": self.retry_after,
         }
 
 
@@ -106,6 +108,10 @@ class ChildStandIns:
         answer: dict[str, Any] = json.loads(line)
         return answer
 
+    def ask(self, command: dict[str, Any]) -> dict[str, Any]:
+        """Send one command to the child (see `bench.standin_host`); its answer."""
+        return self._ask(command)
+
     def _ask(self, command: dict[str, Any]) -> dict[str, Any]:
         stdin = self._process.stdin
         assert stdin is not None
@@ -154,7 +160,9 @@ def running_standins(mode: str, spec: StackSpec) -> Iterator[StandIns]:
             spec.storage,
             prefix=spec.prefix,
             credly_knobs=knobs_for(spec.credly_latency_s),
-            graph_knobs=knobs_for(spec.graph_latency_s, spec.write_limit),
+            graph_knobs=knobs_for(
+                spec.graph_latency_s, spec.write_limit, retry_after=spec.retry_after
+            ),
             extra_env=spec.env,
         ) as stack:
             yield InlineStandIns(stack_facts(stack), world, ItemLedger(stack.graph))
