@@ -11,6 +11,7 @@ Azurite's Table port), since the work happens in the instances' processes.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from bench.scenarios import CREDLY_PAGE_LATENCY_S, FULL, GRAPH_LATENCY_S, THREE_
 from bench.standins import CHILD, ChildStandIns, StackSpec, running_standins
 
 SMALL_BADGES = 10_000
+HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ def run_cell(
             host_options: dict[str, Any] = {"instances": instances, "timers": False}
             if options.host_json is not None:
                 host_options["host_json"] = options.host_json
+            queues = _queue_options(options.host_json or HOST_JSON)
             with FunctionsHost(env, **host_options) as host:
                 for number, step in enumerate(options.crawls):
                     crawl = measure_crawl(
@@ -112,9 +115,18 @@ def run_cell(
                     )
                     crawl["run"] = f"{run_label(limit, retry_after, instances)} / {step.label}"
                     crawl.update(
-                        instances=instances, graph_write_limit_per_s=limit, retry_after=retry_after
+                        instances=instances,
+                        graph_write_limit_per_s=limit,
+                        retry_after=retry_after,
+                        queues=queues,
                     )
                     on_crawl(crawl)
+
+
+def _queue_options(path: Path) -> dict[str, int]:
+    """host.json's batchSize and newBatchThreshold, recorded with each crawl."""
+    queues = json.loads(path.read_text(encoding="utf-8"))["extensions"]["queues"]
+    return {name: int(queues[name]) for name in ("batchSize", "newBatchThreshold")}
 
 
 def _numbers(kind: Callable[[str], Any]) -> Callable[[str], tuple[Any, ...]]:
@@ -152,6 +164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--badges", type=int, default=SMALL_BADGES, help="organisation size")
     parser.add_argument("--no-webhook", action="store_true", help="skip the webhook probe")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per crawl")
+    parser.add_argument(
+        "--host-json", type=Path, help="the host.json to run (the app's by default)"
+    )
+    parser.add_argument(
+        "--append", action="store_true", help="keep the crawls already in the results file"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results directory")
     args = parser.parse_args(argv)
     options = ScaleoutOptions(
@@ -161,12 +179,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         badges=args.badges,
         webhook=not args.no_webhook,
         timeout_s=args.timeout,
+        host_json=args.host_json,
     )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from bench.scaleout_report import run_and_report  # noqa: PLC0415
 
     try:
-        document = run_and_report(options, args.out, sys.stdout)
+        document = run_and_report(options, args.out, sys.stdout, append=args.append)
     except KeyboardInterrupt:
         sys.stderr.write("stopped; the results of the crawls measured so far are written\n")
         return 130

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
@@ -21,6 +22,7 @@ from bench.targets import Verdict
 NAME = "scaleout"
 COLUMNS = (
     ("run", "run"),
+    ("batchSize+newBatchThreshold", "queues"),
     ("wall s", "wall_s"),
     ("people", "people"),
     ("efficiency", "efficiency"),
@@ -46,8 +48,10 @@ def markdown_table(crawls: list[dict[str, Any]]) -> str:
     for crawl in crawls:
         cells = []
         for _, key in COLUMNS:
-            value = crawl[key]
-            if key == "throttled_share":
+            value = crawl.get(key)
+            if key == "queues":
+                cells.append(f"{value['batchSize']}+{value['newBatchThreshold']}" if value else "")
+            elif key == "throttled_share":
                 cells.append(f"{value:.1%}")
             elif isinstance(value, float):
                 cells.append(f"{value:.2f}")
@@ -93,8 +97,13 @@ def plot(crawls: list[dict[str, Any]], out_dir: Path) -> Path:
     return path
 
 
-def run_and_report(options: ScaleoutOptions, out_dir: Path, out: TextIO) -> dict[str, Any]:
+def run_and_report(
+    options: ScaleoutOptions, out_dir: Path, out: TextIO, *, append: bool = False
+) -> dict[str, Any]:
     """Run every cell of `options`; the JSON is rewritten after each crawl (partial results).
+
+    Args:
+        append: Keep the crawls already in `scaleout.json` (another part of the matrix).
 
     Returns the final document; prints the table and the target lines to `out`.
     """
@@ -107,6 +116,9 @@ def run_and_report(options: ScaleoutOptions, out_dir: Path, out: TextIO) -> dict
         "graph_write_rate": "unset (the fleet finds the limit)",
     }
     crawls: list[dict[str, Any]] = []
+    previous = out_dir / f"{NAME}.json"
+    if append and previous.exists():
+        crawls += json.loads(previous.read_text(encoding="utf-8"))["crawls"]
 
     def save(crawl: dict[str, Any]) -> None:
         crawls.append(crawl)
