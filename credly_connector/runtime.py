@@ -19,12 +19,14 @@ from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
 
 from credly_connector import telemetry
+from credly_connector.budget.policy import RatePolicy
+from credly_connector.budget.rate import SharedRate
 from credly_connector.credly.auth import CredlyAuth, OAuthAuth, TokenAuth
 from credly_connector.credly.client import CredlyClient
 from credly_connector.errors import ConfigurationError
 from credly_connector.graph.auth import graph_credential
 from credly_connector.graph.client import GraphClient, open_graph_client
-from credly_connector.graph.pacing import WritePacer
+from credly_connector.graph.pacing import WritePacer, graph_budget_key
 from credly_connector.pipeline.context import (
     CrawlContext,
     GraphSession,
@@ -33,8 +35,12 @@ from credly_connector.pipeline.context import (
 )
 from credly_connector.pipeline.queues import CrawlQueues
 from credly_connector.settings import Settings, StorageSettings
+from credly_connector.stores.budgets import BudgetStore
 from credly_connector.stores.tables import Tables
 from credly_connector.stores.transport import StorageOrigin, storage_transport
+
+# Writes per second a fleet without GRAPH_WRITE_RATE starts at, before it finds the limit.
+GRAPH_START_RATE = 10.0
 
 
 @dataclass
@@ -213,14 +219,30 @@ def _authority(settings: Settings) -> str | None:
     return None
 
 
-def graph_factory(settings: Settings, hooks: Hooks) -> GraphSession:
-    """Opens a Graph client per event loop, sharing one credential and one write pacer."""
+def graph_pacer(settings: Settings, tables: Tables | None = None) -> WritePacer:
+    """The process's item-write pacer; with `tables`, over the connection's shared budget.
+
+    `GRAPH_WRITE_RATE` is the budget's ceiling and its start (told the limit, the fleet uses
+    it at once); unset, the fleet starts at `GRAPH_START_RATE` and finds the limit itself.
+    """
+    crawl = settings.crawl
+    if tables is None:
+        return WritePacer(concurrency=crawl.graph_write_concurrency, rate=crawl.graph_write_rate)
+    ceiling = crawl.graph_write_rate
+    policy = RatePolicy(start=ceiling or GRAPH_START_RATE, ceiling=ceiling)
+    budget = SharedRate(graph_budget_key(settings.graph.connection_id), BudgetStore(tables), policy)
+    return WritePacer(concurrency=crawl.graph_write_concurrency, budget=budget)
+
+
+def graph_factory(settings: Settings, hooks: Hooks, tables: Tables | None = None) -> GraphSession:
+    """Opens a Graph client per event loop, sharing one credential and one write pacer.
+
+    With `tables`, item writes hold the connection's write budget, shared through them by
+    every instance (`GRAPH_WRITE_RATE` as its optional ceiling, the gate after a 429).
+    """
     credential: TokenCredential | None = None
     verify: str | bool = str(settings.graph.ca_file) if settings.graph.ca_file else True
-    pacer = WritePacer(
-        concurrency=settings.crawl.graph_write_concurrency,
-        rate=settings.crawl.graph_write_rate,
-    )
+    pacer = graph_pacer(settings, tables)
 
     @asynccontextmanager
     async def session() -> AsyncIterator[GraphClient]:
@@ -261,7 +283,7 @@ def build_context(
         tables,
         queues,
         credly_factory(settings, hooks),
-        graph_factory(settings, hooks),
+        graph_factory(settings, hooks, tables),
         clock=clock,
         overrides=overrides,
     )

@@ -287,7 +287,8 @@ class CrawlSettings:
     index_skills: bool = False
     lease_minutes: int = 60
     profile_batch_size: int = 100
-    graph_write_rate: float = 20.0
+    # None: the fleet finds the connection's limit itself; set, its ceiling.
+    graph_write_rate: float | None = None
     graph_write_concurrency: int = 8
 
 
@@ -737,7 +738,7 @@ def _read_crawl(r: _Reader) -> CrawlSettings:
         index_skills=r.boolean("INDEX_SKILLS", default=False),
         lease_minutes=r.integer("CRAWL_LEASE_MINUTES", 60, 5, 1440),
         profile_batch_size=r.integer("PROFILE_BATCH_SIZE", 100, 1, 500),
-        graph_write_rate=r.rate("GRAPH_WRITE_RATE", 20.0, 1000.0),
+        graph_write_rate=r.optional_rate("GRAPH_WRITE_RATE", 1000.0),
         graph_write_concurrency=r.integer("GRAPH_WRITE_CONCURRENCY", 8, 1, 64),
     )
 

@@ -67,8 +67,8 @@ param crawlLeaseMinutes int = 60
 @description('Graph item writes in flight at once per instance.')
 param graphWriteConcurrency int = 8
 
-@description('Graph item writes per second per instance (a number up to 1000).')
-param graphWriteRate string = '20'
+@description('Ceiling on Graph item writes per second per connection, shared by every instance (up to 1000); empty: the app finds the limit itself.')
+param graphWriteRate string = ''
 
 @minValue(1)
 @maxValue(64)

@@ -61,7 +61,8 @@ def test_minimal_environment_gets_every_default() -> None:
     assert (crawl.incremental_schedule, crawl.full_schedule) == ("0 0 2 * * *", "0 0 3 * * 0")
     assert (crawl.include_expired, crawl.index_skills) == (False, False)
     assert (crawl.lease_minutes, crawl.graph_write_concurrency) == (60, 8)
-    assert (crawl.graph_write_rate, crawl.profile_batch_size) == (20.0, 100)
+    # No GRAPH_WRITE_RATE: the fleet finds the connection's limit itself.
+    assert (crawl.graph_write_rate, crawl.profile_batch_size) == (None, 100)
 
 
 def test_organization_id_is_stored_in_canonical_lower_case() -> None:

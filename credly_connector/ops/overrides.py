@@ -7,6 +7,7 @@ from typing import Any
 
 from credly_connector.directory import DirectoryUser
 from credly_connector.errors import ConnectorError
+from credly_connector.graph.pacing import urgent_writes
 from credly_connector.ops.answers import Answer, parse_json_object, problem
 from credly_connector.ops.people import current_index, parse_email, resolution_json
 from credly_connector.pipeline.context import CrawlContext
@@ -132,9 +133,11 @@ def _apply(
     """Recompose the previous and the new owner of `email`; the answer's common part."""
     affected = [previous.user.id] if previous.user else list(previous.candidates)
     try:
-        recomposed: Recomposed = recompose_emails(
-            ctx, [email], origin=f"override:{email}", user_ids=affected
-        )
+        # An administrator waits for these writes: ahead of a crawl's claimed permits.
+        with urgent_writes():
+            recomposed: Recomposed = recompose_emails(
+                ctx, [email], origin=f"override:{email}", user_ids=affected
+            )
     except ConnectorError as error:
         return problem(
             502,

@@ -15,6 +15,7 @@ from typing import Any
 
 from credly_connector.credly.errors import CredlyNotFoundError
 from credly_connector.errors import BadDataError
+from credly_connector.graph.pacing import urgent_writes
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.pending import remember_pending
 from credly_connector.pipeline.recompose import Recomposed, recompose_emails
@@ -200,7 +201,9 @@ def handle_event(ctx: CrawlContext, message: EventMessage, delivery: Delivery) -
     # Remember who is touched before any row changes, so a retry after a crash recomposes them.
     events.put(_stamped(ctx, record, status=PENDING, outcome=APPLIED, emails=emails))
     apply_refresh(ctx, plan)
-    recomposed = recompose_emails(ctx, emails, origin=f"event:{event.id}")
+    # A webhook's writes go ahead of a crawl's claimed permits in the connection's budget.
+    with urgent_writes():
+        recomposed = recompose_emails(ctx, emails, origin=f"event:{event.id}")
     counts = {k: v for k, v in recomposed.to_json().items() if isinstance(v, int)}
     events.put(_stamped(ctx, record, outcome=APPLIED, counts=counts))
     log.info(

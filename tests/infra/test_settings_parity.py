@@ -135,7 +135,9 @@ def test_bicep_defaults_equal_the_code_defaults() -> None:
     assert defaults["indexSkills"] == str(crawl.index_skills).lower()
     assert int(defaults["crawlLeaseMinutes"]) == crawl.lease_minutes
     assert int(defaults["graphWriteConcurrency"]) == crawl.graph_write_concurrency
-    assert float(defaults["graphWriteRate"]) == crawl.graph_write_rate
+    assert (float(defaults["graphWriteRate"]) if defaults["graphWriteRate"] else None) == (
+        crawl.graph_write_rate
+    )
     assert int(defaults["profileBatchSize"]) == crawl.profile_batch_size
 
 
