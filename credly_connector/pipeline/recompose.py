@@ -6,7 +6,8 @@ resolve to nobody get their decisions recorded so the diagnosis can explain them
 
 Each user is recorded conditionally on the row read before composing, unchanged ones too,
 so a crawl batch on another instance that read older badges cannot record its write over
-this one: whoever is refused composes again (`pipeline/rewrites.py`).
+this one: whoever is refused composes again (`pipeline/rewrites.py`). Once recorded, the
+user is read again, in case a crawl stored newer badges while this write was under way.
 """
 
 from __future__ import annotations

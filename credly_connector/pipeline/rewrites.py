@@ -51,7 +51,10 @@ async def rewrite_person(
         origin: Recorded as the cause of the write (a crawl id, `event:<id>`...).
         wrote: Whether this writer already wrote the user's item (or deleted it): then it
             writes again whatever the row says, as Graph may hold that earlier write.
-        touch: Record the user even when nothing needs writing (see `commit_people`).
+        touch: Record the user even when nothing needs writing (see `commit_people`), and
+            once recorded, read the row and the badges again and go on while they compose
+            to something else: a crawl's pages may have stored newer badges meanwhile, and its
+            batch, finding the item unchanged, records nothing that would refuse this write.
 
     Returns:
         The plan that was recorded.
@@ -67,9 +70,15 @@ async def rewrite_person(
         await write_person(ctx, graph, plan)
         wrote = wrote or plan.action != KEEP
         refused = await asyncio.to_thread(commit_people, ctx, origin, [plan], touch=touch)
-        if not refused:
+        if refused:
+            log.info("user %s was recorded by another writer meanwhile: composed again", user_id)
+            continue
+        if not touch:
             return plan
-        log.info("user %s was recorded by another writer meanwhile: composed again", user_id)
+        check = await asyncio.to_thread(prepare_person, source, index, user_id, ctx.clock())
+        if check.action == KEEP:
+            return plan
+        log.info("the badges of user %s changed while they were written: composed again", user_id)
     if wrote:
         # Graph may hold any version now: whoever writes this user next must write it again.
         unknown = PersonRecord(user_id, item_id_for(user_id), UNKNOWN, "", ctx.clock())

@@ -317,3 +317,52 @@ def test_a_writer_refused_every_time_gives_up_and_the_next_delivery_rewrites(
     pipeline.stack.graph.knobs.clear_faults()
     assert handle_event(ctx, message, Delivery(dequeue_count=2)).outcome == APPLIED
     assert pipeline.stored() == pipeline.expected()
+
+
+def test_a_webhook_held_while_a_crawl_stores_newer_badges_writes_the_newer_item(
+    make_pipeline,
+) -> None:
+    # Given a crawled person whose badge is made private: its webhook, on another
+    # instance, refreshes the badge and is held at its write of the item
+    pipeline: Pipeline = make_pipeline(badges=120, seed=56)
+    assert pipeline.crawl("full").succeeded
+    target = _target(pipeline)
+    other = _other_instance(pipeline)
+    at_write, release = threading.Event(), threading.Event()
+    outcomes: list[EventOutcome] = []
+
+    def hold_webhook() -> None:
+        at_write.set()
+        assert release.wait(WAIT_S)
+
+    held = _pause_put(pipeline, target, hold_webhook)
+    message = _hide_badge(pipeline, target, "ev-held")
+    webhook = threading.Thread(
+        target=lambda: outcomes.append(handle_event(other, message, Delivery())), name="webhook"
+    )
+    webhook.start()
+    try:
+        assert at_write.wait(WAIT_S)
+        # When the badge is made public again and a crawl stores it, finding the person's
+        # recorded item unchanged (so recording nothing), before the webhook writes
+        world, org = pipeline.world, pipeline.stack.organization_id
+        badge = world.credly.badges[org][target.badge_id]
+        world.credly.put_badge(
+            replace(badge, public=True, updated_at=badge.updated_at + timedelta(seconds=1))
+        )
+        writes = pipeline.writes()
+        assert pipeline.crawl("full").succeeded
+        assert pipeline.writes() == writes
+    finally:
+        release.set()
+        webhook.join(WAIT_S)
+    assert not webhook.is_alive()
+
+    # Then the webhook, having written the private version, reads again and writes the
+    # item the store holds now
+    assert held.fired == 1
+    (outcome,) = outcomes
+    assert outcome.outcome == APPLIED
+    expected = pipeline.expected()
+    assert target.badge_id in str(expected[target.item_id])
+    assert pipeline.stored() == expected
