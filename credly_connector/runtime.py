@@ -19,6 +19,7 @@ from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
 
 from credly_connector import telemetry
+from credly_connector.budget.credly import credly_budget
 from credly_connector.budget.policy import RatePolicy
 from credly_connector.budget.rate import SharedRate
 from credly_connector.credly.auth import CredlyAuth, OAuthAuth, TokenAuth
@@ -169,17 +170,32 @@ def credly_auth(
     return OAuthAuth(org.client_id, org.client_secret, credly.token_url, session=session)
 
 
-def credly_factory(settings: Settings, hooks: Hooks) -> Callable[[str], CredlyClient]:
-    """Builds an organisation's Credly client (called once per organisation and process)."""
+def credly_factory(
+    settings: Settings, hooks: Hooks, tables: Tables | None = None
+) -> Callable[[str], CredlyClient]:
+    """Builds an organisation's Credly client (called once per organisation and process).
+
+    With `tables`, every request holds the organisation's Credly budget, shared through them
+    by every instance (`CREDLY_MAX_CONCURRENCY`, `CREDLY_RATE`, the 429 gate).
+    """
 
     def build(organization_id: str) -> CredlyClient:
         session = hooks.credly_session or requests.Session()
+        budget = None
+        if tables is not None:
+            budget = credly_budget(
+                tables,
+                organization_id,
+                settings.credly.max_concurrency,
+                rate=settings.credly.rate,
+            )
         return CredlyClient(
             settings.credly.api_url,
             organization_id,
             credly_auth(settings, session, organization_id),
             session=session,
             on_request=credly_observer(organization_id, hooks.credly_request),
+            budget=budget,
         )
 
     return build
@@ -282,7 +298,7 @@ def build_context(
         pipeline_options(settings),
         tables,
         queues,
-        credly_factory(settings, hooks),
+        credly_factory(settings, hooks, tables),
         graph_factory(settings, hooks, tables),
         clock=clock,
         overrides=overrides,
