@@ -133,7 +133,8 @@ def test_processes_find_the_limit_without_being_told(
     accepted = sorted(w.at for w in writes if w.status != 429)
     assert len(writes) - len(accepted) <= 0.05 * len(writes)
     assert busiest_window(accepted) >= 0.9 * 5 * LIMIT
-    assert sum(r["operations"] for r in results) <= len(writes) / 10
+    # (blocks are smaller while the rate ramps up from 10/s, so claims are more frequent)
+    assert sum(r["operations"] for r in results) <= len(writes) / 8
 
 
 def test_a_process_killed_holding_budget_does_not_stop_the_others(
