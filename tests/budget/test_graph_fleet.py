@@ -161,7 +161,8 @@ def test_a_process_killed_holding_budget_does_not_stop_the_others(
     assert sum(r["written"] for r in results) == 200
     names = set(graph.state.connectors.items(CONNECTION))
     assert {f"p{p}x{n}" for p in (1, 2) for n in range(100)} <= names
-    # and: they went on within seconds: no pause of 3 s or more in accepted writes
+    # and: they went on within seconds: the dead process's permits (its running block and
+    # at most one queued, 1.5 s each) are the longest pause the others may see
     after = sorted(w.at for w in item_writes(graph) if w.status != 429 and w.at >= killed_at)
     gaps = [b - a for a, b in zip([killed_at, *after], after, strict=False)]
-    assert max(gaps) < 3.0
+    assert max(gaps) < 5.0
