@@ -8,7 +8,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -52,10 +52,20 @@ def listening(
     lease_s: float,
     renew: bool = True,
     threads: int = 4,
+    preload: Sequence[bytes] = (),
 ) -> Iterator[QueueClient]:
-    """A listener for a fresh queue, running until the block ends; yields the queue."""
+    """A listener for a fresh queue, running until the block ends; yields the queue.
+
+    Args:
+        preload: Messages on the queue before the listener's first poll (so a slow send
+            cannot split them over several polls).
+    """
     service = QueueServiceClient.from_connection_string(azurite.connection_string)
     name = "listen" + uuid.uuid4().hex[:12]
+    if preload:
+        service.create_queue(name)
+        for body in preload:
+            send(service.get_queue_client(name), body)
     function = QueueFunction(name, name, "AzureWebJobsStorage", "msg", handler)
     stopping = threading.Event()
     renewer = LeaseRenewer(lease_s)
@@ -183,10 +193,7 @@ def test_the_next_batch_is_fetched_when_in_flight_drops_to_the_threshold(
             started.append(msg.get_body())
         assert gates[msg.get_body()].wait(30)
 
-    with listening(azurite, held, lease_s=10.0, threads=16) as queue:
-        for body in gates:
-            send(queue, body)
-
+    with listening(azurite, held, lease_s=10.0, threads=16, preload=list(gates)):
         # When the first batch runs: nothing more is fetched while 4 > 2 are in flight.
         wait_until(lambda: len(started) == 4, "the first batch")
         time.sleep(1.0)
