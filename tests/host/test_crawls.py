@@ -53,10 +53,12 @@ def test_three_instances_crawl_exactly_even_when_one_is_killed_mid_crawl(
     wait_until(lambda: len(credly.requests.entries("badges")) >= 3, "pages being read")
     killed = host.kill_instance(1)
 
-    # Then the pages it was reading came back after their lease and were read again...
+    # Then every page was read (the killed instance's messages came back after their lease;
+    # whether it had already asked Credly for its pages depends on the shared Credly budget's
+    # slots, so a page read twice is not asserted)...
     status = stack.wait_crawl(host, crawl_id)
     read = len(credly.requests.entries("badges"))
-    assert read > status["totalPages"] + 1  # page 1 is read by the start stage too
+    assert read >= status["totalPages"] + 1  # page 1 is read by the start stage too
     # ...and the crawl still ended exact.
     assert status["status"] == "succeeded", status
     assert stack.pipeline.stored() == stack.pipeline.expected()
