@@ -19,6 +19,9 @@ EFFICIENCY_TARGET = 0.85
 EFFICIENCY_LIMIT = 25.0
 WEBHOOK_TARGET_S = 5.0
 COORDINATION_TABLES = frozenset({"budgets", "slots"})
+GRAPH_BUDGET_TABLES = frozenset({"budgets"})
+"""The Graph write budget's rows (the Credly budget's concurrency lives in `slots`)."""
+CREDLY_SLOT_TABLES = frozenset({"slots"})
 
 
 def busiest_window(times: Iterable[float], window_s: float = WINDOW_S) -> int:
@@ -52,9 +55,11 @@ def per_second(times: Iterable[float], started: float, wall_s: float) -> list[in
     return bins
 
 
-def coordination_ops(table_ops: Mapping[str, int]) -> int:
-    """Table operations on the shared budgets' tables (`budgets.*`, `slots.*`)."""
-    return sum(n for key, n in table_ops.items() if key.split(".", 1)[0] in COORDINATION_TABLES)
+def coordination_ops(
+    table_ops: Mapping[str, int], tables: frozenset[str] = COORDINATION_TABLES
+) -> int:
+    """Table operations on the shared budgets' tables (`budgets.*`, `slots.*` by default)."""
+    return sum(n for key, n in table_ops.items() if key.split(".", 1)[0] in tables)
 
 
 def _check(passed: bool) -> str:
@@ -96,16 +101,21 @@ def verdicts(crawl: dict[str, Any]) -> list[Verdict]:
         "items exact (the oracle)",
         f"{crawl['items_wrong']} of {crawl['items_expected']} differ",
     )
-    coordination = crawl["coordination_table_ops"]
+    coordination = crawl["graph_budget_table_ops"]
     # A sustained crawl's share; an incremental's few writes mostly pay fixed costs.
     if writes and limit == COORDINATION_LIMIT and crawl["kind"] == FULL:
         add(
             _check(coordination <= COORDINATION_SHARE * writes),
-            "coordination <= 1 storage operation per 10 writes at 25/s",
+            "Graph budget coordination <= 1 storage operation per 10 writes at 25/s",
             f"{coordination} operations for {writes} writes",
         )
     elif writes:
-        add("INFO", "coordination storage operations", f"{coordination} for {writes} writes")
+        add("INFO", "Graph budget storage operations", f"{coordination} for {writes} writes")
+    add(
+        "INFO",
+        "Credly budget storage operations (slots)",
+        f"{crawl['credly_slot_table_ops']} for {crawl['credly_requests']} Credly requests",
+    )
     if crawl["kind"] == FULL:
         efficiency = crawl["efficiency"]
         text = f"{efficiency:.2f} = {crawl['people']} / {limit:g} / {crawl['wall_s']:.1f} s"
@@ -127,14 +137,17 @@ def verdicts(crawl: dict[str, Any]) -> list[Verdict]:
 def fleet_verdicts(crawls: list[dict[str, Any]]) -> list[Verdict]:
     """Lines comparing instance counts: more instances never make a full crawl worse."""
     out: list[Verdict] = []
-    groups: dict[tuple[float, bool], list[dict[str, Any]]] = {}
+    groups: dict[tuple[float, bool, str], list[dict[str, Any]]] = {}
     for crawl in crawls:
         if crawl["kind"] == FULL:
-            key = (crawl["graph_write_limit_per_s"], crawl["retry_after"])
+            queues = crawl.get("queues") or {}
+            shape = f"{queues.get('batchSize', '?')}+{queues.get('newBatchThreshold', '?')}"
+            key = (crawl["graph_write_limit_per_s"], crawl["retry_after"], shape)
             groups.setdefault(key, []).append(crawl)
-    for (limit, retry_after), fulls in sorted(groups.items()):
+    for (limit, retry_after, shape), fulls in sorted(groups.items()):
         fulls.sort(key=lambda c: c["instances"])
-        label = f"full@{limit:g}/s{'' if retry_after else ' no Retry-After'}"
+        tail = "" if retry_after else " no Retry-After"
+        label = f"full@{limit:g}/s{tail}, batchSize+newBatchThreshold {shape}"
         figures = ", ".join(f"{c['instances']}: {c['efficiency']:.2f}" for c in fulls)
         if len(fulls) < 2:
             continue

@@ -61,17 +61,24 @@ def markdown_table(crawls: list[dict[str, Any]]) -> str:
     return "\n".join([header, rule, *rows])
 
 
+def _panel(crawl: dict[str, Any]) -> tuple[float, bool, str]:
+    queues = crawl.get("queues") or {}
+    shape = f"{queues.get('batchSize', '?')}+{queues.get('newBatchThreshold', '?')}"
+    return crawl["graph_write_limit_per_s"], crawl["retry_after"], shape
+
+
 def plot(crawls: list[dict[str, Any]], out_dir: Path) -> Path:
     """`scaleout.png`: aggregate writes/s of each full crawl, one line per instance count."""
     fulls = [c for c in crawls if c["kind"] == FULL]
-    panels = sorted({(c["graph_write_limit_per_s"], c["retry_after"]) for c in fulls})
+    panels = sorted({_panel(c) for c in fulls})
     figure, axes = plt.subplots(
         max(1, len(panels)), 1, figsize=(10, 3.2 * max(1, len(panels))), squeeze=False
     )
-    for axis, (limit, retry_after) in zip(axes[:, 0], panels, strict=False):
+    for axis, panel in zip(axes[:, 0], panels, strict=False):
+        limit, retry_after, queues = panel
         peak = limit
         for crawl in sorted(fulls, key=lambda c: c["instances"]):
-            if (crawl["graph_write_limit_per_s"], crawl["retry_after"]) != (limit, retry_after):
+            if _panel(crawl) != panel:
                 continue
             writes = crawl["writes_per_s"]
             peak = max(peak, *writes)
@@ -84,7 +91,10 @@ def plot(crawls: list[dict[str, Any]], out_dir: Path) -> Path:
             )
         axis.axhline(limit, color="black", linestyle="--", linewidth=1, label=f"limit {limit:g}/s")
         variant = "429 with Retry-After" if retry_after else "429 without Retry-After"
-        axis.set_title(f"full crawl of the small organisation at {limit:g} writes/s ({variant})")
+        axis.set_title(
+            f"full crawl of the small organisation at {limit:g} writes/s ({variant}), "
+            f"batchSize+newBatchThreshold {queues}"
+        )
         axis.set_xlabel("seconds since the crawl was requested")
         axis.set_ylabel("item writes/s (all instances)")
         axis.set_ylim(0, peak * 1.15)

@@ -6,6 +6,8 @@ import time
 from typing import Any
 
 from bench.scaleout_figures import (
+    CREDLY_SLOT_TABLES,
+    GRAPH_BUDGET_TABLES,
     WINDOW_S,
     busiest_window,
     coordination_ops,
@@ -120,6 +122,8 @@ def measure_crawl(
         "credly_max_concurrency": DEFAULT_CREDLY_MAX_CONCURRENCY,
         "table_ops": sum(table_ops.values()),
         "coordination_table_ops": coordination_ops(table_ops),
+        "graph_budget_table_ops": coordination_ops(table_ops, GRAPH_BUDGET_TABLES),
+        "credly_slot_table_ops": coordination_ops(table_ops, CREDLY_SLOT_TABLES),
         "table_ops_by_table": dict(sorted(table_ops.items())),
         "exact": bool(exact["exact"]),
         "items_expected": int(exact["expected"]),
