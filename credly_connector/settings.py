@@ -390,20 +390,14 @@ class _Reader:
         return default
 
     def rate(self, name: str, default: float, high: float) -> float:
-        value = self.text(name)
-        if value is None:
-            return default
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
-        if math.isfinite(number) and 0 < number <= high:
-            return number
-        fix = f"set a number above 0 and at most {high:g} (default {default:g})"
-        self.problem(name, f"{value!r} is not a number above 0 and at most {high:g}", fix)
-        return default
+        found = self._positive(name, high, f" (default {default:g})")
+        return default if found is None else found
 
     def optional_rate(self, name: str, high: float) -> float | None:
+        return self._positive(name, high, ", or leave it empty for no rate")
+
+    def _positive(self, name: str, high: float, otherwise: str) -> float | None:
+        """The number in `name` when above 0 and at most `high`; None when unset or wrong."""
         value = self.text(name)
         if value is None:
             return None
@@ -413,7 +407,7 @@ class _Reader:
             number = math.nan
         if math.isfinite(number) and 0 < number <= high:
             return number
-        fix = f"set a number above 0 and at most {high:g}, or leave it empty for no rate"
+        fix = f"set a number above 0 and at most {high:g}{otherwise}"
         self.problem(name, f"{value!r} is not a number above 0 and at most {high:g}", fix)
         return None
 

@@ -38,8 +38,19 @@ class HttpFunction:
     handler: Callable[..., Any] = field(compare=False)
 
 
+class _Invoked:
+    """What queue and timer functions share: a handler, sync or async."""
+
+    handler: Callable[..., Any]
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the function is a coroutine function (run on the event loop)."""
+        return inspect.iscoroutinefunction(self.handler)
+
+
 @dataclass(frozen=True)
-class QueueFunction:
+class QueueFunction(_Invoked):
     """One queue-triggered function: the queue it listens to and the connection setting."""
 
     name: str
@@ -48,14 +59,9 @@ class QueueFunction:
     argument: str
     handler: Callable[..., Any] = field(compare=False)
 
-    @property
-    def is_async(self) -> bool:
-        """Whether the function is a coroutine function (run on the event loop)."""
-        return inspect.iscoroutinefunction(self.handler)
-
 
 @dataclass(frozen=True)
-class TimerFunction:
+class TimerFunction(_Invoked):
     """One timer-triggered function: its schedule as written (`%SETTING%` unresolved)."""
 
     name: str
@@ -64,11 +70,6 @@ class TimerFunction:
     run_on_startup: bool
     argument: str
     handler: Callable[..., Any] = field(compare=False)
-
-    @property
-    def is_async(self) -> bool:
-        """Whether the function is a coroutine function (run on the event loop)."""
-        return inspect.iscoroutinefunction(self.handler)
 
 
 @dataclass(frozen=True)
