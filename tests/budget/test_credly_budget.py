@@ -7,10 +7,9 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
@@ -22,11 +21,11 @@ from devstack.credly.server import CredlyStandIn
 from devstack.standin import Fault, FaultKind
 from devstack.standin.request_log import LoggedRequest
 from devstack.synthetic import World
+from tests.budget.worker_lines import read_line
 from tests.credly.conftest import new_world, org_token
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = "tests.budget.credly_budget_worker"
-LINE_TIMEOUT_S = 60.0
 
 
 def most_in_flight(entries: list[LoggedRequest]) -> int:
@@ -37,16 +36,6 @@ def most_in_flight(entries: list[LoggedRequest]) -> int:
         running += step
         most = max(most, running)
     return most
-
-
-def read_line(stream: IO[str], timeout_s: float = LINE_TIMEOUT_S) -> str:
-    """The next line of a worker's output, failing the test after `timeout_s`."""
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout_s)
-    assert lines, "a worker said nothing in time"
-    return lines[0].strip()
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
@@ -20,22 +19,12 @@ from devstack.graph.directory import Directory
 from devstack.graph.server import GraphStandIn
 from devstack.standin import RateLimit
 from devstack.standin.request_log import LoggedRequest
+from tests.budget.worker_lines import read_line
 from tests.graph.conftest import CONNECTION, create_people_connection
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = "tests.budget.graph_writer_worker"
 LIMIT = 25.0
-LINE_TIMEOUT_S = 90.0
-
-
-def read_line(stream: IO[str], timeout_s: float = LINE_TIMEOUT_S) -> str:
-    """The next line of a worker's output, failing the test after `timeout_s`."""
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout_s)
-    assert lines, "a worker said nothing in time"
-    return lines[0].strip()
 
 
 def busiest_window(times: list[float], seconds: float = 5.0) -> int:
