@@ -8,6 +8,7 @@ events queue, and the queue worker (`pipeline.events`) does the rest with its ow
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 from credly_connector.ops.answers import Answer, problem
@@ -26,6 +27,7 @@ MAX_NOTIFICATION_BYTES = 1024 * 1024
 """Credly's notification is a few hundred bytes; anything over a megabyte is refused."""
 MAX_FIELD_LENGTH = 128
 FIELDS = ("id", "organization_id", "event_type", "occurred_at")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,15 +91,33 @@ def receive_event(ctx: CrawlContext, body: bytes) -> Answer:
     """`POST credly/events`: queue a Credly notification for the worker; 200 when queued.
 
     Returns:
-        200 once queued; 400/413 for a malformed body; 404 when the organisation is not
-        one this connector reads (nothing is queued then).
+        200 once queued; 200 with status `ignored` when the organisation is not one this
+        connector reads (nothing is queued: Credly retries anything but a 200 for up to 25
+        days, and no retry can make the organisation configured); 400/413 for a malformed body.
     """
     parsed = parse_notification(body)
     if isinstance(parsed, Answer):
         return parsed
     organization = configured_organization(ctx, parsed.organization_id)
     if organization is None:
-        return problem(404, f"Organisation {parsed.organization_id!r} is not configured.")
+        # A warning, not info: a subscription for an organisation we do not read is an
+        # administrator's loose end (an old webhook URL, or a missing CREDLY_ORGANIZATIONS entry).
+        log.warning(
+            # %r: the organisation id is not checked for shape, and a line break could forge
+            # log lines.
+            "webhook event %s ignored: organisation %r is not configured",
+            parsed.id,
+            parsed.organization_id,
+            extra={"event_id": parsed.id, "outcome": "ignored"},
+        )
+        return Answer(
+            200,
+            {
+                "status": "ignored",
+                "id": parsed.id,
+                "reason": f"organisation {parsed.organization_id!r} is not configured",
+            },
+        )
     message = EventMessage(
         event_id=parsed.id,
         organization_id=organization,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
 import pytest
 
+from credly_connector.ops.webhooks import receive_event
 from credly_connector.pipeline.events import decode_event
 from credly_connector.pipeline.queues import EVENTS
 from devstack.azurite import Azurite
@@ -81,11 +83,30 @@ def test_without_the_function_key_nothing_is_queued(receiver: WebhookStack, key:
     assert receiver.queued() == 0
 
 
-def test_an_unknown_organisation_gets_404_and_nothing_is_queued(receiver: WebhookStack) -> None:
+def test_an_unknown_organisation_gets_200_ignored_and_nothing_is_queued(
+    receiver: WebhookStack,
+) -> None:
     answer = receiver.post(notification(receiver, organization_id=UNKNOWN_ORG))
 
-    assert answer.status_code == 404
-    assert UNKNOWN_ORG in answer.json()["error"]["message"]
+    # Credly retries anything but a 200 for up to 25 days; this one can never succeed.
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "ignored"
+    assert UNKNOWN_ORG in answer.json()["reason"]
+    assert receiver.queued() == 0
+
+
+def test_an_unknown_organisation_logs_an_ignored_line(
+    receiver: WebhookStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = json.dumps(notification(receiver, organization_id=UNKNOWN_ORG)).encode()
+
+    with caplog.at_level(logging.INFO, logger="credly_connector.ops.webhooks"):
+        answer = receive_event(receiver.ctx, body)
+
+    assert (answer.status, answer.body["status"]) == (200, "ignored")
+    (line,) = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
+    assert UNKNOWN_ORG in line
+    assert "4f6c2a8e-1b3d-4e5f-9a7b-8c9d0e1f2a3b" in line
     assert receiver.queued() == 0
 
 
