@@ -103,6 +103,7 @@ def test_an_unknown_organisation_logs_an_ignored_line(
     with caplog.at_level(logging.INFO, logger="credly_connector.ops.webhooks"):
         answer = receive_event(receiver.ctx, body)
 
+    assert isinstance(answer.body, dict)
     assert (answer.status, answer.body["status"]) == (200, "ignored")
     (line,) = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
     assert UNKNOWN_ORG in line
