@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import uuid
@@ -13,6 +14,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from credly_connector.errors import ConfigurationError
+from credly_connector.setting_names import unknown_settings
 
 CredlyAuthMode = Literal["auth_token", "client_credentials"]
 GraphAuthMode = Literal["access_token", "client_secret", "managed_identity"]
@@ -741,10 +743,15 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     """Parse and validate the connector's settings from app settings (e.g. `os.environ`).
 
     Empty values count as unset, as the Functions host and local.settings.json keep them.
+    An unknown setting with one of the connector's prefixes (a likely typo) is logged as a
+    warning naming the closest known setting.
 
     Raises:
         SettingsError: Listing every problem found, each with the setting and its fix.
     """
+    for unknown in unknown_settings(env, KNOWN_SETTINGS):
+        # A warning, not a problem: a typo'd optional setting must not stop the app.
+        logging.getLogger(__name__).warning("%s. Fix: %s", unknown.message, unknown.fix)
     reader = _Reader(env)
     settings = Settings(
         credly=_read_credly(reader),

@@ -25,7 +25,8 @@ from credly_connector.ops.health_credly import (
 from credly_connector.ops.health_graph import GraphHealth, token_check
 from credly_connector.pipeline.context import utc_now
 from credly_connector.runtime import storage_clients
-from credly_connector.settings import Settings, SettingsError, load_settings
+from credly_connector.setting_names import unknown_settings
+from credly_connector.settings import KNOWN_SETTINGS, Settings, SettingsError, load_settings
 from credly_connector.stores.crawls import QUEUED, CrawlStore
 from credly_connector.stores.orgstate import OrganizationStateStore
 
@@ -98,12 +99,14 @@ def check_health(
         The report; it never raises for a failure it can name.
     """
     secrets = secret_values(env)
+    typos = setting_name_checks(env)
     try:
         settings = load_settings(env)
     except SettingsError as error:
         checks = [
             failed(f"setting {p.setting}", "invalid", p.message, p.fix) for p in error.problems
         ]
+        checks += typos
         report = HealthReport(tuple(checks), ("credly", "graph", "crawls"))
         return _redacted(report, secrets)
     secrets += [
@@ -112,7 +115,7 @@ def check_health(
         for value in (org.auth_token, org.client_secret)
         if value
     ]
-    checks = [passed("settings", _summary(settings))]
+    checks = [passed("settings", _summary(settings)), *typos]
     checks += CredlyHealth(
         settings.credly,
         environments=environments,
@@ -136,6 +139,14 @@ def check_health(
 def health(env: Mapping[str, str]) -> Answer:
     """`GET ops/health`: 200 when every check passes, 503 otherwise."""
     return check_health(env).answer()
+
+
+def setting_name_checks(env: Mapping[str, str]) -> list[Check]:
+    """A warning per unknown setting with one of the connector's prefixes (a likely typo)."""
+    return [
+        Check(f"setting {unknown.name}", "warn", "unknown setting", unknown.message, unknown.fix)
+        for unknown in unknown_settings(env, KNOWN_SETTINGS)
+    ]
 
 
 def crawl_checks(settings: Settings, now: Callable[[], datetime]) -> list[Check]:

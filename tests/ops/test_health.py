@@ -306,3 +306,39 @@ def test_health_command_exits_by_result(
     stack.crawl_full()
     assert main(["health", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+def test_a_typo_in_a_setting_name_warns_naming_the_closest_setting(
+    setup_stack: Callable[..., SetupStack],
+) -> None:
+    stack = setup_stack()
+    assert stack.setup().ok
+    stack.crawl_full()
+    env = {**stack.env, "INCLUDE_EXPIRD": "true"}
+
+    report = stack.health(env)
+
+    check = _check(report, "setting INCLUDE_EXPIRD")
+    assert check.status == "warn"
+    assert "did you mean INCLUDE_EXPIRED?" in check.cause
+    assert "rename INCLUDE_EXPIRD to INCLUDE_EXPIRED" in check.fix
+    # A warning only: everything else is healthy, so the route still answers 200.
+    assert report.ok
+    assert report.answer().status == 200
+    assert "WARN  setting INCLUDE_EXPIRD: unknown setting" in report.render()
+
+
+def test_a_misspelt_required_setting_fails_and_the_typo_names_the_fix(
+    setup_stack: Callable[..., SetupStack],
+) -> None:
+    stack = setup_stack()
+    env = {k: v for k, v in stack.env.items() if k != "CREDLY_AUTH_TOKEN"}
+    env["CREDLY_AUTH_TOKN"] = "t0ken-value"
+
+    report = stack.health(env)
+
+    assert not _check(report, "setting CREDLY_AUTH_TOKEN").ok
+    typo = _check(report, "setting CREDLY_AUTH_TOKN")
+    assert typo.status == "warn"
+    assert "did you mean CREDLY_AUTH_TOKEN?" in typo.cause
+    assert "t0ken-value" not in setup_json(report)
