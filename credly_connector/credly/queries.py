@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -18,7 +18,9 @@ class BadgeQuery:
 
     Attributes:
         updated_since: List only badges updated at or after this instant (aware); sent as
-            `updated_at_min` truncated to whole seconds, which can only widen the window.
+            `updated_at_min::YYYY-MM-DD`, its UTC day, the form Credly documents (for badge
+            templates; for issued badges it is unconfirmed). The day's start can only widen
+            the window, and change detection keeps the results exact.
         sort: A key that never changes (`created_at` or `issued_at`), ascending; sorting by
             `updated_at` would move badges between pages while we read them.
         filters: Further `(key, value)` filter pairs, e.g. `(("state", "accepted"),)`.
@@ -43,9 +45,13 @@ class BadgeQuery:
         """The `filter` parameter: `key::value` pairs joined with `|`; None when unfiltered."""
         pairs = []
         if self.updated_since is not None:
-            pairs.append(f"updated_at_min::{format_instant(self.updated_since)}")
+            pairs.append(f"updated_at_min::{format_day(self.updated_since)}")
         pairs.extend(f"{key}::{value}" for key, value in self.filters)
         return "|".join(pairs) or None
+
+    def unfiltered(self) -> BadgeQuery:
+        """The same listing without `updated_since` (every badge the other filters let through)."""
+        return replace(self, updated_since=None)
 
     def params(self, page: int) -> dict[str, str]:
         """The query parameters of one page of this list (URL-encoded later by `requests`).
@@ -62,9 +68,9 @@ class BadgeQuery:
         return params
 
 
-def format_instant(instant: datetime) -> str:
-    """An aware instant as `YYYY-MM-DDTHH:MM:SSZ` in UTC, fractions of a second dropped."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def format_day(instant: datetime) -> str:
+    """The UTC day of an aware instant as `YYYY-MM-DD` (which reads as that day's start)."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%d")
 
 
 def organization_path(organization_id: str) -> str:

@@ -24,6 +24,7 @@ from credly_connector.ops.health_credly import (
 )
 from credly_connector.ops.health_graph import GraphHealth, token_check
 from credly_connector.pipeline.context import utc_now
+from credly_connector.pipeline.start import APPLIED, IGNORED
 from credly_connector.runtime import storage_clients
 from credly_connector.setting_names import unknown_settings
 from credly_connector.settings import KNOWN_SETTINGS, Settings, SettingsError, load_settings
@@ -162,6 +163,9 @@ def crawl_checks(settings: Settings, now: Callable[[], datetime]) -> list[Check]
         queued = queued_check(crawls, org.id, now)
         if queued is not None:
             checks.append(queued)
+        credly_filter = filter_check(crawls, org.id)
+        if credly_filter is not None:
+            checks.append(credly_filter)
         name = f"crawls {org.id}"
         try:
             state = store.get(org.id)
@@ -211,6 +215,31 @@ def queued_check(
         " been processed"
     )
     return failed(name, f"crawl {oldest.crawl_id} stuck in queued", cause, NO_TRIGGERS)
+
+
+def filter_check(crawls: CrawlStore, organization_id: str) -> Check | None:
+    """A warning when the latest filtered crawl found Credly ignoring or refusing its filter.
+
+    Either way the crawls stay exact; but every incremental crawl then reads the whole
+    organisation, as slow as a full one. None when the filter worked or none was sent yet.
+    """
+    try:
+        latest = crawls.latest(QUEUED_LOOKBACK, organization_id)
+    except AzureError:
+        return None  # the queue check names the storage problem
+    recent = next((c for c in latest if c.credly_filter), None)
+    if recent is None or recent.credly_filter == APPLIED:
+        return None
+    what = "ignored" if recent.credly_filter == IGNORED else "refused"
+    return Check(
+        f"credly filter {organization_id}",
+        "warn",
+        f"Credly {what} the incremental filter: incremental crawls read every badge",
+        f"crawl {recent.crawl_id}: {recent.credly_filter_note}",
+        "nothing is wrong with the results (crawls stay exact), only slower; if incremental "
+        "crawls take too long, run them less often (INCREMENTAL_CRAWL_SCHEDULE) and ask Credly "
+        "support whether issued badges take filter=updated_at_min::YYYY-MM-DD",
+    )
 
 
 def _age(when: datetime | None, now: Callable[[], datetime]) -> str:

@@ -7,9 +7,10 @@ import logging
 from collections.abc import AsyncIterator
 
 from credly_connector import telemetry
+from credly_connector.credly.client import BadgePage, CredlyClient
 from credly_connector.credly.queries import BadgeQuery
 from credly_connector.directory import DirectoryChange
-from credly_connector.errors import ConfigurationError
+from credly_connector.errors import ConfigurationError, RequestError
 from credly_connector.graph.client import GraphClient
 from credly_connector.graph.delta import DeltaPage
 from credly_connector.graph.errors import DeltaExpiredError
@@ -25,12 +26,55 @@ from credly_connector.stores.directory import DirectoryState
 
 log = logging.getLogger(__name__)
 STEP = "start"
+# What Credly did with an incremental crawl's updated_at_min filter (CrawlRecord.credly_filter).
+APPLIED, IGNORED, REJECTED = "applied", "ignored", "rejected"
 
 
 def crawl_query(record: CrawlRecord) -> BadgeQuery:
-    """The listing a crawl reads: by a sort key that never changes, since its watermark."""
-    since = record.since if record.kind == INCREMENTAL else None
-    return BadgeQuery(updated_since=since, sort="created_at")
+    """The listing a crawl reads: by a sort key that never changes, since its watermark.
+
+    An incremental crawl whose filter Credly rejected reads every badge instead: change
+    detection makes that exact, only slower.
+    """
+    filtered = record.kind == INCREMENTAL and record.credly_filter != REJECTED
+    return BadgeQuery(updated_since=record.since if filtered else None, sort="created_at")
+
+
+def judge_filter(filtered_total: int, unfiltered_total: int) -> tuple[str, str]:
+    """Whether Credly applied the incremental filter, from the two lists' `total_count`s.
+
+    Returns:
+        (`applied` or `ignored`, a note for the crawl record). Equal counts of a non-empty
+        organisation mean the filter let everything through: ignored, or every badge changed
+        since the watermark, which a daily crawl practically never sees.
+    """
+    if unfiltered_total == 0 or filtered_total < unfiltered_total:
+        return APPLIED, f"{filtered_total} of {unfiltered_total} badges changed since the watermark"
+    return IGNORED, (
+        f"Credly seems to ignore the updated_at_min filter: the filtered list holds all "
+        f"{unfiltered_total} badges, so this incremental crawl reads the whole organisation "
+        "(still exact)"
+    )
+
+
+def read_first_page(client: CredlyClient, query: BadgeQuery) -> tuple[BadgePage, str, str]:
+    """Page 1 of the crawl's listing, and what Credly did with its filter (outcome, note).
+
+    A filtered read that Credly refuses with a 4xx is read again without the filter; a
+    filtered read is compared with the unfiltered count to notice a filter Credly ignores.
+    """
+    if query.updated_since is None:
+        return client.badge_page(1, query), "", ""
+    try:
+        first = client.badge_page(1, query)
+    except RequestError as error:
+        if error.status is None or not 400 <= error.status < 500:
+            raise
+        note = f"Credly refused the updated_at_min filter, so this crawl reads every badge: {error}"
+        return client.badge_page(1, query.unfiltered()), REJECTED, note
+    everything = client.badge_page(1, query.unfiltered())
+    outcome, note = judge_filter(first.total_count, everything.total_count)
+    return first, outcome, note
 
 
 def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -> None:
@@ -51,7 +95,8 @@ def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -
         version = refresh_directory(ctx, record.crawl_id)
         # A first full crawl (nothing stored yet) need not read the store before each write.
         fresh = record.kind == FULL and not ctx.badges.any_of(record.organization_id)
-        first = ctx.credly_for(record.organization_id).badge_page(1, crawl_query(record))
+        client = ctx.credly_for(record.organization_id)
+        first, credly_filter, note = read_first_page(client, crawl_query(record))
     except ConfigurationError as error:
         fail_crawl(ctx, record, "start", describe(error))
         return
@@ -64,7 +109,12 @@ def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -
     assert moved is not None
     saved = ctx.crawls.save(
         moved.with_changes(
-            started_at=ctx.clock(), total_pages=pages, directory_version=version, fresh=fresh
+            started_at=ctx.clock(),
+            total_pages=pages,
+            directory_version=version,
+            fresh=fresh,
+            credly_filter=credly_filter,
+            credly_filter_note=note,
         )
     )
     if saved is None:
@@ -79,6 +129,8 @@ def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -
         pages,
         extra={"crawl_id": record.crawl_id, "stage": "start", "pages": pages},
     )
+    if credly_filter in (IGNORED, REJECTED):
+        log.warning(note, extra={"crawl_id": record.crawl_id, "stage": "start"})
     _resend(ctx, saved)
 
 

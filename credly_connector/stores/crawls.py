@@ -52,6 +52,9 @@ class CrawlRecord:
         fresh: A full crawl that found no stored badge of its organisation at start, so its
             pages write every badge without reading the store first.
         counts: Totals filled in when the crawl finishes.
+        credly_filter: What Credly did with an incremental crawl's `updated_at_min` filter:
+            `applied`, `ignored` (read everything anyway) or `rejected` (the crawl reads
+            without it); empty when no filter was sent. `credly_filter_note` says why.
     """
 
     crawl_id: str
@@ -75,6 +78,8 @@ class CrawlRecord:
     failed_steps: tuple[str, ...] = ()
     dry_run: bool = False
     fresh: bool = False
+    credly_filter: str = ""
+    credly_filter_note: str = ""
     etag: str | None = field(default=None, compare=False)
 
     @property
@@ -107,6 +112,11 @@ class CrawlRecord:
             "totalPages": self.total_pages,
             "totalBatches": self.total_batches,
             "counts": self.counts,
+            "credlyFilter": (
+                {"outcome": self.credly_filter, "note": self.credly_filter_note}
+                if self.credly_filter
+                else None
+            ),
             "failure": (
                 {
                     "stage": self.failure_stage,
@@ -143,6 +153,8 @@ def _to_entity(record: CrawlRecord) -> dict[str, Any]:
         "failed_steps": dumps(list(record.failed_steps)[:200]),
         "dry_run": record.dry_run,
         "fresh": record.fresh,
+        "credly_filter": record.credly_filter,
+        "credly_filter_note": record.credly_filter_note[:2000],
     }
 
 
@@ -170,6 +182,8 @@ def _from_entity(entity: Any) -> CrawlRecord:
         failure_message=str(entity.get("failure_message", "")),
         dry_run=bool(entity.get("dry_run", False)),
         fresh=bool(entity.get("fresh", False)),
+        credly_filter=str(entity.get("credly_filter", "")),
+        credly_filter_note=str(entity.get("credly_filter_note", "")),
         failed_steps=tuple(loads(entity.get("failed_steps"), [])),
         etag=etag_of(entity),
     )

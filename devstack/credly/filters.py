@@ -27,6 +27,14 @@ SET_KEYS = (
 )
 FILTER_KEYS = SET_KEYS + tuple(f"{name}_{end}" for name in DATE_FIELDS for end in ("min", "max"))
 
+UPDATED_AT_MIN_MODE = "credly.badges.updated_at_min"
+"""The knob mode saying what the badge list does with `updated_at_min` (see `KEY_MODES`)."""
+ACCEPT, REJECT, IGNORE = "accept", "reject", "ignore"
+KEY_MODES = (ACCEPT, REJECT, IGNORE)
+"""Credly documents `updated_at_min` for badge templates only; for issued badges it may apply
+the key (`accept`, the default), refuse the request with 400 (`reject`) or drop the key
+silently and list everything (`ignore`)."""
+
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
@@ -100,6 +108,17 @@ def parse_filter(raw: str | None) -> BadgeFilter:
             raise QueryError(f"filter {key!r} has an empty value")
         given[key] = values
     return _build_filter(given)
+
+
+def filter_key_given(raw: str | None, key: str) -> bool:
+    """Whether the raw `filter` value holds an item for `key`."""
+    return any(item.partition("::")[0].strip() == key for item in (raw or "").split("|"))
+
+
+def without_filter_key(raw: str | None, key: str) -> str | None:
+    """The raw `filter` value with every item for `key` left out (None when nothing is left)."""
+    kept = [item for item in (raw or "").split("|") if item.partition("::")[0].strip() != key]
+    return "|".join(kept) or None
 
 
 def _build_filter(given: Mapping[str, list[str]]) -> BadgeFilter:

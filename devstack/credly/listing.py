@@ -14,7 +14,12 @@ from typing import Any, Generic, TypeVar
 
 from devstack.credly.email_index import EmailIndex, build_email_index, narrow_by_email
 from devstack.credly.errors import QueryError
-from devstack.credly.filters import BadgeFilter, filter_badges, parse_filter
+from devstack.credly.filters import (
+    BadgeFilter,
+    filter_badges,
+    parse_filter,
+    without_filter_key,
+)
 from devstack.credly.paging import page_envelope, page_url, parse_page
 from devstack.credly.records import CredlyData, IssuedBadge
 from devstack.credly.sorting import SortKey, parse_sort, sort_badges
@@ -39,8 +44,16 @@ class ListQuery:
     sort_keys: tuple[SortKey, ...]
 
 
-def read_list_query(request: Request, *, filtered: bool = False) -> ListQuery:
+def read_list_query(
+    request: Request, *, filtered: bool = False, ignored_key: str | None = None
+) -> ListQuery:
     """Parse `page`, and with `filtered` also `filter` and `sort` (a badge list).
+
+    Args:
+        request: The list request.
+        filtered: Whether the list takes `filter` and `sort`.
+        ignored_key: A filter key dropped before matching, as a service that silently ignores
+            it would; the page links still carry the filter as sent.
 
     Raises:
         HttpError: 422 for a value the API refuses.
@@ -50,7 +63,8 @@ def read_list_query(request: Request, *, filtered: bool = False) -> ListQuery:
         if not filtered:
             return ListQuery(page, None, None, BadgeFilter(), ())
         filter_raw, sort_raw = request.arg("filter"), request.arg("sort")
-        return ListQuery(page, filter_raw, sort_raw, parse_filter(filter_raw), parse_sort(sort_raw))
+        matched = filter_raw if ignored_key is None else without_filter_key(filter_raw, ignored_key)
+        return ListQuery(page, filter_raw, sort_raw, parse_filter(matched), parse_sort(sort_raw))
     except QueryError as exc:
         raise HttpError(422, str(exc), "UnprocessableEntity") from exc
 

@@ -22,13 +22,29 @@ from devstack.credly.auth import (
     AccessGrant,
 )
 from devstack.credly.errors import not_found, render_api_error
+from devstack.credly.filters import (
+    ACCEPT,
+    IGNORE,
+    KEY_MODES,
+    REJECT,
+    UPDATED_AT_MIN_MODE,
+    filter_key_given,
+)
 from devstack.credly.listing import BadgeSelector, list_response, read_list_query
 from devstack.credly.oauth import issue_access_token, render_oauth_error
 from devstack.credly.records import AuthToken, CredlyData
 from devstack.credly.render import BadgeRenderer, render_event, render_organization, render_token
 from devstack.credly.webhooks import WebhookDispatcher
 from devstack.lifecycle import Service
-from devstack.standin import Knobs, Request, Response, StandInServer, TlsIdentity, route
+from devstack.standin import (
+    HttpError,
+    Knobs,
+    Request,
+    Response,
+    StandInServer,
+    TlsIdentity,
+    route,
+)
 
 __all__ = [
     "DEFAULT_TOKEN_LIFETIME_S",
@@ -45,7 +61,9 @@ class CredlyStandIn(Service):
     Attributes:
         data: The store both servers read; tests may change it while they run.
         api: The API server; route classes "organization", "badges", "badge", "events",
-            "tokens". Tests read `api.requests` and turn `api.knobs`.
+            "tokens". Tests read `api.requests` and turn `api.knobs`; its mode
+            `UPDATED_AT_MIN_MODE` says whether the badge list accepts, rejects (400) or
+            ignores `updated_at_min`.
         web: The OAuth server; route class "oauth".
         page_url_base: Scheme and host (no `/v1`) used in `next_page_url` and
             `previous_page_url`; None for the API server's own base URL.
@@ -231,7 +249,16 @@ class CredlyStandIn(Service):
 
     def _list_badges(self, request: Request) -> Response:
         _, org = self.access.authorize(request, BADGE_SCOPE)
-        query = read_list_query(request, filtered=True)
+        mode = self.api.knobs.mode(UPDATED_AT_MIN_MODE, ACCEPT)
+        if mode not in KEY_MODES:
+            raise HttpError(
+                500, f"stand-in mode {UPDATED_AT_MIN_MODE}={mode!r} is not one of {KEY_MODES}"
+            )
+        given = filter_key_given(request.arg("filter"), "updated_at_min")
+        if mode == REJECT and given:
+            raise HttpError(400, "filter key 'updated_at_min' is not supported", "BadRequest")
+        ignored = "updated_at_min" if mode == IGNORE else None
+        query = read_list_query(request, filtered=True, ignored_key=ignored)
         selected = self.selector.select(org.id, query.badge_filter, query.sort_keys)
         return list_response(request, query, selected, self.renderer.badge, self.page_url_base)
 

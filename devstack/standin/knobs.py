@@ -172,6 +172,8 @@ class Knobs:
 
     latency_s: float = 0.0
     latency_by_class: dict[str, float] = field(default_factory=dict)
+    # Named behaviours of one stand-in (e.g. how Credly treats a filter key), by name.
+    modes: dict[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
     _faults: list[Fault] = field(default_factory=list)
     _limits: dict[str, RateLimit] = field(default_factory=dict)
@@ -190,6 +192,19 @@ class Knobs:
         """The delay to apply to a request of this route class."""
         with self._lock:
             return self.latency_by_class.get(route_class, self.latency_s)
+
+    def set_mode(self, name: str, value: str | None) -> None:
+        """Switch a named behaviour of the stand-in (None: back to its default)."""
+        with self._lock:
+            if value is None:
+                self.modes.pop(name, None)
+            else:
+                self.modes[name] = value
+
+    def mode(self, name: str, default: str) -> str:
+        """The named behaviour in force, `default` when not switched."""
+        with self._lock:
+            return self.modes.get(name, default)
 
     def set_rate_limit(self, route_class: str, limit: RateLimit | None) -> None:
         """Limit a route class (None removes the limit); the bucket starts full."""
@@ -247,29 +262,38 @@ class Knobs:
         with self._lock:
             self.latency_s = 0.0
             self.latency_by_class.clear()
+            self.modes.clear()
             self._faults.clear()
             self._limits.clear()
             self._buckets.clear()
 
     def to_json(self) -> dict[str, Any]:
-        """The knobs as JSON (latency, rate limits, faults), as the control API shows them."""
+        """The knobs as JSON (latency, modes, rate limits, faults), as the control API shows."""
         with self._lock:
             return {
                 "latency_s": self.latency_s,
                 "latency_by_class": dict(self.latency_by_class),
+                "modes": dict(self.modes),
                 "rate_limits": {k: asdict(v) for k, v in self._limits.items()},
                 "faults": [f.to_json() for f in self._faults],
             }
 
     def apply_json(self, payload: dict[str, Any]) -> None:
-        """Set latency and rate limits from JSON (start-up options, the control API's PUT).
+        """Set latency, modes and rate limits from JSON (start-up options, the control API's PUT).
+
+        A mode set to null goes back to the stand-in's default.
 
         Raises:
             ValueError: On an unknown knob or a bad value; nothing is changed then.
         """
-        unknown = set(payload) - {"latency_s", "latency_by_class", "rate_limits"}
+        unknown = set(payload) - {"latency_s", "latency_by_class", "modes", "rate_limits"}
         if unknown:
             raise ValueError(f"unknown knobs: {sorted(unknown)}")
+        modes = payload.get("modes", {})
+        if not isinstance(modes, dict) or not all(
+            isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in modes.items()
+        ):
+            raise ValueError("modes must be an object of strings (or null)")
         latency = float(payload.get("latency_s", self.latency_s))
         by_class = {k: float(v) for k, v in payload.get("latency_by_class", {}).items()}
         limits = {
@@ -277,6 +301,8 @@ class Knobs:
             for route_class, limit in payload.get("rate_limits", {}).items()
         }
         self.set_latency(latency)
+        for name, value in modes.items():
+            self.set_mode(name, value)
         for route_class, seconds in by_class.items():
             self.set_latency(seconds, route_class)
         for route_class, rate_limit in limits.items():

@@ -14,6 +14,7 @@ from credly_connector.errors import (
     RetryableError,
     ThrottledError,
 )
+from devstack.credly.filters import IGNORE, REJECT, UPDATED_AT_MIN_MODE
 from devstack.credly.server import CredlyStandIn
 from devstack.standin import Fault, FaultKind, Knobs, RateLimit
 from devstack.synthetic import World
@@ -107,6 +108,30 @@ def test_wrong_organisation_id_is_not_found(
     with pytest.raises(CredlyNotFoundError, match="organization no-such-org not found"):
         client.organization()
     assert waits.seconds == []
+
+
+def test_updated_at_min_in_each_stand_in_mode(
+    client: CredlyClient, credly: CredlyStandIn, world: World
+) -> None:
+    since = max(b.updated_at for b in org_badges(world))
+    query = BadgeQuery(updated_since=since)
+    everything = client.badge_page(1, BadgeQuery()).total_count
+
+    applied = client.badge_page(1, query).total_count
+    credly.api.knobs.set_mode(UPDATED_AT_MIN_MODE, IGNORE)
+    ignored = client.badge_page(1, query).total_count
+    credly.api.knobs.set_mode(UPDATED_AT_MIN_MODE, REJECT)
+    with pytest.raises(RequestError) as caught:
+        client.badge_page(1, query)
+    credly.api.knobs.set_mode(UPDATED_AT_MIN_MODE, None)
+
+    assert 0 < applied < everything
+    assert ignored == everything
+    assert caught.value.status == 400
+    assert "updated_at_min" in str(caught.value)
+    # Unfiltered reads are never refused, whatever the mode.
+    credly.api.knobs.set_mode(UPDATED_AT_MIN_MODE, REJECT)
+    assert client.badge_page(1, BadgeQuery()).total_count == everything
 
 
 def test_unknown_badge_is_not_found(client: CredlyClient) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -60,15 +60,19 @@ def test_filter_and_sort_are_sent_with_every_page(
         }
 
 
-def test_updated_since_lists_only_badges_updated_since(client: CredlyClient, world: World) -> None:
+def test_updated_since_lists_the_badges_updated_since_the_start_of_its_day(
+    client: CredlyClient, world: World
+) -> None:
     badges = org_badges(world)
-    since = sorted(b.updated_at for b in badges)[len(badges) * 3 // 4].replace(microsecond=0)
+    since = sorted(b.updated_at for b in badges)[len(badges) * 3 // 4]
+    day = since.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
     ids = crawl(client, BadgeQuery(updated_since=since))
 
-    expected = {b.id for b in badges if b.updated_at >= since}
+    expected = {b.id for b in badges if b.updated_at >= day}
     assert 0 < len(expected) < len(badges)
     assert sorted(ids) == sorted(expected)
+    assert {b.id for b in badges if b.updated_at >= since} <= set(ids)
 
 
 def test_a_crawl_can_resume_from_a_stored_page(client: CredlyClient, world: World) -> None:

@@ -22,7 +22,8 @@ def test_unfiltered_query_asks_for_the_page_sorted_by_created_at() -> None:
     assert BadgeQuery().params(3) == {"page": "3", "sort": "created_at"}
 
 
-def test_updated_since_becomes_an_updated_at_min_filter_in_utc() -> None:
+def test_updated_since_becomes_a_date_only_updated_at_min_filter_of_its_utc_day() -> None:
+    # 01:30 at UTC+1:30 is midnight UTC: the UTC day, not the local one, is sent.
     since = datetime(2026, 11, 1, 1, 30, tzinfo=timezone(timedelta(hours=1, minutes=30)))
 
     params = BadgeQuery(updated_since=since).params(1)
@@ -30,16 +31,28 @@ def test_updated_since_becomes_an_updated_at_min_filter_in_utc() -> None:
     assert params == {
         "page": "1",
         "sort": "created_at",
-        "filter": "updated_at_min::2026-11-01T00:00:00Z",
+        "filter": "updated_at_min::2026-11-01",
     }
 
 
-def test_fractions_of_a_second_are_dropped_which_only_widens_the_window() -> None:
-    since = datetime(2026, 11, 1, 12, 0, 5, 999_999, tzinfo=UTC)
+def test_the_time_of_day_is_dropped_which_only_widens_the_window_to_the_day() -> None:
+    since = datetime(2026, 11, 1, 23, 59, 59, 999_999, tzinfo=UTC)
 
-    assert BadgeQuery(updated_since=since).params(1)["filter"] == (
-        "updated_at_min::2026-11-01T12:00:05Z"
+    assert BadgeQuery(updated_since=since).params(1)["filter"] == "updated_at_min::2026-11-01"
+
+
+def test_unfiltered_keeps_the_other_filters_and_the_sort() -> None:
+    query = BadgeQuery(
+        updated_since=datetime(2026, 1, 2, tzinfo=UTC),
+        sort="issued_at",
+        filters=(("state", "accepted"),),
     )
+
+    assert query.unfiltered().params(1) == {
+        "page": "1",
+        "sort": "issued_at",
+        "filter": "state::accepted",
+    }
 
 
 def test_extra_filters_follow_the_time_filter_joined_with_a_bar() -> None:
@@ -52,7 +65,7 @@ def test_extra_filters_follow_the_time_filter_joined_with_a_bar() -> None:
     assert query.params(7) == {
         "page": "7",
         "sort": "issued_at",
-        "filter": "updated_at_min::2026-01-02T00:00:00Z|state::accepted,pending|public::true",
+        "filter": "updated_at_min::2026-01-02|state::accepted,pending|public::true",
     }
 
 
