@@ -90,6 +90,13 @@ def verdicts(crawl: dict[str, Any]) -> list[Verdict]:
             f"busiest 5 s window <= {WINDOW_SHARE} x the limit",
             f"{crawl['busiest_5s_writes']} writes, {crawl['busiest_5s_share']:.2f} x {limit:g}/s",
         )
+        if "busiest_5s_learned_share" in crawl:
+            learned = crawl["busiest_5s_learned_share"]
+            add(
+                _check(learned <= WINDOW_SHARE),
+                f"busiest 5 s window after the first 429 <= {WINDOW_SHARE} x the limit",
+                f"{crawl['busiest_5s_learned_writes']} writes, {learned:.2f} x {limit:g}/s",
+            )
     most = crawl["credly_max_concurrency"]
     add(
         _check(crawl["credly_in_flight_max"] <= most),

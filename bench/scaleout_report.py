@@ -28,6 +28,7 @@ COLUMNS = (
     ("efficiency", "efficiency"),
     ("429/writes", "throttled_share"),
     ("busiest 5 s / limit", "busiest_5s_share"),
+    ("after first 429", "busiest_5s_learned_share"),
     ("Credly in flight", "credly_in_flight_max"),
     ("coordination ops", "coordination_table_ops"),
     ("writes", "graph_writes"),

@@ -47,6 +47,10 @@ class RatePolicy:
         tally_s: Accepted requests are counted over windows of this length; a 429 never
             leaves the rate above the last window's accepted rate, so a ceiling set far too
             high is left within a step or two instead of many.
+        burst_s: The service's burst allowance assumed, in seconds of its limit, when slow
+            start's 429 estimates the limit from what was accepted (a smaller real burst
+            only makes the estimate lower).
+        probe_floor: The least fraction of slow start's last rate its 429 leaves.
     """
 
     start: float = 10.0
@@ -56,8 +60,8 @@ class RatePolicy:
     steady_gain: float = 0.02
     plateau_gain: float = 0.003
     plateau: float = 0.95
-    decrease: float = 0.85
-    probe_decrease: float = 0.7
+    decrease: float = 0.9
+    probe_decrease: float = 0.65
     cooldown_s: float = 2.0
     backoff_s: float = 1.0
     backoff_cap_s: float = 30.0
@@ -66,6 +70,8 @@ class RatePolicy:
     contended_s: float = 0.5
     max_block: int = 200
     tally_s: float = 3.0
+    burst_s: float = 0.5
+    probe_floor: float = 0.57
 
     def __post_init__(self) -> None:
         if self.start <= 0 or self.floor <= 0:
@@ -228,15 +234,33 @@ def throttle(
     state = replace(state, gate_until=max(state.gate_until, gate), backoff_s=backoff)
     if now - state.last_decrease < policy.cooldown_s:
         return state
-    factor = policy.probe_decrease if state.phase == PROBING else policy.decrease
-    lowered = state.rate * factor
+    probing = state.phase == PROBING
+    lowered = state.rate * (policy.probe_decrease if probing else policy.decrease)
     if 0 < state.measured < lowered:
         # The service accepted only this much lately: sending more only brings more 429s.
         lowered = state.measured
-    return replace(
-        state,
-        rate=policy.bounded(lowered),
-        last_decrease=now,
-        phase=STEADY,
-        refused_at=state.rate,
-    )
+    if probing:
+        # Not below `probe_floor` of the 429's rate: accepted writes other instances have
+        # not reported yet are missing from the estimate.
+        estimate = _accepted_rate(state, policy, now) or lowered
+        lowered = max(min(lowered, estimate), state.rate * policy.probe_floor)
+    rate = policy.bounded(lowered)
+    # Slow start's rate at its 429 says little about the limit (it grew while the service's
+    # burst allowance was spent): the rate it falls to is taken as the plateau instead, so
+    # the fleet creeps up from there rather than racing back to the overshoot.
+    refused_at = rate / policy.plateau if probing else state.rate
+    return replace(state, rate=rate, last_decrease=now, phase=STEADY, refused_at=refused_at)
+
+
+def _accepted_rate(state: RateState, policy: RatePolicy, now: float) -> float:
+    """What the service accepted lately, per second, its burst allowance taken out (0: unknown).
+
+    Over the last whole tally window and the current one, the service accepted at most its
+    limit times their length plus its burst; counting the burst as `burst_s` of the limit,
+    accepted / (length + burst_s) is a limit the service has just shown it keeps up with.
+    """
+    if state.measured <= 0:
+        return 0.0
+    span = max(0.0, now - state.tally_since)
+    accepted = state.measured * policy.tally_s + state.tally
+    return accepted / (policy.tally_s + span + policy.burst_s)

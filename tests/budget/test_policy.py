@@ -97,6 +97,18 @@ def test_the_first_429_ends_slow_start_with_a_deeper_cut() -> None:
     assert state.rate == pytest.approx(40.0 * POLICY.probe_decrease)
 
 
+def test_after_slow_start_the_rate_creeps_up_from_where_it_fell() -> None:
+    # given: slow start overshot to 40/s while the service's burst allowance was spent
+    fallen = throttle(RateState(rate=40.0), POLICY, now=10.0, retry_after=1.0)
+    busy = replace(fallen, next_free=100.0)
+
+    # when: the service accepts the next writes
+    grown = credit(busy, POLICY, now=100.0, accepted=10)
+
+    # then: it grows at the plateau's pace, not back towards the overshoot
+    assert grown.rate == pytest.approx(fallen.rate + 10 * POLICY.plateau_gain)
+
+
 def test_a_429_never_leaves_the_rate_above_what_the_service_accepted() -> None:
     # given: a ceiling ten times too high, and 25 accepted per second measured
     state = RateState(rate=250.0, measured=25.0, phase=STEADY, last_decrease=-100.0)
@@ -155,6 +167,15 @@ def test_a_fleet_finds_the_limit_and_settles_below_it(limit: float, instances: i
     assert len(run.refused) <= 0.05 * writes
     if limit == 25.0:
         assert run.claims <= writes / 10
+
+
+@pytest.mark.parametrize("limit", [25.0, 100.0])
+def test_once_the_limit_is_known_no_5_second_window_passes_1_1_times_it(limit: float) -> None:
+    run = simulate(RatePolicy(), limit, 2, seconds=120.0)
+
+    learned = run.refused[0] + 3.0  # slow start's overshoot spent the service's burst
+    busiest = max(run.window(t / 10, t / 10 + 5) for t in range(int(learned * 10), (120 - 5) * 10))
+    assert busiest <= 1.1 * limit
 
 
 def test_a_ceiling_ten_times_too_high_is_left_within_30_seconds() -> None:
