@@ -12,6 +12,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from credly_connector.chunking import runs
+from credly_connector.stores.transactions import encodable, submit_upserts
 from credly_connector.stores.transport import storage_transport
 
 TABLE_NAMES = (
@@ -188,9 +189,12 @@ class Tables:
         """
         written = 0
         for batch in transactions(entities):
-            self.table(role).submit_transaction(
-                [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in batch]
-            )
+            if all(map(encodable, batch)):
+                submit_upserts(self.table(role), batch)
+            else:
+                self.table(role).submit_transaction(
+                    [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in batch]
+                )
             written += len(batch)
         return written
 
