@@ -67,6 +67,7 @@ def pipeline_options(settings: Settings) -> PipelineOptions:
         lease=timedelta(minutes=settings.crawl.lease_minutes),
         batch_size=settings.crawl.profile_batch_size,
         write_concurrency=settings.crawl.graph_write_concurrency,
+        tenant_id=settings.graph.tenant_id,
     )
 
 

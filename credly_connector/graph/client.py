@@ -30,7 +30,12 @@ from msgraph.generated.external.connections.item.external_connection_item_reques
 from msgraph.generated.users.delta.delta_request_builder import DeltaRequestBuilder
 from msgraph.graph_service_client import GraphServiceClient
 
-from credly_connector.errors import NotFoundError, RequestError, RetryableError
+from credly_connector.errors import (
+    ConfigurationError,
+    NotFoundError,
+    RequestError,
+    RetryableError,
+)
 from credly_connector.graph.delta import (
     DEFAULT_DELTA_PAGE_SIZE,
     USER_SELECT,
@@ -42,10 +47,12 @@ from credly_connector.graph.pacing import WritePacer
 from credly_connector.graph.sdk import (
     DEFAULT_GRAPH_API_URL,
     DEFAULT_TIMEOUT_S,
+    GRAPH_SCOPE,
     Verify,
     build_service_client,
     create_http_client,
 )
+from credly_connector.graph.tenant import TENANT_FIX, resolve_tenant
 from credly_connector.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
@@ -70,6 +77,7 @@ class GraphClient:
         on_request: Told about every attempt (the benchmark counts writes, reads and 429s).
         on_retry: Told before every retry wait.
         sleep: Awaitable sleep for retry waits.
+        credential: The credential behind `service`, for the tenant its tokens name.
     """
 
     def __init__(
@@ -77,6 +85,7 @@ class GraphClient:
         service: GraphServiceClient,
         *,
         http_client: httpx.AsyncClient | None = None,
+        credential: TokenCredential | None = None,
         retry: RetryPolicy | None = None,
         pacer: WritePacer | None = None,
         on_request: RequestHook | None = None,
@@ -85,6 +94,7 @@ class GraphClient:
     ) -> None:
         self.service = service
         self._http = http_client
+        self._credential = credential
         self._retry = retry or RetryPolicy()
         self._pacer = pacer
         self._on_request = on_request
@@ -146,6 +156,23 @@ class GraphClient:
         except NotFoundError:
             return False
         return True
+
+    def tenant_id(self, configured: str | None = None) -> str:
+        """The tenant id the items' `everyone` ACL names (see `graph.tenant.resolve_tenant`).
+
+        Args:
+            configured: AZURE_TENANT_ID, which wins when set.
+
+        Raises:
+            ConfigurationError: Neither the setting nor the token names the tenant.
+        """
+        if configured:
+            return configured
+        if self._credential is None:
+            raise ConfigurationError("this Graph client has no credential", fix=TENANT_FIX)
+        # The credential is synchronous (see graph.auth): this blocks only while a token is
+        # fetched, which its cache makes rare.
+        return resolve_tenant(None, self._credential, GRAPH_SCOPE)
 
     # -- connections -----------------------------------------------------------------------
 
@@ -359,6 +386,7 @@ async def open_graph_client(
     client = GraphClient(
         service,
         http_client=http,
+        credential=credential,
         retry=retry,
         pacer=pacer,
         on_request=on_request,

@@ -23,6 +23,11 @@ from credly_connector.retry import parse_retry_after
 SYNC_STATE_NOT_FOUND = "SyncStateNotFound"
 """The OData code Graph answers when a delta or skip token can no longer be used."""
 
+PROFILE_SOURCE_NOT_READY = "ProfileSourceNotReady"
+"""The code of Graph's refusal of item writes just after the profile source was registered."""
+NOT_READY_RETRY_S = 15.0
+"""How long to wait before writing again after that refusal, when Graph names no time."""
+
 _RESYNC_CODES = frozenset({SYNC_STATE_NOT_FOUND, "resyncRequired", "SyncStateInvalid"})
 
 PERMISSIONS = {
@@ -82,7 +87,18 @@ def _permission_for(kind: str) -> str:
     return PERMISSIONS.get(kind.split(".", 1)[0], "the permission this call needs")
 
 
+WORKSTATION_SETUP_FIX = (
+    "with ExternalItem.ReadWrite.OwnedBy only the identity that created the connection may "
+    "write its items: if setup ran from a workstation under another identity, delete the "
+    "connection (python -m credly_connector teardown) and run setup as the app itself "
+    "(POST /api/ops/setup); otherwise grant the app ExternalItem.ReadWrite.OwnedBy and give "
+    "admin consent."
+)
+
+
 def _auth_fix(status: int, kind: str) -> str:
+    if status == 403 and kind.startswith("items."):
+        return WORKSTATION_SETUP_FIX
     if status == 403:
         return (
             f"grant the app the application permission {_permission_for(kind)} "
@@ -107,6 +123,10 @@ def error_for(failure: GraphFailure, kind: str) -> ConnectorError:
     text = f"Graph {kind} answered {status} {code or '(no code)'}: {failure.message}".rstrip(": ")
     if status == 410 or code in _RESYNC_CODES:
         return DeltaExpiredError(text, code=code or SYNC_STATE_NOT_FOUND)
+    if code == PROFILE_SOURCE_NOT_READY:
+        # A passing state, not a conflict: the source accepts items within about a minute.
+        retry_after = failure.retry_after or NOT_READY_RETRY_S
+        return RetryableError(text, retry_after=retry_after, status=status)
     if status in (401, 403):
         return AuthenticationError(text, fix=_auth_fix(status, kind))
     if status in {408, 429} or status >= 500:

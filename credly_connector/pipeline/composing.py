@@ -157,7 +157,11 @@ def prepare_person(
             )
         )
     composed = compose_item_report(
-        user, included, web_url=ctx.options.web_url, index_skills=ctx.options.index_skills
+        user,
+        included,
+        web_url=ctx.options.web_url,
+        index_skills=ctx.options.index_skills,
+        tenant_id=ctx.tenant_id(),
     )
     if composed is None:
         return PersonPlan(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -44,6 +45,7 @@ class PipelineOptions:
         lease: How long a crawl holds its organisation's lease without renewing it.
         batch_size: Users per profile message.
         write_concurrency: Item writes in flight per profile batch.
+        tenant_id: AZURE_TENANT_ID; unset, the tenant comes from the Graph token's `tid`.
     """
 
     organizations: tuple[str, ...]
@@ -54,6 +56,7 @@ class PipelineOptions:
     lease: timedelta = timedelta(minutes=60)
     batch_size: int = 100
     write_concurrency: int = 8
+    tenant_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,29 @@ class CrawlContext:
         self._credly: dict[str, CredlyClient] = {}
         self._lock = threading.Lock()
         self._index: tuple[tuple[str, tuple[tuple[str, str], ...]], DirectoryIndex] | None = None
+        self._tenant_id = options.tenant_id
+
+    def tenant_id(self) -> str:
+        """The tenant id every item's `everyone` ACL names (the setting, else the token's).
+
+        Call it outside an event loop (composing runs in threads); the first call without the
+        setting opens a Graph session for a token, and the answer is kept for the process.
+
+        Raises:
+            ConfigurationError: Neither AZURE_TENANT_ID nor the Graph token names the tenant.
+        """
+        with self._lock:
+            if self._tenant_id:
+                return self._tenant_id
+
+        async def from_graph() -> str:
+            async with self.graph_session() as graph:
+                return graph.tenant_id()
+
+        tenant = asyncio.run(from_graph())
+        with self._lock:
+            self._tenant_id = tenant
+        return tenant
 
     def credly_for(self, organization_id: str) -> CredlyClient:
         """The organisation's Credly client (created on first use, shared by the handlers)."""

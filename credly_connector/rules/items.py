@@ -15,7 +15,8 @@ from credly_connector.rules.badges import Badge, canonical_hash
 MAX_ITEM_BYTES: Final = 4_000_000
 """Graph's 4 MB item limit, read as decimal megabytes to keep a margin."""
 COLLECTION_TYPE: Final = "Collection(String)"
-EVERYONE_ACL: Final = ({"type": "everyone", "value": "everyone", "accessType": "grant"},)
+EVERYONE: Final = "everyone"
+"""The bare `everyone` ACL value; Graph documents the tenant id as the value instead."""
 
 PEOPLE_SCHEMA: Final[list[dict[str, Any]]] = [
     {"name": "accountInformation", "type": "string", "labels": ["personAccount"]},
@@ -60,11 +61,25 @@ def item_size(item: dict[str, Any]) -> int:
     return len(json.dumps(item))
 
 
+def everyone_acl(tenant_id: str | None) -> list[dict[str, str]]:
+    """The ACL granting everyone in the tenant access: Graph's `acl` resource takes the tenant
+    id as the value of an `everyone` entry (None: the bare literal, for previews and tests).
+    """
+    return [{"type": "everyone", "value": tenant_id or EVERYONE, "accessType": "grant"}]
+
+
 def compose_item(
-    user: DirectoryUser, badges: Iterable[Badge], *, web_url: str, index_skills: bool
+    user: DirectoryUser,
+    badges: Iterable[Badge],
+    *,
+    web_url: str,
+    index_skills: bool,
+    tenant_id: str | None = None,
 ) -> dict[str, Any] | None:
     """The external item for a user, or None without badges (see `compose_item_report`)."""
-    composed = compose_item_report(user, badges, web_url=web_url, index_skills=index_skills)
+    composed = compose_item_report(
+        user, badges, web_url=web_url, index_skills=index_skills, tenant_id=tenant_id
+    )
     return composed.item if composed is not None else None
 
 
@@ -75,6 +90,7 @@ def compose_item_report(
     web_url: str,
     index_skills: bool,
     max_bytes: int = MAX_ITEM_BYTES,
+    tenant_id: str | None = None,
 ) -> ComposedItem | None:
     """Compose a user's external item from their eligible badges.
 
@@ -88,6 +104,8 @@ def compose_item_report(
         web_url: Credly's public site, e.g. `https://www.credly.com`.
         index_skills: Publish the badges' skills too.
         max_bytes: The size limit (`item_size`).
+        tenant_id: The tenant id, the value of the `everyone` ACL entry Graph expects; every
+            item written to Graph needs it (None leaves the bare literal `everyone`).
 
     Returns:
         The item with its hash and the number of dropped entries; None without badges.
@@ -102,7 +120,7 @@ def compose_item_report(
     entries = [(badge, _entry_json(badge, site)) for badge in ordered]
 
     def build(kept: int) -> dict[str, Any]:
-        return _item(user, entries[:kept], index_skills=index_skills)
+        return _item(user, entries[:kept], index_skills=index_skills, tenant_id=tenant_id)
 
     kept = len(entries)
     item = build(kept)
@@ -121,7 +139,11 @@ def compose_item_report(
 
 
 def _item(
-    user: DirectoryUser, entries: list[tuple[Badge, str]], *, index_skills: bool
+    user: DirectoryUser,
+    entries: list[tuple[Badge, str]],
+    *,
+    index_skills: bool,
+    tenant_id: str | None,
 ) -> dict[str, Any]:
     account = _json({"userPrincipalName": user.user_principal_name})
     properties: dict[str, Any] = {"accountInformation": account}
@@ -138,7 +160,7 @@ def _item(
         properties[name] = values
     return {
         "id": item_id_for(user.id),
-        "acl": [dict(ace) for ace in EVERYONE_ACL],
+        "acl": everyone_acl(tenant_id),
         "properties": properties,
     }
 

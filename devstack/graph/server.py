@@ -29,6 +29,7 @@ from devstack.graph.identity import (
     Identity,
 )
 from devstack.graph.identity_api import IdentityApi
+from devstack.graph.item_gate import ItemGate
 from devstack.graph.odata import http_error, render_error
 from devstack.graph.people_api import PeopleApi
 from devstack.graph.state import DEFAULT_SCHEMA_DELAY_S, GraphState, StateError
@@ -104,6 +105,8 @@ class GraphStandIn(Service):
         self.directory = directory
         self.identity = Identity(tenant_id, apps, clock=clock, token_lifetime_s=token_lifetime_s)
         self.state = GraphState(clock, schema_delay_s)
+        # Read at request time: the server (and its knobs) is built from these routes.
+        self.gate = ItemGate(tenant_id, lambda: self.server.knobs, clock)
         self.server = StandInServer(
             "graph",
             self._routes(),
@@ -224,10 +227,12 @@ class GraphStandIn(Service):
              connectors.get_schema),
             ("GET", f"{connection}/operations/{{operationId}}", "operations",
              CONNECTIONS_READ_WRITE, connectors.get_operation),
-            ("PUT", item, "items", ITEMS_READ_WRITE, connectors.put_item),
+            ("PUT", item, "items", ITEMS_READ_WRITE,
+             self.gate.writing(connectors.put_item, put=True)),
             ("GET", item, "items", ITEMS_READ_WRITE, connectors.get_item),
-            ("DELETE", item, "items", ITEMS_READ_WRITE, connectors.delete_item),
-            ("POST", sources, "profile", write, people.create_source),
+            ("DELETE", item, "items", ITEMS_READ_WRITE,
+             self.gate.writing(connectors.delete_item, put=False)),
+            ("POST", sources, "profile", write, self.gate.registering(people.create_source)),
             ("GET", sources, "profile", read, people.list_sources),
             *source_routes,
             ("GET", settings, "profile", read, people.list_settings),

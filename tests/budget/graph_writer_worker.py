@@ -26,11 +26,11 @@ def say(line: str) -> None:
     sys.stdout.flush()
 
 
-def item(item_id: str) -> dict[str, Any]:
-    """A minimal people item."""
+def item(item_id: str, tenant_id: str) -> dict[str, Any]:
+    """A minimal people item (Graph's `everyone` ACL value is the tenant id)."""
     return {
         "id": item_id,
-        "acl": [{"type": "everyone", "value": "everyone", "accessType": "grant"}],
+        "acl": [{"type": "everyone", "value": tenant_id, "accessType": "grant"}],
         "properties": {"accountInformation": json.dumps({"userPrincipalName": f"{item_id}@x"})},
     }
 
@@ -49,11 +49,12 @@ async def write_all(config: dict[str, Any]) -> dict[str, Any]:
     announced = False
 
     async with open_graph_client(credential, base_url=config["graph_url"], pacer=pacer) as client:
+        tenant = client.tenant_id()
 
         async def writer() -> None:
             nonlocal written, announced
             while todo:
-                await client.put_item(config["connection"], item(todo.pop()))
+                await client.put_item(config["connection"], item(todo.pop(), tenant))
                 written += 1
                 if not announced:
                     announced = True

@@ -62,7 +62,7 @@ from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory  # type: ignore[import-untyped]
 
 from devstack.graph.directory import Directory, DirectoryUser
-from devstack.graph.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from devstack.graph.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID
 from devstack.graph.rules.problems import INVALID_REQUEST
 from devstack.graph.server import GraphStandIn
 from devstack.graph.state import ENTRA_SOURCE_URL
@@ -194,7 +194,7 @@ def item_body(item_id: str, upn: str) -> tuple[ExternalItem, dict[str, Any]]:
     }
     item = ExternalItem(
         id=item_id,
-        acl=[Acl(type=AclType.Everyone, value="everyone", access_type=AccessType.Grant)],
+        acl=[Acl(type=AclType.Everyone, value=DEFAULT_TENANT_ID, access_type=AccessType.Grant)],
         properties=Properties(additional_data=dict(properties)),
     )
     return item, properties
@@ -454,7 +454,7 @@ def test_item_put_is_stored_exactly_then_deleted(
     item, properties = item_body("user1", "user1@contoso.onmicrosoft.com")
     expected = {
         "id": "user1",
-        "acl": [{"type": "everyone", "value": "everyone", "accessType": "grant"}],
+        "acl": [{"type": "everyone", "value": DEFAULT_TENANT_ID, "accessType": "grant"}],
         "properties": properties,
     }
 

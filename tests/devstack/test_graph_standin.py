@@ -15,6 +15,7 @@ from devstack.graph.directory import Directory, DirectoryUser
 from devstack.graph.identity import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
+    DEFAULT_TENANT_ID,
     DEFAULT_TOKEN_LIFETIME_S,
     App,
 )
@@ -84,7 +85,7 @@ def item_body(
     account: str = '{"userPrincipalName":"user1@contoso.onmicrosoft.com"}',
 ) -> dict[str, Any]:
     return {
-        "acl": [{"type": "everyone", "value": "everyone", "accessType": "grant"}],
+        "acl": [{"type": "everyone", "value": DEFAULT_TENANT_ID, "accessType": "grant"}],
         "properties": {
             "accountInformation": account,
             "certifications@odata.type": "Collection(String)",

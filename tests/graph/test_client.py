@@ -23,7 +23,7 @@ from credly_connector.graph import (
 )
 from credly_connector.retry import RetryPolicy
 from devstack.graph.directory import Directory
-from devstack.graph.identity import App
+from devstack.graph.identity import DEFAULT_TENANT_ID, App
 from devstack.graph.rules.problems import INVALID_REQUEST
 from devstack.graph.server import GraphStandIn
 from devstack.standin import Fault, FaultKind, RateLimit
@@ -39,7 +39,7 @@ def item(item_id: str = "u1", upn: str = "user1@contoso.onmicrosoft.com") -> dic
     """An item as the item composer makes it: JSON-encoded entity strings, type annotations."""
     return {
         "id": item_id,
-        "acl": [{"type": "everyone", "value": "everyone", "accessType": "grant"}],
+        "acl": [{"type": "everyone", "value": DEFAULT_TENANT_ID, "accessType": "grant"}],
         "properties": {
             "accountInformation": json.dumps({"userPrincipalName": upn}),
             "certifications@odata.type": "Collection(String)",

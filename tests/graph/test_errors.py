@@ -19,6 +19,7 @@ from credly_connector.errors import (
     ThrottledError,
 )
 from credly_connector.graph.errors import (
+    NOT_READY_RETRY_S,
     DeltaExpiredError,
     GraphFailure,
     error_for,
@@ -137,3 +138,26 @@ def test_transport_and_credential_exceptions_are_translated() -> None:
     assert "AADSTS7000215" in str(refused)
     assert type(translate_exception(ServiceRequestError("no route"), "k")) is RetryableError
     assert translate_exception(KeyError("mine"), "k") is None
+
+
+def test_a_profile_source_not_ready_yet_is_retryable_whatever_its_status() -> None:
+    named = error_for(GraphFailure(409, "ProfileSourceNotReady", "soon", 40.0), "items.put")
+    unnamed = error_for(GraphFailure(400, "ProfileSourceNotReady", "soon"), "items.put")
+
+    assert isinstance(named, RetryableError)
+    assert named.retry_after == 40.0
+    assert isinstance(unnamed, RetryableError)
+    assert unnamed.retry_after == NOT_READY_RETRY_S
+    # Any other 409 stays a conflict for the domain to handle.
+    assert not isinstance(
+        error_for(GraphFailure(409, "Conflict", "x"), "items.put"), RetryableError
+    )
+
+
+def test_a_forbidden_item_write_explains_a_workstation_setup_and_the_fix() -> None:
+    error = error_for(GraphFailure(403, "Forbidden", "no"), "items.put")
+
+    assert isinstance(error, AuthenticationError)
+    assert "only the identity that created the connection" in error.fix
+    assert "POST /api/ops/setup" in error.fix
+    assert "teardown" in error.fix

@@ -171,7 +171,10 @@ def stored_items(graph: Any, connection_id: str) -> dict[str, dict[str, Any]]:
             "awards": [json.loads(v) for v in props.get("awards", [])],
             "skills": [json.loads(v)["displayName"] for v in props.get("skills", [])],
         }
-        assert item["acl"] == [{"type": "everyone", "value": "everyone", "accessType": "grant"}]
+        # Graph's acl resource: an `everyone` entry's value is the tenant id.
+        assert item["acl"] == [
+            {"type": "everyone", "value": graph.tenant_id, "accessType": "grant"}
+        ]
     return found
 
 

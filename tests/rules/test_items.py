@@ -308,3 +308,16 @@ def test_every_schema_property_is_in_the_item() -> None:
     item = _item([CERT])
 
     assert {p["name"] for p in PEOPLE_SCHEMA} <= set(item["properties"])
+
+
+def test_the_everyone_acl_names_the_tenant_as_graph_documents() -> None:
+    tenant = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"
+
+    composed = compose_item_report(USER, [CERT], web_url=SITE, index_skills=True, tenant_id=tenant)
+    bare = compose_item_report(USER, [CERT], web_url=SITE, index_skills=True)
+
+    assert composed is not None
+    assert bare is not None
+    assert composed.item["acl"] == [{"type": "everyone", "value": tenant, "accessType": "grant"}]
+    # The ACL is part of the content hash: items written with the bare literal are rewritten.
+    assert composed.content_hash != bare.content_hash

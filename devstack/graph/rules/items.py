@@ -143,6 +143,26 @@ def _check_acl(acl: Any, people: bool) -> list[Problem]:
     return problems
 
 
+def check_everyone_value(acl: Any, tenant_id: str) -> list[Problem]:
+    """The `acl` resource's rule for `everyone` entries: the value is the tenant's id.
+
+    Graph's documentation gives the tenant id as the value (its example, a GUID); the bare
+    literal `everyone` or another tenant's id is refused, as Graph's validation would.
+    """
+    if not isinstance(acl, list):
+        return []  # `check_item` names a missing or malformed acl
+    return [
+        invalid(
+            f"ACL entry #{index} of type 'everyone' must have the tenant id as its value, "
+            f"not {entry.get('value')!r}."
+        )
+        for index, entry in enumerate(acl)
+        if isinstance(entry, dict)
+        and entry.get("type") == "everyone"
+        and str(entry.get("value", "")).lower() != tenant_id.lower()
+    ]
+
+
 def _check_properties(
     properties: Any, schema: Mapping[str, SchemaProperty]
 ) -> tuple[list[Problem], list[IgnoredValue]]:
