@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 # Each Credly badge-page answer takes this long, so the crawl is still reading pages when
 # it is stopped; the run that resumes it goes at full speed.
-SLOW_PAGES_S = 1.0
+SLOW_PAGES_S = 3.0
 WAIT_S = 120.0
 # Small profile batches and fast item writes: the crawl's length is its slow pages.
 FAST = {"GRAPH_WRITE_RATE": "1000", "PROFILE_BATCH_SIZE": "20"}
