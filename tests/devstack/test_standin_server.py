@@ -207,6 +207,26 @@ def test_control_api_turns_the_same_knobs(server: StandInServer) -> None:
     assert server.requests.count() == 0
 
 
+def test_modes_are_set_and_cleared_through_the_control_api(server: StandInServer) -> None:
+    control = f"{server.base_url}/_standin/knobs"
+
+    put = requests.put(
+        control, json={"modes": {"credly.badges.updated_at_min": "ignore"}}, timeout=5
+    )
+
+    assert put.json()["modes"] == {"credly.badges.updated_at_min": "ignore"}
+    assert server.knobs.mode("credly.badges.updated_at_min", "accept") == "ignore"
+    cleared = requests.put(
+        control, json={"modes": {"credly.badges.updated_at_min": None}}, timeout=5
+    )
+    assert cleared.json()["modes"] == {}
+    assert server.knobs.mode("credly.badges.updated_at_min", "accept") == "accept"
+    assert requests.put(control, json={"modes": {"x": 3}}, timeout=5).status_code == 400
+    server.knobs.set_mode("x", "y")
+    server.knobs.reset()
+    assert server.knobs.modes == {}
+
+
 def test_stop_closes_kept_alive_connections_and_frees_the_port() -> None:
     server = StandInServer("short", [route("GET", "/things/{id}", "things", _echo)], _error)
     server.start()
