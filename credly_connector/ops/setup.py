@@ -81,6 +81,15 @@ class SchemaProgress:
     polls: int
 
 
+IDENTITY_NOTE = (
+    "run setup as the app's own identity (POST /api/ops/setup): with the .OwnedBy permissions "
+    "only the identity that created the connection may write its items, so after a setup "
+    "from a workstation under another identity every item write fails with 403; fix: remove "
+    "the connection (python -m credly_connector teardown) and run POST /api/ops/setup."
+)
+"""Said with every setup report: who must own the connection, and what a later 403 means."""
+
+
 @dataclass(frozen=True)
 class SetupReport:
     """The steps of one setup run, in order."""
@@ -101,7 +110,8 @@ class SetupReport:
 
     def answer(self) -> Answer:
         """The HTTP answer."""
-        return Answer(self.status, {"ok": self.ok, "steps": [s.to_json() for s in self.steps]})
+        steps = [s.to_json() for s in self.steps]
+        return Answer(self.status, {"ok": self.ok, "steps": steps, "identity": IDENTITY_NOTE})
 
     def render(self) -> str:
         """The steps as lines for a terminal."""
@@ -109,6 +119,7 @@ class SetupReport:
         for step in self.steps:
             lines.append(f"{step.name:<15} {step.state:<16} {step.detail}")
             lines.extend(f"{'':<15} {label}: {text}" for label, text in _notes(step))
+        lines.append(f"note: {IDENTITY_NOTE}")
         return "\n".join(lines)
 
 

@@ -249,3 +249,20 @@ def test_setup_command_prints_steps_and_exits_by_result(
     assert main(["setup", "--json"]) == 0
     steps = json.loads(capsys.readouterr().out)["steps"]
     assert {s["state"] for s in steps} == {"already present", "unchanged"}
+
+
+def test_setup_says_it_must_run_as_the_app_and_what_a_later_403_means(
+    setup_stack: Callable[..., SetupStack],
+) -> None:
+    stack = setup_stack()
+
+    report = stack.setup()
+
+    assert report.ok
+    note = report.render().splitlines()[-1]
+    assert note.startswith("note: run setup as the app's own identity (POST /api/ops/setup)")
+    assert "403" in note
+    assert "teardown" in note
+    body = report.answer().body
+    assert isinstance(body, dict)
+    assert body["identity"] == note.removeprefix("note: ")
