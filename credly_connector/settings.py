@@ -751,7 +751,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     """
     for unknown in unknown_settings(env, KNOWN_SETTINGS):
         # A warning, not a problem: a typo'd optional setting must not stop the app.
-        logging.getLogger(__name__).warning("%s. Fix: %s", unknown.message, unknown.fix)
+        logging.getLogger(__name__).warning("%s (fix: %s)", unknown.message, unknown.fix)
     reader = _Reader(env)
     settings = Settings(
         credly=_read_credly(reader),

@@ -119,7 +119,10 @@ def test_an_event_of_an_organisation_not_configured_changes_nothing(
     accepted = receive_event(pipeline.ctx, json.dumps(relabelled).encode())
     handled = _deliver_events(pipeline)
 
-    assert (refused.status, queued_refused) == (404, 0)
+    # Answered 200 so Credly stops retrying, but ignored: nothing queued, nothing read.
+    assert (refused.status, queued_refused) == (200, 0)
+    assert isinstance(refused.body, dict)
+    assert refused.body["status"] == "ignored"
     assert second in str(refused.body)
     assert (accepted.status, handled) == (200, 1)
     # Read with the first organisation's credentials, Credly does not know the event.
