@@ -72,6 +72,9 @@ def read_first_page(client: CredlyClient, query: BadgeQuery) -> tuple[BadgePage,
             raise
         note = f"Credly refused the updated_at_min filter, so this crawl reads every badge: {error}"
         return client.badge_page(1, query.unfiltered()), REJECTED, note
+    if first.total_count == 0:
+        # Nothing let through: the filter was applied (an idle crawl needs no second read).
+        return first, APPLIED, "no badge changed since the watermark"
     everything = client.badge_page(1, query.unfiltered())
     outcome, note = judge_filter(first.total_count, everything.total_count)
     return first, outcome, note

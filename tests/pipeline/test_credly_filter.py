@@ -7,13 +7,20 @@ in each the incremental crawl ends exact and its record says what Credly did.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
 import pytest
 
+from credly_connector.credly.queries import BadgeQuery
 from credly_connector.ops.health import crawl_checks
-from credly_connector.pipeline.start import APPLIED, IGNORED, REJECTED
+from credly_connector.pipeline.start import (
+    APPLIED,
+    IGNORED,
+    REJECTED,
+    judge_filter,
+    read_first_page,
+)
 from devstack.credly.filters import ACCEPT, IGNORE, REJECT, UPDATED_AT_MIN_MODE
 from devstack.synthetic.mutations import Mutator
 from tests.pipeline.conftest import Pipeline
@@ -120,3 +127,25 @@ def test_an_ignored_filter_is_a_warning_in_the_record_and_in_health(make_pipelin
     assert pipeline.crawl("incremental").succeeded
     checks = {c.name: c for c in crawl_checks(pipeline.settings, lambda: datetime.now(UTC))}
     assert f"credly filter {org}" not in checks
+
+
+@pytest.mark.parametrize(
+    ("filtered", "unfiltered", "outcome"),
+    [(3, 240, APPLIED), (240, 240, IGNORED), (0, 0, APPLIED), (239, 240, APPLIED)],
+)
+def test_an_ignored_filter_is_one_that_lets_everything_through(
+    filtered: int, unfiltered: int, outcome: str
+) -> None:
+    assert judge_filter(filtered, unfiltered)[0] == outcome
+
+
+def test_a_filter_that_lets_nothing_through_needs_no_unfiltered_count(make_pipeline) -> None:
+    pipeline: Pipeline = make_pipeline(seed=37, badges=80)
+    client = pipeline.ctx.credly_for(pipeline.stack.organization_id)
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+
+    first, outcome, note = read_first_page(client, BadgeQuery(updated_since=tomorrow))
+
+    assert (first.total_count, outcome) == (0, APPLIED)
+    assert "no badge changed" in note
+    assert [value is not None for value, _ in badge_list_filters(pipeline)] == [True]
