@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from credly_connector import telemetry
@@ -59,23 +60,34 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
     if record.kind == FULL:
         seen = [BadgeKey.of(b).digest() for b in badges.values()]
     changed, moved = _compare(ctx, record, list(badges.values()))
-    # Recipients before rows: once a row is written a redelivery finds it unchanged, so a
-    # crash after the write must not lose whose item to recompose.
-    emails = {b.recipient_email for b, _ in changed} | {old.recipient_email for old in moved}
-    ctx.crawlsets.add_emails(record.crawl_id, emails, group=f"page-{number}")
+    rows = [b for b, _ in changed]
+    emails = {b.recipient_email for b in rows} | {old.recipient_email for old in moved}
+    # Before the rows, side by side (each in transactions: a page is one organisation, one
+    # partition of each table): the recipients (once a row is written a redelivery finds it
+    # unchanged, so a crash after the write must not lose whose item to recompose), the
+    # expiry index, and, unless a badge moved, the badge-id index (entries may name rows not
+    # written yet, never omit one).
+    before_rows: list[Callable[[], object]] = [
+        lambda: ctx.crawlsets.add_emails(record.crawl_id, emails, group=f"page-{number}"),
+        lambda: ctx.expiries.track_many((b, outcome.previous) for b, outcome in changed),
+    ]
+    if not moved:
+        before_rows.append(lambda: ctx.badges.index_many(rows))
+    with ThreadPoolExecutor(len(before_rows), thread_name_prefix="page-writes") as pool:
+        for write in [pool.submit(write) for write in before_rows]:
+            write.result()
     # A cancel may have copied the crawl set before that write: then the page keeps them.
     keep_if_ended(ctx, record.crawl_id, emails)
-    # A badge Credly moved to another email leaves its old row first: a crash after this
-    # finds the badge still new, and its index entry gone or naming the old, missing, row.
-    for old in moved:
-        ctx.expiries.forget(old)
-        ctx.badges.delete(BadgeKey.of(old))
     if moved:
+        # A badge Credly moved to another email leaves its old row before the index names
+        # the new one: a crash after this finds the badge still new, and its index entry
+        # naming the old, missing, row.
+        for old in moved:
+            ctx.expiries.forget(old)
+            ctx.badges.delete(BadgeKey.of(old))
         counts["badges_moved"] = len(moved)
-    # Likewise the expiry index before the rows it indexes. Both in transactions: a page is
-    # one organisation, which is one partition of each table.
-    ctx.expiries.track_many((b, outcome.previous) for b, outcome in changed)
-    ctx.badges.write_many(b for b, _ in changed)
+        ctx.badges.index_many(rows)
+    ctx.badges.write_rows(rows)
     for _, outcome in changed:
         counts[f"badges_{outcome.change.value}"] += 1
         counts["badges_changed"] += 1

@@ -133,8 +133,16 @@ class BadgeStore:
             The number of rows written.
         """
         rows = list(badges)
-        self._tables.upsert_many(IDS_ROLE, (_id_entity(b) for b in rows))
-        return self._tables.upsert_many(ROLE, (_to_entity(b) for b in rows))
+        self.index_many(rows)
+        return self.write_rows(rows)
+
+    def index_many(self, badges: Iterable[Badge]) -> int:
+        """The badge-id index entries of `badges`, each naming its email (before the rows)."""
+        return self._tables.upsert_many(IDS_ROLE, (_id_entity(b) for b in badges))
+
+    def write_rows(self, badges: Iterable[Badge]) -> int:
+        """The badge rows alone: their index entries must be written first (`index_many`)."""
+        return self._tables.upsert_many(ROLE, (_to_entity(b) for b in badges))
 
     def moved_from(self, badge: Badge) -> Badge | None:
         """The stored row of the same badge id under another email, when the index names one.
