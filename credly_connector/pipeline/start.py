@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from credly_connector import telemetry
 from credly_connector.credly.client import BadgePage, CredlyClient
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 STEP = "start"
 # What Credly did with an incremental crawl's updated_at_min filter (CrawlRecord.credly_filter).
 APPLIED, IGNORED, REJECTED = "applied", "ignored", "rejected"
+STORED_CHECK_LIMIT = 1000
+"""A filtered count below this is checked against the stored badges (one query page)."""
 
 
 def crawl_query(record: CrawlRecord) -> BadgeQuery:
@@ -57,11 +59,21 @@ def judge_filter(filtered_total: int, unfiltered_total: int) -> tuple[str, str]:
     )
 
 
-def read_first_page(client: CredlyClient, query: BadgeQuery) -> tuple[BadgePage, str, str]:
+def read_first_page(
+    client: CredlyClient,
+    query: BadgeQuery,
+    stored_more_than: Callable[[int], bool] | None = None,
+) -> tuple[BadgePage, str, str]:
     """Page 1 of the crawl's listing, and what Credly did with its filter (outcome, note).
 
     A filtered read that Credly refuses with a 4xx is read again without the filter; a
-    filtered read is compared with the unfiltered count to notice a filter Credly ignores.
+    filtered read is compared with the unfiltered count to notice a filter Credly ignores,
+    unless more badges than it let through are stored already (then the filter was applied,
+    and one table query spares a Credly request).
+
+    Args:
+        stored_more_than: Whether more than this many of the organisation's badges are
+            stored (asked only for counts below `STORED_CHECK_LIMIT`).
     """
     if query.updated_since is None:
         return client.badge_page(1, query), "", ""
@@ -75,6 +87,12 @@ def read_first_page(client: CredlyClient, query: BadgeQuery) -> tuple[BadgePage,
     if first.total_count == 0:
         # Nothing let through: the filter was applied (an idle crawl needs no second read).
         return first, APPLIED, "no badge changed since the watermark"
+    if (
+        stored_more_than is not None
+        and first.total_count < STORED_CHECK_LIMIT
+        and stored_more_than(first.total_count)
+    ):
+        return first, APPLIED, f"{first.total_count} badges changed since the watermark"
     everything = client.badge_page(1, query.unfiltered())
     outcome, note = judge_filter(first.total_count, everything.total_count)
     return first, outcome, note
@@ -99,7 +117,11 @@ def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -
         # A first full crawl (nothing stored yet) need not read the store before each write.
         fresh = record.kind == FULL and not ctx.badges.any_of(record.organization_id)
         client = ctx.credly_for(record.organization_id)
-        first, credly_filter, note = read_first_page(client, crawl_query(record))
+        first, credly_filter, note = read_first_page(
+            client,
+            crawl_query(record),
+            lambda count: ctx.badges.stored_more_than(record.organization_id, count),
+        )
     except ConfigurationError as error:
         fail_crawl(ctx, record, "start", describe(error))
         return

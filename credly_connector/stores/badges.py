@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -237,6 +238,16 @@ class BadgeStore:
         query = f"PartitionKey eq {quote(organization_id)}"
         found = self._table.query_entities(query, select=["RowKey"], results_per_page=1)
         return next(iter(found), None) is not None
+
+    def stored_more_than(self, organization_id: str, count: int) -> bool:
+        """Whether more than `count` badges of the organisation are stored.
+
+        One query page when `count` is below the service's page size (1,000), which is when
+        callers ask; larger counts read as many pages as they need.
+        """
+        query = f"PartitionKey eq {quote(organization_id)}"
+        found = self._table.query_entities(query, select=["RowKey"], results_per_page=count + 1)
+        return sum(1 for _ in itertools.islice(found, count + 1)) > count
 
     def keys_outside(self, organization_ids: Collection[str]) -> Iterator[BadgeKey]:
         """The keys of badges of organisations no longer configured (a scan: full crawls only)."""
