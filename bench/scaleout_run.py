@@ -97,12 +97,20 @@ def measure_crawl(
     meter.take()
     started = time.monotonic()
     probe = WebhookProbe(host, standins, started) if webhook else None
+    phases: dict[str, float] = {}
+
+    def on_poll(polled: dict[str, Any]) -> None:
+        # When each phase was first seen (at the poll's resolution): where the wall goes.
+        phases.setdefault(str(polled.get("phase")), round(time.monotonic() - started, 1))
+        if probe is not None:
+            probe.poll(polled)
+
     crawl_id = str(ops.start_crawl(step.kind)["id"])
     record = ops.wait_crawl(
         crawl_id,
         timeout_s=timeout_s,
         interval_s=POLL_S,
-        on_poll=probe.poll if probe is not None else None,
+        on_poll=on_poll,
     )
     ended = time.monotonic()
     wall_s = record_wall_s(record) or ended - started
@@ -149,6 +157,7 @@ def measure_crawl(
         "items_wrong": int(exact["wrong"]),
         "badges_changed_at_credly": changed,
         "crawl_counts": counts,
+        "phases_first_seen_s": phases,
         "writes_per_s": per_second(accepted, started, wall_s),
         "throttles_per_s": per_second(throttled, started, wall_s),
     }
