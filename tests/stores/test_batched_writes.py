@@ -12,7 +12,13 @@ import pytest
 from credly_connector.stores.badges import BadgeKey, BadgeStore
 from credly_connector.stores.crawlsets import CrawlSetStore
 from credly_connector.stores.expiries import ExpiryStore, may_show
-from credly_connector.stores.tables import TRANSACTION_LIMIT, Tables, transactions
+from credly_connector.stores.tables import (
+    ENTITY_OVERHEAD_BYTES,
+    TRANSACTION_LIMIT,
+    Tables,
+    entity_size,
+    transactions,
+)
 from devstack.azurite import Azurite
 from tests.rules.builders import BASE_BADGE
 
@@ -114,3 +120,19 @@ def test_only_badges_that_may_be_shown_are_indexed_by_expiry(tables: Tables) -> 
     # Made private later: its entry goes.
     expiries.track_many([(replace(shown, public=False), shown)])
     assert expiries.emails_expiring(ORG, *WINDOW) == set()
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", "ünïcödé", "emoji \U0001f600\U0001f680", 'quote " back \\ slash', "x" * 5000],
+)
+def test_an_entity_never_weighs_less_than_it_sends(value: str) -> None:
+    entity = {"PartitionKey": "p", "RowKey": "r", "n": 7, "f": 1.5, "text": value}
+
+    assert entity_size(entity) >= len(json.dumps(entity)) + ENTITY_OVERHEAD_BYTES
+
+
+def test_a_large_entity_is_weighed_exactly() -> None:
+    entity = {"PartitionKey": "p", "RowKey": "r", "data": "x" * 40_000}
+
+    assert entity_size(entity) == len(json.dumps(entity)) + ENTITY_OVERHEAD_BYTES
