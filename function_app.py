@@ -28,8 +28,10 @@ from credly_connector.ops.health import health
 from credly_connector.ops.overrides import delete_override, list_overrides, set_override
 from credly_connector.ops.people import diagnose_person
 from credly_connector.ops.preview import crawl_preview
+from credly_connector.ops.rebuild import rebuild
 from credly_connector.ops.reports import badge_report
 from credly_connector.ops.setup import setup
+from credly_connector.ops.teardown import teardown
 from credly_connector.ops.webhooks import receive_event
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.dispatch import handle_message, handle_poison
@@ -273,6 +275,20 @@ def ops_crawls_preview(req: func.HttpRequest) -> func.HttpResponse:
 def ops_setup(req: func.HttpRequest) -> func.HttpResponse:
     """Create what is missing of the connection, schema and profile source; each step's state."""
     return _ops(lambda ctx: setup(ctx, req.get_body()))
+
+
+@app.function_name("ops_teardown")
+@app.route(route="ops/teardown", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def ops_teardown(req: func.HttpRequest) -> func.HttpResponse:
+    """What teardown would remove; with `{"confirm": "<connection id>"}`, remove it."""
+    return _ops(lambda ctx: teardown(ctx, req.get_body()))
+
+
+@app.function_name("ops_rebuild")
+@app.route(route="ops/rebuild", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def ops_rebuild(req: func.HttpRequest) -> func.HttpResponse:
+    """Rebuild onto `{"to": "<new id>"}` for up to 150 s a call; call again to resume."""
+    return _ops(lambda ctx: rebuild(ctx, req.get_body()))
 
 
 @app.function_name("ops_health")

@@ -79,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup.add_argument("--json", action="store_true", help="print the JSON answer")
     health = commands.add_parser("health", help="check settings, Credly, Graph and crawls")
     health.add_argument("--json", action="store_true", help="print the JSON answer")
+    _add_lifecycle_commands(commands)
     # Each command: its name -> the function running it (add new commands here).
     runners: dict[str, Callable[[argparse.Namespace], int]] = {
         "crawl": _crawl,
@@ -92,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "retry": _retry,
         "setup": _setup,
         "health": _health,
+        "teardown": _teardown,
+        "rebuild": _rebuild,
     }
     args = parser.parse_args(argv)
     if args.command == "version":
@@ -129,6 +132,29 @@ def _add_crawl_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     retry.add_argument("--no-wait", action="store_true", help="only send the messages again")
     retry.add_argument("--workers", type=int, default=4, help="handler threads (default 4)")
     retry.add_argument("--timeout", type=float, default=3600.0, help="seconds (default 3600)")
+
+
+def _add_lifecycle_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """Removing the connector, and rebuilding it onto a new connection."""
+    teardown = commands.add_parser(
+        "teardown", help="remove the connection, its items, profile source and precedence entry"
+    )
+    teardown.add_argument(
+        "--confirm", metavar="CONNECTION_ID", help="remove (without it: only list what would go)"
+    )
+    teardown.add_argument("--storage", action="store_true", help="also the tables and queues")
+    teardown.add_argument("--wait", type=float, default=600.0, help="delete wait, s (default 600)")
+    teardown.add_argument("--json", action="store_true", help="print the JSON answer")
+    rebuild = commands.add_parser(
+        "rebuild", help="move onto a new connection without a gap on profiles (resumable)"
+    )
+    rebuild.add_argument("--to", metavar="NEW_ID", required=True, help="the new connection id")
+    rebuild.add_argument("--workers", type=int, default=4, help="handler threads (default 4)")
+    rebuild.add_argument("--timeout", type=float, default=3600.0, help="seconds (default 3600)")
+    rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
+    rebuild.add_argument("--json", action="store_true", help="print the JSON answer")
 
 
 def _observed(runner: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -344,6 +370,40 @@ def _health(args: argparse.Namespace) -> int:
     from credly_connector.ops.health import check_health  # noqa: PLC0415
 
     report = check_health(os.environ)
+    sys.stdout.write((report.answer().json() if args.json else report.render()) + "\n")
+    return 0 if report.ok else 1
+
+
+def _teardown(args: argparse.Namespace) -> int:
+    from credly_connector.ops.teardown import teardown_report  # noqa: PLC0415
+
+    ctx = _ops_context()
+    try:
+        report = teardown_report(ctx, confirm=args.confirm, storage=args.storage, wait_s=args.wait)
+    except ValueError as error:
+        sys.stderr.write(
+            f"error: --confirm {error}; to remove it: --confirm {ctx.options.connection_id}\n"
+        )
+        return 2
+    sys.stdout.write((report.answer().json() if args.json else report.render()) + "\n")
+    return 0 if report.ok else 1
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from credly_connector.local.progress import Progress  # noqa: PLC0415
+    from credly_connector.ops.rebuild import RebuildRefusedError, rebuild_report  # noqa: PLC0415
+
+    try:
+        report = rebuild_report(
+            _ops_context(),
+            args.to,
+            wait_s=args.timeout,
+            workers=args.workers,
+            progress=None if args.quiet else Progress(),
+        )
+    except RebuildRefusedError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 2
     sys.stdout.write((report.answer().json() if args.json else report.render()) + "\n")
     return 0 if report.ok else 1
 

@@ -143,6 +143,29 @@ def is_first(urls: Sequence[str], url: str) -> bool:
     return bool(urls) and urls[0].casefold() == url.casefold()
 
 
+def without_source(urls: Sequence[str], url: str) -> list[str]:
+    """Every entry but `url`, in their order."""
+    return [u for u in urls if u.casefold() != url.casefold()]
+
+
+def with_source_replaced(urls: Sequence[str], old: str, new: str) -> list[str]:
+    """`new` where `old` stood (same position), `new` listed once; unchanged without `old`."""
+    if not any(u.casefold() == old.casefold() for u in urls):
+        return list(urls)
+    swapped: list[str] = []
+    for u in urls:
+        entry = new if u.casefold() == old.casefold() else u
+        if all(entry.casefold() != s.casefold() for s in swapped):
+            swapped.append(entry)
+    return swapped
+
+
+def operation_id_of(location: str) -> str:
+    """The operation id at the end of a `Location` header ('' when it names none)."""
+    operation_id = location.rstrip("/").rpartition("/operations/")[2]
+    return "" if "/" in operation_id else operation_id
+
+
 def _json_request(
     method: Method, builder: BaseRequestBuilder, body: Mapping[str, Any], **headers: str
 ) -> RequestInformation:
@@ -241,6 +264,35 @@ class ProvisioningClient:
             error_code=str((error or {}).get("code") or ""),
             error_message=str((error or {}).get("message") or ""),
         )
+
+    async def delete_connection(self, connection_id: str) -> str | None:
+        """Start deleting a connection and its items; the operation to follow.
+
+        Returns:
+            The operation id when Graph answered 202, '' when it deleted at once (204), None
+            when the connection did not exist.
+        """
+        builder = self._connection(connection_id)
+        try:
+            response = await self.graph.send(
+                "DELETE", "connections.delete", builder.to_delete_request_information
+            )
+        except NotFoundError:
+            return None
+        if response.status_code != 202:
+            return ""
+        return operation_id_of(str(response.headers.get("Location", "")))
+
+    async def delete_profile_source(self, source_id: str) -> bool:
+        """Delete the profile source with this sourceId; False when it did not exist."""
+        builder = self._service.admin.people.profile_sources_with_source_id(source_id)
+        try:
+            await self.graph.send(
+                "DELETE", "people.sources.delete", builder.to_delete_request_information
+            )
+        except NotFoundError:
+            return False
+        return True
 
     async def get_profile_source(self, source_id: str) -> dict[str, Any] | None:
         """The profile source with this sourceId, None if absent."""

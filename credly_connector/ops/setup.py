@@ -143,8 +143,10 @@ class _Setup:
         on_progress: Progress | None,
         sleep: Callable[[float], Awaitable[None]],
         clock: Callable[[], float],
+        with_precedence: bool = True,
     ) -> None:
         self.graph = ProvisioningClient(graph)
+        self.with_precedence = with_precedence
         self.connection_id = connection_id
         self.web_url = web_url
         self.schema = schema
@@ -161,6 +163,8 @@ class _Setup:
         # The profile source does not depend on the schema: register it even if that failed.
         schema = await self._guard("schema", self.schema_step)
         source = await self._guard("profile source", self.profile_source)
+        if not self.with_precedence:  # a rebuild swaps the precedence entry itself, later
+            return SetupReport((connection, schema, source))
         if source.state == FAILED:
             order = _skipped("precedence", "profile source")
         else:
@@ -302,6 +306,7 @@ async def run_setup(
     on_progress: Progress | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
+    with_precedence: bool = True,
 ) -> SetupReport:
     """Provision the connection, schema, profile source and precedence; idempotent.
 
@@ -315,6 +320,7 @@ async def run_setup(
         on_progress: Told after every poll of the schema operation.
         sleep: Awaitable sleep between polls.
         clock: Monotonic seconds, for `wait_s`.
+        with_precedence: Also put the source first in the precedence (False: leave it out).
 
     Returns:
         The report; its steps never raise (a failure is a `failed` step with its cause).
@@ -329,6 +335,7 @@ async def run_setup(
         on_progress=on_progress,
         sleep=sleep,
         clock=clock,
+        with_precedence=with_precedence,
     ).run()
 
 

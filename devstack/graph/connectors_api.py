@@ -58,9 +58,14 @@ class ConnectorsApi:
         return Response.empty(204)
 
     def delete_connection(self, request: Request) -> Response:
-        """`DELETE /external/connections/{id}`."""
-        self.state.delete_connection(request.params["connectionId"])
-        return Response.empty(204)
+        """`DELETE /external/connections/{id}`: 202 with the `Location` of its operation."""
+        connection_id = request.params["connectionId"]
+        operation_id = self.state.delete_connection(connection_id)
+        location = (
+            f"{service_root(request)}/external/connections/{connection_id}"
+            f"/operations/{operation_id}"
+        )
+        return Response.empty(202, {"Location": location})
 
     # -- schema and operations -------------------------------------------------------------
 

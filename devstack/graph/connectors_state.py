@@ -45,6 +45,7 @@ class _Connection:
     schema: dict[str, Any] | None = None
     properties: dict[str, SchemaProperty] = field(default_factory=dict)
     pending: _Operation | None = None
+    deleting: _Operation | None = None
     operations: dict[str, _Operation] = field(default_factory=dict)
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
     ignored: dict[str, list[IgnoredValue]] = field(default_factory=dict)
@@ -84,10 +85,20 @@ class ConnectorsState:
 
     def _connection(self, connection_id: str) -> _Connection:
         conn = self._connections.get(connection_id.lower())
+        if conn is not None and conn.deleting is not None and self._gone(conn.deleting):
+            # Deleted lazily, like schema operations: once its operation's time has come.
+            del self._connections[connection_id.lower()]
+            conn = None
         if conn is None:
             raise not_found(f"The connection '{connection_id}' does not exist.")
         self._settle(conn)
         return conn
+
+    def _gone(self, op: _Operation) -> bool:
+        if self.clock() < op.ready_at:
+            return False
+        op.status = "completed"
+        return True
 
     def create_connection(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Create a connection from a validated POST body; 409 when the id is taken."""
@@ -99,6 +110,9 @@ class ConnectorsState:
             "connectorId": body.get("connectorId"),
         }
         with self._lock:
+            old = self._connections.get(body["id"].lower())
+            if old is not None and old.deleting is not None and self._gone(old.deleting):
+                del self._connections[body["id"].lower()]
             if body["id"].lower() in self._connections:
                 raise conflict(f"A connection with id '{body['id']}' already exists.")
             conn = _Connection(stored)
@@ -113,9 +127,20 @@ class ConnectorsState:
     def connections(self) -> list[dict[str, Any]]:
         """Every connection's JSON, in creation order."""
         with self._lock:
-            for conn in self._connections.values():
-                self._settle(conn)
+            for key, conn in list(self._connections.items()):
+                if conn.deleting is not None and self._gone(conn.deleting):
+                    del self._connections[key]
+                else:
+                    self._settle(conn)
             return [conn.to_json() for conn in self._connections.values()]
+
+    def exists(self, connection_id: str) -> bool:
+        """Whether the connection exists (a deletion whose time has come removes it)."""
+        try:
+            self.connection(connection_id)
+        except StateError:
+            return False
+        return True
 
     def update_connection(self, connection_id: str, body: Mapping[str, Any]) -> None:
         """Apply a validated PATCH (name, description) to a connection."""
@@ -125,11 +150,21 @@ class ConnectorsState:
                 if key in body:
                     conn.body[key] = body[key]
 
-    def delete_connection(self, connection_id: str) -> None:
-        """Delete a connection with its schema, operations and items."""
+    def delete_connection(self, connection_id: str) -> str:
+        """Start deleting a connection with its schema and items; the operation's id.
+
+        As in Graph, deletion is asynchronous (202 and an operation): the connection stays
+        readable until `schema_delay_s` has passed, then is gone with its items. Asking
+        again while it is being deleted answers the same operation.
+        """
         with self._lock:
-            self._connection(connection_id)
-            del self._connections[connection_id.lower()]
+            conn = self._connection(connection_id)
+            if conn.deleting is None:
+                conn.deleting = _Operation(
+                    str(uuid.uuid4()), self.clock() + self.schema_delay_s, None
+                )
+                conn.operations[conn.deleting.id] = conn.deleting
+            return conn.deleting.id
 
     # -- schema ----------------------------------------------------------------------------
 

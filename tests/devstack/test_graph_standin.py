@@ -325,7 +325,7 @@ def test_all_permissions_satisfy_owned_by(graph: GraphStandIn) -> None:
 # -- connections ----------------------------------------------------------------------------
 
 
-def test_connection_create_get_list_delete(api: Api) -> None:
+def test_connection_create_get_list_delete(api: Api, clock: FakeClock) -> None:
     body = {
         "id": CONNECTION,
         "name": "Credly",
@@ -339,8 +339,18 @@ def test_connection_create_get_list_delete(api: Api) -> None:
     listed = api("GET", "/external/connections").json()["value"]
     assert [c["id"] for c in listed] == [CONNECTION]
     assert_error(api("POST", "/external/connections", json=body), 409, "Conflict")
-    assert api("DELETE", f"/external/connections/{CONNECTION}").status_code == 204
+    deleting = api("DELETE", f"/external/connections/{CONNECTION}")
+    # As in Graph: 202 and an operation; the connection is gone once it completed.
+    assert deleting.status_code == 202
+    operation = deleting.headers["Location"].rpartition("/external/connections/")[2]
+    assert operation.startswith(f"{CONNECTION}/operations/")
+    path = f"/external/connections/{operation}"
+    assert api("GET", path).json()["status"] == "inprogress"
+    again = api("DELETE", f"/external/connections/{CONNECTION}")
+    assert again.headers["Location"] == deleting.headers["Location"]
+    clock.advance(SCHEMA_DELAY_S)
     assert_error(api("GET", f"/external/connections/{CONNECTION}"), 404, "NotFound")
+    assert_error(api("GET", path), 404, "NotFound")
     assert_error(api("DELETE", f"/external/connections/{CONNECTION}"), 404, "NotFound")
 
 
@@ -371,12 +381,13 @@ def test_connection_unknown_content_category_is_400(api: Api) -> None:
 
 
 def test_deleting_a_connection_removes_its_items(
-    api: Api, people: str, graph: GraphStandIn
+    api: Api, people: str, graph: GraphStandIn, clock: FakeClock
 ) -> None:
     assert (
         api("PUT", f"/external/connections/{people}/items/u1", json=item_body()).status_code == 200
     )
-    assert api("DELETE", f"/external/connections/{people}").status_code == 204
+    assert api("DELETE", f"/external/connections/{people}").status_code == 202
+    clock.advance(SCHEMA_DELAY_S)
     api(
         "POST",
         "/external/connections",
