@@ -320,7 +320,8 @@ def switch_setting(to_id: str) -> tuple[str, ...]:
     """What the administrator changes once the rebuild is done."""
     return (
         f"set the app setting GRAPH_CONNECTION_ID to {to_id} (and the Bicep parameter "
-        f"{BICEP_PARAMETER} in infra/main.parameters.json, so a redeploy keeps it)",
+        f"{BICEP_PARAMETER} of infra/main.bicep in your deployment's parameters, so a "
+        "redeploy keeps it)",
         "then run a full crawl (python -m credly_connector crawl --kind full) to write what "
         "webhooks changed between the rebuild's catch-up and the setting change",
     )
