@@ -13,7 +13,8 @@ import function_app
 from credly_connector.__main__ import main
 from credly_connector.graph.provisioning import source_url
 from credly_connector.ops.overrides import set_override
-from credly_connector.ops.rebuild import RebuildRefusedError, rebuild_context, rebuild_report
+from credly_connector.ops.rebuild import RebuildRefusedError, rebuild_report
+from credly_connector.ops.rebuild_steps import rebuild_context
 from credly_connector.ops.teardown import StepsReport
 from devstack.graph.people_settings_state import ENTRA_SOURCE_URL
 from devstack.standin.knobs import Fault, FaultKind
