@@ -29,7 +29,7 @@ from credly_connector.ops.teardown import EARLIER, GraphTeardown, StepsReport, f
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.queues import CrawlQueues
 from credly_connector.pipeline.recompose import recompose_emails
-from credly_connector.stores.people import GONE, PersonStore
+from credly_connector.stores.people import GONE
 from credly_connector.stores.rebuilds import RebuildRecord, RebuildStore
 from credly_connector.stores.tables import Tables
 
@@ -278,6 +278,11 @@ class RebuildSteps:
 
     def records(self) -> SetupStep:
         """The live people table becomes what the new connection holds; the rebuild's goes."""
+        shadow = self.new.tables.name("people")
+        if not list(self.ctx.tables.service.query_tables(f"TableName eq '{shadow}'")):
+            # A run stopped after deleting it had copied it already: only the queues are left.
+            self._delete_queues()
+            return SetupStep("records", "updated", "recorded by an earlier run")
         self.catch_up()  # whom the live writers wrote since the last catch-up
         ours = list(self.new.people.records())
         held = {r.user_id for r in ours}
@@ -286,13 +291,17 @@ class RebuildSteps:
             for r in self.ctx.people.records()
             if r.user_id not in held
         ]
-        PersonStore(self.ctx.tables).put_many([*ours, *gone])
-        self.ctx.tables.service.delete_table(self.new.tables.name("people"))
-        for stage in self.new.queues.service.list_queues(name_starts_with=self.new.queues.prefix):
-            self.new.queues.service.delete_queue(stage.name)
+        self.ctx.people.put_many([*ours, *gone])
+        self.ctx.tables.service.delete_table(shadow)
+        self._delete_queues()
         return SetupStep(
             "records", "updated", f"{len(ours)} people recorded for the new connection"
         )
+
+    def _delete_queues(self) -> None:
+        queues = self.new.queues.service
+        for queue in queues.list_queues(name_starts_with=self.new.queues.prefix):
+            queues.delete_queue(queue.name)
 
     def _facts(self) -> dict[str, object]:
         return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import azure.functions as func
@@ -11,11 +12,12 @@ import pytest
 
 import function_app
 from credly_connector.__main__ import main
-from credly_connector.graph.provisioning import source_url
+from credly_connector.graph.provisioning import source_url, with_source_replaced, without_source
 from credly_connector.ops.overrides import set_override
 from credly_connector.ops.rebuild import RebuildRefusedError, rebuild_report
 from credly_connector.ops.rebuild_steps import rebuild_context
 from credly_connector.ops.teardown import StepsReport
+from credly_connector.stores.rebuilds import RebuildStore
 from devstack.graph.people_settings_state import ENTRA_SOURCE_URL
 from devstack.standin.knobs import Fault, FaultKind
 from devstack.synthetic import EmailRelation
@@ -207,3 +209,39 @@ def test_rebuild_route_refuses_a_missing_or_current_id(
     assert current.status_code == 400
     assert "in use" in json.loads(current.get_body())["error"]["message"]
     assert not stack.graph.state.connectors.exists(NEW)
+
+
+def test_rebuild_stopped_after_deleting_its_table_finishes_without_it(
+    setup_stack: Callable[..., SetupStack],
+) -> None:
+    stack = setup_stack()
+    before = _serving(stack)
+    assert rebuild_report(stack.context(), NEW, wait_s=WAIT_S).ok
+    # As if the run had stopped after the records step deleted its table, before saving.
+    store = RebuildStore(stack.context().tables)
+    record = store.get()
+    assert record is not None
+    store.save(replace(record, finished=record.finished[:-1]))
+
+    again = rebuild_report(stack.context(), NEW, wait_s=WAIT_S)
+
+    assert _states(again)["records"] == "updated"
+    assert "earlier run" in again.steps[-1].detail
+    _assert_rebuilt(stack, again, before)
+
+
+@pytest.mark.parametrize(
+    ("urls", "expected"),
+    [
+        (["a", "OLD", "b"], ["a", "NEW", "b"]),
+        (["old", "new", "b"], ["NEW", "b"]),
+        (["a", "b"], ["a", "b"]),
+        ([], []),
+    ],
+)
+def test_the_new_source_takes_the_old_ones_place(urls: list[str], expected: list[str]) -> None:
+    assert with_source_replaced(urls, "old", "NEW") == expected
+
+
+def test_without_source_keeps_the_others_in_order() -> None:
+    assert without_source(["a", "OURS", "b", "ours"], "ours") == ["a", "b"]
