@@ -50,6 +50,7 @@ class LeaseStore:
 
     def __init__(self, tables: Tables) -> None:
         self._table = tables.table(ROLE)
+        self._seen: dict[str, Lease] = {}
 
     def current(self, organization_id: str) -> Lease | None:
         """The lease as stored (it may have expired)."""
@@ -60,7 +61,17 @@ class LeaseStore:
         expires = from_iso(entity.get("expires_at"))
         if expires is None:
             return None
-        return Lease(organization_id, str(entity["holder"]), expires, etag_of(entity))
+        lease = Lease(organization_id, str(entity["holder"]), expires, etag_of(entity))
+        self._seen[organization_id] = lease
+        return lease
+
+    def last_seen(self, organization_id: str) -> Lease | None:
+        """The lease as this process last read it (None: never read here); it may be stale.
+
+        Leases only move forward for their holder (renewed later) or pass to another holder
+        once expired, so a lease seen running until T held by H was H's until T at least.
+        """
+        return self._seen.get(organization_id)
 
     def acquire(
         self, organization_id: str, holder: str, now: datetime, duration: timedelta

@@ -109,10 +109,15 @@ def test_ctrl_c_gives_back_the_messages_not_started_and_lets_running_handlers_fi
         # (`_thread.interrupt_main` only sets a flag checked between bytecodes).
         os.kill(os.getpid(), signal.SIGINT)
 
-    # when Ctrl-C comes while the first page runs,
-    threading.Thread(target=interrupt_once_a_page_is_running, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        dispatcher.run_until(lambda: False, timeout_s=120)
+    # when Ctrl-C comes while the first page runs (Python's own handler, as in a terminal:
+    # a test run started in the background inherits SIGINT ignored),
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt_once_a_page_is_running, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            dispatcher.run_until(lambda: False, timeout_s=120)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
     # then the running page finished and was settled, and the waiting one is visible again
     # at once (with the three never taken), not after its lease.

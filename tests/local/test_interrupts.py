@@ -48,6 +48,8 @@ class Cli:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # As from a terminal: a test run started in the background inherits SIGINT ignored.
+            preexec_fn=_default_sigint,  # noqa: PLW1509
         )
         self.started.append(process)
         return process
@@ -79,6 +81,10 @@ def cli_pipeline(
         yield pipeline, cli
     finally:
         cli.close()
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_mid_crawl(pipeline: Pipeline, process: subprocess.Popen[str]) -> CrawlRecord:
