@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from credly_connector.local.progress import Progress
 from credly_connector.ops.answers import Answer, parse_json_object, problem
-from credly_connector.ops.rebuild_steps import STEPS, RebuildSteps
+from credly_connector.ops.rebuild_steps import RebuildSteps
 from credly_connector.ops.teardown import StepsReport
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.stores.rebuilds import RebuildConflictError, RebuildRecord, RebuildStore
@@ -43,14 +43,14 @@ def start_record(ctx: CrawlContext, to_id: str, flag: str = "--to") -> RebuildRe
         )
     store = RebuildStore(ctx.tables)
     record = store.get()
-    if record is not None and record.done(STEPS[-1]) and record.to_id == current:
+    if record is not None and record.complete and record.to_id == current:
         store.clear()  # the last rebuild is done and its connection in use: a new one starts
         record = None
     if record is None:
         return store.save(RebuildRecord(current, to_id, started_at=ctx.clock()))
     if record.to_id == to_id and record.from_id == current:
         return record
-    if record.done(STEPS[-1]):
+    if record.complete:
         raise RebuildRefusedError(
             f"the rebuild onto {record.to_id} is done: set GRAPH_CONNECTION_ID to "
             f"{record.to_id} before rebuilding again"

@@ -30,10 +30,9 @@ from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.queues import CrawlQueues
 from credly_connector.pipeline.recompose import recompose_emails
 from credly_connector.stores.people import GONE
-from credly_connector.stores.rebuilds import RebuildRecord, RebuildStore
+from credly_connector.stores.rebuilds import STEPS, RebuildRecord, RebuildStore
 from credly_connector.stores.tables import Tables
 
-STEPS = ("provision", "crawl", "catch up", "swap", "remove old", "records")
 TRIGGER = "rebuild"
 """The `trigger` of the rebuild's crawls: a stopped run knows its own crawl by it."""
 SHADOWED = frozenset({"people"})
@@ -312,7 +311,7 @@ class RebuildSteps:
         }
 
     def _next(self, steps: list[SetupStep]) -> tuple[str, ...]:
-        if not self.record.done(STEPS[-1]):
+        if not self.record.complete:
             return (f"{_RERUN} (python -m credly_connector rebuild --to {self.record.to_id})",)
         return switch_setting(self.record.to_id)
 

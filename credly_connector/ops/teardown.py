@@ -25,6 +25,7 @@ from credly_connector.ops.setup import FAILED, HTTP_WAIT_S, IN_PROGRESS, POLL_S,
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.queues import QUEUE_NAMES
 from credly_connector.stores.budgets import ROLE as BUDGETS_ROLE
+from credly_connector.stores.rebuilds import RebuildStore
 from credly_connector.stores.tables import TABLE_NAMES
 
 REMOVED, ABSENT, WOULD_REMOVE = "removed", "already absent", "would remove"
@@ -233,10 +234,28 @@ def teardown_report(
             return await teardown.run()
 
     steps = asyncio.run(run())
+    left = _rebuild_target(ctx)  # read before --storage deletes its record
     if storage:
         steps = (*steps, storage_step(ctx, confirmed=confirmed))
     facts = {"connectionId": connection_id, "confirmed": confirmed}
-    return StepsReport(steps, facts, _next(connection_id, confirmed, storage))
+    notes = _next(connection_id, confirmed, storage)
+    if left:
+        notes += (
+            f"a rebuild onto connection {left} was started and is left as it is: finish it "
+            f"(rebuild --to {left}) or remove it too (teardown with GRAPH_CONNECTION_ID={left})",
+        )
+    return StepsReport(steps, facts, notes)
+
+
+def _rebuild_target(ctx: CrawlContext) -> str:
+    """The new connection of an unfinished rebuild ('' when there is none)."""
+    try:
+        record = RebuildStore(ctx.tables).get()
+    except ResourceNotFoundError:  # no storage yet, or removed by an earlier teardown
+        return ""
+    if record is None or record.complete:
+        return ""
+    return record.to_id
 
 
 def _next(connection_id: str, confirmed: bool, storage: bool) -> tuple[str, ...]:
@@ -246,7 +265,10 @@ def _next(connection_id: str, confirmed: bool, storage: bool) -> tuple[str, ...]
             f"to remove, run python -m credly_connector teardown --confirm {connection_id}{flag}"
             f' (or POST /api/ops/teardown with {{"confirm": "{connection_id}"}})',
         )
-    return ("stop the app's timers (or delete the function app) so no crawl recreates items",)
+    return (
+        "stop or delete the function app: its timers and webhooks would fail on the removed "
+        "connection",
+    )
 
 
 def teardown(ctx: CrawlContext, body: bytes = b"") -> Answer:

@@ -17,6 +17,8 @@ from credly_connector.stores.tables import Tables, dumps, etag_of, from_iso, loa
 ROLE = "orgstate"
 PARTITION = "~rebuild"
 ROW = "current"
+STEPS = ("provision", "crawl", "catch up", "swap", "remove old", "records")
+"""A rebuild's steps, in order; the record lists those finished."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,11 @@ class RebuildRecord:
     finished: tuple[str, ...] = ()
     crawls: dict[str, str] = field(default_factory=dict)
     etag: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Whether every step is finished."""
+        return self.done(STEPS[-1])
 
     def done(self, step: str) -> bool:
         """Whether `step` is finished."""

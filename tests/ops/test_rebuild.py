@@ -14,9 +14,9 @@ import function_app
 from credly_connector.__main__ import main
 from credly_connector.graph.provisioning import source_url, with_source_replaced, without_source
 from credly_connector.ops.overrides import set_override
-from credly_connector.ops.rebuild import RebuildRefusedError, rebuild_report
+from credly_connector.ops.rebuild import RebuildRefusedError, rebuild, rebuild_report
 from credly_connector.ops.rebuild_steps import rebuild_context
-from credly_connector.ops.teardown import StepsReport
+from credly_connector.ops.teardown import StepsReport, teardown_report
 from credly_connector.stores.rebuilds import RebuildStore
 from devstack.graph.people_settings_state import ENTRA_SOURCE_URL
 from devstack.standin.knobs import Fault, FaultKind
@@ -147,16 +147,19 @@ def test_rebuild_interrupted_during_its_crawl_continues_that_crawl(
     stack = setup_stack(badges=60)
     before = _serving(stack)
 
-    first = rebuild_report(stack.context(), NEW, wait_s=0.0)
+    # The route's core, with no time to wait: provisioned, its crawl started, 202.
+    first = rebuild(stack.context(), json.dumps({"to": NEW, "waitSeconds": 0}).encode())
 
-    assert _states(first)["crawl"] == "in progress"
     assert first.status == 202
-    assert "--to credlybadges2" in first.render()
-    (crawl_id,) = first.facts["crawls"].values()
+    body = first.body
+    assert isinstance(body, dict)
+    assert {s["name"]: s["state"] for s in body["steps"]}["crawl"] == "in progress"
+    assert "--to credlybadges2" in body["next"][0]
+    (crawl_id,) = body["crawls"].values()
 
     second = rebuild_report(stack.context(), NEW, wait_s=WAIT_S)
 
-    assert second.facts["crawls"] == first.facts["crawls"]
+    assert second.facts["crawls"] == body["crawls"]
     crawl = stack.context().crawls.get(crawl_id)
     assert crawl is not None
     assert crawl.status == "succeeded"
@@ -186,6 +189,8 @@ def test_rebuild_refuses_the_connection_in_use_and_a_second_target(
     err = capsys.readouterr().err
     assert "--to credlybadges2" in err
     assert "under way" in err
+    listed = teardown_report(stack.context(), confirm=None)
+    assert "rebuild onto connection credlybadges2" in listed.render()
 
 
 def test_rebuild_route_refuses_a_missing_or_current_id(
