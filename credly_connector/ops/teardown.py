@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from credly_connector.errors import ConnectorError, NotFoundError
 from credly_connector.graph.provisioning import ProvisioningClient, source_url, without_source
@@ -184,6 +184,21 @@ def storage_names(ctx: CrawlContext) -> tuple[list[str], list[str]]:
 
 def storage_step(ctx: CrawlContext, *, confirmed: bool) -> SetupStep:
     """The connector's tables and queues: listed, or deleted (absent ones are skipped)."""
+    try:
+        return _storage(ctx, confirmed=confirmed)
+    except Exception as error:  # reported as the step's cause, as setup's storage step does
+        first = str(error).splitlines()[0] if str(error) else ""
+        return SetupStep(
+            "storage",
+            FAILED,
+            "could not list or delete the tables and queues",
+            f"{type(error).__name__}: {first}",
+            "check AzureWebJobsStorage (or the identity's Storage Table/Queue Data roles), "
+            f"then {_RERUN}",
+        )
+
+
+def _storage(ctx: CrawlContext, *, confirmed: bool) -> SetupStep:
     tables, queues = storage_names(ctx)
     existing_tables = {t.name for t in ctx.tables.service.list_tables()} & set(tables)
     existing_queues = {q.name for q in ctx.queues.service.list_queues()} & set(queues)
@@ -251,7 +266,7 @@ def _rebuild_target(ctx: CrawlContext) -> str:
     """The new connection of an unfinished rebuild ('' when there is none)."""
     try:
         record = RebuildStore(ctx.tables).get()
-    except ResourceNotFoundError:  # no storage yet, or removed by an earlier teardown
+    except AzureError:  # no storage yet, removed by an earlier teardown, or unreachable
         return ""
     if record is None or record.complete:
         return ""
