@@ -27,7 +27,7 @@ from credly_connector.rules.items import (
     item_size,
 )
 from credly_connector.rules.reasons import REASON_FIXES
-from credly_connector.rules.text import html_to_text
+from credly_connector.rules.text import plain_text
 
 __all__ = [
     "MAX_ITEM_BYTES",
@@ -44,12 +44,12 @@ __all__ = [
     "compose_item",
     "compose_item_report",
     "decide_badges",
-    "html_to_text",
     "item_content_hash",
     "item_id_for",
     "item_size",
     "normalize_email",
     "parse_badge",
     "parse_timestamp",
+    "plain_text",
     "reasons",
 ]

@@ -13,15 +13,20 @@ from typing import Any
 from credly_connector.errors import BadDataError
 from credly_connector.rules import reasons
 from credly_connector.rules.identity import normalize_email
-from credly_connector.rules.text import clean_text, html_to_text, strip_controls
+from credly_connector.rules.text import clean_text, plain_text, strip_controls
 
 MAX_ID_LENGTH = 128
 MAX_NAME_LENGTH = 500
+MAX_DESCRIPTION_LENGTH = 2000
 MAX_SKILL_LENGTH = 200
 MAX_SKILLS = 100
 MAX_URL_LENGTH = 2048
 MAX_STATE_LENGTH = 64
 MAX_SHOWN_EMAIL = 320
+EARLIEST_DATE = datetime(1980, 1, 1, tzinfo=UTC)
+"""Issue and expiry dates before this cannot be right (Credly was founded in 2012)."""
+LATEST_DATE = datetime(2100, 1, 1, tzinfo=UTC)
+"""Issue and expiry dates from this on cannot be right (Credly uses null for no expiry)."""
 
 # Badge ids become Table Storage keys and URL path segments: keep them to a safe alphabet.
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:-]+")
@@ -44,12 +49,13 @@ class Badge:
         updated_at: When Credly last changed the record, if known.
         replacement_badge_id: The badge replacing this one, if any.
         template_id: The badge template's id.
-        template_name: The template's name (at most 500 characters).
+        template_name: The template's name as plain text (at most 500 characters).
         description: The template description as plain text (at most 2,000 characters).
         certification: Whether the template is a certification rather than an award.
-        issuing_authority: The primary issuer's name, or "" when none is named.
+        issuing_authority: The primary issuer's name as plain text, else the template
+            owner's, or "" when neither names one.
         image_url: The badge image (http or https), or None.
-        skills: The template's skills, distinct ignoring case, in template order.
+        skills: The template's skills as plain text, distinct ignoring case, in template order.
     """
 
     id: str
@@ -123,7 +129,7 @@ class SkippedBadge:
     Attributes:
         badge_id: The badge id, when one could be read.
         recipient_email: The recipient email (normalised when valid, else as found), if any.
-        reason: `reasons.INVALID_BADGE` or `reasons.INVALID_EMAIL`.
+        reason: One of `reasons.PARSE_REASONS`.
         detail: What exactly was wrong, for the admin report.
     """
 
@@ -192,7 +198,7 @@ def parse_badge(raw: Any, *, organization_id: str) -> Badge | SkippedBadge:
     try:
         badge = _build(raw, badge_id, email or "", organization_id)
     except BadDataError as problem:
-        return SkippedBadge(badge_id, shown_email, reasons.INVALID_BADGE, str(problem))
+        return SkippedBadge(badge_id, shown_email, problem.reason, str(problem))
     if email is None:
         detail = "recipient_email missing" if raw_email is None else "recipient_email invalid"
         return SkippedBadge(badge_id, shown_email, reasons.INVALID_EMAIL, detail)
@@ -229,7 +235,9 @@ def _build(raw: Mapping[str, Any], badge_id: str, email: str, organization_id: s
     if not isinstance(template, Mapping):
         raise _invalid("badge_template missing")
     template_id = _required_text(template.get("id"), "badge_template.id", MAX_ID_LENGTH)
-    template_name = _required_text(template.get("name"), "badge_template.name", MAX_NAME_LENGTH)
+    template_name = _required_text(
+        template.get("name"), "badge_template.name", MAX_NAME_LENGTH, prose=True
+    )
     state = _required_text(raw.get("state"), "state", MAX_STATE_LENGTH).lower()
     public = raw.get("public")
     if not isinstance(public, bool):
@@ -237,6 +245,14 @@ def _build(raw: Mapping[str, Any], badge_id: str, email: str, organization_id: s
     issued_at = parse_timestamp(raw.get("issued_at"))
     if issued_at is None:
         raise _invalid("issued_at missing or not an ISO-8601 timestamp")
+    expires_at = _expiry(raw.get("expires_at"))
+    for name, moment in (("issued_at", issued_at), ("expires_at", expires_at)):
+        if moment is not None and not _plausible(moment):
+            raise BadDataError(
+                reasons.INVALID_DATE,
+                f"{name} {moment.date().isoformat()} is outside "
+                f"{EARLIEST_DATE.year}-{LATEST_DATE.year - 1}",
+            )
     return Badge(
         id=badge_id,
         organization_id=organization_id,
@@ -244,9 +260,9 @@ def _build(raw: Mapping[str, Any], badge_id: str, email: str, organization_id: s
         state=state,
         public=public,
         issued_at=issued_at,
-        expires_at=_expiry(raw.get("expires_at")),
-        created_at=parse_timestamp(raw.get("created_at")),
-        updated_at=parse_timestamp(raw.get("updated_at")),
+        expires_at=expires_at,
+        created_at=_record_time(raw.get("created_at")),
+        updated_at=_record_time(raw.get("updated_at")),
         replacement_badge_id=_replacement(raw.get("replacement_badge_id")),
         template_id=template_id,
         template_name=template_name,
@@ -258,13 +274,24 @@ def _build(raw: Mapping[str, Any], badge_id: str, email: str, organization_id: s
     )
 
 
-def _required_text(value: object, name: str, limit: int) -> str:
+def _required_text(value: object, name: str, limit: int, *, prose: bool = False) -> str:
     if not isinstance(value, str):
         raise _invalid(f"{name} missing or not a string")
-    text = clean_text(value, limit=limit)
+    text = plain_text(value, limit=limit) if prose else clean_text(value, limit=limit)
     if not text:
         raise _invalid(f"{name} is blank")
     return text
+
+
+def _plausible(moment: datetime) -> bool:
+    return EARLIEST_DATE <= moment < LATEST_DATE
+
+
+def _record_time(value: object) -> datetime | None:
+    """Credly's bookkeeping times: unreadable or implausible ones read as unknown."""
+    # A far-future updated_at would make every later version of the badge look stale.
+    moment = parse_timestamp(value)
+    return moment if moment is not None and _plausible(moment) else None
 
 
 def _expiry(value: object) -> datetime | None:
@@ -285,7 +312,7 @@ def _replacement(value: object) -> str | None:
 
 
 def _description(value: object) -> str:
-    return html_to_text(value) if isinstance(value, str) else ""
+    return plain_text(value, limit=MAX_DESCRIPTION_LENGTH) if isinstance(value, str) else ""
 
 
 def _is_certification(template: Mapping[str, Any]) -> bool:
@@ -317,7 +344,7 @@ def _name_of(entity: object) -> str:
     if not isinstance(entity, Mapping):
         return ""
     name = entity.get("name")
-    return clean_text(name, limit=MAX_NAME_LENGTH) if isinstance(name, str) else ""
+    return plain_text(name, limit=MAX_NAME_LENGTH) if isinstance(name, str) else ""
 
 
 def _image_url(raw: Mapping[str, Any]) -> str | None:
@@ -350,7 +377,7 @@ def _skills(value: object) -> tuple[str, ...]:
         name = item.get("name") if isinstance(item, Mapping) else item
         if not isinstance(name, str):
             continue
-        text = clean_text(name, limit=MAX_SKILL_LENGTH)
+        text = plain_text(name, limit=MAX_SKILL_LENGTH)
         key = text.casefold()
         if text and key not in seen:
             seen.add(key)

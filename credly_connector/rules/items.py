@@ -170,16 +170,19 @@ def _entry_json(badge: Badge, site: str) -> str:
     entry: dict[str, str] = {
         "displayName": badge.template_name,
         "issuedDate": _utc_date(badge.issued_at).isoformat(),
-        "issuingAuthority": badge.issuing_authority,
         "webUrl": f"{site}/badges/{quote(badge.id, safe='')}",
     }
+    # Neither the issuer nor the template owner named: left out, as Graph shows "" as a name.
+    if badge.issuing_authority:
+        entry["issuingAuthority"] = badge.issuing_authority
     if badge.description:
         entry["description"] = badge.description
     if badge.image_url is not None:
         entry["thumbnailUrl"] = badge.image_url
     if badge.certification:
         entry["certificationId"] = badge.id
-        entry["issuingCompany"] = badge.issuing_authority
+        if badge.issuing_authority:
+            entry["issuingCompany"] = badge.issuing_authority
         if badge.expires_at is not None:
             entry["endDate"] = _utc_date(badge.expires_at).isoformat()
     return _json(entry)

@@ -8,6 +8,8 @@ INVALID_BADGE: Final = "invalid_badge"
 """The badge JSON lacks or garbles a field the connector needs (id, template, dates, types)."""
 INVALID_EMAIL: Final = "invalid_email"
 """The badge's recipient email is missing or is not a usable address."""
+INVALID_DATE: Final = "invalid_date"
+"""The badge's issue or expiry date is outside any plausible range (before 1980, after 2099)."""
 
 NOT_ACCEPTED: Final = "not_accepted"
 """The earner has not accepted the badge (pending, rejected or an unknown state)."""
@@ -29,7 +31,7 @@ INACTIVE_USER: Final = "inactive_user"
 UNLICENSED_USER: Final = "unlicensed_user"
 """The matched directory user has no licence with a mailbox, so Microsoft 365 has no profile."""
 
-PARSE_REASONS: Final = (INVALID_BADGE, INVALID_EMAIL)
+PARSE_REASONS: Final = (INVALID_BADGE, INVALID_EMAIL, INVALID_DATE)
 """Reasons the parser gives (`SkippedBadge.reason`)."""
 BADGE_REASONS: Final = (NOT_ACCEPTED, REVOKED, REPLACED, PRIVATE, EXPIRED)
 """Reasons eligibility gives from the badge alone; they win over identity reasons."""
@@ -44,6 +46,10 @@ REASON_FIXES: Final[dict[str, str]] = {
     ),
     INVALID_EMAIL: (
         "Correct the recipient email of the badge in Credly (or reissue it to a valid address)."
+    ),
+    INVALID_DATE: (
+        "Correct the badge's issue or expiry date in Credly (or reissue the badge): dates before "
+        "1980 or from 2100 on are taken for mistakes."
     ),
     NOT_ACCEPTED: (
         "Ask the earner to accept the badge in Credly; pending and rejected badges are not shown."

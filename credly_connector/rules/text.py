@@ -1,17 +1,23 @@
-"""Turning untrusted Credly text (HTML descriptions, names) into bounded plain single-line text."""
+"""Turning untrusted Credly text (HTML descriptions, names, skills) into bounded plain text."""
 
 from __future__ import annotations
 
+import html
 import re
 from html.parser import HTMLParser
 
-DESCRIPTION_LIMIT = 2000
-"""Characters kept of a template description."""
-
 _WHITESPACE = re.compile(r"\s+")
-# Cc characters that `\s` does not match, and lone surrogates (UTF-8 cannot encode them).
-_NON_SPACE_CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
+# Bidirectional embeddings, overrides and isolates reorder what a reader sees ("Trojan
+# source"); the plain marks (U+200E, U+200F) only hint a direction and stay.
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+# Cc characters that `\s` does not match, lone surrogates (UTF-8 cannot encode them), bidi.
+_NON_SPACE_CONTROLS = re.compile(f"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff{_BIDI}]")
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# What an HTML reader would take for the start of a tag, a comment or a declaration.
+_TAG_OPENER = re.compile(r"<[A-Za-z/!?]")
+# Candidates for a character reference as `html.unescape` finds them; each is checked by
+# decoding it, so the pattern only has to find at least what `html.unescape` finds.
+_CHARACTER_REFERENCE = re.compile(r"&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[^\t\n\f <&#;]{1,32});?")
 _DROPPED_ELEMENTS = frozenset({"script", "style", "template", "noscript"})
 # Tags after which a reader sees a break, so their neighbours must not run together.
 _BREAKING_ELEMENTS = frozenset(
@@ -22,6 +28,9 @@ _BREAKING_ELEMENTS = frozenset(
         "th", "tr", "ul",
     }
 )  # fmt: skip
+# Decode-and-strip passes: markup encoded once is removed by the second pass, encoded twice
+# by the third...; what is still markup after the last pass loses its `<` and `&`.
+_PASSES = 4
 _CHUNK = 8192
 
 
@@ -38,7 +47,10 @@ def strip_controls(value: str) -> str:
 
 
 def clean_text(value: str, *, limit: int) -> str:
-    """One line of plain text: controls removed, whitespace runs collapsed, trimmed, capped.
+    """One line of text: controls and bidi overrides removed, whitespace collapsed, capped.
+
+    Markup is left as it is: this is for values that are not prose (states, ids, addresses);
+    text that people read goes through `plain_text`.
 
     Args:
         value: Untrusted text.
@@ -52,15 +64,18 @@ def clean_text(value: str, *, limit: int) -> str:
     return collapsed.strip()[:limit].rstrip()
 
 
-def html_to_text(value: str, *, limit: int = DESCRIPTION_LIMIT) -> str:
-    """Plain text of an HTML fragment: tags removed, scripts and styles dropped, entities unescaped.
+def plain_text(value: str, *, limit: int) -> str:
+    """The one cleaning step of every text people read: names, skills, issuers, descriptions.
 
-    Whitespace is collapsed and the result capped at `limit` characters. Text that is not HTML
-    passes through cleaned. Parsing stops once enough text is collected, so megabyte inputs
-    cost little.
+    Entities are decoded, then markup is stripped (tags, comments, and the content of scripts
+    and styles), again while the result still holds markup, so nothing encoded comes back as
+    a tag; control characters and bidi overrides are removed, whitespace collapsed and the
+    result capped at `limit` characters. The result holds no tag and no character reference,
+    so cleaning it again changes nothing. Parsing stops once enough text is collected, so
+    megabyte inputs cost little.
 
     Args:
-        value: Untrusted HTML or plain text.
+        value: Untrusted text, HTML or not.
         limit: The most characters kept.
 
     Returns:
@@ -68,25 +83,72 @@ def html_to_text(value: str, *, limit: int = DESCRIPTION_LIMIT) -> str:
     """
     if "<" not in value and "&" not in value:
         return clean_text(value, limit=limit)
-    parser = _TextCollector()
+    first = _TextCollector()
+    next_check = limit
     for start in range(0, len(value), _CHUNK):
-        parser.feed(value[start : start + _CHUNK])
-        if parser.enough(limit):
-            break
-    else:
-        parser.close()
-    return clean_text(parser.text(), limit=limit)
+        first.feed(value[start : start + _CHUNK])
+        if first.collected >= next_check:
+            # Doubling the mark keeps the checks linear in the input, however little text
+            # the later passes leave of what the first one collected.
+            next_check = 2 * first.collected
+            text = clean_text(_later_passes(first.text(), complete=False), limit=limit + 1)
+            if len(text) > limit:
+                return text[:limit].rstrip()
+    first.close()
+    return clean_text(_later_passes(first.text(), complete=True), limit=limit)
+
+
+def _later_passes(text: str, *, complete: bool) -> str:
+    """Decode-and-strip `text` (the first pass's output) until no markup is left.
+
+    Args:
+        text: Text collected by a first pass.
+        complete: Whether `text` is all there is; when not, a construct cut at its end is held
+            back, so a prefix of the input gives a prefix of the whole input's result.
+
+    Returns:
+        Text without tags or character references.
+    """
+    text = _NON_SPACE_CONTROLS.sub("", text)
+    for _ in range(_PASSES - 1):
+        if not _holds_markup(text):
+            return text
+        parser = _TextCollector()
+        parser.feed(text)
+        if complete:
+            parser.close()
+        text = _NON_SPACE_CONTROLS.sub("", parser.text())
+    return _without_residue(text)
+
+
+def _holds_markup(text: str) -> bool:
+    return bool(_TAG_OPENER.search(text)) or ("&" in text and html.unescape(text) != text)
+
+
+def _without_residue(text: str) -> str:
+    """Drop the `<` of every tag opener and the `&` of every decodable reference, until none."""
+    while True:
+        cleaned = _TAG_OPENER.sub(lambda m: m.group()[1:], text)
+        cleaned = _CHARACTER_REFERENCE.sub(_disarmed, cleaned)
+        if cleaned == text:
+            return text
+        text = cleaned
+
+
+def _disarmed(match: re.Match[str]) -> str:
+    reference = match.group()
+    return reference[1:] if html.unescape(reference) != reference else reference
 
 
 class _TextCollector(HTMLParser):
-    """Collects the character data of an HTML fragment outside dropped elements."""
+    """Collects the (entity-decoded) character data of HTML outside dropped elements."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self._pieces: list[str] = []
         self._dropping = 0
-        self._collected = 0
-        self._checked_at = 0
+        self.collected = 0
+        """Characters collected so far."""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _DROPPED_ELEMENTS:
@@ -110,14 +172,7 @@ class _TextCollector(HTMLParser):
 
     def _add(self, piece: str) -> None:
         self._pieces.append(piece)
-        self._collected += len(piece)
-
-    def enough(self, limit: int) -> bool:
-        """Whether the text collected so far already yields `limit` cleaned characters."""
-        if self._collected - self._checked_at < limit:
-            return False
-        self._checked_at = self._collected
-        return len(clean_text(self.text(), limit=limit + 1)) > limit
+        self.collected += len(piece)
 
     def text(self) -> str:
         """The collected text, uncleaned."""

@@ -253,6 +253,53 @@ def test_unreadable_record_times_read_as_none(field: str, value: Any) -> None:
     assert getattr(_parsed(make_raw_badge(**{field: value})), field) is None
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [
+        ("issued_at", "0001-01-01T00:00:00Z", "0001-01-01"),
+        ("issued_at", "1979-12-31T23:59:59Z", "1979-12-31"),
+        ("issued_at", "2100-01-01T00:00:00Z", "2100-01-01"),
+        ("issued_at", "9999-12-31T23:59:59+02:00", "9999-12-31"),
+        ("expires_at", "1970-01-01T00:00:00Z", "1970-01-01"),
+        ("expires_at", "3000-06-01T00:00:00Z", "3000-06-01"),
+    ],
+)
+def test_a_date_outside_the_plausible_range_skips_the_badge_with_its_reason(
+    field: str, value: str, shown: str
+) -> None:
+    skipped = _skipped(make_raw_badge(**{field: value}))
+
+    assert skipped.reason == reasons.INVALID_DATE
+    assert skipped.detail == f"{field} {shown} is outside 1980-2099"
+    assert skipped.badge_id == RAW_BADGE["id"]
+    assert skipped.recipient_email == "user10001@example.com"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("issued_at", "1980-01-01T00:00:00Z"),
+        ("issued_at", "2099-12-31T23:59:59Z"),
+        ("expires_at", "2099-12-31T23:59:59Z"),
+    ],
+)
+def test_dates_at_the_edges_of_the_plausible_range_are_kept(field: str, value: str) -> None:
+    assert getattr(_parsed(make_raw_badge(**{field: value})), field) == parse_timestamp(value)
+
+
+def test_a_structural_problem_is_reported_before_an_implausible_date() -> None:
+    raw = make_raw_badge(issued_at="0001-01-01T00:00:00Z", badge_template=None)
+
+    assert _skipped(raw).reason == reasons.INVALID_BADGE
+
+
+@pytest.mark.parametrize("field", ["created_at", "updated_at"])
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00Z", "9999-12-31T00:00:00Z"])
+def test_implausible_record_times_read_as_unknown(field: str, value: str) -> None:
+    # A far-future updated_at would make every later version of the badge look stale.
+    assert getattr(_parsed(make_raw_badge(**{field: value})), field) is None
+
+
 # Fields ----------------------------------------------------------------------------------------
 
 

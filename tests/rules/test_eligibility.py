@@ -138,6 +138,7 @@ def test_reason_constants_have_their_documented_values() -> None:
     assert reasons.ALL_REASONS == (
         "invalid_badge",
         "invalid_email",
+        "invalid_date",
         "not_accepted",
         "revoked",
         "replaced",

@@ -29,8 +29,10 @@ from credly_connector.rules import (
     parse_badge,
     reasons,
 )
+from credly_connector.rules.badges import EARLIEST_DATE, LATEST_DATE
 from devstack.graph import rules as graph_rules
 from tests.rules.builders import ORG_ID, RAW_BADGE, make_raw_badge, make_user
+from tests.rules.hostile_text import assert_plain
 
 SCHEMA = {p.name: p for p in graph_rules.schema_properties({"properties": PEOPLE_SCHEMA})}
 PROPERTY_SETTINGS = settings(
@@ -114,9 +116,16 @@ aware_datetimes = st.datetimes(
     max_value=datetime(9999, 12, 30),  # noqa: DTZ001
     timezones=st.builds(timezone, st.timedeltas(-timedelta(hours=23), timedelta(hours=23))),
 )
+# Mostly dates a badge can have (1980-2099); the rest anywhere in 1-9999, or odd strings.
+plausible_datetimes = st.datetimes(
+    min_value=datetime(1980, 1, 2),  # noqa: DTZ001
+    max_value=datetime(2099, 12, 30),  # noqa: DTZ001
+    timezones=st.builds(timezone, st.timedeltas(-timedelta(hours=23), timedelta(hours=23))),
+)
 dates = st.one_of(
+    plausible_datetimes.map(lambda d: d.isoformat()),
+    plausible_datetimes.map(lambda d: f"{d.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}"[:-3] + "Z"),
     aware_datetimes.map(lambda d: d.isoformat()),
-    aware_datetimes.map(lambda d: f"{d.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}"[:-3] + "Z"),
     st.sampled_from(ODD_DATES),
 )
 names = st.one_of(st.text(min_size=1, max_size=80), st.sampled_from(ODD_TEXTS + MEGABYTE_TEXTS))
@@ -194,6 +203,15 @@ def _assert_clean_badge(badge: Badge) -> None:
     texts = [badge.template_name, badge.description, badge.issuing_authority, badge.state]
     texts += list(badge.skills)
     assert not any(CONTROLS.search(text) for text in texts)
+    for text, limit in [
+        (badge.template_name, 500),
+        (badge.description, 2000),
+        (badge.issuing_authority, 500),
+        *((skill, 200) for skill in badge.skills),
+    ]:
+        assert_plain(text, limit)
+    for moment in (badge.issued_at, badge.expires_at):
+        assert moment is None or EARLIEST_DATE <= moment < LATEST_DATE
     assert badge.image_url is None or badge.image_url.startswith(("http://", "https://"))
     assert Badge.from_record(json.loads(json.dumps(badge.to_record()))) == badge
     assert re.fullmatch("[0-9a-f]{64}", badge.content_hash())
