@@ -13,7 +13,7 @@ from collections.abc import Callable
 from credly_connector.local.progress import Progress
 from credly_connector.ops.answers import Answer, parse_json_object, problem
 from credly_connector.ops.rebuild_steps import RebuildSteps
-from credly_connector.ops.teardown import StepsReport
+from credly_connector.ops.steps_report import StepsReport
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.stores.rebuilds import RebuildConflictError, RebuildRecord, RebuildStore
 

@@ -25,7 +25,8 @@ from credly_connector.graph.provisioning import (
 from credly_connector.local.crawl import run_crawl
 from credly_connector.local.progress import Progress
 from credly_connector.ops.setup import FAILED, IN_PROGRESS, SKIPPED, SetupStep, run_setup
-from credly_connector.ops.teardown import EARLIER, GraphTeardown, StepsReport, failed
+from credly_connector.ops.steps_report import EARLIER, StepsReport, graph_failed
+from credly_connector.ops.teardown import GraphTeardown
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.queues import CrawlQueues
 from credly_connector.pipeline.recompose import recompose_emails
@@ -109,7 +110,7 @@ class RebuildSteps:
             try:
                 step = actions[name]()
             except ConnectorError as error:
-                step = failed(name, error, _RERUN)
+                step = graph_failed(name, error, _RERUN)
             steps.append(step)
             if step.state in {FAILED, IN_PROGRESS}:
                 break

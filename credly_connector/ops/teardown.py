@@ -11,71 +11,29 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from credly_connector.errors import ConnectorError, NotFoundError
 from credly_connector.graph.provisioning import ProvisioningClient, source_url, without_source
 from credly_connector.ops.answers import Answer, parse_json_object, problem
-from credly_connector.ops.checks import describe_error
-from credly_connector.ops.setup import DONE as SETUP_DONE
 from credly_connector.ops.setup import FAILED, HTTP_WAIT_S, IN_PROGRESS, POLL_S, SetupStep
+from credly_connector.ops.steps_report import (
+    ABSENT,
+    REMOVED,
+    WOULD_REMOVE,
+    StepsReport,
+    graph_failed,
+)
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.queues import QUEUE_NAMES
 from credly_connector.stores.budgets import ROLE as BUDGETS_ROLE
 from credly_connector.stores.rebuilds import RebuildStore
 from credly_connector.stores.tables import TABLE_NAMES
 
-REMOVED, ABSENT, WOULD_REMOVE = "removed", "already absent", "would remove"
-EARLIER = "done earlier"
-DONE = SETUP_DONE | {REMOVED, ABSENT, WOULD_REMOVE, EARLIER}
 CLI_WAIT_S = 600.0
 _RERUN = "run teardown again with the same confirmation"
-
-
-@dataclass(frozen=True)
-class StepsReport:
-    """The steps of a teardown (or rebuild) run, in order, with what to do next."""
-
-    steps: tuple[SetupStep, ...]
-    facts: dict[str, Any] = field(default_factory=dict)
-    next: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        """Every step finished (or, unconfirmed, was only listed)."""
-        return all(step.state in DONE for step in self.steps)
-
-    @property
-    def status(self) -> int:
-        """200 when done, 202 while a step is still under way, 502 on a failure."""
-        if self.ok:
-            return 200
-        return 502 if any(step.state == FAILED for step in self.steps) else 202
-
-    def answer(self) -> Answer:
-        """The HTTP answer."""
-        steps = [{**step.to_json(), "ok": step.state in DONE} for step in self.steps]
-        body = {"ok": self.ok, **self.facts, "steps": steps, "next": list(self.next)}
-        return Answer(self.status, body)
-
-    def render(self) -> str:
-        """The steps as lines for a terminal, then what to do next."""
-        lines = []
-        for step in self.steps:
-            lines.append(f"{step.name:<15} {step.state:<16} {step.detail}")
-            notes = (("cause", step.cause), ("fix", step.fix))
-            lines.extend(f"{'':<15} {label}: {text}" for label, text in notes if text)
-        lines.extend(f"next: {line}" for line in self.next)
-        return "\n".join(lines)
-
-
-def failed(name: str, error: ConnectorError, rerun: str = _RERUN) -> SetupStep:
-    """A step Graph refused or failed, with the error's cause and fix."""
-    cause, fix = describe_error(error, f"fix the cause, then {rerun}")
-    return SetupStep(name, FAILED, "Graph refused or failed the request", cause, fix)
 
 
 @dataclass
@@ -101,7 +59,7 @@ class GraphTeardown:
             try:
                 steps.append(await step())
             except ConnectorError as error:
-                steps.append(failed(name, error))
+                steps.append(graph_failed(name, error, _RERUN))
         return tuple(steps)
 
     async def precedence(self) -> SetupStep:
