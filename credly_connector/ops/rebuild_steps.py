@@ -322,7 +322,8 @@ def switch_setting(to_id: str) -> tuple[str, ...]:
     return (
         f"set the app setting GRAPH_CONNECTION_ID to {to_id} (and the Bicep parameter "
         f"{BICEP_PARAMETER} of infra/main.bicep in your deployment's parameters, so a "
-        "redeploy keeps it)",
+        "redeploy keeps it); until then do not run setup: it would create the old connection "
+        "again",
         "then run a full crawl (python -m credly_connector crawl --kind full) to write what "
         "webhooks changed between the rebuild's catch-up and the setting change",
     )
