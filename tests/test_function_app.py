@@ -78,6 +78,8 @@ EXPECTED_BINDINGS = {
     "ops_crawls_list": ("httpTrigger", "GET ops/crawls"),
     "ops_crawls_status": ("httpTrigger", "GET ops/crawls/{crawl_id}"),
     "ops_setup": ("httpTrigger", "POST ops/setup"),
+    "ops_teardown": ("httpTrigger", "POST ops/teardown"),
+    "ops_rebuild": ("httpTrigger", "POST ops/rebuild"),
     "ops_health": ("httpTrigger", "GET ops/health"),
     "ops_crawls_retry": ("httpTrigger", "POST ops/crawls/{crawl_id}/retry"),
     "ops_crawls_cancel": ("httpTrigger", "POST ops/crawls/{crawl_id}/cancel"),
