@@ -23,7 +23,15 @@ HTTP_WAIT_S = 150.0
 
 
 class RebuildRefusedError(ValueError):
-    """The rebuild cannot start or go on as asked (the message names what to change)."""
+    """The rebuild cannot start or go on as asked (the message names what to change).
+
+    Attributes:
+        status: 400 for a bad new id, 409 when another rebuild (or run) is in the way.
+    """
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def start_record(ctx: CrawlContext, to_id: str, flag: str = "--to") -> RebuildRecord:
@@ -35,11 +43,13 @@ def start_record(ctx: CrawlContext, to_id: str, flag: str = "--to") -> RebuildRe
     current = ctx.options.connection_id
     if not (3 <= len(to_id) <= 32 and to_id.isascii() and to_id.isalnum()):
         raise RebuildRefusedError(
-            f"{flag} {to_id!r} must be a new connection id of 3-32 letters and digits"
+            f"{flag} {to_id!r} must be a new connection id of 3-32 letters and digits",
+            400,
         )
     if to_id.casefold() == current.casefold():
         raise RebuildRefusedError(
-            f"{flag} {to_id!r} is the connection in use (GRAPH_CONNECTION_ID); name a new one"
+            f"{flag} {to_id!r} is the connection in use (GRAPH_CONNECTION_ID); name a new one",
+            400,
         )
     store = RebuildStore(ctx.tables)
     record = store.get()
@@ -105,5 +115,5 @@ def rebuild(ctx: CrawlContext, body: bytes = b"") -> Answer:
     try:
         report = rebuild_report(ctx, to_id, wait_s=float(wait), flag='"to"')
     except RebuildRefusedError as error:
-        return problem(409 if "rebuild" in str(error) else 400, str(error))
+        return problem(error.status, str(error))
     return report.answer()

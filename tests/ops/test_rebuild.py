@@ -194,6 +194,10 @@ def test_rebuild_refuses_the_connection_in_use_and_a_second_target(
     err = capsys.readouterr().err
     assert "--to credlybadges2" in err
     assert "under way" in err
+    conflict = rebuild(stack.context(), b'{"to": "credlybadges3"}')
+    assert conflict.status == 409
+    assert isinstance(conflict.body, dict)
+    assert '"to" credlybadges2' in conflict.body["error"]["message"]
     listed = teardown_report(stack.context(), confirm=None)
     assert "rebuild onto connection credlybadges2" in listed.render()
 

@@ -12,7 +12,8 @@ import pytest
 import function_app
 from credly_connector.__main__ import main
 from credly_connector.graph.provisioning import source_url
-from credly_connector.ops.teardown import teardown_report
+from credly_connector.ops.rebuild import rebuild
+from credly_connector.ops.teardown import teardown, teardown_report
 from devstack.graph.people_settings_state import ENTRA_SOURCE_URL
 from tests.ops.setup_support import SETUP_CONNECTION, SetupStack
 
@@ -198,3 +199,35 @@ def test_route_lists_refuses_a_wrong_id_and_removes(
     assert "credlybadges" in message
     assert removed.status_code == 200
     assert not stack.graph.state.connectors.exists(SETUP_CONNECTION)
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "says"),
+    [
+        ("teardown", b"{not json", "not valid JSON"),
+        ("teardown", b"[]", "JSON object"),
+        ("teardown", b'{"confirm": "credlybadges", "force": true}', "Unknown field(s): force"),
+        ("teardown", b'{"confirm": 7}', '"confirm" must be the connection id'),
+        ("teardown", b'{"confirm": "credlybadges", "storage": "yes"}', '"storage" must be'),
+        ("teardown", b'{"confirm": "credlybadges", "waitSeconds": 900}', '"waitSeconds"'),
+        ("rebuild", b"{not json", "not valid JSON"),
+        ("rebuild", b'{"to": 7}', '"to" is required'),
+        ("rebuild", b'{"to": "credly-badges-2"}', "3-32 letters and digits"),
+        ("rebuild", b'{"to": "credlybadges2", "waitSeconds": -1}', '"waitSeconds"'),
+    ],
+)
+def test_bad_requests_are_400_and_change_nothing(
+    setup_stack: Callable[..., SetupStack], route: str, body: bytes, says: str
+) -> None:
+    stack = setup_stack()
+    assert stack.setup().ok
+    writes = stack.admin_writes()
+    handler = teardown if route == "teardown" else rebuild
+
+    answer = handler(stack.context(), body)
+
+    assert answer.status == 400, answer
+    assert isinstance(answer.body, dict)
+    assert says in answer.body["error"]["message"]
+    assert stack.admin_writes() == writes
+    assert not stack.graph.state.connectors.exists("credlybadges2")
