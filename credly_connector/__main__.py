@@ -393,6 +393,9 @@ def _rebuild(args: argparse.Namespace) -> int:
     from credly_connector.local.progress import Progress  # noqa: PLC0415
     from credly_connector.ops.rebuild import RebuildRefusedError, rebuild_report  # noqa: PLC0415
 
+    if args.workers < 1 or args.timeout <= 0:
+        sys.stderr.write("error: --workers must be at least 1 and --timeout above 0 seconds\n")
+        return 2
     try:
         report = rebuild_report(
             _ops_context(),

@@ -194,6 +194,8 @@ def test_rebuild_refuses_the_connection_in_use_and_a_second_target(
     err = capsys.readouterr().err
     assert "--to credlybadges2" in err
     assert "under way" in err
+    assert main(["rebuild", "--to", NEW, "--workers", "0"]) == 2
+    assert "--workers" in capsys.readouterr().err
     conflict = rebuild(stack.context(), b'{"to": "credlybadges3"}')
     assert conflict.status == 409
     assert isinstance(conflict.body, dict)
