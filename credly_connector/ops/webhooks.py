@@ -20,7 +20,7 @@ from credly_connector.pipeline.events import (
     encode_event,
 )
 from credly_connector.pipeline.queues import EVENTS
-from credly_connector.rules.badges import parse_timestamp
+from credly_connector.rules.dates import parse_timestamp
 from credly_connector.stores.tables import to_iso
 
 MAX_NOTIFICATION_BYTES = 1024 * 1024

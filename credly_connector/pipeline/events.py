@@ -25,7 +25,7 @@ from credly_connector.pipeline.refresh import (
     read_current,
     stored_rows,
 )
-from credly_connector.rules.badges import parse_timestamp
+from credly_connector.rules.dates import parse_timestamp
 from credly_connector.stores.events import (
     DONE,
     FAILED,

@@ -7,13 +7,8 @@ values and reused unchanged by the pipeline, the admin report and the benchmark.
 from __future__ import annotations
 
 from credly_connector.rules import reasons
-from credly_connector.rules.badges import (
-    Badge,
-    SkippedBadge,
-    canonical_hash,
-    parse_badge,
-    parse_timestamp,
-)
+from credly_connector.rules.badges import Badge, SkippedBadge, canonical_hash, parse_badge
+from credly_connector.rules.dates import parse_timestamp
 from credly_connector.rules.eligibility import BadgeDecision, badge_exclusion, decide_badges
 from credly_connector.rules.identity import DirectoryIndex, Resolution, normalize_email
 from credly_connector.rules.items import (

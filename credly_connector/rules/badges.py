@@ -12,6 +12,7 @@ from typing import Any
 
 from credly_connector.errors import BadDataError
 from credly_connector.rules import reasons
+from credly_connector.rules.dates import EARLIEST_DATE, LATEST_DATE, is_plausible, parse_timestamp
 from credly_connector.rules.identity import normalize_email
 from credly_connector.rules.text import clean_text, plain_text, strip_controls
 
@@ -23,14 +24,9 @@ MAX_SKILLS = 100
 MAX_URL_LENGTH = 2048
 MAX_STATE_LENGTH = 64
 MAX_SHOWN_EMAIL = 320
-EARLIEST_DATE = datetime(1980, 1, 1, tzinfo=UTC)
-"""Issue and expiry dates before this cannot be right (Credly was founded in 2012)."""
-LATEST_DATE = datetime(2100, 1, 1, tzinfo=UTC)
-"""Issue and expiry dates from this on cannot be right (Credly uses null for no expiry)."""
 
 # Badge ids become Table Storage keys and URL path segments: keep them to a safe alphabet.
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:-]+")
-_OFFSET_AFTER_SPACE = re.compile(r"^(.*\d)\s+([+-]\d{2}:?\d{2})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,35 +141,6 @@ def canonical_hash(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def parse_timestamp(value: object) -> datetime | None:
-    """A UTC datetime from an ISO-8601 string (`Z` or offset, any fraction), else None.
-
-    A value without an offset is taken as UTC; `2014-04-01 09:41:00 -0500` (Credly's request
-    format) is accepted too.
-
-    Args:
-        value: Anything.
-
-    Returns:
-        The timezone-aware UTC datetime, or None when `value` is not such a string.
-    """
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    text = value.strip()
-    if text[-1:] == "z":
-        text = text[:-1] + "Z"
-    spaced = _OFFSET_AFTER_SPACE.match(text)
-    if spaced:
-        text = spaced.group(1) + spaced.group(2)
-    try:
-        parsed = datetime.fromisoformat(text)
-        if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-
-
 def parse_badge(raw: Any, *, organization_id: str) -> Badge | SkippedBadge:
     """Normalise one issued badge from Credly's JSON; never raises.
 
@@ -247,7 +214,7 @@ def _build(raw: Mapping[str, Any], badge_id: str, email: str, organization_id: s
         raise _invalid("issued_at missing or not an ISO-8601 timestamp")
     expires_at = _expiry(raw.get("expires_at"))
     for name, moment in (("issued_at", issued_at), ("expires_at", expires_at)):
-        if moment is not None and not _plausible(moment):
+        if moment is not None and not is_plausible(moment):
             raise BadDataError(
                 reasons.INVALID_DATE,
                 f"{name} {moment.date().isoformat()} is outside "
@@ -283,15 +250,11 @@ def _required_text(value: object, name: str, limit: int, *, prose: bool = False)
     return text
 
 
-def _plausible(moment: datetime) -> bool:
-    return EARLIEST_DATE <= moment < LATEST_DATE
-
-
 def _record_time(value: object) -> datetime | None:
     """Credly's bookkeeping times: unreadable or implausible ones read as unknown."""
     # A far-future updated_at would make every later version of the badge look stale.
     moment = parse_timestamp(value)
-    return moment if moment is not None and _plausible(moment) else None
+    return moment if moment is not None and is_plausible(moment) else None
 
 
 def _expiry(value: object) -> datetime | None:

@@ -29,7 +29,7 @@ from credly_connector.rules import (
     parse_badge,
     reasons,
 )
-from credly_connector.rules.badges import EARLIEST_DATE, LATEST_DATE
+from credly_connector.rules.dates import EARLIEST_DATE, LATEST_DATE
 from devstack.graph import rules as graph_rules
 from tests.rules.builders import ORG_ID, RAW_BADGE, make_raw_badge, make_user
 from tests.rules.hostile_text import assert_plain
