@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from credly_connector import about
 from credly_connector.errors import ConfigurationError
@@ -26,7 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run one command; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m credly_connector", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("version", help="print the product name and version as JSON")
+    version = commands.add_parser("version", help="print the product name and version")
+    version.add_argument("--json", action="store_true", help="print the JSON answer")
     crawl = commands.add_parser(
         "crawl",
         help="run one crawl to completion through the configured storage's queues"
@@ -57,14 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     diagnose = commands.add_parser("diagnose", help="why a person's badges are shown or not")
     diagnose.add_argument("email", help="the recipient email of the person's badges")
     diagnose.add_argument("--json", action="store_true", help="print the JSON answer")
-    override = commands.add_parser("override", help="map a Credly email to an Entra user")
-    override_actions = override.add_subparsers(dest="action", required=True)
-    override_set = override_actions.add_parser("set", help="set (or replace) an override")
-    override_set.add_argument("email", help="the Credly recipient email")
-    override_set.add_argument("upn", help="the userPrincipalName of the Entra user")
-    override_delete = override_actions.add_parser("delete", help="remove an override")
-    override_delete.add_argument("email", help="the Credly recipient email")
-    override_actions.add_parser("list", help="list every override")
+    _add_override_command(commands)
     report = commands.add_parser("report", help="CSV of every known badge and its status")
     report.add_argument("--expiring-within", metavar="DAYS", help="only badges expiring soon")
     report.add_argument("--out", metavar="FILE", help="write to FILE (default: standard output)")
@@ -98,7 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     args = parser.parse_args(argv)
     if args.command == "version":
-        sys.stdout.write(json.dumps(about()) + "\n")
+        shown = about()
+        sys.stdout.write(
+            (json.dumps(shown) if args.json else f"{shown['name']} {shown['version']}") + "\n"
+        )
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -110,6 +107,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Ctrl-C outside a crawl's dispatching (which says more itself): no traceback.
         sys.stderr.write("interrupted\n")
         return INTERRUPTED
+
+
+def _add_override_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`override set|delete|list`: identity overrides."""
+    override = commands.add_parser("override", help="map a Credly email to an Entra user")
+    actions = override.add_subparsers(dest="action", required=True)
+    set_one = actions.add_parser("set", help="set (or replace) an override")
+    set_one.add_argument("email", help="the Credly recipient email")
+    set_one.add_argument("upn", help="the userPrincipalName of the Entra user")
+    delete = actions.add_parser("delete", help="remove an override")
+    delete.add_argument("email", help="the Credly recipient email")
+    listed = actions.add_parser("list", help="list every override")
+    for action in (set_one, delete, listed):
+        action.add_argument("--json", action="store_true", help="print the JSON answer")
 
 
 def _add_crawl_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -132,6 +143,7 @@ def _add_crawl_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     retry.add_argument("--no-wait", action="store_true", help="only send the messages again")
     retry.add_argument("--workers", type=int, default=4, help="handler threads (default 4)")
     retry.add_argument("--timeout", type=float, default=3600.0, help="seconds (default 3600)")
+    retry.add_argument("--json", action="store_true", help="print the JSON answer")
 
 
 def _add_lifecycle_commands(
@@ -222,39 +234,46 @@ def _answered(answer: Answer) -> int:
 
 def _refused(answer: Answer) -> int:
     """A refused operation as one line on standard error (`--json` prints the answer)."""
-    body = answer.body if isinstance(answer.body, dict) else {}
-    error = body.get("error")
-    message = error.get("message") if isinstance(error, dict) else None
-    sys.stderr.write(f"error: {message or answer.json()}\n")
+    from credly_connector.ops.cli_text import refusal  # noqa: PLC0415
+
+    sys.stderr.write(refusal(answer))
     return 1
+
+
+def _shown(answer: Answer, as_json: bool, render: Callable[[dict[str, Any]], str]) -> int:
+    """An answer as JSON with `--json`, else as text (a refusal as one line on stderr)."""
+    if as_json:
+        return _answered(answer)
+    if answer.status >= 400 or not isinstance(answer.body, dict):
+        return _refused(answer)
+    sys.stdout.write(render(answer.body))
+    return 0
 
 
 def _diagnose(args: argparse.Namespace) -> int:
     from credly_connector.ops.people import diagnose_person, render_diagnosis  # noqa: PLC0415
 
-    answer = diagnose_person(_ops_context(), args.email)
-    if args.json or answer.status != 200 or not isinstance(answer.body, dict):
-        return _answered(answer)
-    sys.stdout.write(render_diagnosis(answer.body))
-    return 0
+    return _shown(diagnose_person(_ops_context(), args.email), args.json, render_diagnosis)
 
 
 def _override(args: argparse.Namespace) -> int:
     import getpass  # noqa: PLC0415
 
-    from credly_connector.ops import overrides  # noqa: PLC0415
+    from credly_connector.ops import cli_text, overrides  # noqa: PLC0415
 
     ctx = _ops_context()
     if args.action == "list":
-        return _answered(overrides.list_overrides(ctx))
+        return _shown(overrides.list_overrides(ctx), args.json, cli_text.render_overrides)
     if args.action == "delete":
-        return _answered(overrides.delete_override(ctx, args.email))
+        answer = overrides.delete_override(ctx, args.email)
+        return _shown(answer, args.json, cli_text.render_override_deleted)
     try:
         actor = f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no login name in some containers
         actor = "cli"
     body = json.dumps({"userPrincipalName": args.upn}).encode()
-    return _answered(overrides.set_override(ctx, args.email, body, actor=actor))
+    answer = overrides.set_override(ctx, args.email, body, actor=actor)
+    return _shown(answer, args.json, cli_text.render_override_set)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -298,11 +317,7 @@ def _crawls(args: argparse.Namespace) -> int:
 
     ctx = _ops_context()
     ctx.tables.ensure()  # a first run lists no crawl instead of failing on a missing table
-    answer = list_crawls(ctx, str(args.limit))
-    if args.json or answer.status != 200 or not isinstance(answer.body, dict):
-        return _answered(answer)
-    sys.stdout.write(render_crawls(answer.body))
-    return 0
+    return _shown(list_crawls(ctx, str(args.limit)), args.json, render_crawls)
 
 
 def _cancel(args: argparse.Namespace) -> int:
@@ -324,6 +339,7 @@ def _cancel(args: argparse.Namespace) -> int:
 def _retry(args: argparse.Namespace) -> int:
     from credly_connector.local.crawl import print_summary  # noqa: PLC0415
     from credly_connector.local.redrive import retry_locally  # noqa: PLC0415
+    from credly_connector.ops.cli_text import render_retry  # noqa: PLC0415
 
     result = retry_locally(
         _ops_context(),
@@ -332,9 +348,10 @@ def _retry(args: argparse.Namespace) -> int:
         workers=args.workers,
         timeout_s=args.timeout,
     )
-    _answered(result.answer)
+    _shown(result.answer, args.json, render_retry)
     if result.crawl is not None:
-        print_summary(result.crawl, sys.stdout)
+        if not args.json:  # the JSON answer stays the only thing on standard output
+            print_summary(result.crawl, sys.stdout)
         if result.crawl.interrupted:
             return INTERRUPTED
     return 0 if result.succeeded else 1
@@ -352,7 +369,7 @@ def _preview(args: argparse.Namespace) -> int:
         sys.stderr.write(f"{answer.body['people']} people; open the page in a browser:\n")
         sys.stdout.write(f"{answer.body['path']}\n")
         return 0
-    return _answered(answer)
+    return _refused(answer)
 
 
 def _setup(args: argparse.Namespace) -> int:

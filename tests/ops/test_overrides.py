@@ -306,10 +306,28 @@ def test_the_routes_and_the_command_set_list_and_delete(
     assert json.loads(put.get_body())["override"]["setBy"] == "http"
     assert [o["email"] for o in json.loads(listed.get_body())["value"]] == [email]
     assert deleted.status_code == 200
-    assert main(["override", "set", email, user.user_principal_name]) == 0
+    upn = user.user_principal_name
+    # The command prints text for people by default, the route's JSON with --json.
+    assert main(["override", "set", email, upn]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[0] == f"override {email} -> {upn} (set by cli{shown[0].split('cli', 1)[1]}"
+    assert shown[2].split() == ["now", upn, "(by", "override)"]
+    assert "{" not in "".join(shown)
+    assert main(["override", "set", email, upn, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["override"]["setBy"].startswith("cli")
     assert main(["override", "list"]) == 0
-    assert email in capsys.readouterr().out
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:2] == ["email", "userPrincipalName"]
+    assert table[1].split()[:2] == [email, upn]
+    assert main(["override", "list", "--json"]) == 0
+    assert [o["email"] for o in json.loads(capsys.readouterr().out)["value"]] == [email]
     assert main(["override", "delete", email]) == 0
+    assert capsys.readouterr().out.startswith(f"override {email} -> {upn} removed\n")
+    # A refusal is one line naming the problem, without HTTP status fields.
     assert main(["override", "delete", email]) == 1
-    assert "No identity override exists" in capsys.readouterr().err
+    refused = capsys.readouterr().err
+    assert refused == f"error: No identity override exists for {email}; nothing was changed.\n"
+    assert main(["override", "delete", email, "--json"]) == 1
+    assert json.loads(capsys.readouterr().err)["error"]["status"] == 404
+    assert main(["override", "list"]) == 0
+    assert capsys.readouterr().out == "no identity override\n"

@@ -244,4 +244,8 @@ def test_the_command_prints_a_readable_diagnosis(
     assert f"Email: {email}" in out
     assert "private" in out
     assert main(["diagnose", "nobody.here@example.org"]) == 1
-    assert "No badge is known" in capsys.readouterr().err
+    refused = capsys.readouterr().err
+    assert refused.startswith("error: No badge is known")
+    assert refused.count("\n") == 1
+    assert main(["diagnose", "nobody.here@example.org", "--json"]) == 1
+    assert json.loads(capsys.readouterr().err)["error"]["status"] == 404

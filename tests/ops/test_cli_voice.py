@@ -1,0 +1,65 @@
+"""One CLI voice: text for people by default, JSON with --json, errors naming the CLI's flags."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from credly_connector import __version__, about
+from credly_connector.__main__ import main
+from credly_connector.ops.answers import Answer, problem
+from credly_connector.ops.cli_text import refusal, render_overrides, render_retry
+
+
+def test_version_is_text_by_default_and_json_with_the_flag(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["version"]) == 0
+    assert capsys.readouterr().out == f"{about()['name']} {__version__}\n"
+    assert main(["version", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == about()
+
+
+def test_a_refusal_is_its_message_on_one_line_without_http_fields() -> None:
+    answer = problem(409, "Crawl 1 holds the lease; retry when it has ended.", crawlStatus="x")
+    assert refusal(answer) == "error: Crawl 1 holds the lease; retry when it has ended.\n"
+    # An answer without the usual envelope is still shown whole rather than lost.
+    assert refusal(Answer(500, {"odd": 1})).startswith('error: {\n  "odd": 1')
+
+
+def test_the_override_table_says_whether_each_override_holds_badges() -> None:
+    body = {
+        "value": [
+            {
+                "email": "a@gmail.com",
+                "userPrincipalName": "a@contoso.com",
+                "setBy": "cli:ann",
+                "setAt": "2026-01-02T03:04:05Z",
+                "userId": "u-1",
+                "reason": None,
+            },
+            {
+                "email": "bee@gmail.com",
+                "userPrincipalName": "gone@contoso.com",
+                "setBy": "http",
+                "setAt": "2026-01-03T03:04:05Z",
+                "userId": None,
+                "reason": "unmatched_email",
+            },
+        ]
+    }
+    rows = [line.split() for line in render_overrides(body).splitlines()]
+    assert rows[1] == ["a@gmail.com", "a@contoso.com", "cli:ann", "2026-01-02T03:04:05Z", "yes"]
+    assert rows[2][-1] == "no"
+    assert render_overrides({"value": []}) == "no identity override\n"
+
+
+def test_a_retry_names_the_steps_sent_again() -> None:
+    body = {"id": "c1", "phase": "pages", "redriven": ["page-2", "batch-5"]}
+    assert render_retry({**body, "poisonMessagesRemoved": 0}) == (
+        "crawl c1: sent again page-2, batch-5 (phase pages)\n"
+    )
+    assert render_retry({**body, "poisonMessagesRemoved": 2}).endswith(
+        "; 2 poison message(s) removed\n"
+    )
