@@ -186,7 +186,9 @@ def _crawl(args: argparse.Namespace) -> int:
     from credly_connector.settings import load_settings  # noqa: PLC0415
 
     if args.lease < 1:
-        sys.stderr.write("--lease must be at least 1 second\n")
+        sys.stderr.write("error: --lease must be at least 1 second\n")
+        return 2
+    if not _run_flags_valid(args):
         return 2
     ctx = build_context(load_settings(os.environ))
     organizations = [args.organization] if args.organization else ctx.options.organizations
@@ -212,6 +214,14 @@ def _crawl(args: argparse.Namespace) -> int:
             return INTERRUPTED
         succeeded = succeeded and result.succeeded
     return 0 if succeeded else 1
+
+
+def _run_flags_valid(args: argparse.Namespace) -> bool:
+    """Whether `--workers` and `--timeout` can run a crawl; if not, says so naming them."""
+    if args.workers < 1 or args.timeout <= 0:
+        sys.stderr.write("error: --workers must be at least 1 and --timeout above 0 seconds\n")
+        return False
+    return True
 
 
 def _say(line: str) -> None:
@@ -279,9 +289,10 @@ def _override(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from credly_connector.ops.reports import BOM, badge_report  # noqa: PLC0415
 
-    report = badge_report(_ops_context(), args.expiring_within)
+    report = badge_report(_ops_context(), args.expiring_within, name="--expiring-within")
     if isinstance(report, Answer):
-        return _answered(report)
+        _refused(report)
+        return 2
     if args.out is None:
         sys.stdout.writelines(report.lines)
         return 0
@@ -313,8 +324,12 @@ def _status(args: argparse.Namespace) -> int:
 
 def _crawls(args: argparse.Namespace) -> int:
     from credly_connector.ops.crawl_text import render_crawls  # noqa: PLC0415
-    from credly_connector.ops.crawls import list_crawls  # noqa: PLC0415
+    from credly_connector.ops.crawls import MAX_LIST, list_crawls  # noqa: PLC0415
 
+    if not 1 <= args.limit <= MAX_LIST:
+        # Checked here so the error names the flag, not the route's `limit` parameter.
+        sys.stderr.write(f"error: --limit must be between 1 and {MAX_LIST}; got {args.limit}\n")
+        return 2
     ctx = _ops_context()
     ctx.tables.ensure()  # a first run lists no crawl instead of failing on a missing table
     return _shown(list_crawls(ctx, str(args.limit)), args.json, render_crawls)
@@ -341,6 +356,8 @@ def _retry(args: argparse.Namespace) -> int:
     from credly_connector.local.redrive import retry_locally  # noqa: PLC0415
     from credly_connector.ops.cli_text import render_retry  # noqa: PLC0415
 
+    if not _run_flags_valid(args):
+        return 2
     result = retry_locally(
         _ops_context(),
         args.crawl_id,
@@ -410,8 +427,7 @@ def _rebuild(args: argparse.Namespace) -> int:
     from credly_connector.local.progress import Progress  # noqa: PLC0415
     from credly_connector.ops.rebuild import RebuildRefusedError, rebuild_report  # noqa: PLC0415
 
-    if args.workers < 1 or args.timeout <= 0:
-        sys.stderr.write("error: --workers must be at least 1 and --timeout above 0 seconds\n")
+    if not _run_flags_valid(args):
         return 2
     try:
         report = rebuild_report(

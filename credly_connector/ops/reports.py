@@ -29,6 +29,8 @@ COLUMNS = (
     "status",
 )
 MAX_DAYS = 36_500
+# The HTTP route's name of the filter; the CLI passes its flag instead.
+PARAMETER = '"expiringWithin"'
 FILENAME = "credly-badges.csv"
 BOM = "\ufeff"
 # Spreadsheets run a cell starting with these as a formula (CSV injection).
@@ -40,18 +42,21 @@ def safe_cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def parse_days(raw: str | None) -> int | Answer | None:
-    """The `expiringWithin` parameter: None when absent, else whole days, or the 400 answer."""
+def parse_days(raw: str | None, *, name: str = PARAMETER) -> int | Answer | None:
+    """The `expiringWithin` filter: None when absent, else whole days, or the 400 answer.
+
+    Args:
+        raw: The filter as given.
+        name: What the caller called it, for the error (the CLI says `--expiring-within`).
+    """
     if raw is None or raw == "":
         return None
     text = raw.strip()
     if not (text.isascii() and text.isdigit()):
-        return problem(
-            400, f'"expiringWithin" must be a whole number of days, 0 or more; got {raw[:40]!r}.'
-        )
+        return problem(400, f"{name} must be a whole number of days, 0 or more; got {raw[:40]!r}.")
     days = int(text)
     if days > MAX_DAYS:
-        return problem(400, f'"expiringWithin" must be at most {MAX_DAYS} days.')
+        return problem(400, f"{name} must be at most {MAX_DAYS} days.")
     return days
 
 
@@ -121,15 +126,20 @@ class CsvReport:
 
 
 def badge_report(
-    ctx: CrawlContext, expiring_within: str | None, *, now: datetime | None = None
+    ctx: CrawlContext,
+    expiring_within: str | None,
+    *,
+    now: datetime | None = None,
+    name: str = PARAMETER,
 ) -> CsvReport | Answer:
     """`GET ops/reports/badges.csv?expiringWithin=DAYS`: the report, or 400 for a bad filter.
 
     Args:
         expiring_within: The raw parameter (absent: every badge).
         now: The instant of the decisions (the context's clock when omitted).
+        name: What the caller calls the filter, for the error.
     """
-    days = parse_days(expiring_within)
+    days = parse_days(expiring_within, name=name)
     if isinstance(days, Answer):
         return days
     index = current_index(ctx)

@@ -63,3 +63,24 @@ def test_a_retry_names_the_steps_sent_again() -> None:
     assert render_retry({**body, "poisonMessagesRemoved": 2}).endswith(
         "; 2 poison message(s) removed\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["crawls", "--limit", "0"], "error: --limit must be between 1 and 200; got 0\n"),
+        (["crawl", "--workers", "0"], "error: --workers must be at least 1 and --timeout"),
+        (["crawl", "--timeout", "0"], "error: --workers must be at least 1 and --timeout"),
+        (["crawl", "--lease", "0"], "error: --lease must be at least 1 second\n"),
+        (["retry", "1" * 19, "--workers", "0"], "error: --workers must be at least 1"),
+        (["rebuild", "--to", "x", "--timeout", "-1"], "error: --workers must be at least 1"),
+    ],
+)
+def test_a_bad_flag_is_refused_naming_the_flag_before_anything_runs(
+    argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(named)
+    assert captured.err.count("\n") == 1
+    assert captured.out == ""

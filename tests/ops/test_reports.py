@@ -162,4 +162,8 @@ def test_the_route_returns_csv_and_the_command_writes_a_file(
     written = list(csv.reader(io.StringIO(out.read_text("utf-8-sig"), newline="")))
     assert tuple(written[0]) == COLUMNS
     assert f"{len(written) - 1} badge(s) written" in capsys.readouterr().err
-    assert main(["report", "--expiring-within", "soon"]) == 1
+    # A bad flag is refused naming the flag, not the route's parameter.
+    assert main(["report", "--expiring-within", "soon"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --expiring-within must be a whole number of days, 0 or more; got 'soon'.\n"
+    )
