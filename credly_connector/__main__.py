@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from credly_connector import about
 from credly_connector.errors import ConfigurationError
@@ -55,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="refuse when a crawl of the organisation is unfinished (default: continue it here)",
     )
+    crawl.add_argument(
+        "--json", action="store_true", help="print each crawl's record as JSON (summary: stderr)"
+    )
     diagnose = commands.add_parser("diagnose", help="why a person's badges are shown or not")
     diagnose.add_argument("email", help="the recipient email of the person's badges")
     diagnose.add_argument("--json", action="store_true", help="print the JSON answer")
@@ -66,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     preview = commands.add_parser("preview", help="render a dry run's preview as an HTML page")
     preview.add_argument("--out", metavar="DIR", required=True, help="writes DIR/index.html")
     preview.add_argument("--crawl", metavar="ID", help="the dry-run crawl (default: the latest)")
+    preview.add_argument("--json", action="store_true", help="print the JSON answer")
     setup = commands.add_parser(
         "setup", help="create the Graph connection, schema and profile source (idempotent)"
     )
@@ -193,9 +197,15 @@ def _crawl(args: argparse.Namespace) -> int:
     ctx = build_context(load_settings(os.environ))
     organizations = [args.organization] if args.organization else ctx.options.organizations
     if args.organization and args.organization not in ctx.options.organizations:
-        sys.stderr.write(f"organisation {args.organization} is not configured\n")
+        sys.stderr.write(
+            f"error: --organization {args.organization} is not configured; configured:"
+            f" {', '.join(ctx.options.organizations)}\n"
+        )
         return 2
-    succeeded = True
+    # With --json, standard output carries only the JSON; the words people read go to stderr.
+    said = sys.stderr if args.json else sys.stdout
+    shown: list[dict[str, Any]] = []
+    succeeded, interrupted = True, False
     for organization in organizations:
         result = run_crawl(
             ctx,
@@ -206,13 +216,22 @@ def _crawl(args: argparse.Namespace) -> int:
             timeout_s=args.timeout,
             progress=None if args.quiet else Progress(),
             resume=not args.no_resume,
-            on_resume=lambda record: _say(resuming(record)),
+            on_resume=lambda record: _say(resuming(record), said),
             lease_s=args.lease,
         )
-        print_summary(result, sys.stdout)
+        print_summary(result, said)
+        if result.record is not None:
+            shown.append(result.record.to_json())
+        else:
+            shown.append({"organizationId": organization, "runningCrawlId": result.busy_with})
         if result.interrupted:
-            return INTERRUPTED
+            interrupted = True
+            break
         succeeded = succeeded and result.succeeded
+    if args.json:
+        sys.stdout.write(json.dumps({"value": shown}, indent=2) + "\n")
+    if interrupted:
+        return INTERRUPTED
     return 0 if succeeded else 1
 
 
@@ -224,9 +243,9 @@ def _run_flags_valid(args: argparse.Namespace) -> bool:
     return True
 
 
-def _say(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+def _say(line: str, out: TextIO) -> None:
+    out.write(line + "\n")
+    out.flush()
 
 
 def _ops_context() -> CrawlContext:
@@ -382,6 +401,8 @@ def _preview(args: argparse.Namespace) -> int:
     ctx = _ops_context()
     ctx.tables.ensure()  # a first run finds no dry run instead of a missing table
     answer = write_preview_page(ctx, Path(args.out), args.crawl)
+    if args.json:
+        return _answered(answer)
     if answer.status == 200 and isinstance(answer.body, dict):
         sys.stderr.write(f"{answer.body['people']} people; open the page in a browser:\n")
         sys.stdout.write(f"{answer.body['path']}\n")

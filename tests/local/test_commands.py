@@ -75,10 +75,13 @@ def test_an_unfinished_crawl_is_refused_shown_cancelled_and_resumed(
     # A crawl requested elsewhere and left queued is resumed by `crawl`.
     third = request_crawl(ctx, "incremental", "timer").crawl
     assert third is not None
-    assert main(["crawl", "--quiet", "--kind", "full"]) == 0
-    out = capsys.readouterr().out
-    assert f"resuming crawl {third.crawl_id} (incremental, start)" in out
-    assert f"crawl {third.crawl_id} (incremental): succeeded" in out
+    # With --json, standard output is only the crawl's record; the words go to stderr.
+    assert main(["crawl", "--quiet", "--kind", "full", "--json"]) == 0
+    printed = capsys.readouterr()
+    [shown_crawl] = json.loads(printed.out)["value"]
+    assert (shown_crawl["id"], shown_crawl["status"]) == (third.crawl_id, "succeeded")
+    assert f"resuming crawl {third.crawl_id} (incremental, start)" in printed.err
+    assert f"crawl {third.crawl_id} (incremental): succeeded" in printed.err
     assert pipeline.stored() == pipeline.expected()
 
     # `crawls` lists them newest first as a table.

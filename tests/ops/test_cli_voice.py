@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -84,3 +85,29 @@ def test_a_bad_flag_is_refused_naming_the_flag_before_anything_runs(
     assert captured.err.startswith(named)
     assert captured.err.count("\n") == 1
     assert captured.out == ""
+
+
+def _help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, "-h"])
+    assert stopped.value.code == 0
+    return capsys.readouterr().out
+
+
+def _choices(help_text: str) -> list[str]:
+    """The subcommands a usage line lists as `{a,b,c}`."""
+    found = re.search(r"\{([a-z,-]+)\}", help_text)
+    assert found is not None, help_text
+    return found.group(1).split(",")
+
+
+def test_every_command_but_the_csv_report_offers_json(capsys: pytest.CaptureFixture[str]) -> None:
+    commands = _choices(_help([], capsys))
+    assert {"status", "override", "health", "report"} <= set(commands)
+    leaves = [[c] for c in commands if c != "override"]
+    leaves += [["override", a] for a in _choices(_help(["override"], capsys))]
+
+    without = [" ".join(argv) for argv in leaves if "--json" not in _help(argv, capsys)]
+
+    # `report` writes CSV: a file format for spreadsheets, not a message to render.
+    assert without == ["report"]
