@@ -22,7 +22,7 @@ from credly_connector.graph.provisioning import (
     with_source_first,
     with_source_replaced,
 )
-from credly_connector.local.crawl import run_crawl
+from credly_connector.local.crawl import LocalCrawl, run_crawl
 from credly_connector.local.progress import Progress
 from credly_connector.ops.setup import FAILED, IN_PROGRESS, SKIPPED, SetupStep, run_setup
 from credly_connector.ops.steps_report import EARLIER, StepsReport, graph_failed
@@ -121,6 +121,19 @@ class RebuildSteps:
     def _remaining(self) -> float:
         return max(0.0, self.deadline - self.clock())
 
+    def _crawl(self, organization_id: str, *, resume: bool) -> LocalCrawl:
+        """The rebuild's full crawl of one organisation into the new connection."""
+        return run_crawl(
+            self.new,
+            "full",
+            trigger=TRIGGER,
+            organization_id=organization_id,
+            workers=self.workers,
+            timeout_s=self._remaining(),
+            progress=self.progress,
+            resume=resume,
+        )
+
     def _graph(self, run: Callable[[ProvisioningClient], Awaitable[T]]) -> T:
         async def go() -> T:
             async with self.ctx.graph_session() as graph:
@@ -158,15 +171,7 @@ class RebuildSteps:
             if previous is not None and previous.status == "succeeded":
                 done.append(str(known))
                 continue
-            result = run_crawl(
-                self.new,
-                "full",
-                trigger=TRIGGER,
-                organization_id=org,
-                workers=self.workers,
-                timeout_s=self._remaining(),
-                progress=self.progress,
-            )
+            result = self._crawl(org, resume=False)
             if result.record is None and result.busy_with:
                 busy = self.ctx.crawls.get(result.busy_with)
                 if busy is None or busy.trigger != TRIGGER:
@@ -178,16 +183,7 @@ class RebuildSteps:
                         f"{_RERUN} once crawl {result.busy_with} has ended",
                     )
                 # The rebuild's own crawl, left by a run that stopped: continue it here.
-                result = run_crawl(
-                    self.new,
-                    "full",
-                    trigger=TRIGGER,
-                    organization_id=org,
-                    workers=self.workers,
-                    timeout_s=self._remaining(),
-                    progress=self.progress,
-                    resume=True,
-                )
+                result = self._crawl(org, resume=True)
             if result.record is not None:
                 crawls = {**self.record.crawls, org: result.record.crawl_id}
                 self.record = self.store.save(replace(self.record, crawls=crawls))
