@@ -61,6 +61,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how long Ctrl-C lets running invocations finish (default 30)",
     )
     parser.add_argument(
+        "--invocation-log",
+        type=Path,
+        metavar="PATH",
+        help="append one JSON line per queue or timer invocation to PATH (function, "
+        "trigger, instance, start, duration, outcome)",
+    )
+    parser.add_argument(
         "--list", action="store_true", help="print the function table as JSON and exit"
     )
 
@@ -86,6 +93,7 @@ def main(args: argparse.Namespace) -> int:
             function_timeout_s=args.function_timeout,
             host_json=args.host_json,
             drain_timeout_s=args.drain_timeout,
+            invocation_log=args.invocation_log,
         )
         host.start()
     except (HostStartError, ValueError, RuntimeError) as error:

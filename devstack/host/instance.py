@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
@@ -21,6 +22,7 @@ from credly_connector.stores.transport import storage_transport
 from devstack.host.functions import FunctionTable
 from devstack.host.hostjson import HostSettings
 from devstack.host.http import serve_functions
+from devstack.host.invocation_log import InvocationLog
 from devstack.host.invocations import Invocations, Running, worker_threads
 from devstack.host.ncrontab import ScheduleError
 from devstack.host.queues import LeaseRenewer, QueueListener
@@ -47,6 +49,8 @@ class InstanceOptions:
     message_lease_s: float
     function_timeout_s: float | None
     drain_timeout_s: float
+    invocation_log: str | None = None
+    """The file every instance appends one JSON line per invocation to (None: no log)."""
 
     def to_json(self) -> str:
         """The options as one JSON document."""
@@ -71,8 +75,16 @@ class Instance:
         self.host = host
         self.stopping = threading.Event()
         timeout = options.function_timeout_s or host.function_timeout_s
+        self.invocation_log = (
+            InvocationLog(Path(options.invocation_log), options.index)
+            if options.invocation_log
+            else None
+        )
         self.invocations = Invocations(
-            worker_threads(os.environ), timeout_s=timeout, on_timeout=self._timed_out
+            worker_threads(os.environ),
+            timeout_s=timeout,
+            on_timeout=self._timed_out,
+            log=self.invocation_log,
         )
         self.renewer = LeaseRenewer(options.message_lease_s)
         self._threads: list[threading.Thread] = []

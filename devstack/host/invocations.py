@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import threading
 import time
@@ -11,6 +12,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+
+from devstack.host.invocation_log import FAILED, SUCCEEDED, TIMED_OUT, InvocationLog
 
 THREAD_COUNT_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
 
@@ -30,6 +33,9 @@ class Running:
     function: str
     started: float
     detail: str
+    trigger: str = ""
+    started_at: float = 0.0
+    """The wall clock at its start (Unix seconds), for the invocation log."""
 
 
 class Invocations:
@@ -37,7 +43,8 @@ class Invocations:
 
     Sync functions run on a thread pool (several invocations of one function at once), async
     ones on one event loop thread. When an invocation runs longer than `timeout_s`,
-    `on_timeout` is called once with it (the host then restarts the worker).
+    `on_timeout` is called once with it (the host then restarts the worker). With `log`,
+    every invocation that ends (or times out) is appended to the invocation log.
     """
 
     def __init__(
@@ -46,8 +53,10 @@ class Invocations:
         *,
         timeout_s: float | None = None,
         on_timeout: Callable[[Running], None] | None = None,
+        log: InvocationLog | None = None,
     ) -> None:
         self.threads = threads
+        self.log = log
         self.timeout_s = timeout_s
         self.on_timeout = on_timeout
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="worker")
@@ -68,25 +77,36 @@ class Invocations:
         *,
         is_async: bool = False,
         detail: str = "",
+        trigger: str = "",
     ) -> Future[Any]:
         """Start one invocation; its future holds the function's result or exception.
+
+        Args:
+            trigger: What invoked it (the queue's name, `timer`), for the invocation log.
 
         Once `drain` began, the future comes back cancelled: the caller releases its input.
         """
         if self._stop.is_set() or self._draining:
             return _cancelled()
         if is_async:
-            key = self._begin(function, detail)
+            key = self._begin(function, detail, trigger)
             future = asyncio.run_coroutine_threadsafe(handler(**arguments), self._event_loop())
-            future.add_done_callback(lambda _: self._end(key))
+            future.add_done_callback(
+                lambda done: self._end(
+                    key, FAILED if done.cancelled() or done.exception() else SUCCEEDED
+                )
+            )
             return future
 
         def run() -> Any:
-            key = self._begin(function, detail)
+            key = self._begin(function, detail, trigger)
+            outcome = FAILED
             try:
-                return handler(**arguments)
+                answer = handler(**arguments)
+                outcome = SUCCEEDED
+                return answer
             finally:
-                self._end(key)
+                self._end(key, outcome)
 
         try:
             return self._pool.submit(run)
@@ -113,16 +133,38 @@ class Invocations:
         self._stop.set()
         return True
 
-    def _begin(self, function: str, detail: str) -> int:
+    def _begin(self, function: str, detail: str, trigger: str) -> int:
         with self._lock:
             key = next(self._ids)
-            self._running[key] = Running(function, time.monotonic(), detail)
+            self._running[key] = Running(
+                function, time.monotonic(), detail, trigger=trigger, started_at=time.time()
+            )
             return key
 
-    def _end(self, key: int) -> None:
+    def _end(self, key: int, outcome: str) -> None:
+        ended = time.monotonic()
         with self._lock:
-            self._running.pop(key, None)
+            run = self._running.pop(key, None)
             self._lock.notify_all()
+        if run is not None:
+            self._record(run, ended, outcome)
+
+    def _record(self, run: Running, ended: float, outcome: str) -> None:
+        if self.log is None:
+            return
+        try:
+            self.log.record(
+                run.function,
+                run.trigger,
+                start=run.started_at,
+                start_monotonic=run.started,
+                duration_s=ended - run.started,
+                outcome=outcome,
+                detail=run.detail,
+            )
+        except OSError as error:  # a full or vanished disk must not fail the function
+            logging.getLogger("devstack.host").warning("invocation log off: %s", error)
+            self.log = None
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -148,6 +190,8 @@ class Invocations:
                 ]
             for key, run in late:
                 reported.add(key)
+                # Written before `on_timeout`, which ends the worker process.
+                self._record(run, now, TIMED_OUT)
                 self.on_timeout(run)
 
 

@@ -225,6 +225,7 @@ class QueueListener:
             {self.function.argument: argument},
             is_async=self.function.is_async,
             detail=f"message {message.id}, delivery {count}",
+            trigger=self.queue.queue_name,
         )
         future.add_done_callback(lambda done: self._settle(item, done))
 

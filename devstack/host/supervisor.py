@@ -67,6 +67,8 @@ class FunctionsHost(Service):
         host_json: The host.json to read (the app's by default).
         drain_timeout_s: How long a stopping instance lets running invocations finish.
         startup_timeout_s: How long to wait for the instances to be ready.
+        invocation_log: A file every instance appends one JSON line to per ended queue or
+            timer invocation (see `devstack.host.invocation_log`); None: no log.
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class FunctionsHost(Service):
         host_json: Path | None = None,
         drain_timeout_s: float = DRAIN_TIMEOUT_S,
         startup_timeout_s: float = 60.0,
+        invocation_log: Path | None = None,
     ) -> None:
         if instances < 1:
             raise ValueError("instances must be at least 1")
@@ -99,6 +102,7 @@ class FunctionsHost(Service):
         self.host_json = host_json or HOST_JSON
         self.drain_timeout_s = drain_timeout_s
         self.startup_timeout_s = startup_timeout_s
+        self.invocation_log = invocation_log
         self.restarts = 0
         self._slots: list[_Slot] = []
         self._base_url: str | None = None
@@ -212,6 +216,7 @@ class FunctionsHost(Service):
             message_lease_s=self.message_lease_s,
             function_timeout_s=self.function_timeout_s,
             drain_timeout_s=self.drain_timeout_s,
+            invocation_log=str(self.invocation_log.resolve()) if self.invocation_log else None,
         )
         env = {name: os.environ[name] for name in SYSTEM_VARIABLES if name in os.environ}
         env.update(self.env)

@@ -137,6 +137,7 @@ class TimerRunner:
             {self.function.argument: TimerRequest(past_due=past_due)},
             is_async=self.function.is_async,
             detail=detail,
+            trigger="timer",
         )
         future.add_done_callback(self._report)
 
