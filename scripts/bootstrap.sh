@@ -44,3 +44,29 @@ if [ ! -x node_modules/.bin/azurite ] || [ "$(cat "$npm_stamp" 2>/dev/null || tr
   npm ci --no-audit --no-fund --loglevel=error >&2
   echo "$npm_want" >"$npm_stamp"
 fi
+
+# The preview page's browser test drives the system Chromium (Debian package `chromium`):
+# installed once when missing; when that cannot be done here, one line says how.
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_cmd=()
+  if command -v apt-get >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then
+      apt_cmd=(env DEBIAN_FRONTEND=noninteractive apt-get)
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+      apt_cmd=(sudo -n env DEBIAN_FRONTEND=noninteractive apt-get)
+    fi
+  fi
+  if [ "${#apt_cmd[@]}" -gt 0 ]; then
+    echo "bootstrap: installing Chromium (Debian package chromium) for the browser test" >&2
+    apt_log="$(mktemp)"
+    if ! { "${apt_cmd[@]}" update -qq && "${apt_cmd[@]}" install -y -qq chromium; } \
+      >"$apt_log" 2>&1; then
+      tail -n 5 "$apt_log" >&2
+    fi
+    rm -f "$apt_log"
+  fi
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo "error: Chromium is missing and could not be installed: run 'apt-get install -y" \
+      "chromium' as root (tests/preview/test_browser.py fails without it)" >&2
+  fi
+fi

@@ -11,15 +11,16 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from html import escape
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from credly_connector.preview.index import Person, card_anchor, index_html
+from credly_connector.preview.style import STYLE
 from credly_connector.rules.reasons import REASON_FIXES
 from credly_connector.stores.crawls import CrawlRecord
 from credly_connector.stores.previews import ACTIONS, PersonPreview
-from credly_connector.stores.tables import to_iso
 
 ACTION_LABELS = {
     "create": "New profile item",
@@ -30,36 +31,7 @@ ACTION_LABELS = {
 SECTIONS = (("certifications", "Certifications"), ("awards", "Awards"))
 DESCRIPTION_CHARS = 300
 CSP = "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'"
-STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f3f2f1;
-color:#201f1e}
-header.page,section.summary{background:#fff;margin:0 0 16px;padding:16px 24px;
-box-shadow:0 1px 2px rgba(0,0,0,.1)}
-h1{margin:0 0 8px;font-size:22px}
-.totals span,.marker{display:inline-block;border-radius:12px;padding:2px 10px;margin-right:6px;
-font-size:13px;background:#edebe9}
-.create .marker,.totals .create{background:#dff6dd}
-.update .marker,.totals .update{background:#fff4ce}
-.delete .marker,.totals .delete{background:#fde7e9}
-table{border-collapse:collapse}
-td,th{text-align:left;padding:4px 12px 4px 0;vertical-align:top;font-size:14px}
-main{display:flex;flex-wrap:wrap;gap:16px;padding:0 24px 24px}
-article.card{background:#fff;width:420px;border-radius:6px;padding:16px;
-box-shadow:0 1px 3px rgba(0,0,0,.15);border-top:4px solid #c8c6c4}
-article.create{border-top-color:#107c10}
-article.update{border-top-color:#c19c00}
-article.delete{border-top-color:#a4262c}
-article h2{font-size:16px;margin:0 0 6px;word-break:break-all}
-article h3{font-size:13px;text-transform:uppercase;color:#605e5c;margin:14px 0 6px}
-.changes{font-size:13px;color:#605e5c;margin:6px 0}
-ul.entries{list-style:none;margin:0;padding:0}
-li.entry{display:flex;gap:10px;margin:0 0 10px}
-li.entry img{width:48px;height:48px;object-fit:contain;flex:none}
-li.entry .noimage{width:48px;height:48px;background:#edebe9;flex:none}
-.name{font-weight:600;word-break:break-word}
-.meta{font-size:12px;color:#605e5c;word-break:break-word}
-.new{font-size:11px;background:#dff6dd;border-radius:8px;padding:0 6px;margin-left:4px}
-"""
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True)
@@ -127,19 +99,46 @@ def _user_principal_name(preview: PersonPreview) -> str:
     return preview.user_principal_name or _text(upn) or preview.user_id
 
 
-def _entry_html(entry: Entry, added: set[str]) -> str:
-    image = (
-        f'<img src="{escape(entry.image_url)}" alt="" loading="lazy" referrerpolicy="no-referrer">'
-        if entry.image_url
-        else '<span class="noimage"></span>'
+def human_date(value: str) -> str:
+    """`2026-03-12` (or an ISO timestamp) as `12 Mar 2026`; other text as it is."""
+    try:
+        day = date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return value
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def human_moment(moment: datetime) -> str:
+    """A moment as `1 Nov 2026, 09:05 UTC`."""
+    utc = moment.astimezone(UTC)
+    return f"{human_date(utc.date().isoformat())}, {utc:%H:%M} UTC"
+
+
+def _date_html(value: str) -> str:
+    shown = human_date(value)
+    if shown == value:
+        return escape(value)
+    return f'<time datetime="{escape(value.strip()[:10])}">{escape(shown)}</time>'
+
+
+def _image_html(image_url: str) -> str:
+    """The badge image over its placeholder (shown alone when there is no image or it fails)."""
+    if not image_url:
+        return '<span class="noimage"></span>'
+    return (
+        f'<span class="thumb"><img src="{escape(image_url)}" alt="" loading="lazy" '
+        'referrerpolicy="no-referrer"></span>'
     )
+
+
+def _entry_html(entry: Entry, added: set[str]) -> str:
     name = escape(entry.name or entry.badge_id)
     if entry.web_url:
         name = f'<a href="{escape(entry.web_url)}" rel="noopener noreferrer">{name}</a>'
     new = '<span class="new">new</span>' if entry.badge_id in added else ""
-    dates = f"Issued {escape(entry.issued)}" if entry.issued else ""
+    dates = f"Issued {_date_html(entry.issued)}" if entry.issued else ""
     if entry.expires:
-        dates += f" · Expires {escape(entry.expires)}"
+        dates += f" · Expires {_date_html(entry.expires)}"
     description = entry.description
     if len(description) > DESCRIPTION_CHARS:
         description = description[:DESCRIPTION_CHARS].rstrip() + "…"
@@ -150,7 +149,7 @@ def _entry_html(entry: Entry, added: set[str]) -> str:
         lines.append(f'<div class="meta">{dates}</div>')
     if description:
         lines.append(f'<div class="meta" dir="auto">{escape(description)}</div>')
-    return f'<li class="entry">{image}<div>{"".join(lines)}</div></li>'
+    return f'<li class="entry">{_image_html(entry.image_url)}<div>{"".join(lines)}</div></li>'
 
 
 def _changes_html(preview: PersonPreview) -> str:
@@ -184,8 +183,8 @@ def card_html(preview: PersonPreview) -> str:
     if action == "delete":
         sections.append("<p>No badge is left to show: the profile item would be deleted.</p>")
     return (
-        f'<article class="card {action}" id="user-{escape(preview.user_id)}">'
-        f"<h2>{escape(_user_principal_name(preview))}</h2>"
+        f'<article class="card {action}" id="{escape(card_anchor(preview.user_id))}">'
+        f'<h2 class="upn" dir="auto">{escape(_user_principal_name(preview))}</h2>'
         f'<span class="marker">{ACTION_LABELS[action]}</span>'
         f"{_changes_html(preview)}{''.join(sections)}</article>"
     )
@@ -214,6 +213,30 @@ def _order(previews: Iterable[PersonPreview]) -> list[PersonPreview]:
     )
 
 
+def _organisation_html(organization_id: str, previews: Sequence[PersonPreview]) -> str:
+    """The organisation by name where the badges tell it, with its id in a readable form.
+
+    Neither the crawl record nor the previews store the Credly organisation's own name, so the
+    page names it after the issuer that most of the previewed badges name (the organisation
+    itself for the badges it issues), and says so.
+    """
+    issuers = Counter(
+        entry.issuer
+        for preview in previews
+        for prop, _ in SECTIONS
+        for entry in entries_of(preview.item, prop)
+        if entry.issuer
+    )
+    code = f'<code class="id">{escape(organization_id)}</code>'
+    if not issuers:
+        return f"organisation {code}"
+    name, _ = issuers.most_common(1)[0]
+    return (
+        f"organisation <strong>{escape(name)}</strong> "
+        f"(the issuer named on most of its badges; id {code})"
+    )
+
+
 def render_page(
     record: CrawlRecord, previews: Sequence[PersonPreview], *, generated_at: datetime
 ) -> str:
@@ -224,12 +247,15 @@ def render_page(
         for action in ACTIONS
     )
     facts = (
-        f"Crawl {escape(record.crawl_id)} ({escape(record.kind)}) of organisation "
-        f"{escape(record.organization_id)}: {escape(record.status)}, requested "
-        f"{escape(to_iso(record.created_at))}. Page generated {escape(to_iso(generated_at))}."
+        f"A {escape(record.kind)} crawl of {_organisation_html(record.organization_id, previews)}"
+        f", {escape(record.status)}; requested {escape(human_moment(record.created_at))}. "
+        f'Crawl id <code class="id">{escape(record.crawl_id)}</code>; page generated '
+        f"{escape(human_moment(generated_at))}."
     )
     warning = "" if record.dry_run else "<p><strong>This crawl was not a dry run.</strong></p>"
-    cards = "".join(card_html(p) for p in _order(previews))
+    ordered = _order(previews)
+    cards = "".join(card_html(p) for p in ordered)
+    people = index_html([Person(_user_principal_name(p), p.user_id) for p in ordered])
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -244,6 +270,7 @@ def render_page(
         "the crawl would write it, and what changes against the item written last.</p>"
         f'<p class="totals">{chips}</p></header>'
         f'<section class="summary"><h2>Badges skipped</h2>{_skipped_html(record)}</section>'
+        f"{people}"
         f"<main>{cards or '<p>No person would get a profile item.</p>'}</main>"
         "</body></html>\n"
     )
