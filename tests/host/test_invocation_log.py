@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from devstack.host.invocation_log import FAILED, SUCCEEDED, read_invocations
+from devstack.host.invocation_log import FAILED, SUCCEEDED, TIMED_OUT, read_invocations
+from devstack.standin import Knobs
 from devstack.standin.knobs import Fault, FaultKind
-from tests.host.conftest import TEST_QUEUES, HostStack
+from tests.host.conftest import TEST_QUEUES, HostStack, wait_until
 
 STAGES = ("crawl_start", "crawl_pages", "crawl_plan", "crawl_profiles", "crawl_finish")
 
@@ -72,3 +73,26 @@ def test_a_failing_invocation_is_logged_as_failed_once_per_delivery(
     assert [r.detail.rsplit(" ", 1)[1] for r in failed] == ["1", "2", "3"]
     poison = [r for r in records if r.trigger == "crawl-pages-poison"]
     assert [(r.function, r.outcome) for r in poison] == [("crawl_pages_poison", SUCCEEDED)]
+
+
+def test_an_invocation_outliving_the_function_timeout_is_logged_before_its_worker_goes(
+    make_host_stack: Callable[..., HostStack], tmp_path: Path
+) -> None:
+    # Given Credly answering after 3 s, a function timeout of 1.5 s, and an invocation log.
+    stack = make_host_stack(seed=3, credly_knobs=Knobs(latency_s=3.0))
+    log = tmp_path / "invocations.jsonl"
+    host = stack.host(timers=False, function_timeout_s=1.5, message_lease_s=3.0, invocation_log=log)
+
+    # When a crawl's start stage (which reads Credly) outlives the timeout.
+    crawl_id = stack.request_crawl(host)
+    wait_until(lambda: host.restarts >= 1, "an instance restart", timeout_s=30)
+    stack.pipeline.stack.credly.api.knobs.set_latency(0.0)
+    assert stack.wait_crawl(host, crawl_id)["status"] == "succeeded"
+    host.stop()
+
+    # Then its line says it timed out after about the timeout, and the next delivery (by the
+    # replacement instance, another process) succeeded.
+    starts = [r for r in read_invocations(log) if r.function == "crawl_start"]
+    assert [r.outcome for r in starts] == [TIMED_OUT, SUCCEEDED]
+    assert 1.5 <= starts[0].duration_s < 3.0
+    assert starts[0].pid != starts[1].pid
