@@ -1,7 +1,7 @@
 """The preview page's index of people: find one person among thousands without any script.
 
 People are grouped by the first letter of their name (accents folded, anything else under
-`#`); a group larger than `GROUP_LIMIT` is split again by its next letter, and so on, each
+`#`); a group larger than `GROUP_LIMIT` is split again by its next letters, and so on, each
 group a `<details>` element the browser opens on a click. The names link to their cards by
 fragment (`#user-<id>`), which the strict Content-Security-Policy allows as plain navigation.
 """
@@ -15,8 +15,6 @@ from html import escape
 from urllib.parse import quote
 
 GROUP_LIMIT = 120
-# Past this prefix length a group is listed whole, however large (equal names never split).
-MAX_PREFIX = 6
 OTHER = "#"
 
 
@@ -53,19 +51,31 @@ def _link(person: Person) -> str:
     return f'<li><a href="{escape(href)}" dir="auto">{escape(person.name)}</a></li>'
 
 
+def _split(people: Sequence[Person], depth: int) -> dict[str, list[Person]]:
+    """People by the first letters of their names: the fewest letters past `depth` that part
+    them in two or more groups (names sharing a long start, such as `maria.0001`, `maria.0002`,
+    go straight to `maria.00`, `maria.01`...); one group when the names cannot be told apart.
+    """
+    longest = max(len(_folded(p.name)) for p in people)
+    groups: dict[str, list[Person]] = {}
+    for length in range(depth + 1, longest + 1):
+        groups = {}
+        for person in people:
+            groups.setdefault(_folded(person.name)[:length], []).append(person)
+        if len(groups) > 1:
+            return groups
+    return groups
+
+
 def _group(label: str, people: Sequence[Person], depth: int) -> str:
-    """One `<details>`: the people themselves, or subgroups by one more letter when many."""
+    """One `<details>`: the people themselves, or subgroups by more letters when many."""
     summary = f'<summary>{escape(label)}<span class="count">{len(people)}</span></summary>'
-    if len(people) <= GROUP_LIMIT or depth >= MAX_PREFIX:
+    subgroups = _split(people, depth) if len(people) > GROUP_LIMIT else {}
+    if len(subgroups) <= 1:
         links = "".join(_link(p) for p in people)
         return f"<details>{summary}<ol>{links}</ol></details>"
-    subgroups: dict[str, list[Person]] = {}
-    for person in people:
-        subgroups.setdefault(_folded(person.name)[: depth + 1], []).append(person)
-    if len(subgroups) == 1:  # one longer prefix for all: look one letter further at once
-        return _group(label, people, depth + 1)
     inner = "".join(
-        _group(_label(prefix), members, depth + 1) for prefix, members in subgroups.items()
+        _group(_label(prefix), members, len(prefix)) for prefix, members in subgroups.items()
     )
     return f"<details>{summary}{inner}</details>"
 

@@ -15,13 +15,13 @@ _PLACEHOLDER = "radial-gradient(circle at 50% 45%,#c8c6c4 0 12px,transparent 13p
 STYLE = f"""
 *,*::before,*::after{{box-sizing:border-box}}
 body{{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f3f2f1;
-color:#201f1e;overflow-wrap:anywhere}}
+color:#201f1e;overflow-wrap:break-word}}
 header.page,section.summary,nav.people{{background:#fff;margin:0 0 16px;padding:16px 24px;
 box-shadow:0 1px 2px rgba(0,0,0,.1)}}
 h1{{margin:0 0 8px;font-size:22px}}
 h2{{font-size:18px;margin:0 0 8px}}
 code.id{{font-family:ui-monospace,Consolas,monospace;font-size:13px;background:#f3f2f1;
-padding:0 4px;border-radius:3px}}
+padding:0 4px;border-radius:3px;overflow-wrap:anywhere}}
 .totals span,.marker{{display:inline-block;border-radius:12px;padding:2px 10px;margin:0 6px 4px 0;
 font-size:13px;background:#edebe9}}
 .create .marker,.totals .create{{background:#dff6dd}}
@@ -38,7 +38,7 @@ nav.people summary::-webkit-details-marker{{display:none}}
 nav.people details[open]>summary{{background:#c7e0f4}}
 nav.people details details{{margin-left:8px}}
 nav.people ol{{list-style:none;margin:6px 0 0;padding:0 0 0 8px;columns:18rem;column-gap:24px}}
-nav.people li{{font-size:14px;padding:3px 0;break-inside:avoid}}
+nav.people li{{font-size:14px;padding:3px 0;break-inside:avoid;overflow-wrap:anywhere}}
 .count{{font-weight:400;color:#605e5c;font-size:12px;margin-left:4px}}
 main{{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,22rem),1fr));gap:16px;
 padding:0 24px 24px;align-items:start}}

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
-from credly_connector.preview.page import render_page
+from credly_connector.preview.index import GROUP_LIMIT, Person, index_html
+from credly_connector.preview.page import human_date, human_moment, render_page
 from credly_connector.rules import Badge, compose_item_report, parse_badge
 from credly_connector.stores.crawls import SUCCEEDED, CrawlRecord
 from credly_connector.stores.previews import PersonPreview
-from tests.rules.builders import ORG_ID, make_raw_badge, make_user
+from tests.rules.builders import ORG_ID, make_badge, make_raw_badge, make_user
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 CRAWL = CrawlRecord(
@@ -49,6 +51,11 @@ def _parse(page: str) -> _Tags:
     parser.feed(page)
     parser.close()
     return parser
+
+
+def _words(page: str) -> str:
+    """The page's text with its whitespace runs made single spaces."""
+    return " ".join(" ".join(_parse(page).text).split())
 
 
 def _hostile_badge() -> Badge:
@@ -166,3 +173,45 @@ def test_the_skip_summary_lists_each_reason_with_its_count_and_fix() -> None:
     assert "make the badge public" in text
     assert "<i>odd</i>" in text
     assert "No person would get a profile item." in text
+
+
+def test_dates_read_as_people_write_them() -> None:
+    assert human_date("2026-03-12") == "12 Mar 2026"
+    assert human_date("2025-01-01T14:41:00Z") == "1 Jan 2025"
+    assert human_date("soon") == "soon"  # not a date: shown as it is (escaped by the page)
+    assert human_moment(datetime(2026, 11, 1, 9, 5, tzinfo=UTC)) == "1 Nov 2026, 09:05 UTC"
+
+
+def test_the_header_names_the_organisation_after_its_badges_issuer_else_shows_its_id() -> None:
+    badge = make_badge(issuing_authority="Contoso <Learning>")
+    composed = compose_item_report(
+        make_user(), [badge], web_url="https://www.credly.com", index_skills=False
+    )
+    assert composed is not None
+
+    named = _words(render_page(CRAWL, [_preview(composed.item)], generated_at=NOW))
+    bare = _words(render_page(CRAWL, [], generated_at=NOW))
+
+    assert "organisation Contoso <Learning> (the issuer named on most of its badges" in named
+    assert ORG_ID in named
+    assert f"organisation {ORG_ID}" in bare
+    assert "2026-11-01" not in named + bare
+    assert "requested 1 Nov 2026, 00:00 UTC" in bare
+
+
+def test_the_index_splits_a_crowded_letter_until_each_list_is_short() -> None:
+    people = [Person(f"maria.{n:04d}@contoso.com", f"id-{n}") for n in range(300)]
+    people += [Person("Émile Zola", "id-e"), Person("42team@contoso.com", "id-42")]
+
+    page = index_html(people)
+
+    parsed = _parse(page)
+    summaries = re.findall(r"<summary>([^<]*)<", page)
+    # The accent folded; the 300 names that share "maria.0" split where they differ.
+    assert summaries[:5] == ["E", "M", "Maria.00", "Maria.01", "Maria.02"]
+    assert summaries[-1] == "#"  # digits and the like last
+    lists = page.split("<ol>")[1:]
+    assert all(chunk.count("<li>") <= GROUP_LIMIT for chunk in lists)
+    assert sum(chunk.count("<li>") for chunk in lists) == len(people)
+    links = [attrs["href"] for tag, attrs in parsed.tags if tag == "a"]
+    assert "#user-id-e" in links
