@@ -3,8 +3,9 @@
 Layout rules the browser test holds us to: nothing wider than the viewport (the card grid's
 columns shrink to the screen, long words such as UPNs wrap anywhere), and a badge image that
 cannot load shows the same placeholder as a badge without an image, never a broken-image box:
-the image sits over the placeholder, and a failed image's `::after` (rendered only when the
-image did not load) paints the placeholder over the broken-image icon and the alt text.
+the image sits over the placeholder (which also shows while it loads, and through a badge's
+transparent corners), and a failed image's `::after` (rendered only when the image did not
+load) paints the placeholder over the broken-image icon and the alt text.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ li.entry{{display:flex;gap:10px;margin:0 0 10px}}
 li.entry>div{{min-width:0}}
 .thumb,.noimage{{position:relative;display:block;width:48px;height:48px;flex:none;
 overflow:hidden;border-radius:4px;background:{_PLACEHOLDER}}}
-.thumb img{{display:block;width:48px;height:48px;object-fit:contain;background:#fff;
-color:transparent;font-size:0}}
+.thumb img{{display:block;width:48px;height:48px;object-fit:contain;color:transparent;
+font-size:0}}
 .thumb img::after{{content:"";position:absolute;inset:0;background:{_PLACEHOLDER}}}
 .name{{font-weight:600}}
 .meta{{font-size:12px;color:#605e5c}}
