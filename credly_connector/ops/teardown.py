@@ -159,6 +159,7 @@ def storage_step(ctx: CrawlContext, *, confirmed: bool) -> SetupStep:
 def _storage(ctx: CrawlContext, *, confirmed: bool) -> SetupStep:
     tables, queues = storage_names(ctx)
     existing_tables = {t.name for t in ctx.tables.service.list_tables()} & set(tables)
+    existing_tables |= set(ctx.seen.crawl_tables())  # full crawls' marks, one table each
     existing_queues = {q.name for q in ctx.queues.service.list_queues()} & set(queues)
     detail = f"{len(existing_tables)} table(s) and {len(existing_queues)} queue(s)"
     if not existing_tables and not existing_queues:

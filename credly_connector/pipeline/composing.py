@@ -19,6 +19,7 @@ from credly_connector.rules.badges import Badge
 from credly_connector.rules.eligibility import decide_badges
 from credly_connector.rules.identity import DirectoryIndex
 from credly_connector.rules.items import compose_item_report, item_id_for
+from credly_connector.stores.badges import BadgeStore
 from credly_connector.stores.people import GONE, PersonRecord, PersonVersion, PersonWrite
 from credly_connector.stores.previews import compare
 from credly_connector.stores.recipients import RecipientRecord
@@ -50,58 +51,102 @@ class PersonPlan:
 
 
 class BatchSource:
-    """Where a batch reads its badges and people: as its message says, or one by one.
+    """Where a batch reads its badges and people.
 
-    A batch whose plan read the stores (`ProfileMessage.known`) reads its badges as one
-    range of rows plus a few single emails and, on its first attempt, does not read the
-    people the plan saw without an item. Any other batch (incremental crawls, recomposes)
-    reads each email and person.
+    A full crawl's range batch (`ProfileMessage.span`) reads its range of badge rows at once
+    (`read_span`) and any email outside it one by one; every other batch (incremental crawls,
+    people batches, recomposes) reads each email and person.
 
     Every person's row must be read before their badges (their write is conditional on it):
-    a known batch reads its people (`read_people`) before its range of rows (`read_span`).
+    `read_people` comes before the `read_span` their badges are composed from.
     """
 
     def __init__(
         self, ctx: CrawlContext, message: ProfileMessage | None = None, *, first: bool = False
     ) -> None:
         self.ctx = ctx
-        self._known = message is not None and message.known
-        self._people_known = self._known and first
-        self._outside: frozenset[str] = frozenset()
-        self._stored: frozenset[str] = frozenset()
+        self.range: tuple[str, ...] = tuple(message.span) if message is not None else ()
+        # Nobody had an item when the plan looked, and no earlier attempt wrote one.
+        self._absent = first and message is not None and bool(message.span) and message.fresh
         self._span: dict[str, list[Badge]] = {}
-        self._span_keys: tuple[str, ...] = ()
         self._people: dict[str, PersonVersion] = {}
-        if message is not None and self._known:
-            self._outside = frozenset(message.outside)
-            self._stored = frozenset(message.stored)
-            self._span_keys = tuple(message.span)
 
     def read_people(self, user_ids: Sequence[str]) -> None:
         """Read the rows of `user_ids` now (before `read_span`), for `person` to answer."""
         for user_id in user_ids:
-            self._people[user_id] = self._read_person(user_id)
+            absent = self._absent
+            self._people[user_id] = PersonVersion() if absent else self.ctx.people.read(user_id)
 
-    def read_span(self) -> None:
-        """Read the batch's range of badge rows (once its people are read)."""
-        if self._span_keys:
-            self._span = self.ctx.badges.between(self._span_keys[0], self._span_keys[-1])
+    def has_item(self, user_id: str) -> bool:
+        """Whether the row `read_people` read for the user holds an item."""
+        version = self._people.get(user_id)
+        return version is not None and version.record is not None
+
+    def read_span(self) -> dict[str, list[Badge]]:
+        """Read (again) the batch's range of badge rows: its badges by email."""
+        if self.range:
+            self._span = self.ctx.badges.in_range(self.range[0], self.range[-1])
+        return self._span
+
+    def covers(self, email: str) -> bool:
+        """Whether the email's rows are in the batch's range."""
+        if not self.range:
+            return False
+        prefix = BadgeStore.row_prefix(email)
+        start, stop = self.range[0], self.range[-1]
+        return start <= prefix and (not stop or prefix < stop)
 
     def badges_of(self, email: str) -> list[Badge]:
         """The stored badges of one email."""
-        if not self._known or email in self._outside:
-            return self.ctx.badges.badges_of(email)
-        return self._span.get(email, [])
+        if self.covers(email):
+            return self._span.get(email, [])
+        return self.ctx.badges.badges_of(email)
 
     def person(self, user_id: str) -> PersonVersion:
         """The stored row of a user: as `read_people` read it, otherwise read now."""
         version = self._people.pop(user_id, None)
-        return version if version is not None else self._read_person(user_id)
+        return version if version is not None else self.ctx.people.read(user_id)
 
-    def _read_person(self, user_id: str) -> PersonVersion:
-        if self._people_known and user_id not in self._stored:
-            return PersonVersion()  # the plan saw no row: the write creates it
-        return self.ctx.people.read(user_id)
+
+@dataclass(frozen=True)
+class RangeMembers:
+    """Whom a range batch's emails resolve to.
+
+    Attributes:
+        users: Everyone its emails resolve to (or may have left an item: shared emails).
+        unresolved: The emails that resolve to nobody, whose decisions are recorded.
+    """
+
+    users: tuple[str, ...]
+    unresolved: tuple[str, ...]
+
+
+def resolve_range(
+    index: DirectoryIndex, found: dict[str, list[Badge]], gone: Sequence[str]
+) -> RangeMembers:
+    """Resolve the emails of a range batch: those with rows (`found`) and swept ones."""
+    users: set[str] = set()
+    unresolved: list[str] = []
+    for email in sorted(set(found) | set(gone)):
+        resolution = index.resolve(email)
+        if resolution.user is not None:
+            users.add(resolution.user.id)
+        else:
+            unresolved.append(email)
+            users.update(resolution.candidates)  # a shared email may have left their items
+    return RangeMembers(tuple(sorted(users)), tuple(unresolved))
+
+
+def owns(source: BatchSource, index: DirectoryIndex, user_id: str) -> bool:
+    """Whether a range batch recomposes this user: their first email with badges is its.
+
+    A user with an email before the range that has badges belongs to an earlier range.
+    """
+    start = source.range[0] if source.range else ""
+    return not any(
+        BadgeStore.row_prefix(email) < start and source.ctx.badges.badges_of(email)
+        for email in index.emails_of(user_id)
+    )
 
 
 def prepare_person(

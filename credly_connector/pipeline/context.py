@@ -24,6 +24,7 @@ from credly_connector.stores.overrides import OverrideStore
 from credly_connector.stores.people import PersonStore
 from credly_connector.stores.previews import PreviewStore
 from credly_connector.stores.recipients import RecipientStore
+from credly_connector.stores.seen import SeenStore
 from credly_connector.stores.steps import StepStore
 from credly_connector.stores.tables import Tables
 
@@ -46,6 +47,8 @@ class PipelineOptions:
         batch_size: Users per profile message.
         write_concurrency: Item writes in flight per profile batch.
         tenant_id: AZURE_TENANT_ID; unset, the tenant comes from the Graph token's `tid`.
+        plan_slice_s: How long one slice of a full crawl's plan runs before it hands the
+            rest of its walk to the next slice's message (far under the function timeout).
     """
 
     organizations: tuple[str, ...]
@@ -57,6 +60,7 @@ class PipelineOptions:
     batch_size: int = 100
     write_concurrency: int = 8
     tenant_id: str | None = None
+    plan_slice_s: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ class CrawlContext:
         self.previews = PreviewStore(tables)
         self.recipients = RecipientStore(tables)
         self.directory = DirectoryStore(tables)
+        self.seen = SeenStore(tables)
         self._credly_factory = credly
         self._credly: dict[str, CredlyClient] = {}
         self._lock = threading.Lock()

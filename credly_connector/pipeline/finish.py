@@ -72,6 +72,10 @@ def finish(ctx: CrawlContext, record: CrawlRecord) -> CrawlRecord | None:
         if saved.status == SUCCEEDED and not saved.dry_run:
             clear_pending(ctx, saved)  # under the lease: no dry run adds to the set meanwhile
         ctx.leases.release(record.organization_id, record.crawl_id)
+        if saved.status == SUCCEEDED:
+            # The plan, the only reader, is done (a failed crawl may be retried: it keeps
+            # its marks until housekeeping).
+            ctx.seen.drop(record.crawl_id)
         log.info(
             "crawl %s: %s",
             saved.status,

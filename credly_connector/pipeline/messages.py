@@ -33,9 +33,27 @@ class PageMessage:
 
 @dataclass(frozen=True)
 class PlanMessage:
-    """All pages are settled: decide who must be recomposed and enqueue the batches."""
+    """Plan the crawl's profile batches, one slice at a time (see `pipeline/plan.py`).
+
+    The first message (from the pages' last step) has only the crawl id; each slice of a
+    full crawl's plan sends the next, saying where to go on.
+
+    Attributes:
+        slice: The slice's number (0 for the first message, which is slice 1).
+        part: The walk the slice continues: `orphans`, `badges`, `people`, then `send`.
+        after: Where that walk resumes: a row key, a user id, or a batch number (`send`).
+        batch: The number the slice's first batch gets.
+        sweep: Whether every page succeeded, so rows no page saw are swept.
+        fresh: Whether nobody had an item when the plan began.
+    """
 
     crawl_id: str
+    slice: int = 0
+    part: str = ""
+    after: str = ""
+    batch: int = 1
+    sweep: bool = False
+    fresh: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,20 +61,21 @@ class ProfileMessage:
     """Recompose the items of some users, and record decisions for unresolved emails.
 
     Attributes:
-        known: Whether the plan read the stores for this batch (a full crawl's plan does),
-            which makes the next three exact as of the plan: the batch reads its badges as
-            one range (`span`, first and last email) plus the `outside` emails one by one,
-            no other email has a badge, and only the users in `stored` have an item.
+        span: For a full crawl's range batch, (start, stop): the batch owns the badge rows
+            whose keys fall in [start, stop) ('' = unbounded), and recomposes the people
+            they resolve to that have no item yet (those with one are in the crawl's people
+            batches); `emails` then lists the range's emails whose rows the crawl swept.
+        fresh: Whether nobody had an item when the plan began: a range batch's first
+            attempt then reads nobody's row (its writes create them, and one that
+            someone created since is refused and composed again).
     """
 
     crawl_id: str
     batch: int
     user_ids: tuple[str, ...] = ()
     emails: tuple[str, ...] = field(default=())
-    known: bool = False
     span: tuple[str, ...] = ()
-    outside: tuple[str, ...] = ()
-    stored: tuple[str, ...] = ()
+    fresh: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,13 +137,21 @@ def decode(stage: str, body: str | bytes, kind: type[M]) -> M:
                 batch=int(raw["batch"]),
                 user_ids=_strings(raw, "user_ids"),
                 emails=_strings(raw, "emails"),
-                known=bool(raw.get("known", False)),
                 span=_strings(raw, "span"),
-                outside=_strings(raw, "outside"),
-                stored=_strings(raw, "stored"),
+                fresh=bool(raw.get("fresh", False)),
             )
         elif expected is PageMessage:
             message = PageMessage(crawl_id=raw["crawl_id"], page=int(raw["page"]))
+        elif expected is PlanMessage:
+            message = PlanMessage(
+                crawl_id=raw["crawl_id"],
+                slice=int(raw.get("slice", 0)),
+                part=str(raw.get("part", "")),
+                after=str(raw.get("after", "")),
+                batch=int(raw.get("batch", 1)),
+                sweep=bool(raw.get("sweep", False)),
+                fresh=bool(raw.get("fresh", False)),
+            )
         else:
             message = _TYPES[stage](crawl_id=raw["crawl_id"])
     except (KeyError, TypeError, ValueError) as exc:

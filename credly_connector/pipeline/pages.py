@@ -41,7 +41,6 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
     page = ctx.credly_for(record.organization_id).badge_page(number, crawl_query(record))
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    seen: list[str] = []
     badges: dict[str, Badge] = {}
     for raw in page.badges:
         parsed = parse_badge(raw, organization_id=record.organization_id)
@@ -57,8 +56,6 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
             continue
         badges[parsed.id] = parsed  # a repeated id on one page counts once
     counts["badges_seen"] = len(badges)
-    if record.kind == FULL:
-        seen = [BadgeKey.of(b).digest() for b in badges.values()]
     changed, moved = _compare(ctx, record, list(badges.values()))
     rows = [b for b, _ in changed]
     emails = {b.recipient_email for b in rows} | {old.recipient_email for old in moved}
@@ -73,6 +70,9 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
     ]
     if not moved:
         before_rows.append(lambda: ctx.badges.index_many(rows))
+    if record.kind == FULL:  # what the plan's sweep checks the stored rows against
+        keys = [BadgeKey.of(b).row_key() for b in badges.values()]
+        before_rows.append(lambda: ctx.seen.mark_seen(record.crawl_id, keys))
     with ThreadPoolExecutor(len(before_rows), thread_name_prefix="page-writes") as pool:
         for write in [pool.submit(write) for write in before_rows]:
             write.result()
@@ -105,7 +105,6 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
         DONE,
         counts=dict(counts),
         reasons=dict(reasons),
-        seen=tuple(seen),
     )
 
 

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from credly_connector import telemetry
 from credly_connector.errors import ConfigurationError
@@ -29,14 +30,17 @@ from credly_connector.pipeline.composing import (
     PersonPlan,
     commit_people,
     explain_email,
+    owns,
     prepare_person,
     preview_person,
+    resolve_range,
     write_person,
 )
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.messages import FinishMessage, ProfileMessage
 from credly_connector.pipeline.rewrites import rewrite_person
 from credly_connector.pipeline.steps import execute_step
+from credly_connector.rules.identity import DirectoryIndex
 from credly_connector.stores.crawls import CrawlRecord
 from credly_connector.stores.steps import BATCH, DONE, StepRecord
 
@@ -57,7 +61,9 @@ def handle_profiles(ctx: CrawlContext, message: ProfileMessage, delivery: Delive
         delivery,
         work=lambda record, first: asyncio.run(compose_batch(ctx, record, message, first=first)),
         followups=lambda record: [FinishMessage(record.crawl_id)],
-        message=message,  # its users cannot be rebuilt later: a retry sends it again
+        # Its users cannot be rebuilt later: a retry sends it again, no longer fresh (this
+        # attempt may have written some of its people).
+        message=replace(message, fresh=False),
     )
 
 
@@ -67,9 +73,7 @@ async def compose_batch(
     """Recompose every user of the batch and record decisions for its unresolved emails.
 
     Args:
-        first: Whether this is the batch's first attempt, when the people the plan saw
-            without an item still have none (a later attempt reads every person: an earlier
-            one may have written some).
+        first: Whether this is the batch's first attempt (no earlier one wrote anybody).
     """
     index = ctx.directory_index(record.directory_version)
     now = ctx.clock()
@@ -87,11 +91,7 @@ async def compose_batch(
         initializer=telemetry.adopt,
         initargs=(telemetry.current_labels(),),
     ) as pool:
-        # Every person's row before any badge: their records are conditional on these reads.
-        await asyncio.gather(
-            *(loop.run_in_executor(pool, source.read_people, [u]) for u in message.user_ids)
-        )
-        await loop.run_in_executor(pool, source.read_span)
+        user_ids, emails = await _members(source, index, message, pool)
         async with _graph_unless_dry_run(ctx, record) as graph:
             limit = asyncio.Semaphore(max(ctx.options.write_concurrency, 1) * 2)
 
@@ -131,9 +131,7 @@ async def compose_batch(
                     reasons.update(plan.reasons)
                     await commit(COMMIT_EVERY)
 
-            results = await asyncio.gather(
-                *(one(u) for u in message.user_ids), return_exceptions=True
-            )
+            results = await asyncio.gather(*(one(u) for u in user_ids), return_exceptions=True)
             await commit(1)  # what succeeded is recorded, even when others failed
         for result in results:
             if isinstance(result, BaseException):
@@ -143,7 +141,7 @@ async def compose_batch(
                 loop.run_in_executor(
                     pool, explain_email, source, index, email, now, record.crawl_id
                 )
-                for email in message.emails
+                for email in emails
             )
         )
         for _, skipped in explained:
@@ -152,15 +150,50 @@ async def compose_batch(
             await loop.run_in_executor(
                 pool, ctx.recipients.record_many, [recipient for recipient, _ in explained]
             )
-    _report(record, message, counts, reasons, failures)
+    _report(
+        record, message, people=len(user_ids), counts=counts, reasons=reasons, failures=failures
+    )
     return StepRecord(
         record.crawl_id, BATCH, message.batch, DONE, counts=dict(counts), reasons=dict(reasons)
     )
 
 
+async def _members(
+    source: BatchSource, index: DirectoryIndex, message: ProfileMessage, pool: ThreadPoolExecutor
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The batch's users, their rows read, and the unresolved emails it explains.
+
+    A range batch learns its people from a first read of its rows; it recomposes those with
+    no item (the people batches have the others) whose first email with badges is its own;
+    then it reads its rows again: what they are composed from, read after their people's
+    rows.
+    """
+    loop = asyncio.get_running_loop()
+    if not message.span:
+        await asyncio.gather(
+            *(loop.run_in_executor(pool, source.read_people, [u]) for u in message.user_ids)
+        )
+        return message.user_ids, message.emails
+    found = await loop.run_in_executor(pool, source.read_span)
+    members = resolve_range(index, found, message.emails)
+    # Every person's row before any badge: their records are conditional on these reads.
+    await asyncio.gather(
+        *(loop.run_in_executor(pool, source.read_people, [u]) for u in members.users)
+    )
+    chosen = [u for u in members.users if not source.has_item(u)]
+    owned = await asyncio.gather(
+        *(loop.run_in_executor(pool, owns, source, index, u) for u in chosen)
+    )
+    await loop.run_in_executor(pool, source.read_span)
+    users = tuple(u for u, mine in zip(chosen, owned, strict=True) if mine)
+    return users, members.unresolved
+
+
 def _report(
     record: CrawlRecord,
     message: ProfileMessage,
+    *,
+    people: int,
     counts: Counter[str],
     reasons: Counter[str],
     failures: list[BaseException],
@@ -172,7 +205,7 @@ def _report(
         log.warning(
             "%d of %d people failed in batch %d",
             len(failures),
-            len(message.user_ids),
+            people,
             message.batch,
             extra={"crawl_id": record.crawl_id, "stage": "profiles"},
         )

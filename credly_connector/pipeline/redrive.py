@@ -38,6 +38,7 @@ from credly_connector.pipeline.messages import (
     ProfileMessage,
     decode,
 )
+from credly_connector.pipeline.plan import STEP as PLAN_STEP
 from credly_connector.pipeline.transitions import redrive_phase, redriven
 from credly_connector.stores.crawls import FAILED, CrawlRecord
 from credly_connector.stores.steps import BATCH, PAGE, StepRecord
@@ -110,7 +111,9 @@ def redrive_crawl(ctx: CrawlContext, crawl_id: str) -> Redrive:
     removed = remove_poison(ctx, crawl_id)
     if phase == "pages":
         ctx.steps.reset(crawl_id, steps, record.total_pages or 0)
-        ctx.steps.discard(crawl_id, BATCH)  # the plan runs again and numbers new batches
+        # The plan runs again, from its first slice, and numbers new batches.
+        ctx.steps.discard(crawl_id, BATCH)
+        ctx.steps.discard(crawl_id, PLAN_STEP)
     else:
         ctx.steps.reset(crawl_id, steps, record.total_batches or 0)
     ctx.queues.send_all(messages)

@@ -45,6 +45,7 @@ def prune(ctx: CrawlContext, organization_id: str, now: datetime) -> Pruned:
     for crawl in older:
         for role in (steps.ROLE, crawlsets.ROLE, previews.ROLE):
             rows += ctx.tables.delete_partition(role, crawl.crawl_id)
+        ctx.seen.drop(crawl.crawl_id)  # a crawl that never finished left its table
     cutoff = quote(to_iso(now - EVENT_RETENTION))
     events = ctx.tables.delete_partition(
         event_store.ROLE, organization_id, f"updated_at lt {cutoff}"

@@ -69,7 +69,9 @@ def execute_step(
     if existing is None or not existing.settled:
         attempts = (existing.attempts if existing else 0) + 1
         try:
-            result = work(record, existing is None and delivery.dequeue_count <= 1)
+            # A planned step's record (a batch's, holding its message) has no attempt yet.
+            untried = existing is None or existing.attempts == 0
+            result = work(record, untried and delivery.dequeue_count <= 1)
         except ConfigurationError as config_error:
             # Credentials or settings: no retry can help, so the step fails now.
             ctx.steps.put(
@@ -117,8 +119,9 @@ def execute_step(
                     attempts,
                     counts=result.counts,
                     reasons=result.reasons,
-                    seen=result.seen,
                     finished_at=ctx.clock(),
+                    # A planned batch keeps the message it ran (what the plan gave it).
+                    message=existing.message if existing is not None else "",
                 )
             )
     keep_lease(ctx, record)

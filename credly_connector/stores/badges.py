@@ -9,7 +9,6 @@ content hash so an unchanged badge is never rewritten.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
@@ -53,14 +52,15 @@ class BadgeKey:
         """The key of a badge's row."""
         return cls(badge.organization_id, badge.recipient_email, badge.id)
 
+    @classmethod
+    def from_row(cls, organization_id: str, row_key: str) -> BadgeKey:
+        """The key of the row `row_key` of an organisation's partition."""
+        email, _, badge_id = row_key.partition(_SEPARATOR)
+        return cls(organization_id, decode_key(email), decode_key(badge_id))
+
     def row_key(self) -> str:
         """The row key: encoded email, separator, badge id."""
         return f"{encode_key(self.email)}{_SEPARATOR}{encode_key(self.badge_id)}"
-
-    def digest(self) -> str:
-        """A short stable digest of the email and badge id (what page checkpoints remember)."""
-        raw = f"{self.email}\n{self.badge_id}".encode()
-        return hashlib.blake2b(raw, digest_size=8).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,7 @@ def _badge(entity: Any) -> Badge:
 
 
 def _key(entity: Any) -> BadgeKey:
-    email, _, badge_id = str(entity["RowKey"]).partition(_SEPARATOR)
-    return BadgeKey(str(entity["PartitionKey"]), decode_key(email), decode_key(badge_id))
+    return BadgeKey.from_row(str(entity["PartitionKey"]), str(entity["RowKey"]))
 
 
 class BadgeStore:
@@ -187,6 +186,26 @@ class BadgeStore:
         """The sort key of an email among the rows (how `between` ranges are ordered)."""
         return encode_key(email)
 
+    @staticmethod
+    def row_prefix(email: str) -> str:
+        """Where an email's rows begin: every row key from here to the next email's is its."""
+        return encode_key(email) + _SEPARATOR
+
+    def in_range(self, start: str, stop: str) -> dict[str, list[Badge]]:
+        """The stored badges of every configured organisation with row keys in [start, stop).
+
+        `start` and `stop` are `row_prefix` values ('' = unbounded), so whole emails fall on
+        one side. One range query per organisation.
+        """
+        found: dict[str, list[Badge]] = {}
+        for organization_id in self._organizations:
+            query = f"PartitionKey eq {quote(organization_id)} and RowKey ge {quote(start)}"
+            if stop:
+                query += f" and RowKey lt {quote(stop)}"
+            for entity in self._table.query_entities(query):
+                found.setdefault(_key(entity).email, []).append(_badge(entity))
+        return found
+
     def get(self, key: BadgeKey) -> Badge | None:
         """One stored badge."""
         try:
@@ -227,9 +246,14 @@ class BadgeStore:
         for entity in self._table.list_entities(select=["data"]):
             yield _badge(entity)
 
-    def keys(self, organization_id: str) -> Iterator[BadgeKey]:
-        """The key of every stored badge of an organisation (its partition: full crawls)."""
+    def keys(self, organization_id: str, start: str = "") -> Iterator[BadgeKey]:
+        """The keys of an organisation's stored badges in row order, from row key `start` on.
+
+        Read lazily a query page at a time (full crawls walk their organisation with it).
+        """
         query = f"PartitionKey eq {quote(organization_id)}"
+        if start:
+            query += f" and RowKey ge {quote(start)}"
         for entity in self._table.query_entities(query, select=["PartitionKey", "RowKey"]):
             yield _key(entity)
 

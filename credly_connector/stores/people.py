@@ -175,9 +175,11 @@ class PersonStore:
             if record.content_hash != GONE:
                 yield record
 
-    def user_ids(self) -> Iterator[str]:
-        """Every person with an item (a scan: full crawls only)."""
+    def user_ids(self, after: str = "") -> Iterator[str]:
+        """Every person with an item, in id order, after `after` (read lazily: full crawls)."""
         query = f"PartitionKey eq {quote(PARTITION)}"
+        if after:
+            query += f" and RowKey gt {quote(after)}"
         for entity in self._table.query_entities(query, select=["RowKey", "hash"]):
             if entity.get("hash", GONE) != GONE:
                 yield str(entity["RowKey"])

@@ -7,7 +7,7 @@ detecting "the last step is done" costs a few reads per bucket, not one listing 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -54,11 +54,11 @@ class StepRecord:
     Attributes:
         counts: Named counters (badges seen/changed, people written...).
         reasons: Skipped badges per reason.
-        seen: Short digests of the (email, badge id) pairs a page saw (full crawls only).
         error: The last error, when an attempt failed (one short line, no secrets).
         error_at: When the last failed attempt ended.
-        message: The queue message body that re-drives the step, kept once an attempt
-            failed when it cannot be rebuilt from the step number (profile batches).
+        message: The queue message body of a step that cannot be rebuilt from its number
+            (profile batches: the plan keeps it on the batch's record, which keeps it), so
+            that a retry of the crawl can send it again.
     """
 
     crawl_id: str
@@ -68,7 +68,6 @@ class StepRecord:
     attempts: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
-    seen: tuple[str, ...] = ()
     error: str = ""
     finished_at: datetime | None = None
     error_at: datetime | None = None
@@ -115,7 +114,6 @@ def _to_entity(record: StepRecord) -> dict[str, Any]:
         "attempts": record.attempts,
         "counts": dumps(record.counts),
         "reasons": dumps(record.reasons),
-        "seen": " ".join(record.seen),
         "error": record.error[:MAX_ERROR_CHARS],
         "finished_at": to_iso(record.finished_at),
         "error_at": to_iso(record.error_at),
@@ -138,7 +136,6 @@ def _message_of(entity: Any) -> str:
 
 
 def _from_entity(entity: Any) -> StepRecord:
-    seen = str(entity.get("seen", ""))
     return StepRecord(
         crawl_id=str(entity["PartitionKey"]),
         kind=str(entity["kind"]),
@@ -147,7 +144,6 @@ def _from_entity(entity: Any) -> StepRecord:
         attempts=int(entity.get("attempts", 0)),
         counts=loads(entity.get("counts"), {}),
         reasons=loads(entity.get("reasons"), {}),
-        seen=tuple(seen.split()) if seen else (),
         error=str(entity.get("error", "")),
         finished_at=from_iso(entity.get("finished_at")),
         error_at=from_iso(entity.get("error_at")),
@@ -159,6 +155,7 @@ class StepStore:
     """Step records and progress bitmaps, one partition per crawl."""
 
     def __init__(self, tables: Tables) -> None:
+        self._tables = tables
         self._table = tables.table(ROLE)
 
     def get(self, crawl_id: str, kind: str, number: int) -> StepRecord | None:
@@ -172,10 +169,17 @@ class StepStore:
         """Write a step's record (replacing what an earlier attempt wrote)."""
         self._table.upsert_entity(_to_entity(record), mode=UpdateMode.REPLACE)
 
-    def records(self, crawl_id: str, kind: str) -> Iterator[StepRecord]:
-        """Every record of one kind of step of a crawl, in step order."""
+    def put_many(self, records: Iterable[StepRecord]) -> int:
+        """Write several records of one crawl in transactions (replacing earlier ones)."""
+        return self._tables.upsert_many(ROLE, map(_to_entity, records))
+
+    def records(self, crawl_id: str, kind: str, first: int = 1) -> Iterator[StepRecord]:
+        """The records of one kind of step of a crawl, in step order, from step `first` on.
+
+        Read lazily a query page at a time.
+        """
         query = (
-            f"PartitionKey eq {quote(crawl_id)} and RowKey ge {quote(kind + '-')}"
+            f"PartitionKey eq {quote(crawl_id)} and RowKey ge {quote(_row(kind, first))}"
             f" and RowKey lt {quote(kind + '.')}"
         )
         for entity in self._table.query_entities(query):

@@ -209,23 +209,31 @@ def test_an_unconflicted_crawl_records_people_in_transactions_of_25(make_pipelin
     written = len(pipeline.stored())
     first = counter.count
     counter.count = 0
-    assert pipeline.crawl("full").succeeded
+    again = pipeline.crawl("full")
+    assert again.succeeded
+    assert again.record is not None
     second = counter.count
+    without_item = again.record.counts.get("people_without_item", 0)
 
-    # Then the first recorded people in transactions of up to 25 (one scan of the empty
-    # table, at most one transaction per 25 people and one per batch's remainder), and
-    # the second read each stored person once and recorded nobody
+    # Then the first recorded people in transactions of up to 25 (two reads of the empty
+    # table: the plan's look for anyone with an item, and its walk of the people; at most
+    # one transaction per 25 people and one per batch's remainder) and read nobody's row;
+    # the second recorded nobody, reading each stored person twice (their range batch
+    # looks whether they have an item, their people batch composes them), each person with
+    # badges but no item once, and the table twice
     batches = -(-written // pipeline.settings.crawl.profile_batch_size)
     assert pipeline.stored() == pipeline.expected()
-    assert 0 < first <= 1 + -(-written // 25) + batches
-    assert written <= second <= written + 2
+    assert 0 < first <= 2 + -(-written // 25) + batches
+    assert second == 2 * written + without_item + 2
 
 
 class ReadOrder:
     """The order in which a crawl read people's rows and ranges of badge rows."""
 
     def __init__(self, people_table: str, badges_table: str) -> None:
-        self._person = re.compile(re.escape(f"/{people_table}(PartitionKey="))
+        self._person = re.compile(
+            re.escape(f"/{people_table}(PartitionKey=") + r"'[^']*',RowKey='([^']*)'"
+        )
         self._range = re.compile(re.escape(f"/{badges_table}()") + r".*RowKey ge '([^']*)'")
         self.reads: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -236,12 +244,9 @@ class ReadOrder:
             return
         url = unquote(str(request.url))
         ranged = self._range.search(url)
+        person = self._person.search(url)
         read = (
-            ("span", ranged.group(1))
-            if ranged
-            else ("person", "")
-            if self._person.search(url)
-            else None
+            ("span", ranged.group(1)) if ranged else ("person", person.group(1)) if person else None
         )
         if read:
             with self._lock:
@@ -258,24 +263,28 @@ def test_a_batch_reads_every_persons_row_before_its_badges(make_pipeline) -> Non
     # When the batch composes them again
     assert pipeline.crawl("full").succeeded
 
-    # Then it read every stored person's row before its range of badge rows (the other
-    # range is the batch of emails that resolve to nobody): a record conditional on that
-    # row then proves the badges were read after any earlier record
+    # Then the batch that composed each stored person (their people batch) read their row
+    # before their badges: a record conditional on that row then proves the badges were
+    # read after any earlier record
     stored = pipeline.stored()
-    assert len(stored) <= pipeline.settings.crawl.profile_batch_size
-    emails = {
-        encode_key(p.credly_email.lower())
+    assert stored
+    people = {
+        p.directory_user_id: encode_key(p.credly_email.lower())
         for p in pipeline.world.people
         if p.directory_user_id and p.directory_user_id.replace("-", "") in stored
     }
-    # A range starts at its first email's key and the store's two-character separator.
-    kinds = [
-        "person" if kind == "person" else "people's span" if low[:-2] in emails else "other"
-        for kind, low in order.reads
-    ]
-    assert kinds.count("people's span") == 1
-    assert kinds.count("person") == len(stored)
-    assert max(i for i, k in enumerate(kinds) if k == "person") < kinds.index("people's span")
+    assert len(people) == len(stored)
+    for user_id, email in people.items():
+        rows = [
+            i for i, (kind, key) in enumerate(order.reads) if kind == "person" and key == user_id
+        ]
+        # An email's own range starts at its key and the store's two-character separator.
+        badges = [
+            i for i, (kind, low) in enumerate(order.reads) if kind == "span" and low[:-2] == email
+        ]
+        assert rows, user_id
+        assert badges, email
+        assert min(rows) < min(badges), (user_id, order.reads)
 
 
 def test_a_writer_refused_every_time_gives_up_and_the_next_delivery_rewrites(

@@ -27,6 +27,7 @@ from credly_connector.retry import RetryPolicy
 from credly_connector.rules.items import item_id_for
 from credly_connector.runtime import pipeline_options, storage_clients
 from credly_connector.settings import Settings
+from credly_connector.stores.badges import BadgeStore
 from credly_connector.stores.crawls import (
     FAILED,
     FULL,
@@ -302,13 +303,21 @@ def test_a_failed_profile_batch_is_redriven_once_when_retried_twice_at_once(
     assert failure["attempts"] == MAX_DELIVERIES
     assert "500" in failure["error"]
     assert (failure["step"],) == record.failed_steps
-    # And the batch's message is kept on its step, naming the person.
+    # And the batch's message is kept on its step: a first crawl's range batch, whose
+    # range of badge rows holds the person's.
     number = int(failure["step"].removeprefix("batch-"))
     step = ctx.steps.get(crawl_id, BATCH, number)
     assert step is not None
     kept = decode(PROFILES, step.message, ProfileMessage)
     assert (kept.crawl_id, kept.batch) == (crawl_id, number)
-    assert victim in {item_id_for(user) for user in kept.user_ids}
+    [email] = [
+        p.credly_email.lower()
+        for p in pipeline.world.people
+        if p.directory_user_id and item_id_for(p.directory_user_id) == victim
+    ]
+    low, high = kept.span
+    assert low <= BadgeStore.row_prefix(email)
+    assert not high or BadgeStore.row_prefix(email) < high
     # And everyone else's item is written, the watermark untouched.
     expected = pipeline.expected()
     assert pipeline.stored() == {k: v for k, v in expected.items() if k != victim}
