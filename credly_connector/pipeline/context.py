@@ -47,8 +47,9 @@ class PipelineOptions:
         batch_size: Users per profile message.
         write_concurrency: Item writes in flight per profile batch.
         tenant_id: AZURE_TENANT_ID; unset, the tenant comes from the Graph token's `tid`.
-        plan_slice_s: How long one slice of a full crawl's plan runs before it hands the
-            rest of its walk to the next slice's message (far under the function timeout).
+        slice_s: How long one invocation of a stage whose work grows with the organisation
+            (the start's page messages, a full crawl's plan) runs before it hands the rest
+            to a message of its own (far under the function timeout).
     """
 
     organizations: tuple[str, ...]
@@ -60,7 +61,7 @@ class PipelineOptions:
     batch_size: int = 100
     write_concurrency: int = 8
     tenant_id: str | None = None
-    plan_slice_s: float = 20.0
+    slice_s: float = 20.0
 
 
 @dataclass(frozen=True)

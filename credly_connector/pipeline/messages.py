@@ -18,9 +18,15 @@ STAGES = (START, PAGES, PLAN, PROFILES, FINISH)
 
 @dataclass(frozen=True)
 class StartMessage:
-    """Start a crawl that was requested (its record and lease exist)."""
+    """Start a crawl that was requested (its record and lease exist).
+
+    Attributes:
+        sent: Once the crawl started, how many page messages earlier invocations sent (a
+            start that ran out of time sends the rest from its next message).
+    """
 
     crawl_id: str
+    sent: int = 0
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,8 @@ def decode(stage: str, body: str | bytes, kind: type[M]) -> M:
             )
         elif expected is PageMessage:
             message = PageMessage(crawl_id=raw["crawl_id"], page=int(raw["page"]))
+        elif expected is StartMessage:
+            message = StartMessage(crawl_id=raw["crawl_id"], sent=int(raw.get("sent", 0)))
         elif expected is PlanMessage:
             message = PlanMessage(
                 crawl_id=raw["crawl_id"],

@@ -4,7 +4,7 @@ An incremental crawl plans the people whose badges or directory entry changed, a
 badges expired, in one invocation: a day's changes.
 
 A full crawl recomposes everyone, so its plan walks stores that grow with the organisation.
-It runs in slices, each a few seconds to `PipelineOptions.plan_slice_s` long (far under the
+It runs in slices, each a few seconds to `PipelineOptions.slice_s` long (far under the
 function timeout), each handing the rest to the next slice's message (`PlanMessage`). Nothing
 is held in memory but the slice's own rows. The walks, in order:
 
@@ -173,7 +173,8 @@ def _full_slice(ctx: CrawlContext, record: CrawlRecord, message: PlanMessage) ->
         return  # a late copy of a slice: the plan went on without it
     checkpoint = ctx.steps.get(record.crawl_id, STEP, number)
     if checkpoint is not None and checkpoint.status == DONE:
-        if checkpoint.message:  # it ran: its successor may not have been sent
+        # It ran; unless its successor did too, a crash may have come before it was sent.
+        if checkpoint.message and ctx.steps.get(record.crawl_id, STEP, number + 1) is None:
             ctx.queues.send_text(PLAN, checkpoint.message)
         return
     sweep, fresh = message.sweep, message.fresh
@@ -188,7 +189,7 @@ def _full_slice(ctx: CrawlContext, record: CrawlRecord, message: PlanMessage) ->
         message.batch,
         sweep,
         fresh,
-        deadline=time.monotonic() + ctx.options.plan_slice_s,
+        deadline=time.monotonic() + ctx.options.slice_s,
     )
     finished = _walk(ctx, record, work)
     # The batches first, each with its message, then the checkpoint naming the next slice.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 
 from credly_connector import telemetry
@@ -106,7 +107,7 @@ def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -
     if record is None or record.final:
         return
     if record.phase != "start":
-        _resend(ctx, record)
+        _resend(ctx, record, message.sent)
         return
     lease = ctx.leases.current(record.organization_id)
     if lease is None or lease.holder != record.crawl_id:
@@ -159,12 +160,20 @@ def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -
     _resend(ctx, saved)
 
 
-def _resend(ctx: CrawlContext, record: CrawlRecord) -> None:
-    """Send the messages the start stage owes (again, after a crash), then say so."""
+def _resend(ctx: CrawlContext, record: CrawlRecord, sent: int = 0) -> None:
+    """Send the messages the start stage owes (again, after a crash), then say so.
+
+    Page messages go out for at most `PipelineOptions.slice_s`; the rest are sent by
+    the next start message, which says how many went (`sent`).
+    """
     if owes_followup(record, "pages", STEP):
-        ctx.queues.send_all(
-            PageMessage(record.crawl_id, n) for n in range(1, (record.total_pages or 0) + 1)
-        )
+        deadline = time.monotonic() + ctx.options.slice_s
+        total = record.total_pages or 0
+        for number in range(sent + 1, total + 1):
+            ctx.queues.send(PageMessage(record.crawl_id, number))
+            if number < total and time.monotonic() >= deadline:
+                ctx.queues.send(StartMessage(record.crawl_id, sent=number))
+                return
     elif owes_followup(record, "plan", STEP):
         ctx.queues.send(PlanMessage(record.crawl_id))
     else:

@@ -22,7 +22,7 @@ BATCH_SIZE = "40"
 
 def _sliced(pipeline: Pipeline, seconds: float) -> None:
     """Give every plan slice `seconds` (0: each slice plans one batch and hands over)."""
-    pipeline.ctx.options = dataclasses.replace(pipeline.ctx.options, plan_slice_s=seconds)
+    pipeline.ctx.options = dataclasses.replace(pipeline.ctx.options, slice_s=seconds)
 
 
 def _plan_checkpoints(pipeline: Pipeline, crawl_id: str) -> list[PlanMessage | None]:

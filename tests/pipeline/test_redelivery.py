@@ -9,6 +9,7 @@ got lost, so the queue delivers the message again much later), and runs each han
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -144,6 +145,40 @@ def test_duplicated_and_shuffled_deliveries_converge_to_the_oracle(
     assert pipeline.stored() == pipeline.expected()
     touched = {change.person_index for change in changes}
     assert pipeline.writes() + pipeline.deletes() - before <= len(touched)
+    assert queued_messages(pipeline.ctx) == 0
+
+
+def test_a_start_and_a_plan_in_slices_converge_under_redelivery(
+    make_pipeline: Callable[..., Pipeline],
+) -> None:
+    # Given slices with no time of their own: every start and plan invocation sends one
+    # message or plans one batch, then hands the rest to a message of its own
+    pipeline = make_pipeline(
+        badges=100, seed=34, env={**FAST_WRITES, "PROFILE_BATCH_SIZE": "25"}
+    )
+    pipeline.ctx.options = dataclasses.replace(pipeline.ctx.options, slice_s=0.0)
+    # (fewer replays than the other tests: a plan in slices is a long chain of messages)
+    driver = Redeliverer(pipeline.ctx, random.Random(4), replay_share=0.1)
+
+    # When a full crawl runs under redelivery, then it leaves the oracle's items, each
+    # written once
+    full = driver.crawl("full")
+    assert full.status == SUCCEEDED, full
+    expected = pipeline.expected()
+    assert pipeline.stored() == expected
+    assert (pipeline.writes(), pipeline.deletes()) == (len(expected), 0)
+    assert queued_messages(pipeline.ctx) == 0
+
+    # When badges vanish from Credly and a second full crawl sweeps them under redelivery,
+    # then it removed exactly those and wrote only their people
+    mutator = Mutator(pipeline.world, seed=4)
+    removed = [mutator.delete_badge(), mutator.delete_badge()]
+    before = pipeline.writes() + pipeline.deletes()
+    again = driver.crawl("full")
+    assert again.status == SUCCEEDED, again
+    assert again.counts.get("badges_removed") == len(removed)
+    assert pipeline.stored() == pipeline.expected()
+    assert pipeline.writes() + pipeline.deletes() - before <= len(removed)
     assert queued_messages(pipeline.ctx) == 0
 
 
