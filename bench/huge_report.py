@@ -12,7 +12,7 @@ mpl.use("Agg")  # files only; never a window
 
 import matplotlib.pyplot as plt
 
-from bench.huge import HugeOptions, run_huge
+from bench.huge import HUGE_BADGES, HugeOptions, run_huge
 from bench.huge_figures import STAGES, verdicts
 from bench.report import scenario_document, write_document
 from bench.scenarios import CREDLY_PAGE_LATENCY_S, FULL, GRAPH_LATENCY_S
@@ -84,8 +84,13 @@ def markdown_tables(crawls: list[dict[str, Any]]) -> str:
     return "\n\n".join([summary, stages, memory])
 
 
-def plot(crawls: list[dict[str, Any]], out_dir: Path) -> Path:
-    """`huge.png`: per crawl, item writes/s over time above each stage's span."""
+def results_name(badges: int) -> str:
+    """`huge` for the generator's largest organisation, `huge-20000` for a smaller trial."""
+    return NAME if badges == HUGE_BADGES else f"{NAME}-{badges}"
+
+
+def plot(crawls: list[dict[str, Any]], out_dir: Path, name: str = NAME) -> Path:
+    """`NAME.png`: per crawl, item writes/s over time above each stage's span."""
     figure, axes = plt.subplots(
         2, max(1, len(crawls)), figsize=(5 * max(1, len(crawls)), 6), squeeze=False
     )
@@ -98,8 +103,8 @@ def plot(crawls: list[dict[str, Any]], out_dir: Path) -> Path:
         writes.set_ylabel("item writes/s")
         writes.legend(loc="upper right", fontsize="small")
         names = list(crawl["stages"])
-        for row, name in enumerate(names):
-            figures = crawl["stages"][name]
+        for row, stage in enumerate(names):
+            figures = crawl["stages"][stage]
             start, end = figures["first_start_s"], figures["last_end_s"]
             spans.barh(row, max(end - start, 0.1), left=start, height=0.6)
             spans.text(end, row, f" longest {figures['longest_s']:.1f} s", va="center", fontsize=7)
@@ -109,7 +114,7 @@ def plot(crawls: list[dict[str, Any]], out_dir: Path) -> Path:
         spans.set_xlim(0, max(crawl["wall_s"], 1) * 1.3)
     figure.tight_layout()
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{NAME}.png"
+    path = out_dir / f"{name}.png"
     figure.savefig(path, dpi=80)
     plt.close(figure)
     return path
@@ -118,8 +123,12 @@ def plot(crawls: list[dict[str, Any]], out_dir: Path) -> Path:
 def run_and_report(options: HugeOptions, out_dir: Path, out: TextIO) -> dict[str, Any]:
     """Run `huge`; the JSON is rewritten after each crawl (partial results survive a stop).
 
+    The files are `huge.json` and `huge.png` at 200,000 badges, `huge-BADGES.*` otherwise (a
+    trial does not overwrite the full-size figures).
+
     Returns the final document; prints the tables and the target lines to `out`.
     """
+    name = results_name(options.badges)
     settings = {
         **asdict(options),
         "crawls": [asdict(step) for step in options.crawls],
@@ -132,7 +141,7 @@ def run_and_report(options: HugeOptions, out_dir: Path, out: TextIO) -> dict[str
 
     def save(crawl: dict[str, Any]) -> None:
         crawls.append(crawl)
-        write_document(scenario_document(NAME, settings, crawls, all_verdicts(crawls)), out_dir)
+        write_document(scenario_document(name, settings, crawls, all_verdicts(crawls)), out_dir)
         out.write(
             f"measured {crawl['run']}: {crawl['wall_s']:.1f} s, {crawl['status']}, longest "
             f"invocation {crawl['longest_invocation_s']:.1f} s "
@@ -144,9 +153,9 @@ def run_and_report(options: HugeOptions, out_dir: Path, out: TextIO) -> dict[str
         run_huge(options, save)
     finally:
         if any(c["kind"] == FULL for c in crawls):
-            plot(crawls, out_dir)
+            plot(crawls, out_dir, name)
     found = all_verdicts(crawls)
-    document = scenario_document(NAME, settings, crawls, found)
+    document = scenario_document(name, settings, crawls, found)
     write_document(document, out_dir)
     out.write(f"\n## {NAME} ({options.badges:,} badges)\n\n{markdown_tables(crawls)}\n\n")
     out.write("\n".join(v.line() for v in found) + "\n")

@@ -17,7 +17,7 @@ import pytest
 
 from bench.huge import HugeOptions, main
 from bench.huge_figures import STAGES
-from bench.huge_report import run_and_report
+from bench.huge_report import results_name, run_and_report
 from bench.sampler import ProcessPeaks
 
 BADGES = 300
@@ -46,7 +46,7 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], 
 
 def test_every_crawl_is_measured_and_ends_exact_with_writes_equal_to_changed_items(measured):
     document, out_dir, _ = measured
-    stored = json.loads((out_dir / "huge.json").read_text(encoding="utf-8"))
+    stored = json.loads((out_dir / "huge-300.json").read_text(encoding="utf-8"))
     assert stored["crawls"] == document["crawls"]
     assert [c["run"] for c in stored["crawls"]] == ["full", "incremental-1%", "incremental-0"]
     for crawl in stored["crawls"]:
@@ -111,7 +111,12 @@ def test_the_target_lines_the_tables_and_the_plot_are_written(measured):
     assert "| full | 300 |" in printed
     assert "pages: wall / longest s (n)" in printed
     assert "FAIL full: efficiency >= 0.4" in printed
-    assert (out_dir / "huge.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out_dir / "huge-300.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_trial_size_is_written_apart_from_the_full_size_results() -> None:
+    assert results_name(200_000) == "huge"
+    assert results_name(20_000) == "huge-20000"
 
 
 def test_the_command_refuses_a_size_that_is_not_a_positive_number(capsys):
