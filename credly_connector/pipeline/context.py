@@ -50,6 +50,8 @@ class PipelineOptions:
         slice_s: How long one invocation of a stage whose work grows with the organisation
             (the start's page messages, a full crawl's plan) runs before it hands the rest
             to a message of its own (far under the function timeout).
+        batch_s: How long a profile batch starts people before it hands those it did not
+            begin to a message of the same batch (a batch paced by a low write limit).
     """
 
     organizations: tuple[str, ...]
@@ -62,6 +64,7 @@ class PipelineOptions:
     write_concurrency: int = 8
     tenant_id: str | None = None
     slice_s: float = 20.0
+    batch_s: float = 40.0
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ class PlanMessage:
         after: Where that walk resumes: a row key, a user id, or a batch number (`send`).
         batch: The number the slice's first batch gets.
         sweep: Whether every page succeeded, so rows no page saw are swept.
-        fresh: Whether nobody had an item when the plan began.
+        fresh: Whether the people walk found nobody with an item.
     """
 
     crawl_id: str
@@ -71,9 +71,9 @@ class ProfileMessage:
             whose keys fall in [start, stop) ('' = unbounded), and recomposes the people
             they resolve to that have no item yet (those with one are in the crawl's people
             batches); `emails` then lists the range's emails whose rows the crawl swept.
-        fresh: Whether nobody had an item when the plan began: a range batch's first
-            attempt then reads nobody's row (its writes create them, and one that
-            someone created since is refused and composed again).
+        fresh: Whether the plan found nobody with an item: a range batch then recomposes
+            everyone it finds, and its first attempt reads nobody's row (its writes create
+            them; one that someone created since is refused and composed again).
     """
 
     crawl_id: str

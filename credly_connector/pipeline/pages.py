@@ -70,7 +70,7 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
     ]
     if not moved:
         before_rows.append(lambda: ctx.badges.index_many(rows))
-    if record.kind == FULL:  # what the plan's sweep checks the stored rows against
+    if record.kind == FULL and not record.fresh:  # what the plan's sweep checks rows against
         keys = [BadgeKey.of(b).row_key() for b in badges.values()]
         before_rows.append(lambda: ctx.seen.mark_seen(record.crawl_id, keys))
     with ThreadPoolExecutor(len(before_rows), thread_name_prefix="page-writes") as pool:

@@ -16,7 +16,9 @@ is held in memory but the slice's own rows. The walks, in order:
    recomposes the people its emails resolve to that have no item.
 3. `people`: everyone with an item, in batches of users. After every sweep: anyone who gets
    an item after this walk got it from a composer that saw the sweeps, so a range batch
-   that finds an item leaves its person to the people batches (or to that composer).
+   that finds an item leaves its person to the people batches (or to that composer). When
+   nobody has an item (a first crawl), range batches are sent `fresh`: they recompose
+   everyone they find, without reading their rows first.
 4. `send`: the crawl moves to the profile phase with its number of batches, and the batches'
    messages, kept on their step records as they were planned, are sent.
 
@@ -49,6 +51,7 @@ from credly_connector.pipeline.messages import (
     FinishMessage,
     PlanMessage,
     ProfileMessage,
+    decode,
     encode,
 )
 from credly_connector.pipeline.pending import remember_crawl, take_pending
@@ -181,7 +184,6 @@ def _full_slice(ctx: CrawlContext, record: CrawlRecord, message: PlanMessage) ->
     if message.slice == 0:
         take_pending(ctx, record)
         sweep = _pages_complete(ctx, record)
-        fresh = next(ctx.people.user_ids(), None) is None
     work = _Slice(
         record.crawl_id,
         part,
@@ -320,7 +322,9 @@ def _badges(ctx: CrawlContext, record: CrawlRecord, work: _Slice) -> bool:
     rows = _rows(ctx, record, work.after)
     while True:
         chunk = list(itertools.islice(rows, CHUNK_ROWS))
-        if work.sweep:
+        # A fresh crawl found none of the organisation's rows stored: every row is one its
+        # pages (or a webhook since) wrote, and nothing is swept.
+        if work.sweep and not record.fresh:
             chunk = _swept(ctx, record, chunk)
         for row in chunk:
             if row.email != cut.last_email:
@@ -363,13 +367,7 @@ def _swept(ctx: CrawlContext, record: CrawlRecord, chunk: list[_Row]) -> list[_R
 
 def _close(work: _Slice, cut: _Cut, stop: str) -> None:
     work.planned(
-        ProfileMessage(
-            work.crawl_id,
-            work.batch,
-            emails=tuple(cut.gone),
-            span=(cut.start, stop),
-            fresh=work.fresh,
-        )
+        ProfileMessage(work.crawl_id, work.batch, emails=tuple(cut.gone), span=(cut.start, stop))
     )
     work.counts["badges_removed"] += cut.gone_rows
 
@@ -379,6 +377,8 @@ def _people(ctx: CrawlContext, record: CrawlRecord, work: _Slice) -> bool:
     people = ctx.people.user_ids(work.after)
     while True:
         users = tuple(itertools.islice(people, ctx.options.batch_size))
+        if not users and not work.after:
+            work.fresh = True  # nobody has an item: the range batches own everyone
         if users:
             work.planned(ProfileMessage(work.crawl_id, work.batch, user_ids=users))
             work.after = users[-1]
@@ -412,12 +412,20 @@ def _send_batches(ctx: CrawlContext, record: CrawlRecord, work: _Slice) -> bool:
         if step.number > total:
             break
         if step.message:
-            ctx.queues.send_text(PROFILES, step.message)
+            ctx.queues.send_text(PROFILES, _sent(step.message, fresh=work.fresh))
         work.after = str(step.number)
         if work.out_of_time() and step.number < total:
             return False
     ctx.crawls.save(current.with_changes(followup_sent=True))
     return True
+
+
+def _sent(body: str, *, fresh: bool) -> str:
+    """A planned batch's message as sent: a range batch learns whether anyone had an item."""
+    if not fresh:
+        return body
+    message = decode(PROFILES, body, ProfileMessage)
+    return encode(replace(message, fresh=True)) if message.span else body
 
 
 def _log_planned(record: CrawlRecord, batches: int) -> None:

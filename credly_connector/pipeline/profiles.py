@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from credly_connector import telemetry
 from credly_connector.errors import ConfigurationError
@@ -37,12 +38,12 @@ from credly_connector.pipeline.composing import (
     write_person,
 )
 from credly_connector.pipeline.context import CrawlContext, Delivery
-from credly_connector.pipeline.messages import FinishMessage, ProfileMessage
+from credly_connector.pipeline.messages import FinishMessage, ProfileMessage, encode
 from credly_connector.pipeline.rewrites import rewrite_person
 from credly_connector.pipeline.steps import execute_step
 from credly_connector.rules.identity import DirectoryIndex
 from credly_connector.stores.crawls import CrawlRecord
-from credly_connector.stores.steps import BATCH, DONE, StepRecord
+from credly_connector.stores.steps import BATCH, DONE, PENDING, StepRecord
 
 log = logging.getLogger(__name__)
 TABLE_THREADS = 8
@@ -83,6 +84,10 @@ async def compose_batch(
     loop = asyncio.get_running_loop()
     source = BatchSource(ctx, message, first=first)
     written: list[PersonPlan] = []
+    # People not begun once the batch's time is up: a message of the same batch takes them.
+    deadline = time.monotonic() + ctx.options.batch_s
+    begun: list[str] = []
+    left: list[str] = []
 
     # The pool's threads log with the batch's telemetry labels (threads start without them).
     with ThreadPoolExecutor(
@@ -119,6 +124,10 @@ async def compose_batch(
 
             async def one(user_id: str) -> None:
                 async with limit:
+                    if begun and time.monotonic() >= deadline:
+                        left.append(user_id)
+                        return
+                    begun.append(user_id)
                     plan = await loop.run_in_executor(
                         pool, prepare_person, source, index, user_id, now
                     )
@@ -133,28 +142,86 @@ async def compose_batch(
 
             results = await asyncio.gather(*(one(u) for u in user_ids), return_exceptions=True)
             await commit(1)  # what succeeded is recorded, even when others failed
-        for result in results:
-            if isinstance(result, BaseException):
-                failures.append(result)
-        explained = await asyncio.gather(
-            *(
-                loop.run_in_executor(
-                    pool, explain_email, source, index, email, now, record.crawl_id
-                )
-                for email in emails
+        failures.extend(r for r in results if isinstance(r, BaseException))
+        if left:
+            _report(
+                record,
+                message,
+                people=len(begun),
+                counts=counts,
+                reasons=reasons,
+                failures=failures,
             )
-        )
-        for _, skipped in explained:
-            reasons.update(skipped)
-        if not record.dry_run:
-            await loop.run_in_executor(
-                pool, ctx.recipients.record_many, [recipient for recipient, _ in explained]
-            )
+            return _handed_over(record, message, Outcome(counts, reasons), left, emails)
+        reasons.update(await _explain(ctx, record, source, index, emails, pool=pool))
     _report(
         record, message, people=len(user_ids), counts=counts, reasons=reasons, failures=failures
     )
     return StepRecord(
         record.crawl_id, BATCH, message.batch, DONE, counts=dict(counts), reasons=dict(reasons)
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a batch (or part of one) counted."""
+
+    counts: Counter[str]
+    reasons: Counter[str]
+
+
+async def _explain(
+    ctx: CrawlContext,
+    record: CrawlRecord,
+    source: BatchSource,
+    index: DirectoryIndex,
+    emails: tuple[str, ...],
+    *,
+    pool: ThreadPoolExecutor,
+) -> Counter[str]:
+    """Record the decisions of the emails that resolve to nobody; their skip reasons."""
+    loop = asyncio.get_running_loop()
+    now = ctx.clock()
+    explained = await asyncio.gather(
+        *(
+            loop.run_in_executor(pool, explain_email, source, index, email, now, record.crawl_id)
+            for email in emails
+        )
+    )
+    if not record.dry_run:
+        await loop.run_in_executor(
+            pool, ctx.recipients.record_many, [recipient for recipient, _ in explained]
+        )
+    reasons: Counter[str] = Counter()
+    for _, skipped in explained:
+        reasons.update(skipped)
+    return reasons
+
+
+def _handed_over(
+    record: CrawlRecord,
+    message: ProfileMessage,
+    outcome: Outcome,
+    left: list[str],
+    emails: tuple[str, ...],
+) -> StepRecord:
+    """The batch's record when its time ran out: what it did, and the message for the rest."""
+    counts, reasons = outcome.counts, outcome.reasons
+    rest = ProfileMessage(record.crawl_id, message.batch, tuple(sorted(left)), emails)
+    log.info(
+        "batch %d out of time: %d people handed to its next message",
+        message.batch,
+        len(left),
+        extra={"crawl_id": record.crawl_id, "stage": "profiles"},
+    )
+    return StepRecord(
+        record.crawl_id,
+        BATCH,
+        message.batch,
+        PENDING,
+        counts=dict(counts),
+        reasons=dict(reasons),
+        message=encode(rest),
     )
 
 
@@ -180,7 +247,8 @@ async def _members(
     await asyncio.gather(
         *(loop.run_in_executor(pool, source.read_people, [u]) for u in members.users)
     )
-    chosen = [u for u in members.users if not source.has_item(u)]
+    # After a plan that found nobody with an item, no people batch has anyone.
+    chosen = [u for u in members.users if message.fresh or not source.has_item(u)]
     owned = await asyncio.gather(
         *(loop.run_in_executor(pool, owns, source, index, u) for u in chosen)
     )

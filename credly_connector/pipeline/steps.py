@@ -9,7 +9,9 @@ of it sends them again if a crash came in between.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 from credly_connector import telemetry
 from credly_connector.errors import ConfigurationError
@@ -110,6 +112,21 @@ def execute_step(
                 raise
             error = work_error
         else:
+            # What earlier parts of the step did (one that ran out of time) counts too.
+            counts, reasons = _summed(existing, result)
+            if result.status == PENDING:
+                # Out of time: the rest goes to a message of the same step, kept on it.
+                ctx.steps.put(
+                    replace(
+                        result,
+                        attempts=existing.attempts if existing else 0,
+                        counts=counts,
+                        reasons=reasons,
+                    )
+                )
+                ctx.queues.send_text(PHASE_OF[kind][0], result.message)
+                keep_lease(ctx, record)
+                return
             ctx.steps.put(
                 StepRecord(
                     record.crawl_id,
@@ -117,8 +134,8 @@ def execute_step(
                     number,
                     DONE,
                     attempts,
-                    counts=result.counts,
-                    reasons=result.reasons,
+                    counts=counts,
+                    reasons=reasons,
                     finished_at=ctx.clock(),
                     # A planned batch keeps the message it ran (what the plan gave it).
                     message=existing.message if existing is not None else "",
@@ -128,6 +145,18 @@ def execute_step(
     settle(ctx, record.crawl_id, kind, number, total=total, followups=followups)
     if error is not None:
         raise error
+
+
+def _summed(
+    existing: StepRecord | None, result: StepRecord
+) -> tuple[dict[str, int], dict[str, int]]:
+    """The step's counts and reasons: the result's plus those of its earlier parts."""
+    counts = Counter(result.counts)
+    reasons = Counter(result.reasons)
+    if existing is not None:
+        counts.update(existing.counts)
+        reasons.update(existing.reasons)
+    return dict(counts), dict(reasons)
 
 
 def keep_lease(ctx: CrawlContext, record: CrawlRecord) -> None:
@@ -162,12 +191,16 @@ def _failed(
     status: str,
     message: Message | None,
 ) -> StepRecord:
+    earlier = ctx.steps.get(record.crawl_id, kind, number)
     return StepRecord(
         record.crawl_id,
         kind,
         number,
         status,
         attempts,
+        # What earlier parts of the step did (one that ran out of time) still counts.
+        counts=earlier.counts if earlier is not None else {},
+        reasons=earlier.reasons if earlier is not None else {},
         error=describe(error),
         error_at=ctx.clock(),
         message="" if message is None else encode(message),

@@ -215,16 +215,16 @@ def test_an_unconflicted_crawl_records_people_in_transactions_of_25(make_pipelin
     second = counter.count
     without_item = again.record.counts.get("people_without_item", 0)
 
-    # Then the first recorded people in transactions of up to 25 (two reads of the empty
-    # table: the plan's look for anyone with an item, and its walk of the people; at most
-    # one transaction per 25 people and one per batch's remainder) and read nobody's row;
+    # Then the first recorded people in transactions of up to 25 (one scan of the empty
+    # table, the plan's walk of the people; at most one transaction per 25 people and one
+    # per batch's remainder) and read nobody's row;
     # the second recorded nobody, reading each stored person twice (their range batch
     # looks whether they have an item, their people batch composes them), each person with
-    # badges but no item once, and the table twice
+    # badges but no item once, and the table once
     batches = -(-written // pipeline.settings.crawl.profile_batch_size)
     assert pipeline.stored() == pipeline.expected()
-    assert 0 < first <= 2 + -(-written // 25) + batches
-    assert second == 2 * written + without_item + 2
+    assert 0 < first <= 1 + -(-written // 25) + batches
+    assert second == 2 * written + without_item + 1
 
 
 class ReadOrder:

@@ -154,3 +154,27 @@ def test_a_slice_that_crashed_at_its_checkpoint_runs_again_and_the_crawl_stays_e
     batches = _batches(pipeline, result.record.crawl_id)
     assert [m.batch for m in batches] == list(range(1, (result.record.total_batches or 0) + 1))
     assert len(_plan_checkpoints(pipeline, result.record.crawl_id)) > 3
+
+
+def test_a_batch_out_of_time_hands_the_people_it_did_not_begin_to_its_next_message(
+    make_pipeline,
+) -> None:
+    # Given batches with no time of their own: each message composes one person, then
+    # hands the others to a message of the same batch
+    pipeline: Pipeline = make_pipeline(badges=240, seed=63, env={"PROFILE_BATCH_SIZE": "40"})
+    pipeline.ctx.options = dataclasses.replace(pipeline.ctx.options, batch_s=0.0)
+
+    # When a full crawl runs
+    result = pipeline.crawl("full")
+
+    # Then it is exact, everyone written once and counted once, although each batch took
+    # many messages
+    assert result.succeeded, result.record
+    assert result.record is not None
+    expected = pipeline.expected()
+    assert pipeline.stored() == expected
+    assert pipeline.writes() == len(expected)
+    assert result.record.counts["people_written"] == len(expected)
+    total = result.record.total_batches or 0
+    assert pipeline.ctx.queues.sent_by_stage[PROFILES] >= len(expected)
+    assert len(expected) > total

@@ -153,9 +153,7 @@ def test_a_start_and_a_plan_in_slices_converge_under_redelivery(
 ) -> None:
     # Given slices with no time of their own: every start and plan invocation sends one
     # message or plans one batch, then hands the rest to a message of its own
-    pipeline = make_pipeline(
-        badges=100, seed=34, env={**FAST_WRITES, "PROFILE_BATCH_SIZE": "25"}
-    )
+    pipeline = make_pipeline(badges=100, seed=34, env={**FAST_WRITES, "PROFILE_BATCH_SIZE": "25"})
     pipeline.ctx.options = dataclasses.replace(pipeline.ctx.options, slice_s=0.0)
     # (fewer replays than the other tests: a plan in slices is a long chain of messages)
     driver = Redeliverer(pipeline.ctx, random.Random(4), replay_share=0.1)
