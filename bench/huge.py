@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -44,6 +45,7 @@ class HugeOptions:
         timeout_s: A crawl not ended by then fails the run.
         host_json: The host.json the instances read (None: the app's).
         sample_s: Time between memory samples.
+        keep_log: Where to copy the host's invocation log once the run ends (None: nowhere).
     """
 
     badges: int = HUGE_BADGES
@@ -55,6 +57,34 @@ class HugeOptions:
     timeout_s: float = TIMEOUT_S
     host_json: Path | None = None
     sample_s: float = 0.25
+    keep_log: Path | None = None
+
+
+def unfinished_crawl(
+    step: CrawlStep, why: str, log: dict[str, Any], started: float, ended: float
+) -> dict[str, Any]:
+    """What is known of a crawl that did not end in time: its writes so far, its duration."""
+    from bench.scaleout_figures import per_second  # noqa: PLC0415
+
+    writes = [(at, status) for at, status in log["writes"] if at <= ended]
+    accepted = [at for at, status in writes if 200 <= status < 300]
+    wall_s = ended - started
+    return {
+        "label": step.label,
+        "kind": step.kind,
+        "status": f"did not end: {why}",
+        "wall_s": round(wall_s, 2),
+        "people": 0,
+        "efficiency": 0.0,
+        "graph_writes": len(accepted),
+        "graph_429": sum(1 for _, status in writes if status == 429),
+        "credly_requests": len(log["credly"]),
+        "exact": False,
+        "items_expected": 0,
+        "items_wrong": 0,
+        "badges_changed_at_credly": 0,
+        "writes_per_s": per_second(accepted, started, wall_s),
+    }
 
 
 def run_huge(options: HugeOptions, on_crawl: Callable[[dict[str, Any]], None]) -> None:
@@ -74,6 +104,7 @@ def run_huge(options: HugeOptions, on_crawl: Callable[[dict[str, Any]], None]) -
     from devstack.azurite import Azurite, AzuriteEndpoints  # noqa: PLC0415
     from devstack.host import FunctionsHost  # noqa: PLC0415
     from devstack.host.invocation_log import read_invocations  # noqa: PLC0415
+    from devstack.ops_client import OpsError  # noqa: PLC0415
 
     with (
         tempfile.TemporaryDirectory(prefix="bench-huge-") as scratch,
@@ -116,15 +147,23 @@ def run_huge(options: HugeOptions, on_crawl: Callable[[dict[str, Any]], None]) -
                     for step in options.crawls:
                         sampler.take_peaks()
                         started = time.monotonic()
-                        crawl = measure_crawl(
-                            host,
-                            standins,
-                            meter,
-                            step,
-                            limit=options.limit,
-                            webhook=False,
-                            timeout_s=options.timeout_s,
-                        )
+                        unfinished = None
+                        try:
+                            crawl = measure_crawl(
+                                host,
+                                standins,
+                                meter,
+                                step,
+                                limit=options.limit,
+                                webhook=False,
+                                timeout_s=options.timeout_s,
+                            )
+                        except OpsError as error:  # recorded as far as it got; no more crawls
+                            unfinished = str(error)
+                            log = standins.ask({"op": "log", "since": started})
+                            crawl = unfinished_crawl(
+                                step, unfinished, log, started, time.monotonic()
+                            )
                         ended = time.monotonic()
                         peaks = sampler.take_peaks()
                         records = list(read_invocations(log_path))
@@ -150,6 +189,11 @@ def run_huge(options: HugeOptions, on_crawl: Callable[[dict[str, Any]], None]) -
                             host_restarts=host.restarts,
                         )
                         on_crawl(crawl)
+                        if unfinished is not None:
+                            break
+        if options.keep_log is not None and log_path.exists():
+            options.keep_log.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log_path, options.keep_log)
 
 
 def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -123,16 +123,19 @@ def plot(crawls: list[dict[str, Any]], out_dir: Path, name: str = NAME) -> Path:
 def run_and_report(options: HugeOptions, out_dir: Path, out: TextIO) -> dict[str, Any]:
     """Run `huge`; the JSON is rewritten after each crawl (partial results survive a stop).
 
-    The files are `huge.json` and `huge.png` at 200,000 badges, `huge-BADGES.*` otherwise (a
-    trial does not overwrite the full-size figures).
+    The files are `huge.json`, `huge.png` and the host's `huge-invocations.jsonl` at 200,000
+    badges, `huge-BADGES*` otherwise (a trial does not overwrite the full-size figures). A
+    crawl that does not end within the timeout is recorded as far as it got, and ends the run.
 
     Returns the final document; prints the tables and the target lines to `out`.
     """
     name = results_name(options.badges)
+    options = replace(options, keep_log=out_dir / f"{name}-invocations.jsonl")
     settings = {
         **asdict(options),
         "crawls": [asdict(step) for step in options.crawls],
         "host_json": str(options.host_json or "host.json"),
+        "keep_log": f"{name}-invocations.jsonl",
         "credly_latency_s": CREDLY_PAGE_LATENCY_S,
         "graph_latency_s": GRAPH_LATENCY_S,
         "graph_write_rate": options.graph_write_rate or "unset (the fleet finds the limit)",

@@ -19,6 +19,7 @@ from bench.huge import HugeOptions, main
 from bench.huge_figures import STAGES
 from bench.huge_report import results_name, run_and_report
 from bench.sampler import ProcessPeaks
+from devstack.host.invocation_log import read_invocations
 
 BADGES = 300
 HARNESS = {"azurite", "stand-ins", "bench (table meter)"}
@@ -112,6 +113,31 @@ def test_the_target_lines_the_tables_and_the_plot_are_written(measured):
     assert "pages: wall / longest s (n)" in printed
     assert "FAIL full: efficiency >= 0.4" in printed
     assert (out_dir / "huge-300.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # And the host's invocation log is kept beside them, every crawl's invocations in it.
+    kept = list(read_invocations(out_dir / "huge-300-invocations.jsonl"))
+    assert len(kept) >= sum(c["invocations"] for c in document["crawls"])
+
+
+def test_a_crawl_that_does_not_end_in_time_is_recorded_as_far_as_it_got_and_ends_the_run(
+    tmp_path: Path,
+) -> None:
+    # Given a timeout no crawl can meet.
+    options = HugeOptions(badges=BADGES, timeout_s=0.5)
+
+    # When the scenario runs.
+    document = run_and_report(options, tmp_path, io.StringIO())
+
+    # Then only the full crawl is recorded, as not ended, with what the host did meanwhile,
+    # and its target line fails.
+    [crawl] = document["crawls"]
+    assert crawl["status"].startswith("did not end")
+    assert crawl["wall_s"] >= 0.5
+    assert crawl["invocations"] == sum(s["invocations"] for s in crawl["stages"].values())
+    assert any(name.startswith("instance 0") for name in crawl["peak_rss_mb"])
+    kept = list(read_invocations(tmp_path / "huge-300-invocations.jsonl"))
+    assert "crawl_start" in {r.function for r in kept}
+    lines = {v["target"]: v["outcome"] for v in document["targets"]}
+    assert lines["the crawl succeeds"] == "FAIL"
 
 
 def test_a_trial_size_is_written_apart_from_the_full_size_results() -> None:
