@@ -77,6 +77,11 @@ class BatchSource:
             absent = self._absent
             self._people[user_id] = PersonVersion() if absent else self.ctx.people.read(user_id)
 
+    @property
+    def assumes_absent(self) -> bool:
+        """Whether `read_people` reads nobody's row (a fresh range batch's first attempt)."""
+        return self._absent
+
     def has_item(self, user_id: str) -> bool:
         """Whether the row `read_people` read for the user holds an item."""
         version = self._people.get(user_id)

@@ -252,7 +252,10 @@ async def _members(
     owned = await asyncio.gather(
         *(loop.run_in_executor(pool, owns, source, index, u) for u in chosen)
     )
-    await loop.run_in_executor(pool, source.read_span)
+    if not source.assumes_absent:
+        # What they are composed from, read after their rows. A batch that read no row
+        # composes from its first read: its writes create rows, refused if any exists.
+        await loop.run_in_executor(pool, source.read_span)
     users = tuple(u for u, mine in zip(chosen, owned, strict=True) if mine)
     return users, members.unresolved
 

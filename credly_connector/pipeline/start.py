@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
+from dataclasses import replace
 
 from credly_connector import telemetry
 from credly_connector.credly.client import BadgePage, CredlyClient
 from credly_connector.credly.queries import BadgeQuery
-from credly_connector.directory import DirectoryChange
+from credly_connector.directory import DirectoryChange, DirectoryUser
 from credly_connector.errors import ConfigurationError, RequestError
-from credly_connector.graph.client import GraphClient
-from credly_connector.graph.delta import DeltaPage
 from credly_connector.graph.errors import DeltaExpiredError
 from credly_connector.pipeline.cancel import ended_unsuccessfully
 from credly_connector.pipeline.context import CrawlContext, Delivery
@@ -115,6 +114,9 @@ def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -
         return
     try:
         version = refresh_directory(ctx, record.crawl_id)
+        if version is None:  # the directory round goes on in the crawl's next start message
+            ctx.queues.send(StartMessage(record.crawl_id))
+            return
         # A first full crawl (nothing stored yet) need not read the store before each write.
         fresh = record.kind == FULL and not ctx.badges.any_of(record.organization_id)
         client = ctx.credly_for(record.organization_id)
@@ -181,20 +183,68 @@ def _resend(ctx: CrawlContext, record: CrawlRecord, sent: int = 0) -> None:
     ctx.crawls.save(record.with_changes(followup_sent=True))
 
 
-def refresh_directory(ctx: CrawlContext, crawl_id: str) -> str:
-    """Bring the snapshot up to date with users/delta; returns the snapshot's version.
+def refresh_directory(ctx: CrawlContext, crawl_id: str) -> str | None:
+    """Bring the snapshot up to date with users/delta; the snapshot's version once it is.
 
     Users whose identity-relevant fields changed are remembered for the crawl (and so are
     their old and new addresses, since a moved alias can change who else an email resolves
-    to) before the snapshot and the delta link are saved, so a retry loses nothing.
+    to) before the snapshot and the state are saved, so a retry loses nothing. A round that
+    is still going after `PipelineOptions.slice_s` saves where its next page is and returns
+    None: the crawl's next start message goes on from there.
     """
     state = ctx.directory.state()
-    changes, link, full = asyncio.run(_read_delta(ctx, state.delta_link))
-    old = {u.id: u for u in ctx.directory.users()}
-    if full:
-        seen = {c.user_id for c in changes}
-        changes = changes + [DirectoryChange(uid, None) for uid in old if uid not in seen]
-    changed = [c for c in changes if old.get(c.user_id) != c.user]
+    if state.next_link is None or state.round_of != crawl_id:
+        fresh = not ctx.directory.any_user()
+        state = replace(
+            state,
+            next_link=None,
+            round_of=crawl_id,
+            round_full=state.delta_link is None,
+            round_fresh=fresh,
+            round_changed=False,
+        )
+    # A snapshot empty when the round began has nothing to compare with or to remove.
+    old = {} if state.round_fresh else {u.id: u for u in ctx.directory.users()}
+    return asyncio.run(_read_round(ctx, crawl_id, state, old))
+
+
+async def _read_round(
+    ctx: CrawlContext, crawl_id: str, state: DirectoryState, old: dict[str, DirectoryUser]
+) -> str | None:
+    """Read and apply the round's pages until its end (its version) or the slice's (None)."""
+    deadline = time.monotonic() + ctx.options.slice_s
+    link = state.next_link or state.delta_link
+    async with ctx.graph_session() as graph:
+        while True:
+            try:
+                async for page in graph.users_delta(link):
+                    changed = [c for c in page.changes if old.get(c.user_id) != c.user]
+                    _apply(ctx, crawl_id, changed, old)
+                    if state.round_full and old:
+                        ctx.seen.mark_users(crawl_id, [c.user_id for c in page.changes])
+                    state = replace(state, round_changed=state.round_changed or bool(changed))
+                    if page.delta_link is not None or page.next_link is None:
+                        return _round_done(ctx, crawl_id, state, page.delta_link, old)
+                    if time.monotonic() >= deadline:
+                        ctx.directory.save_state(replace(state, next_link=page.next_link))
+                        return None
+            except DeltaExpiredError:
+                if link is None:
+                    raise
+                log.warning("users/delta link expired; reading the whole directory again")
+                state, link = replace(state, round_full=True, next_link=None), None
+                continue
+            msg = "users/delta ended without a delta link"
+            raise RuntimeError(msg)
+
+
+def _apply(
+    ctx: CrawlContext,
+    crawl_id: str,
+    changed: list[DirectoryChange],
+    old: dict[str, DirectoryUser],
+) -> None:
+    """Remember whom changes affect (unless the snapshot was empty), then apply them."""
     if old and changed:
         affected_emails: set[str] = set()
         for change in changed:
@@ -204,34 +254,21 @@ def refresh_directory(ctx: CrawlContext, crawl_id: str) -> str:
         ctx.crawlsets.add_users(crawl_id, [c.user_id for c in changed])
         ctx.crawlsets.add_emails(crawl_id, affected_emails)
     ctx.directory.apply(changed)
-    version = crawl_id if changed or not state.version else state.version
+
+
+def _round_done(
+    ctx: CrawlContext,
+    crawl_id: str,
+    state: DirectoryState,
+    link: str | None,
+    old: dict[str, DirectoryUser],
+) -> str:
+    """End the round: users a full one never listed are gone; store the next round's link."""
+    if state.round_full and old:
+        listed = ctx.seen.users(crawl_id)
+        gone = [DirectoryChange(uid, None) for uid in old if uid not in listed]
+        _apply(ctx, crawl_id, gone, old)
+        state = replace(state, round_changed=state.round_changed or bool(gone))
+    version = crawl_id if state.round_changed or not state.version else state.version
     ctx.directory.save_state(DirectoryState(link, version))
     return version
-
-
-async def _read_delta(
-    ctx: CrawlContext, delta_link: str | None
-) -> tuple[list[DirectoryChange], str | None, bool]:
-    """Changes since `delta_link` (every user when None or expired), the next link, full or not."""
-    async with ctx.graph_session() as graph:
-        if delta_link is not None:
-            try:
-                changes, link = await _collect(graph, delta_link)
-            except DeltaExpiredError:
-                log.warning("users/delta link expired; reading the whole directory again")
-            else:
-                return changes, link, False
-        changes, link = await _collect(graph, None)
-        return changes, link, True
-
-
-async def _collect(
-    graph: GraphClient, delta_link: str | None
-) -> tuple[list[DirectoryChange], str | None]:
-    changes: list[DirectoryChange] = []
-    link: str | None = None
-    pages: AsyncIterator[DeltaPage] = graph.users_delta(delta_link)
-    async for page in pages:
-        changes.extend(page.changes)
-        link = page.delta_link or link
-    return changes, link

@@ -25,10 +25,21 @@ class DirectoryState:
     Attributes:
         delta_link: The stored deltaLink (None: the next round reads every user).
         version: Changes whenever the snapshot changed, so cached indexes can be reused.
+        next_link: A round in progress: where its next page is read (a crawl's start that
+            ran out of time goes on from here).
+        round_of: The crawl whose start is reading that round.
+        round_full: Whether that round reads every user (users it never lists are gone).
+        round_fresh: Whether the snapshot was empty when that round began.
+        round_changed: Whether that round changed the snapshot so far.
     """
 
     delta_link: str | None
     version: str
+    next_link: str | None = None
+    round_of: str = ""
+    round_full: bool = False
+    round_fresh: bool = False
+    round_changed: bool = False
 
 
 def _to_entity(user: DirectoryUser) -> dict[str, Any]:
@@ -67,7 +78,15 @@ class DirectoryStore:
             entity = self._table.get_entity(STATE, DELTA_ROW)
         except ResourceNotFoundError:
             return DirectoryState(None, "")
-        return DirectoryState(str(entity.get("link") or "") or None, str(entity.get("version", "")))
+        return DirectoryState(
+            str(entity.get("link") or "") or None,
+            str(entity.get("version", "")),
+            next_link=str(entity.get("next_link") or "") or None,
+            round_of=str(entity.get("round_of", "")),
+            round_full=bool(entity.get("round_full", False)),
+            round_fresh=bool(entity.get("round_fresh", False)),
+            round_changed=bool(entity.get("round_changed", False)),
+        )
 
     def save_state(self, state: DirectoryState) -> None:
         """Store where the next round starts."""
@@ -77,9 +96,20 @@ class DirectoryStore:
                 "RowKey": DELTA_ROW,
                 "link": state.delta_link or "",
                 "version": state.version,
+                "next_link": state.next_link or "",
+                "round_of": state.round_of,
+                "round_full": state.round_full,
+                "round_fresh": state.round_fresh,
+                "round_changed": state.round_changed,
             },
             mode=UpdateMode.REPLACE,
         )
+
+    def any_user(self) -> bool:
+        """Whether the snapshot holds any user (one row read at most)."""
+        query = f"PartitionKey eq {quote(USERS)}"
+        found = self._table.query_entities(query, select=["RowKey"], results_per_page=1)
+        return next(iter(found), None) is not None
 
     def users(self) -> list[DirectoryUser]:
         """Every user of the snapshot."""

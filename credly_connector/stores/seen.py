@@ -1,5 +1,8 @@
 """What a full crawl saw and swept, one table per crawl, read in the badge store's row order.
 
+(A crawl's start also marks here the directory users a full users/delta round listed, when
+the round takes several invocations.)
+
 A full crawl's pages mark every badge row they listed (`mark_seen`); the plan then walks the
 organisation's stored rows in order, slice by slice, and asks which rows of a slice were seen
 (`seen_between`, one range query) instead of holding every badge of the organisation in
@@ -22,7 +25,7 @@ from credly_connector.stores.tables import Tables, quote
 
 # Table names are the role then the crawl id (letters and digits): `<prefix>seen<crawl id>`.
 ROLE = "seen"
-_SEEN, _GONE = "seen", "gone"
+_SEEN, _GONE, _USERS = "seen", "gone", "users"
 
 
 class SeenStore:
@@ -46,6 +49,14 @@ class SeenStore:
             for key, email in zip(row_keys, emails, strict=True)
         ]
         return self._upsert(crawl_id, entities)
+
+    def mark_users(self, crawl_id: str, user_ids: Iterable[str]) -> int:
+        """Remember directory users a full users/delta round listed (across invocations)."""
+        return self._mark(crawl_id, _USERS, user_ids)
+
+    def users(self, crawl_id: str) -> set[str]:
+        """The directory users a full round of the crawl listed."""
+        return {key for key, _ in self._query(crawl_id, f"PartitionKey eq {quote(_USERS)}")}
 
     def seen_between(self, crawl_id: str, first: str, last: str) -> set[str]:
         """The seen row keys from `first` to `last` (both included)."""

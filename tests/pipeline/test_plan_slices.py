@@ -8,7 +8,15 @@ import threading
 from typing import Any
 from urllib.parse import unquote
 
-from credly_connector.pipeline.messages import PLAN, PROFILES, PlanMessage, ProfileMessage, decode
+from credly_connector.graph.delta import DEFAULT_DELTA_PAGE_SIZE
+from credly_connector.pipeline.messages import (
+    PLAN,
+    PROFILES,
+    START,
+    PlanMessage,
+    ProfileMessage,
+    decode,
+)
 from credly_connector.pipeline.plan import CHUNK_ROWS, STEP
 from credly_connector.runtime import Hooks, build_context
 from credly_connector.stores.steps import BATCH, DONE
@@ -178,3 +186,40 @@ def test_a_batch_out_of_time_hands_the_people_it_did_not_begin_to_its_next_messa
     total = result.record.total_batches or 0
     assert pipeline.ctx.queues.sent_by_stage[PROFILES] >= len(expected)
     assert len(expected) > total
+
+
+def test_a_directory_round_read_across_start_messages_is_exact(make_pipeline) -> None:
+    # Given a directory of several users/delta pages, and starts with no time of their own
+    # (each reads one page of the round, then hands the rest to the next start message)
+    pipeline: Pipeline = make_pipeline(
+        badges=BADGES, seed=64, env={"PROFILE_BATCH_SIZE": BATCH_SIZE}
+    )
+    _sliced(pipeline, 0.0)
+    directory = pipeline.stack.graph.directory
+    assert len(directory.users()) > 2 * DEFAULT_DELTA_PAGE_SIZE
+
+    # When a first full crawl runs, then its start took a message per page, and the
+    # snapshot and the items are exact
+    assert pipeline.crawl("full").succeeded
+    starts = pipeline.ctx.queues.sent_by_stage[START]
+    assert starts > 2
+    assert {u.id for u in pipeline.ctx.directory.users()} == {u.id for u in directory.users()}
+    before = pipeline.stored()
+    assert before == pipeline.expected()
+
+    # When people leave the directory while Graph loses the stored delta link, and an
+    # incremental crawl reads the whole directory again across start messages
+    mutator = Mutator(pipeline.world, seed=64)
+    mutator.remove_user()
+    mutator.remove_user()
+    directory.expire_delta_tokens()
+    result = pipeline.crawl("incremental")
+
+    # Then the users that round never listed are gone from the snapshot, and so are the
+    # items of the people who left
+    assert result.succeeded, result.record
+    assert pipeline.ctx.queues.sent_by_stage[START] - starts > 2
+    assert {u.id for u in pipeline.ctx.directory.users()} == {u.id for u in directory.users()}
+    expected = pipeline.expected()
+    assert expected != before
+    assert pipeline.stored() == expected
