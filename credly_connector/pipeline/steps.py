@@ -86,6 +86,7 @@ def execute_step(
                     error=config_error,
                     status=FAILED,
                     message=message,
+                    earlier=existing,
                 )
             )
         except Exception as work_error:
@@ -99,6 +100,7 @@ def execute_step(
                     error=work_error,
                     status=FAILED if delivery.final else PENDING,
                     message=message,
+                    earlier=existing,
                 )
             )
             log.warning(
@@ -190,8 +192,8 @@ def _failed(
     error: Exception,
     status: str,
     message: Message | None,
+    earlier: StepRecord | None,
 ) -> StepRecord:
-    earlier = ctx.steps.get(record.crawl_id, kind, number)
     return StepRecord(
         record.crawl_id,
         kind,

@@ -182,11 +182,6 @@ class BadgeStore:
         return found
 
     @staticmethod
-    def order(email: str) -> str:
-        """The sort key of an email among the rows (how `between` ranges are ordered)."""
-        return encode_key(email)
-
-    @staticmethod
     def row_prefix(email: str) -> str:
         """Where an email's rows begin: every row key from here to the next email's is its."""
         return encode_key(email) + _SEPARATOR
