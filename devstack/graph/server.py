@@ -242,8 +242,6 @@ class GraphStandIn(Service):
             ("DELETE", f"{settings}/{{settingId}}", "profile", write, people.delete_setting),
             ("GET", "/users/delta", "delta", USERS_READ, users.users_delta),
             ("GET", "/users/delta()", "delta", USERS_READ, users.users_delta),
-            ("GET", "/users", "users", USERS_READ, users.list_users),
-            ("GET", "/users/{userKey}", "users", USERS_READ, users.get_user),
         ]  # fmt: skip
         identity = [
             _plain_route("POST", r"^/(?P<tenant>[^/]+)/oauth2/v2\.0/token$", "identity",
