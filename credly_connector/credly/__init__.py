@@ -1,4 +1,4 @@
-"""The Credly Web Service API client: auth, requests as data, paging, and error translation."""
+"""The Credly Web Service API client: auth, requests as data, pages, and error translation."""
 
 from credly_connector.credly.auth import DEFAULT_SCOPE, CredlyAuth, OAuthAuth, TokenAuth
 from credly_connector.credly.client import BadgePage, CredlyClient, OnRequest
@@ -7,7 +7,6 @@ from credly_connector.credly.errors import (
     SANDBOX_API_URL,
     CredlyNotFoundError,
 )
-from credly_connector.credly.paging import dedupe_badges, fresh_badges, iter_pages
 from credly_connector.credly.queries import STABLE_SORTS, BadgeQuery
 from credly_connector.retry import parse_retry_after
 
@@ -24,8 +23,5 @@ __all__ = [
     "OAuthAuth",
     "OnRequest",
     "TokenAuth",
-    "dedupe_badges",
-    "fresh_badges",
-    "iter_pages",
     "parse_retry_after",
 ]

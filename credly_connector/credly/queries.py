@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urljoin
 
 from credly_connector.errors import RequestError
+from credly_connector.origins import same_origin
 
 STABLE_SORTS = ("created_at", "issued_at")
 """Sort keys that never change once a badge exists, so offset paging cannot reshuffle."""
@@ -110,21 +111,9 @@ def resolve(api_url: str, path_or_url: str) -> str:
     """
     base = api_url.rstrip("/") + "/"
     url = urljoin(base, path_or_url.lstrip("/")) if "://" not in path_or_url else path_or_url
-    if origin(url) != origin(api_url):
+    if not same_origin(url, api_url):
         raise RequestError(f"refusing to request {url}: not on the Credly API host {api_url}")
     return url
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """Scheme, lower-cased host and port (the scheme's default when absent) of a URL."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    default = {"http": 80, "https": 443}.get(scheme)
-    try:
-        port = parts.port or default
-    except ValueError:
-        port = None
-    return scheme, (parts.hostname or "").lower(), port
 
 
 def _segment(value: str) -> str:

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Self, cast
-from urllib.parse import urlsplit
 
 import httpx
 from azure.core.credentials import TokenCredential
@@ -53,6 +52,7 @@ from credly_connector.graph.sdk import (
     create_http_client,
 )
 from credly_connector.graph.tenant import TENANT_FIX, resolve_tenant
+from credly_connector.origins import same_origin
 from credly_connector.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
@@ -225,7 +225,7 @@ class GraphClient:
 
     def _same_origin(self, link: str) -> bool:
         """Whether `link` has the configured Graph URL's scheme, host and port."""
-        return origin(link) == origin(self.service.request_adapter.base_url)
+        return same_origin(link, self.service.request_adapter.base_url)
 
     def _delta_request(self, link: str | None, page_size: int) -> Callable[[], RequestInformation]:
         def request() -> RequestInformation:
@@ -395,14 +395,3 @@ async def open_graph_client(
     )
     async with client:
         yield client
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """The scheme, host and port of a URL (the port made explicit for http and https)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port or {"http": 80, "https": 443}.get(scheme)
-    except ValueError:  # a malformed port matches nothing
-        return (scheme, "", -1)
-    return (scheme, (parts.hostname or "").lower(), port)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from credly_connector.credly import CredlyClient, TokenAuth
+from credly_connector.credly import BadgePage, BadgeQuery, CredlyClient, TokenAuth
 from credly_connector.retry import RetryPolicy
 from devstack.credly.records import IssuedBadge
 from devstack.credly.server import DEFAULT_TOKEN_LIFETIME_S, CredlyStandIn
@@ -47,6 +47,17 @@ class Requests:
 
     def statuses(self) -> list[int | None]:
         return [status for _, status in self.seen]
+
+
+def walk_pages(client: CredlyClient, query: BadgeQuery, *, start: int = 1) -> Iterator[BadgePage]:
+    """The list's pages from `start` until the last one, one request each, as consumed."""
+    number = start
+    while True:
+        page = client.badge_page(number, query)
+        yield page
+        if page.is_last:
+            return
+        number += 1
 
 
 def new_world(seed: int = 11) -> World:

@@ -7,12 +7,12 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from credly_connector.credly import DEFAULT_SCOPE, BadgeQuery, CredlyClient, OAuthAuth, iter_pages
+from credly_connector.credly import DEFAULT_SCOPE, BadgeQuery, CredlyClient, OAuthAuth
 from credly_connector.errors import AuthenticationError, RetryableError
 from devstack.credly.server import CredlyStandIn
 from devstack.standin import Fault, FaultKind
 from devstack.synthetic import World
-from tests.credly.conftest import Waits, org_badges
+from tests.credly.conftest import Waits, org_badges, walk_pages
 
 
 @dataclass
@@ -99,7 +99,7 @@ def test_a_token_revoked_mid_crawl_is_renewed_once(
     client = oauth_client(credly, world, auth, waits)
 
     ids: list[str] = []
-    for page in iter_pages(client, BadgeQuery()):
+    for page in walk_pages(client, BadgeQuery()):
         ids.extend(b["id"] for b in page.badges)
         if page.current_page == 2:
             credly.revoke_access_tokens()

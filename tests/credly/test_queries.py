@@ -111,6 +111,8 @@ def test_paths_resolve_below_the_api_base() -> None:
         "https://evil.example/v1/organizations/o/badges?page=2",
         "http://api.credly.com/v1/organizations/o/badges?page=2",
         "https://api.credly.com:8443/v1/organizations/o/badges",
+        "https://api.credly.com:99999/v1/organizations/o/badges",
+        "https://api.credly.com:443x/v1/organizations/o/badges",
         "javascript:alert(1)",
     ],
 )

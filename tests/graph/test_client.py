@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import pytest
 
@@ -284,6 +284,22 @@ def test_users_delta_follows_a_stored_link_started_in_another_client(
 
     (page,) = harness.run(changes)
     assert [c.user.user_principal_name for c in page.changes if c.user] == ["renamed@contoso.com"]
+
+
+def test_a_stored_delta_link_with_an_unreadable_port_is_never_sent(
+    harness: Harness, graph: GraphStandIn
+) -> None:
+    async def scenario(client: GraphClient) -> list[DeltaPage]:
+        (page,) = await read_round(client, None, 100)
+        assert page.delta_link is not None
+        parts = urlsplit(page.delta_link)
+        bad_port = urlunsplit(parts._replace(netloc=f"{parts.hostname}:99999"))
+        return await read_round(client, bad_port, 100)
+
+    with pytest.raises(RequestError, match="another host"):
+        harness.run(scenario)
+
+    assert graph.server.requests.count("delta", "GET") == 1  # the full round only
 
 
 # -- retries and throttling -----------------------------------------------------------------
