@@ -51,7 +51,7 @@ def test_minimal_environment_gets_every_default() -> None:
 
     assert settings.credly.api_url == "https://api.credly.com/v1"
     assert settings.credly.web_url == "https://www.credly.com"
-    assert settings.credly_token_url == "https://www.credly.com/oauth/token"
+    assert settings.credly.token_url == "https://www.credly.com/oauth/token"
     assert settings.graph.api_url == "https://graph.microsoft.com/v1.0"
     assert settings.graph.connection_id == "credlybadges"
     assert settings.graph.ca_file is None
@@ -68,7 +68,7 @@ def test_minimal_environment_gets_every_default() -> None:
 def test_organization_id_is_stored_in_canonical_lower_case() -> None:
     settings = load(CREDLY_ORGANIZATION_ID="{" + ORG_ID.upper() + "}")
 
-    assert settings.credly.organization_id == ORG_ID
+    assert settings.credly.primary.id == ORG_ID
 
 
 def test_settings_are_frozen() -> None:
@@ -195,7 +195,7 @@ def test_secrets_never_appear_in_repr_str_or_redacted_view() -> None:
     shown += [repr(token_settings), str(token_settings), str(token_settings.redacted())]
     for secret in [*SECRETS.values(), "storage-key-value", "credly-token-value", "graph-tok"]:
         assert all(secret not in text for text in shown)
-    assert settings.credly.client_secret == SECRETS["CREDLY_CLIENT_SECRET"]
+    assert settings.credly.primary.client_secret == SECRETS["CREDLY_CLIENT_SECRET"]
 
 
 def test_redacted_view_covers_every_setting_and_marks_secrets() -> None:
@@ -227,14 +227,16 @@ def test_errors_never_echo_secret_values() -> None:
 
 
 def test_organization_token_selects_token_auth() -> None:
-    assert load().credly.auth_mode == "auth_token"
+    assert load().credly.primary.auth_mode == "auth_token"
 
 
 def test_client_id_and_secret_select_oauth_client_credentials() -> None:
-    credly = load(CREDLY_AUTH_TOKEN="", CREDLY_CLIENT_ID="cid", CREDLY_CLIENT_SECRET="cs").credly
+    org = load(
+        CREDLY_AUTH_TOKEN="", CREDLY_CLIENT_ID="cid", CREDLY_CLIENT_SECRET="cs"
+    ).credly.primary
 
-    assert credly.auth_mode == "client_credentials"
-    assert (credly.client_id, credly.client_secret, credly.auth_token) == ("cid", "cs", None)
+    assert org.auth_mode == "client_credentials"
+    assert (org.client_id, org.client_secret, org.auth_token) == ("cid", "cs", None)
 
 
 def test_missing_credly_credentials_explain_both_options() -> None:
@@ -253,7 +255,7 @@ def test_urls_lose_their_trailing_slash() -> None:
     )
 
     assert settings.credly.api_url == "https://sandbox-api.credly.com/v1"
-    assert settings.credly_token_url == "https://sandbox.credly.com/oauth/token"
+    assert settings.credly.token_url == "https://sandbox.credly.com/oauth/token"
     assert settings.graph.api_url == "https://graph.microsoft.com/beta"
 
 
@@ -422,10 +424,10 @@ def test_identity_based_service_uris_are_used_as_given() -> None:
 
 
 @pytest.mark.parametrize("prefix", ["a", "run42", "abcdefghijkl"])
-def test_a_valid_prefix_prefixes_queue_and_table_names(prefix: str) -> None:
+def test_a_valid_prefix_is_kept_for_queue_and_table_names(prefix: str) -> None:
     storage = load(STORAGE_PREFIX=prefix).storage
 
-    assert storage.name_for("crawls") == f"{prefix}crawls"
+    assert storage.prefix == prefix
 
 
 @pytest.mark.parametrize("prefix", ["Run1", "run-1", "1run", "a" * 25])
