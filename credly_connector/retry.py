@@ -1,15 +1,17 @@
 """Retry as a policy object: how often, how long, and which failures to try again.
 
-Clients run their calls through `RetryPolicy.call`; the sleep and clock are injected so tests
-run instantly and the benchmark can count waits.
+Clients run their calls through `RetryPolicy.call` (blocking) or `RetryPolicy.call_async`
+(awaiting); both give up at the same point. The sleep and clock are injected so tests run
+instantly and the benchmark can count waits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -18,6 +20,8 @@ from typing import TypeVar
 from credly_connector.errors import RetryableError
 
 T = TypeVar("T")
+OnRetry = Callable[[RetryableError, float], None]
+"""Told before every retry wait: the error and the seconds about to be waited."""
 
 
 @dataclass(frozen=True)
@@ -60,13 +64,21 @@ class RetryPolicy:
             return max(0.0, error.retry_after)
         return self.backoff(attempt)
 
-    def call(
-        self,
-        operation: Callable[[], T],
-        *,
-        on_retry: Callable[[RetryableError, float], None] | None = None,
-    ) -> T:
-        """Run `operation`, retrying `RetryableError` as this policy allows.
+    def wait_before(self, attempt: int, started: float, error: RetryableError) -> float | None:
+        """The wait before the attempt after `attempt`, or None once attempts or budget are spent.
+
+        Args:
+            attempt: The attempt that just failed (1-based).
+            started: `clock()` when the first attempt began.
+            error: How it failed.
+        """
+        wait = self.delay(attempt, error)
+        if wait is None or self.clock() - started + wait > self.budget_s:
+            return None
+        return wait
+
+    def call(self, operation: Callable[[], T], *, on_retry: OnRetry | None = None) -> T:
+        """Run `operation`, retrying `RetryableError` as this policy allows; waits block.
 
         Raises:
             RetryableError: The last error, once attempts or the time budget are spent.
@@ -78,12 +90,43 @@ class RetryPolicy:
             try:
                 return operation()
             except RetryableError as error:
-                wait = self.delay(attempt, error)
-                if wait is None or self.clock() - started + wait > self.budget_s:
+                wait = self.wait_before(attempt, started, error)
+                if wait is None:
                     raise
                 if on_retry is not None:
                     on_retry(error, wait)
                 self.sleep(wait)
+
+    async def call_async(
+        self,
+        operation: Callable[[], Awaitable[T]],
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_retry: OnRetry | None = None,
+    ) -> T:
+        """Await `operation()`, retrying `RetryableError` as `call` does; waits are awaited.
+
+        Args:
+            operation: Starts one attempt (called again for every attempt).
+            sleep: Awaitable sleep for the waits (the policy's own `sleep` blocks).
+            on_retry: Told before every wait.
+
+        Raises:
+            RetryableError: The last error, once attempts or the time budget are spent.
+        """
+        started = self.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await operation()
+            except RetryableError as error:
+                wait = self.wait_before(attempt, started, error)
+                if wait is None:
+                    raise
+                if on_retry is not None:
+                    on_retry(error, wait)
+                await sleep(wait)
 
 
 NO_RETRY = RetryPolicy(attempts=1)

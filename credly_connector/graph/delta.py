@@ -1,12 +1,22 @@
-"""users/delta answers as the connector's directory changes: pages, links, removals."""
+"""Reading the directory through users/delta: a round's requests, its pages, the changes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_abstractions.request_information import RequestInformation
+from msgraph.generated.users.delta.delta_request_builder import DeltaRequestBuilder
+from msgraph.graph_service_client import GraphServiceClient
+
 from credly_connector.directory import DirectoryChange, DirectoryUser
+from credly_connector.errors import RequestError
+from credly_connector.graph.transport import BuildRequest, GraphTransport
+from credly_connector.origins import same_origin
+
+DeltaQuery = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters
 
 USER_SELECT = (
     "id",
@@ -53,3 +63,60 @@ def delta_page(payload: Mapping[str, Any]) -> DeltaPage:
         next_link=payload.get("@odata.nextLink"),
         delta_link=payload.get("@odata.deltaLink"),
     )
+
+
+async def delta_round(
+    service: GraphServiceClient,
+    transport: GraphTransport,
+    delta_link: str | None,
+    page_size: int = DEFAULT_DELTA_PAGE_SIZE,
+) -> AsyncIterator[DeltaPage]:
+    """Pages of one users/delta round, following next links until the delta link.
+
+    Every link followed, stored or sent, must name the configured Graph URL's scheme, host and
+    port: a link naming another would take the token there, so it is never sent.
+
+    Args:
+        service: The SDK client whose request builders shape the calls.
+        transport: Sends them (retries, reports, error translation).
+        delta_link: The previous round's delta link; None reads the whole directory.
+        page_size: Users per page asked for.
+
+    Raises:
+        DeltaExpiredError: The sync state is gone; start again without a delta link.
+        RequestError: A repeated next link, or a link to another origin.
+    """
+    base_url = service.request_adapter.base_url
+    if delta_link is not None and not same_origin(delta_link, base_url):
+        raise RequestError("users/delta: the stored delta link names another host")
+    link = delta_link
+    seen: set[str] = set()
+    while True:
+        request = _delta_request(service, link, page_size)
+        page = delta_page(await transport.call("GET", "users.delta", request, decode=True))
+        yield page
+        if page.delta_link is not None or page.next_link is None:
+            return
+        if page.next_link in seen:
+            raise RequestError(f"users/delta repeated a next link: {page.next_link}")
+        if not same_origin(page.next_link, base_url):
+            raise RequestError("users/delta sent a next link to another host; not followed")
+        seen.add(page.next_link)
+        link = page.next_link
+
+
+def _delta_request(service: GraphServiceClient, link: str | None, page_size: int) -> BuildRequest:
+    def request() -> RequestInformation:
+        delta = service.users.delta
+        if link is None:
+            config = RequestConfiguration[DeltaQuery](
+                query_parameters=DeltaQuery(select=list(USER_SELECT))
+            )
+        else:
+            # Next and delta links carry the query on; they are absolute URLs.
+            delta = delta.with_url(link)
+            config = RequestConfiguration[DeltaQuery]()
+        config.headers.add("Prefer", f"odata.maxpagesize={page_size}")
+        return delta.to_get_request_information(config)
+
+    return request
