@@ -11,18 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from credly_connector.errors import BadDataError
+from credly_connector.rules import badge_fields as read
 from credly_connector.rules import reasons
+from credly_connector.rules.badge_fields import MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_STATE_LENGTH
 from credly_connector.rules.dates import EARLIEST_DATE, LATEST_DATE, is_plausible, parse_timestamp
 from credly_connector.rules.identity import normalize_email
-from credly_connector.rules.text import clean_text, plain_text, strip_controls
+from credly_connector.rules.text import clean_text
 
-MAX_ID_LENGTH = 128
-MAX_NAME_LENGTH = 500
-MAX_DESCRIPTION_LENGTH = 2000
-MAX_SKILL_LENGTH = 200
-MAX_SKILLS = 100
-MAX_URL_LENGTH = 2048
-MAX_STATE_LENGTH = 64
 MAX_SHOWN_EMAIL = 320
 
 # Badge ids become Table Storage keys and URL path segments: keep them to a safe alphabet.
@@ -172,10 +167,6 @@ def parse_badge(raw: Any, *, organization_id: str) -> Badge | SkippedBadge:
     return badge
 
 
-def _invalid(detail: str) -> BadDataError:
-    return BadDataError(reasons.INVALID_BADGE, detail)
-
-
 def _badge_id(value: object) -> tuple[str | None, str]:
     """The badge id, or None and what is wrong with it."""
     if value is None:
@@ -200,19 +191,19 @@ def _shown(raw_email: object) -> str | None:
 def _build(raw: Mapping[str, Any], badge_id: str, email: str, organization_id: str) -> Badge:
     template = raw.get("badge_template")
     if not isinstance(template, Mapping):
-        raise _invalid("badge_template missing")
-    template_id = _required_text(template.get("id"), "badge_template.id", MAX_ID_LENGTH)
-    template_name = _required_text(
+        raise read.invalid("badge_template missing")
+    template_id = read.required_text(template.get("id"), "badge_template.id", MAX_ID_LENGTH)
+    template_name = read.required_text(
         template.get("name"), "badge_template.name", MAX_NAME_LENGTH, prose=True
     )
-    state = _required_text(raw.get("state"), "state", MAX_STATE_LENGTH).lower()
+    state = read.required_text(raw.get("state"), "state", MAX_STATE_LENGTH).lower()
     public = raw.get("public")
     if not isinstance(public, bool):
-        raise _invalid("public missing or not a boolean")
+        raise read.invalid("public missing or not a boolean")
     issued_at = parse_timestamp(raw.get("issued_at"))
     if issued_at is None:
-        raise _invalid("issued_at missing or not an ISO-8601 timestamp")
-    expires_at = _expiry(raw.get("expires_at"))
+        raise read.invalid("issued_at missing or not an ISO-8601 timestamp")
+    expires_at = read.expiry(raw.get("expires_at"))
     for name, moment in (("issued_at", issued_at), ("expires_at", expires_at)):
         if moment is not None and not is_plausible(moment):
             raise BadDataError(
@@ -228,123 +219,14 @@ def _build(raw: Mapping[str, Any], badge_id: str, email: str, organization_id: s
         public=public,
         issued_at=issued_at,
         expires_at=expires_at,
-        created_at=_record_time(raw.get("created_at")),
-        updated_at=_record_time(raw.get("updated_at")),
-        replacement_badge_id=_replacement(raw.get("replacement_badge_id")),
+        created_at=read.record_time(raw.get("created_at")),
+        updated_at=read.record_time(raw.get("updated_at")),
+        replacement_badge_id=read.replacement(raw.get("replacement_badge_id")),
         template_id=template_id,
         template_name=template_name,
-        description=_description(template.get("description")),
-        certification=_is_certification(template),
-        issuing_authority=_issuing_authority(raw.get("issuer"), template.get("owner")),
-        image_url=_image_url(raw),
-        skills=_skills(template.get("skills")),
+        description=read.description(template.get("description")),
+        certification=read.is_certification(template),
+        issuing_authority=read.issuing_authority(raw.get("issuer"), template.get("owner")),
+        image_url=read.image_url(raw),
+        skills=read.skills(template.get("skills")),
     )
-
-
-def _required_text(value: object, name: str, limit: int, *, prose: bool = False) -> str:
-    if not isinstance(value, str):
-        raise _invalid(f"{name} missing or not a string")
-    text = plain_text(value, limit=limit) if prose else clean_text(value, limit=limit)
-    if not text:
-        raise _invalid(f"{name} is blank")
-    return text
-
-
-def _record_time(value: object) -> datetime | None:
-    """Credly's bookkeeping times: unreadable or implausible ones read as unknown."""
-    # A far-future updated_at would make every later version of the badge look stale.
-    moment = parse_timestamp(value)
-    return moment if moment is not None and is_plausible(moment) else None
-
-
-def _expiry(value: object) -> datetime | None:
-    if value is None or value is False or value == "":
-        return None
-    parsed = parse_timestamp(value)
-    if parsed is None:
-        raise _invalid("expires_at is not an ISO-8601 timestamp")
-    return parsed
-
-
-def _replacement(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _invalid("replacement_badge_id is not a string")
-    return clean_text(value, limit=MAX_ID_LENGTH) or None
-
-
-def _description(value: object) -> str:
-    return plain_text(value, limit=MAX_DESCRIPTION_LENGTH) if isinstance(value, str) else ""
-
-
-def _is_certification(template: Mapping[str, Any]) -> bool:
-    category = template.get("type_category")
-    return template.get("certification") is True or (
-        isinstance(category, str) and category.strip().casefold() == "certification"
-    )
-
-
-def _issuing_authority(issuer: object, owner: object) -> str:
-    entries = issuer.get("entities") if isinstance(issuer, Mapping) else None
-    names: list[tuple[bool, str]] = []
-    if isinstance(entries, list):
-        for entry in entries:
-            if not isinstance(entry, Mapping):
-                continue
-            name = _name_of(entry.get("entity"))
-            if name:
-                names.append((entry.get("primary") is True, name))
-    primary = next((name for is_primary, name in names if is_primary), None)
-    if primary:
-        return primary
-    if names:
-        return names[0][1]
-    return _name_of(owner)
-
-
-def _name_of(entity: object) -> str:
-    if not isinstance(entity, Mapping):
-        return ""
-    name = entity.get("name")
-    return plain_text(name, limit=MAX_NAME_LENGTH) if isinstance(name, str) else ""
-
-
-def _image_url(raw: Mapping[str, Any]) -> str | None:
-    image = raw.get("image")
-    nested = image.get("url") if isinstance(image, Mapping) else None
-    return _web_url(raw.get("image_url")) or _web_url(nested)
-
-
-def _web_url(value: object) -> str | None:
-    """An http(s) URL without spaces or controls that fits, else None (never a truncated URL)."""
-    if not isinstance(value, str):
-        return None
-    url = value.strip()
-    if (
-        len(url) > MAX_URL_LENGTH
-        or not url.lower().startswith(("https://", "http://"))
-        or strip_controls(url) != url
-        or " " in url
-    ):
-        return None
-    return url
-
-
-def _skills(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        return ()
-    seen: set[str] = set()
-    skills: list[str] = []
-    for item in value:
-        name = item.get("name") if isinstance(item, Mapping) else item
-        if not isinstance(name, str):
-            continue
-        text = plain_text(name, limit=MAX_SKILL_LENGTH)
-        key = text.casefold()
-        if text and key not in seen:
-            seen.add(key)
-            skills.append(text)
-            if len(skills) == MAX_SKILLS:
-                break
-    return tuple(skills)

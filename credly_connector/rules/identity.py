@@ -93,6 +93,7 @@ class DirectoryIndex:
     def __init__(
         self, users: Iterable[DirectoryUser], *, overrides: Mapping[str, str] | None = None
     ) -> None:
+        """Index `users` by address; `overrides` keys are compared trimmed and lower-case."""
         self._users: dict[str, DirectoryUser] = {user.id: user for user in users}
         self._ids_folded = {user_id.lower(): user_id for user_id in self._users}
         self._overrides = {
@@ -108,6 +109,7 @@ class DirectoryIndex:
                     self._upn_owners.setdefault(address, []).append(user.id)
 
     def __len__(self) -> int:
+        """How many distinct users (by id) the index holds."""
         return len(self._users)
 
     @staticmethod

@@ -62,8 +62,10 @@ def item_size(item: dict[str, Any]) -> int:
 
 
 def everyone_acl(tenant_id: str | None) -> list[dict[str, str]]:
-    """The ACL granting everyone in the tenant access: Graph's `acl` resource takes the tenant
-    id as the value of an `everyone` entry (None: the bare literal, for previews and tests).
+    """The ACL granting everyone in the tenant access.
+
+    Graph's `acl` resource takes the tenant id as the value of an `everyone` entry (None: the
+    bare literal, for previews and tests).
     """
     return [{"type": "everyone", "value": tenant_id or EVERYONE, "accessType": "grant"}]
 
