@@ -10,7 +10,7 @@ from devstack.graph.odata import (
     refuse,
     service_root,
 )
-from devstack.graph.rules.connections import check_connection, check_connection_update
+from devstack.graph.rules.connections import check_connection
 from devstack.graph.rules.enums import present_label, present_type
 from devstack.graph.rules.items import check_item, check_item_id, check_item_size
 from devstack.graph.rules.prefer import INCLUDE_UNKNOWN_ENUM_MEMBERS, prefers
@@ -22,13 +22,10 @@ CONNECTIONS = "external/connections"
 
 
 class ConnectorsApi:
-    """Route handlers for `/external/connections/...`: rules check, state keeps.
-
-    Args:
-        state: The connections, schemas, operations and items.
-    """
+    """Route handlers for `/external/connections/...`: rules check, state keeps."""
 
     def __init__(self, state: ConnectorsState) -> None:
+        """Answer from `state` (the connections, schemas, operations and items)."""
         self.state = state
 
     # -- connections -----------------------------------------------------------------------
@@ -47,15 +44,6 @@ class ConnectorsApi:
         """`GET /external/connections/{id}`."""
         found = self.state.connection(request.params["connectionId"])
         return entity_response(200, request, CONNECTION_ENTITY, found)
-
-    def update_connection(self, request: Request) -> Response:
-        """`PATCH /external/connections/{id}` (404 before the body is looked at)."""
-        connection_id = request.params["connectionId"]
-        self.state.connection(connection_id)
-        body = request.json()
-        refuse(check_connection_update(body, connection_id))
-        self.state.update_connection(connection_id, body)
-        return Response.empty(204)
 
     def delete_connection(self, request: Request) -> Response:
         """`DELETE /external/connections/{id}`: 202 with the `Location` of its operation."""

@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack.graph.odata import conflict, not_found
 from devstack.graph.rules.connections import PEOPLE
 from devstack.graph.rules.items import IgnoredValue
 from devstack.graph.rules.problems import INVALID_REQUEST, UPDATE_NOT_ALLOWED, Problem
 from devstack.graph.rules.schema import SchemaProperty
-from devstack.graph.state_errors import StateError, conflict, not_found
+from devstack.standin import HttpError
 
 DEFAULT_SCHEMA_DELAY_S = 0.2
 
@@ -61,13 +62,7 @@ class _Connection:
 
 
 class ConnectorsState:
-    """Thread-safe in-memory external connections, with their schemas, operations and items.
-
-    Args:
-        clock: Monotonic seconds; schema operations complete `schema_delay_s` after starting.
-        schema_delay_s: How long a schema operation stays `inprogress`.
-        lock: The lock guarding this state (default: its own).
-    """
+    """Thread-safe in-memory external connections, with their schemas, operations and items."""
 
     def __init__(
         self,
@@ -75,6 +70,13 @@ class ConnectorsState:
         schema_delay_s: float = DEFAULT_SCHEMA_DELAY_S,
         lock: threading.Lock | None = None,
     ) -> None:
+        """Keep connections on `clock`.
+
+        Args:
+            clock: Monotonic seconds; schema operations complete `schema_delay_s` after start.
+            schema_delay_s: How long a schema (or deletion) operation stays `inprogress`.
+            lock: The lock guarding this state (default: its own).
+        """
         self.clock = clock
         self.schema_delay_s = schema_delay_s
         self._lock = lock if lock is not None else threading.Lock()
@@ -83,22 +85,21 @@ class ConnectorsState:
 
     # -- connections ---------------------------------------------------------------------
 
+    def _sweep(self) -> None:
+        """Drop the connections whose deletion's time has come; settle the others' schemas."""
+        for key, conn in list(self._connections.items()):
+            if conn.deleting is not None and self.clock() >= conn.deleting.ready_at:
+                conn.deleting.status = "completed"
+                del self._connections[key]
+            else:
+                self._settle(conn)
+
     def _connection(self, connection_id: str) -> _Connection:
+        self._sweep()
         conn = self._connections.get(connection_id.lower())
-        if conn is not None and conn.deleting is not None and self._gone(conn.deleting):
-            # Deleted lazily, like schema operations: once its operation's time has come.
-            del self._connections[connection_id.lower()]
-            conn = None
         if conn is None:
             raise not_found(f"The connection '{connection_id}' does not exist.")
-        self._settle(conn)
         return conn
-
-    def _gone(self, op: _Operation) -> bool:
-        if self.clock() < op.ready_at:
-            return False
-        op.status = "completed"
-        return True
 
     def create_connection(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Create a connection from a validated POST body; 409 when the id is taken."""
@@ -110,9 +111,7 @@ class ConnectorsState:
             "connectorId": body.get("connectorId"),
         }
         with self._lock:
-            old = self._connections.get(body["id"].lower())
-            if old is not None and old.deleting is not None and self._gone(old.deleting):
-                del self._connections[body["id"].lower()]
+            self._sweep()
             if body["id"].lower() in self._connections:
                 raise conflict(f"A connection with id '{body['id']}' already exists.")
             conn = _Connection(stored)
@@ -127,28 +126,16 @@ class ConnectorsState:
     def connections(self) -> list[dict[str, Any]]:
         """Every connection's JSON, in creation order."""
         with self._lock:
-            for key, conn in list(self._connections.items()):
-                if conn.deleting is not None and self._gone(conn.deleting):
-                    del self._connections[key]
-                else:
-                    self._settle(conn)
+            self._sweep()
             return [conn.to_json() for conn in self._connections.values()]
 
     def exists(self, connection_id: str) -> bool:
         """Whether the connection exists (a deletion whose time has come removes it)."""
         try:
             self.connection(connection_id)
-        except StateError:
+        except HttpError:
             return False
         return True
-
-    def update_connection(self, connection_id: str, body: Mapping[str, Any]) -> None:
-        """Apply a validated PATCH (name, description) to a connection."""
-        with self._lock:
-            conn = self._connection(connection_id)
-            for key in ("name", "description"):
-                if key in body:
-                    conn.body[key] = body[key]
 
     def delete_connection(self, connection_id: str) -> str:
         """Start deleting a connection with its schema and items; the operation's id.
@@ -201,13 +188,11 @@ class ConnectorsState:
             if conn.pending is not None and not conn.people:
                 raise conflict("A schema operation is already in progress.")
             if conn.people and (conn.pending is not None or conn.schema is not None):
-                raise StateError(
-                    Problem(
-                        400,
-                        UPDATE_NOT_ALLOWED,
-                        f"The schema of people connection '{connection_id}' cannot be updated; "
-                        "delete and recreate the connection to change it.",
-                    )
+                raise HttpError(
+                    400,
+                    f"The schema of people connection '{connection_id}' cannot be updated; "
+                    "delete and recreate the connection to change it.",
+                    UPDATE_NOT_ALLOWED,
                 )
             op = _Operation(str(uuid.uuid4()), self.clock() + self.schema_delay_s, None)
             op.failure, self._next_failure = self._next_failure, None
@@ -245,13 +230,11 @@ class ConnectorsState:
             conn = self._connection(connection_id)
             if conn.schema is None:
                 status = "is still being registered" if conn.pending else "is not registered"
-                raise StateError(
-                    Problem(
-                        409,
-                        INVALID_REQUEST,
-                        f"The schema of connection '{connection_id}' {status}; items can be "
-                        "ingested once the schema operation has completed.",
-                    )
+                raise HttpError(
+                    409,
+                    f"The schema of connection '{connection_id}' {status}; items can be "
+                    "ingested once the schema operation has completed.",
+                    INVALID_REQUEST,
                 )
             return conn.properties, conn.people
 

@@ -1,10 +1,10 @@
-"""The Graph stand-in's Entra ID: the tenant's registered apps, the tokens issued to them, checks.
+"""The Graph stand-in's Entra ID: registered apps, the tokens issued to them, and their checks.
 
 Apps are registered with a secret and the application permissions (roles) granted to them
 (`app_registrations`). Tokens are JWT-shaped (unsigned) and remembered by the stand-in, which
-is how it checks bearer tokens. `Identity` also answers the Entra endpoints, whose shapes live
-in `token_endpoint` (client-credentials grant, Entra's error shape) and `discovery` (the
-documents that let MSAL / azure-identity use the stand-in as their authority).
+is how it checks bearer tokens. `Identity` also answers Entra's routes: the client-credentials
+token endpoint (refusals in Entra's shape) and the OpenID configuration that lets MSAL /
+azure-identity use the stand-in as their authority.
 """
 
 from __future__ import annotations
@@ -14,58 +14,33 @@ import json
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
-from devstack.graph import discovery
 from devstack.graph.app_registrations import (
-    CONNECTIONS_READ_WRITE,
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
-    DEFAULT_ROLES,
     GRAPH_APP_ID,
     GRAPH_RESOURCE,
-    ITEMS_READ_WRITE,
-    PEOPLE_SETTINGS_READ,
-    PEOPLE_SETTINGS_WRITE,
-    USERS_READ,
     App,
 )
-from devstack.graph.token_endpoint import TokenRefusal, answer_token_request
-from devstack.standin import HttpError
+from devstack.standin import HttpError, Request, Response
 
-# The app registration names are re-exported: callers import them from here.
-__all__ = [
-    "ACCESS_DENIED",
-    "CONNECTIONS_READ_WRITE",
-    "DEFAULT_CLIENT_ID",
-    "DEFAULT_CLIENT_SECRET",
-    "DEFAULT_ROLES",
-    "DEFAULT_TENANT_ID",
-    "DEFAULT_TOKEN_LIFETIME_S",
-    "GRAPH_APP_ID",
-    "GRAPH_RESOURCE",
-    "INVALID_TOKEN",
-    "ITEMS_READ_WRITE",
-    "PEOPLE_SETTINGS_READ",
-    "PEOPLE_SETTINGS_WRITE",
-    "USERS_READ",
-    "App",
-    "Grant",
-    "Identity",
-    "TokenRefusal",
-]
+__all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "DEFAULT_TENANT_ID", "App", "Identity"]
 
 DEFAULT_TENANT_ID = "5d3c1f0e-8a7b-4c6d-9e2f-1a0b3c4d5e6f"
 DEFAULT_TOKEN_LIFETIME_S = 3599
-
 INVALID_TOKEN = "InvalidAuthenticationToken"
 ACCESS_DENIED = "Authorization_RequestDenied"
 _CHALLENGE = (
     'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/'
     f'authorize", client_id="{GRAPH_APP_ID}"'
 )
+_SCOPES = (f"{GRAPH_RESOURCE}/.default", f"{GRAPH_APP_ID}/.default")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,20 +52,41 @@ class Grant:
     expires_at: float
 
 
+class TokenRefusalError(Exception):
+    """An Entra token-endpoint error: its HTTP status, AADSTS code and description."""
+
+    def __init__(self, status: int, error: str, code: int, description: str) -> None:
+        """Refuse with `status`, the OAuth `error`, the AADSTS `code` and its `description`."""
+        super().__init__(description)
+        self.status, self.error, self.code = status, error, code
+
+    def response(self) -> Response:
+        """The refusal in Entra's JSON shape."""
+        trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
+        timestamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        description = (
+            f"AADSTS{self.code}: {self} Trace ID: {trace_id} Correlation ID: {correlation_id} "
+            f"Timestamp: {timestamp}"
+        )
+        body = {
+            "error": self.error,
+            "error_description": description,
+            "error_codes": [self.code],
+            "timestamp": timestamp,
+            "trace_id": trace_id,
+            "correlation_id": correlation_id,
+            "error_uri": f"https://login.microsoftonline.com/error?code={self.code}",
+        }
+        return Response.json(self.status, body)
+
+
 def _b64(data: Mapping[str, Any]) -> str:
     raw = json.dumps(data, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 class Identity:
-    """The tenant's app registrations and the access tokens issued to them.
-
-    Args:
-        tenant_id: The tenant GUID; the token endpoint answers only for it.
-        apps: The registered apps (default: one `App()` with the connector's permissions).
-        clock: Seconds on a monotonic clock; token expiry is measured on it.
-        token_lifetime_s: Lifetime of new tokens (also their `expires_in`).
-    """
+    """The tenant's app registrations and the access tokens issued to them."""
 
     def __init__(
         self,
@@ -100,6 +96,14 @@ class Identity:
         clock: Callable[[], float] = time.monotonic,
         token_lifetime_s: float = DEFAULT_TOKEN_LIFETIME_S,
     ) -> None:
+        """Register `apps` in `tenant_id`.
+
+        Args:
+            tenant_id: The tenant GUID; the token endpoint answers only for it.
+            apps: The registered apps (default: one `App()` with the connector's permissions).
+            clock: Seconds on a monotonic clock; token expiry is measured on it.
+            token_lifetime_s: Lifetime of new tokens (also their `expires_in`).
+        """
         self.tenant_id = tenant_id
         self.clock = clock
         self.token_lifetime_s = token_lifetime_s
@@ -117,24 +121,16 @@ class Identity:
             self._apps[app.client_id.lower()] = app
         return app
 
-    def app(self, client_id: str) -> App | None:
-        """A registered app by client id."""
-        with self._lock:
-            return self._apps.get(client_id.lower())
-
     def apps(self) -> list[App]:
         """The registered apps: the default app (`DEFAULT_CLIENT_ID`) first, then the rest."""
         with self._lock:
             registered = list(self._apps.values())
-        return sorted(
-            registered, key=lambda app: app.client_id.lower() != DEFAULT_CLIENT_ID.lower()
-        )
+        return sorted(registered, key=lambda a: a.client_id.lower() != DEFAULT_CLIENT_ID.lower())
 
     def mint_token(self, client_id: str = DEFAULT_CLIENT_ID) -> str:
         """Issue a token for a registered app without the HTTP round trip (for tests)."""
-        app = self.app(client_id)
-        if app is None:
-            raise KeyError(client_id)
+        with self._lock:
+            app = self._apps[client_id.lower()]
         return self._issue(app)
 
     def revoke_all(self) -> None:
@@ -143,8 +139,7 @@ class Identity:
             self._tokens.clear()
 
     def _issue(self, app: App) -> str:
-        now = self.clock()
-        wall = int(time.time())
+        now, wall = self.clock(), int(time.time())
         claims = {
             "aud": GRAPH_RESOURCE,
             "iss": f"https://sts.windows.net/{self.tenant_id}/",
@@ -165,17 +160,6 @@ class Identity:
                 self._tokens = {t: g for t, g in self._tokens.items() if g.expires_at > now}
             self._tokens[token] = Grant(app.client_id, app.roles, now + self.token_lifetime_s)
         return token
-
-    def token_response(self, tenant: str, form: Mapping[str, str]) -> dict[str, Any] | TokenRefusal:
-        """Answer a client-credentials token request (the form fields of the POST)."""
-        return answer_token_request(
-            self.tenant_id,
-            tenant,
-            form,
-            find_app=self.app,
-            issue=self._issue,
-            lifetime_s=self.token_lifetime_s,
-        )
 
     # -- bearer checks ---------------------------------------------------------------------
 
@@ -211,12 +195,108 @@ class Identity:
     def _unauthorized(message: str) -> HttpError:
         return HttpError(401, message, INVALID_TOKEN, {"WWW-Authenticate": _CHALLENGE})
 
-    # -- discovery documents ---------------------------------------------------------------
+    # -- Entra routes ----------------------------------------------------------------------
 
-    def openid_configuration(self, base_url: str, tenant: str) -> dict[str, Any] | None:
-        """The tenant's OpenID configuration (None for an unknown tenant)."""
-        return discovery.openid_configuration(base_url, self.tenant_id, tenant)
+    def token_route(self, request: Request) -> Response:
+        """`POST /{tenant}/oauth2/v2.0/token`: a client-credentials token or Entra's refusal."""
+        form = dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+        try:
+            app = self._check_token_request(request.params["tenant"], form)
+        except TokenRefusalError as refusal:
+            return refusal.response()
+        lifetime = int(self.token_lifetime_s)
+        answer = {
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": self._issue(app),
+        }
+        return Response.json(200, answer, {"Cache-Control": "no-store, no-cache"})
 
-    def instance_discovery(self, base_url: str) -> dict[str, Any]:
-        """The `common/discovery/instance` answer naming the stand-in as its own authority."""
-        return discovery.instance_discovery(base_url, self.tenant_id)
+    def _check_token_request(self, tenant: str, form: Mapping[str, str]) -> App:
+        """The app a client-credentials request authenticates, or the refusal Entra answers."""
+        if tenant.lower() != self.tenant_id.lower():
+            raise TokenRefusalError(
+                400,
+                "invalid_request",
+                90002,
+                f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant "
+                "ID and are signing into the correct cloud.",
+            )
+        for name in ("grant_type", "client_id"):
+            if not form.get(name):
+                raise TokenRefusalError(
+                    400,
+                    "invalid_request",
+                    900144,
+                    f"The request body must contain the following parameter: '{name}'.",
+                )
+        if form["grant_type"] != "client_credentials":
+            raise TokenRefusalError(
+                400,
+                "unsupported_grant_type",
+                70003,
+                f"The app requested an unsupported grant type '{form['grant_type']}'.",
+            )
+        with self._lock:
+            app = self._apps.get(form["client_id"].lower())
+        if app is None:
+            raise TokenRefusalError(
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{form['client_id']}' was not found in the "
+                f"directory '{self.tenant_id}'. This can happen if the application has not been "
+                "installed by the administrator of the tenant or consented to by any user in "
+                "the tenant.",
+            )
+        secret = form.get("client_secret")
+        if not secret:
+            raise TokenRefusalError(
+                401,
+                "invalid_client",
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or "
+                "'client_secret'.",
+            )
+        if not secrets.compare_digest(secret.encode(), app.client_secret.encode()):
+            raise TokenRefusalError(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is "
+                "the client secret value, not the client secret ID, for a secret added to app "
+                f"'{app.client_id}'.",
+            )
+        scope = form.get("scope", "")
+        if not any(s in _SCOPES for s in scope.split()):
+            raise TokenRefusalError(
+                400,
+                "invalid_scope",
+                1002012,
+                f"The provided value for scope {scope} is not valid. Client credential flows "
+                "must have a scope value with /.default suffixed to the resource identifier "
+                f"(application ID URI), e.g. {GRAPH_RESOURCE}/.default.",
+            )
+        return app
+
+    def openid_configuration_route(self, request: Request) -> Response:
+        """`GET /{tenant}/v2.0/.well-known/openid-configuration` (400 for another tenant)."""
+        tenant = request.params["tenant"]
+        if tenant.lower() != self.tenant_id.lower():
+            refusal = TokenRefusalError(
+                400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found."
+            )
+            return refusal.response()
+        root = f"{request.base_url}/{self.tenant_id}"
+        config = {
+            "issuer": f"{root}/v2.0",
+            "token_endpoint": f"{root}/oauth2/v2.0/token",
+            "authorization_endpoint": f"{root}/oauth2/v2.0/authorize",
+            "device_authorization_endpoint": f"{root}/oauth2/v2.0/devicecode",
+            "jwks_uri": f"{root}/discovery/v2.0/keys",
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
+            "tenant_region_scope": "EU",
+            "cloud_instance_name": "microsoftonline.com",
+        }
+        return Response.json(200, config)

@@ -2,8 +2,8 @@
 
 Every Graph answer names its service root (`<base>/v1.0` or `<base>/beta`, whichever the
 request used) and, for entities and collections, an `@odata.context` URL under it. Refusals
-(`Problem`s from the rules and the state) leave the handlers as `HttpError`s, which the server
-renders in Graph's OData error envelope.
+(`Problem`s from the rules, not-found and conflicts from the state) leave the handlers as
+`HttpError`s, which the server renders in Graph's OData error envelope.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from devstack.graph.rules.problems import Problem
 from devstack.standin import HttpError, Request, Response
 
-T = TypeVar("T")
+NOT_FOUND = "NotFound"
+CONFLICT = "Conflict"
 
 
 def service_root(request: Request) -> str:
@@ -42,8 +43,8 @@ def collection_response(request: Request, fragment: str, values: list[Any]) -> R
 
 
 def render_error(status: int, code: str, message: str) -> dict[str, Any]:
-    """Graph's OData error envelope."""
-    del status  # the envelope does not repeat the status
+    """Graph's OData error envelope (it does not repeat the status)."""
+    del status
     return {
         "error": {
             "code": code,
@@ -69,8 +70,11 @@ def refuse(problems: Iterable[Problem | None]) -> None:
             raise http_error(problem)
 
 
-def accept(result: T | Problem) -> T:
-    """The parsed value, or the problem raised as an HttpError."""
-    if isinstance(result, Problem):
-        raise http_error(result)
-    return result
+def not_found(message: str) -> HttpError:
+    """A 404 `NotFound` refusal, `message` saying what does not exist."""
+    return HttpError(404, message, NOT_FOUND)
+
+
+def conflict(message: str) -> HttpError:
+    """A 409 `Conflict` refusal, `message` saying what already exists or is under way."""
+    return HttpError(409, message, CONFLICT)

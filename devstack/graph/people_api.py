@@ -17,13 +17,10 @@ def _source_key(request: Request) -> str:
 
 
 class PeopleApi:
-    """Route handlers for `/admin/people/...`: rules check, state keeps.
-
-    Args:
-        state: The profile sources and property settings.
-    """
+    """Route handlers for `/admin/people/...`: rules check, state keeps."""
 
     def __init__(self, state: PeopleSettingsState) -> None:
+        """Answer from `state` (the profile sources and property settings)."""
         self.state = state
 
     # -- profile sources -------------------------------------------------------------------
@@ -40,7 +37,7 @@ class PeopleApi:
         return collection_response(request, PROFILE_SOURCES, self.state.profile_sources())
 
     def get_source(self, request: Request) -> Response:
-        """`GET` a profile source by sourceId (or id)."""
+        """`GET` a profile source by sourceId."""
         return Response.json(200, self.state.profile_source(_source_key(request)))
 
     def update_source(self, request: Request) -> Response:
@@ -78,8 +75,3 @@ class PeopleApi:
         body = request.json()
         refuse(check_property_setting(body, creating=False))
         return Response.json(200, self.state.update_property_setting(setting_id, body))
-
-    def delete_setting(self, request: Request) -> Response:
-        """`DELETE` a profile property setting."""
-        self.state.delete_property_setting(request.params["settingId"])
-        return Response.empty(204)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from devstack.graph.state_errors import conflict, not_found
+from devstack.graph.odata import conflict, not_found
 
 ENTRA_SOURCE_ID = "4ce763dd-9214-4eff-af7c-da491cc3782d"
 ENTRA_SOURCE_URL = (
@@ -21,12 +21,10 @@ class PeopleSettingsState:
 
     Starts with the org-wide property setting (no name) listing only `ENTRA_SOURCE_URL`, as a
     new tenant does.
-
-    Args:
-        lock: The lock guarding this state (default: its own).
     """
 
     def __init__(self, lock: threading.Lock | None = None) -> None:
+        """Keep the settings under `lock` (default: its own)."""
         self._lock = lock if lock is not None else threading.Lock()
         self._sources: dict[str, dict[str, Any]] = {}
         self._settings: dict[str, dict[str, Any]] = {}
@@ -42,8 +40,6 @@ class PeopleSettingsState:
 
     def _source(self, source_id: str) -> dict[str, Any]:
         found = self._sources.get(source_id.lower())
-        if found is None:
-            found = next((s for s in self._sources.values() if s["id"] == source_id), None)
         if found is None:
             raise not_found(f"The profile source '{source_id}' does not exist.")
         return found
@@ -70,7 +66,7 @@ class PeopleSettingsState:
             return [dict(s) for s in self._sources.values()]
 
     def profile_source(self, source_id: str) -> dict[str, Any]:
-        """A profile source by sourceId (or by its id)."""
+        """A profile source by sourceId."""
         with self._lock:
             return dict(self._source(source_id))
 
@@ -139,12 +135,6 @@ class PeopleSettingsState:
             if "prioritizedSourceUrls" in body:
                 setting["prioritizedSourceUrls"] = list(body["prioritizedSourceUrls"])
             return _copy_setting(setting)
-
-    def delete_property_setting(self, setting_id: str) -> None:
-        """Delete a profile property setting."""
-        with self._lock:
-            self._setting(setting_id)
-            del self._settings[setting_id]
 
 
 def _copy_setting(setting: Mapping[str, Any]) -> dict[str, Any]:

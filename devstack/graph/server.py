@@ -1,38 +1,42 @@
 """The Microsoft Graph stand-in: Entra token endpoint plus the Graph routes the connector calls.
 
-`GraphStandIn` is the composition: it builds the tenant's `Identity`, the service `GraphState`
-and the route handlers once, and declares the route table (path, route class for the knobs,
-permission needed, handler). The handlers live by area: `identity_api` (tokens, discovery),
-`connectors_api` (connections, schema, operations, items), `people_api` (profile sources and
-precedence) and `users_api` (users, delta). Bodies are checked by `rules`, kept by `state`.
+`GraphStandIn` is the composition: it builds the tenant's `Identity`, the service state and
+the route handlers once, and declares the route table (path, route class for the knobs,
+permission needed, handler). The handlers live by area: `identity` (tokens, OpenID
+configuration), `connectors_api` (connections, schema, operations, items), `people_api`
+(profile sources and precedence) and `users_api` (users/delta). Bodies are checked by
+`rules`; the state modules keep what was accepted.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Self
 
-from devstack.graph.connectors_api import ConnectorsApi
-from devstack.graph.directory import Directory
-from devstack.graph.identity import (
+from devstack.graph.app_registrations import (
     CONNECTIONS_READ_WRITE,
-    DEFAULT_CLIENT_ID,
-    DEFAULT_TENANT_ID,
-    DEFAULT_TOKEN_LIFETIME_S,
     ITEMS_READ_WRITE,
     PEOPLE_SETTINGS_READ,
     PEOPLE_SETTINGS_WRITE,
     USERS_READ,
+)
+from devstack.graph.connectors_api import ConnectorsApi
+from devstack.graph.connectors_state import DEFAULT_SCHEMA_DELAY_S, ConnectorsState
+from devstack.graph.directory import Directory
+from devstack.graph.identity import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_TENANT_ID,
+    DEFAULT_TOKEN_LIFETIME_S,
     App,
     Identity,
 )
-from devstack.graph.identity_api import IdentityApi
 from devstack.graph.item_gate import ItemGate
-from devstack.graph.odata import http_error, render_error
+from devstack.graph.odata import render_error
 from devstack.graph.people_api import PeopleApi
-from devstack.graph.state import DEFAULT_SCHEMA_DELAY_S, GraphState, StateError
+from devstack.graph.people_settings_state import PeopleSettingsState
 from devstack.graph.users_api import UsersApi
 from devstack.lifecycle import Service
 from devstack.standin import (
@@ -62,30 +66,21 @@ def _graph_route(method: str, template: str, route_class: str, handler: Handler)
             regex += f"(?P<{part[1:-1]}>[^/]+)"
         else:
             regex += re.escape(part)
-    pattern = re.compile(rf"^/(?P<version>v1\.0|beta)/?{regex}$")
-    return Route(method, pattern, route_class, handler)
+    return Route(method, re.compile(rf"^/(?P<version>v1\.0|beta)/?{regex}$"), route_class, handler)
 
 
-def _plain_route(method: str, pattern: str, route_class: str, handler: Handler) -> Route:
-    return Route(method, re.compile(pattern), route_class, handler)
+class GraphState:
+    """The service state behind one lock: `connectors` and `people_settings`."""
+
+    def __init__(self, clock: Callable[[], float], schema_delay_s: float) -> None:
+        """Keep state on `clock`; schema operations complete `schema_delay_s` after starting."""
+        lock = threading.Lock()
+        self.connectors = ConnectorsState(clock, schema_delay_s, lock)
+        self.people_settings = PeopleSettingsState(lock)
 
 
 class GraphStandIn(Service):
-    """Microsoft Graph and its Entra token endpoint, on 127.0.0.1.
-
-    Args:
-        directory: The tenant's users (read live, so tests may change it while running).
-        tenant_id: The tenant GUID the token endpoint answers for.
-        apps: Registered apps (default: one with the connector's four permissions).
-        tls: Serve HTTPS with this identity (needed by azure-identity / MSAL).
-        clock: Monotonic seconds for token expiry and schema operations (default
-            `time.monotonic`); inject one to expire tokens or finish operations instantly.
-        knobs: Latency, rate limits and faults (see `devstack.standin`).
-        port: The port to bind (0: a free one).
-        schema_delay_s: How long schema operations stay `inprogress`.
-        token_lifetime_s: Lifetime of issued tokens.
-        request_log: A shared request log (default: a new one).
-    """
+    """Microsoft Graph and its Entra token endpoint, on 127.0.0.1."""
 
     def __init__(
         self,
@@ -101,6 +96,21 @@ class GraphStandIn(Service):
         token_lifetime_s: float = DEFAULT_TOKEN_LIFETIME_S,
         request_log: RequestLog | None = None,
     ) -> None:
+        """Build the stand-in (not serving until `start`).
+
+        Args:
+            directory: The tenant's users (read live, so tests may change it while running).
+            tenant_id: The tenant GUID the token endpoint answers for.
+            apps: Registered apps (default: one with the connector's four permissions).
+            tls: Serve HTTPS with this identity (needed by azure-identity / MSAL).
+            clock: Monotonic seconds for token expiry and schema operations (default
+                `time.monotonic`); inject one to expire tokens or finish operations instantly.
+            knobs: Latency, rate limits and faults (see `devstack.standin`).
+            port: The port to bind (0: a free one).
+            schema_delay_s: How long schema operations stay `inprogress`.
+            token_lifetime_s: Lifetime of issued tokens.
+            request_log: A shared request log (default: a new one).
+        """
         clock = clock or time.monotonic
         self.directory = directory
         self.identity = Identity(tenant_id, apps, clock=clock, token_lifetime_s=token_lifetime_s)
@@ -180,53 +190,33 @@ class GraphStandIn(Service):
     # -- routing ---------------------------------------------------------------------------
 
     def _guard(self, permissions: frozenset[str], handler: Handler) -> Handler:
-        """The handler behind a bearer-token check; state refusals answer as their problem."""
+        """The handler behind a bearer-token check for one of `permissions`."""
 
         def guarded(request: Request) -> Response:
             self.identity.authorize(request.header("authorization"), permissions)
-            try:
-                return handler(request)
-            except StateError as exc:
-                raise http_error(exc.problem) from exc
+            return handler(request)
 
         return guarded
 
     def _routes(self) -> list[Route]:
-        tokens = IdentityApi(self.identity)
         connectors = ConnectorsApi(self.state.connectors)
         people = PeopleApi(self.state.people_settings)
         users = UsersApi(self.directory)
-        connection = "/external/connections/{connectionId}"
+        connections, connection = "/external/connections", "/external/connections/{connectionId}"
         item = f"{connection}/items/{{itemId}}"
         sources = "/admin/people/profileSources"
+        source = f"{sources}(sourceId={{sourceId'}})"
         settings = "/admin/people/profilePropertySettings"
-        read, write = PEOPLE_SETTINGS_READ, PEOPLE_SETTINGS_WRITE
-        # A profile source is addressed by its quoted key or, like Graph also allows, by path.
-        source_routes = [
-            route
-            for source in (f"{sources}(sourceId={{sourceId'}})", f"{sources}/{{sourceId}}")
-            for route in [
-                ("GET", source, "profile", read, people.get_source),
-                ("PATCH", source, "profile", write, people.update_source),
-                ("DELETE", source, "profile", write, people.delete_source),
-            ]
-        ]
+        conn, read, write = CONNECTIONS_READ_WRITE, PEOPLE_SETTINGS_READ, PEOPLE_SETTINGS_WRITE
         graph = [
-            ("POST", "/external/connections", "connections", CONNECTIONS_READ_WRITE,
-             connectors.create_connection),
-            ("GET", "/external/connections", "connections", CONNECTIONS_READ_WRITE,
-             connectors.list_connections),
-            ("GET", connection, "connections", CONNECTIONS_READ_WRITE, connectors.get_connection),
-            ("PATCH", connection, "connections", CONNECTIONS_READ_WRITE,
-             connectors.update_connection),
-            ("DELETE", connection, "connections", CONNECTIONS_READ_WRITE,
-             connectors.delete_connection),
-            ("PATCH", f"{connection}/schema", "schema", CONNECTIONS_READ_WRITE,
-             connectors.patch_schema),
-            ("GET", f"{connection}/schema", "schema", CONNECTIONS_READ_WRITE,
-             connectors.get_schema),
-            ("GET", f"{connection}/operations/{{operationId}}", "operations",
-             CONNECTIONS_READ_WRITE, connectors.get_operation),
+            ("POST", connections, "connections", conn, connectors.create_connection),
+            ("GET", connections, "connections", conn, connectors.list_connections),
+            ("GET", connection, "connections", conn, connectors.get_connection),
+            ("DELETE", connection, "connections", conn, connectors.delete_connection),
+            ("PATCH", f"{connection}/schema", "schema", conn, connectors.patch_schema),
+            ("GET", f"{connection}/schema", "schema", conn, connectors.get_schema),
+            ("GET", f"{connection}/operations/{{operationId}}", "operations", conn,
+             connectors.get_operation),
             ("PUT", item, "items", ITEMS_READ_WRITE,
              self.gate.writing(connectors.put_item, put=True)),
             ("GET", item, "items", ITEMS_READ_WRITE, connectors.get_item),
@@ -234,22 +224,22 @@ class GraphStandIn(Service):
              self.gate.writing(connectors.delete_item, put=False)),
             ("POST", sources, "profile", write, self.gate.registering(people.create_source)),
             ("GET", sources, "profile", read, people.list_sources),
-            *source_routes,
+            ("GET", source, "profile", read, people.get_source),
+            ("PATCH", source, "profile", write, people.update_source),
+            ("DELETE", source, "profile", write, people.delete_source),
             ("GET", settings, "profile", read, people.list_settings),
             ("POST", settings, "profile", write, people.create_setting),
             ("GET", f"{settings}/{{settingId}}", "profile", read, people.get_setting),
             ("PATCH", f"{settings}/{{settingId}}", "profile", write, people.update_setting),
-            ("DELETE", f"{settings}/{{settingId}}", "profile", write, people.delete_setting),
             ("GET", "/users/delta", "delta", USERS_READ, users.users_delta),
             ("GET", "/users/delta()", "delta", USERS_READ, users.users_delta),
         ]  # fmt: skip
+        tenant = r"^/(?P<tenant>[^/]+)"
         identity = [
-            _plain_route("POST", r"^/(?P<tenant>[^/]+)/oauth2/v2\.0/token$", "identity",
-                         tokens.token),
-            _plain_route("GET", r"^/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration$",
-                         "identity", tokens.openid_configuration),
-            _plain_route("GET", r"^/common/discovery/instance$", "identity",
-                         tokens.instance_discovery),
+            Route("POST", re.compile(rf"{tenant}/oauth2/v2\.0/token$"), "identity",
+                  self.identity.token_route),
+            Route("GET", re.compile(rf"{tenant}/v2\.0/\.well-known/openid-configuration$"),
+                  "identity", self.identity.openid_configuration_route),
         ]  # fmt: skip
         return identity + [
             _graph_route(method, path, cls, self._guard(perms, handler))

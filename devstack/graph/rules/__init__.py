@@ -9,11 +9,7 @@ names callers use are re-exported here, so they can write `rules.check_item(...)
 
 from __future__ import annotations
 
-from devstack.graph.rules.connections import (
-    check_connection,
-    check_connection_id,
-    check_connection_update,
-)
+from devstack.graph.rules.connections import check_connection, check_connection_id
 from devstack.graph.rules.enums import PERSON_LABEL_TYPES, present_label, present_type
 from devstack.graph.rules.items import check_item, check_item_id, check_item_size
 from devstack.graph.rules.people_settings import check_profile_source, check_property_setting
@@ -33,7 +29,6 @@ __all__ = [
     "SchemaProperty",
     "check_connection",
     "check_connection_id",
-    "check_connection_update",
     "check_item",
     "check_item_id",
     "check_item_size",

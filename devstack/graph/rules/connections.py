@@ -1,8 +1,7 @@
-"""The rules for external connections: ids, names, content categories, what PATCH may change."""
+"""The rules for external connections: ids, names, content categories."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from devstack.graph.rules.problems import (
@@ -95,31 +94,13 @@ def check_connection(body: Any) -> list[Problem]:
     problems = unknown_fields(body, _CONNECTION_FIELDS, "externalConnection")
     if (problem := check_connection_id(body.get("id"))) is not None:
         problems.append(problem)
-    return problems + _check_connection_fields(body, creating=True)
-
-
-def check_connection_update(body: Any, connection_id: str) -> list[Problem]:
-    """The rules for `PATCH /external/connections/{id}` (the id cannot change)."""
-    if (problem := require_object(body, "externalConnection")) is not None:
-        return [problem]
-    problems = unknown_fields(body, _CONNECTION_FIELDS, "externalConnection")
-    if "id" in body and body["id"] != connection_id:
-        problems.append(invalid("The connection 'id' cannot be changed."))
-    if "contentCategory" in body:
-        problems.append(invalid("The connection 'contentCategory' cannot be changed."))
-    return problems + _check_connection_fields(body, creating=False)
-
-
-def _check_connection_fields(body: Mapping[str, Any], *, creating: bool) -> list[Problem]:
-    problems: list[Problem] = []
     name = body.get("name")
-    if creating or "name" in body:
-        if not isinstance(name, str) or not name.strip():
-            problems.append(invalid("The connection 'name' is required."))
-        elif len(name) > MAX_NAME_LENGTH:
-            problems.append(
-                invalid(f"The connection 'name' must be at most {MAX_NAME_LENGTH} characters.")
-            )
+    if not isinstance(name, str) or not name.strip():
+        problems.append(invalid("The connection 'name' is required."))
+    elif len(name) > MAX_NAME_LENGTH:
+        problems.append(
+            invalid(f"The connection 'name' must be at most {MAX_NAME_LENGTH} characters.")
+        )
     description = body.get("description")
     if description is not None and not isinstance(description, str):
         problems.append(invalid("The connection 'description' must be a string."))
