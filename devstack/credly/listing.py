@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from devstack.credly.email_index import EmailIndex, build_email_index, narrow_by_email
 from devstack.credly.errors import QueryError
 from devstack.credly.filters import (
     BadgeFilter,
@@ -114,7 +113,6 @@ class BadgeSelector:
         self.data = data
         self.cache_min_badges = cache_min_badges
         self._lists: dict[_ListKey, _Versioned[list[IssuedBadge]]] = {}
-        self._email_indexes: dict[str, _Versioned[EmailIndex]] = {}
         self._lock = threading.Lock()
 
     def select(
@@ -130,31 +128,14 @@ class BadgeSelector:
                 if cached is not None and cached.version == version:
                     self._lists[key] = cached  # most recently used last
                     return cached.value
-        narrowed = self._email_candidates(org_id, badge_filter, version) if cacheable else None
-        selected = narrowed if narrowed is not None else self.data.org_badges(org_id)
+        selected = self.data.org_badges(org_id)
         if not badge_filter.is_empty:
-            selected = filter_badges(selected, badge_filter, self.data.users)
+            selected = filter_badges(selected, badge_filter)
         if keys:
             selected = sort_badges(selected, keys)
-        if cacheable and narrowed is None:  # email look-ups are cheap: keep crawl orders
+        if cacheable:
             with self._lock:
                 self._lists[key] = _Versioned(version, selected)
                 while len(self._lists) > _CACHE_ENTRIES:
                     del self._lists[next(iter(self._lists))]
         return selected
-
-    def _email_candidates(
-        self, org_id: str, badge_filter: BadgeFilter, version: int
-    ) -> list[IssuedBadge] | None:
-        """The badges the filter's email keys match, from an index kept per data version."""
-        if badge_filter.recipient_emails is None and badge_filter.recipient_emails_all is None:
-            return None
-        with self._lock:
-            cached = self._email_indexes.get(org_id)
-        if cached is None or cached.version != version:
-            with self.data.lock:
-                index = build_email_index(self.data.org_badges(org_id), self.data.users)
-            cached = _Versioned(version, index)
-            with self._lock:
-                self._email_indexes[org_id] = cached
-        return narrow_by_email(cached.value, badge_filter)
