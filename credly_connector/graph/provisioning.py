@@ -1,17 +1,15 @@
 """Graph admin calls for setup and health: the connection, its schema, the profile source.
 
-Requests are shaped by pure functions (bodies, the source URL, schema comparison, the
-precedence order) and sent through `GraphClient.send`, so they share its adapter, token,
-retries and error translation (`graph.errors`).
+Requests are shaped by pure functions (the connection's body here, the schema's in
+`graph.schema`, the profile source's and its precedence in `graph.profile_source`) and sent
+through `GraphClient.send`, so they share its adapter, token, retries and error translation.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from kiota_abstractions.base_request_builder import BaseRequestBuilder
 from kiota_abstractions.method import Method
@@ -22,30 +20,42 @@ from msgraph.generated.external.connections.item.external_connection_item_reques
 
 from credly_connector.errors import NotFoundError, RequestError
 from credly_connector.graph.client import GraphClient
+from credly_connector.graph.profile_source import (
+    is_first,
+    org_wide_setting,
+    precedence,
+    profile_source_body,
+    source_changes,
+    source_url,
+    with_source_first,
+    with_source_replaced,
+    without_source,
+)
+from credly_connector.graph.schema import (
+    PREFER_UNKNOWN_ENUM_MEMBERS,
+    SchemaOperation,
+    schema_body,
+    schema_differences,
+)
 from credly_connector.retry import NO_RETRY
-from credly_connector.settings import CREDLY_PRODUCTION_WEB_URL
 
-PREFER_UNKNOWN_ENUM_MEMBERS = "include-unknown-enum-members"
-EXTERNAL_ITEM = "microsoft.graph.externalItem"
+__all__ = [  # with the schema's and profile source's names that callers import from here
+    "PEOPLE",
+    "ProvisioningClient",
+    "SchemaOperation",
+    "is_first",
+    "org_wide_setting",
+    "precedence",
+    "profile_source_body",
+    "schema_differences",
+    "source_changes",
+    "source_url",
+    "with_source_first",
+    "with_source_replaced",
+    "without_source",
+]
+
 PEOPLE = "people"
-SOURCE_DISPLAY_NAME = "Credly"
-SOURCE_URL = "https://graph.microsoft.com/v1.0/admin/people/profileSources(sourceId='{}')"
-"""How `prioritizedSourceUrls` names a profile source (whatever Graph root we talk to)."""
-
-
-@dataclass(frozen=True)
-class SchemaOperation:
-    """A schema registration's state: `inprogress`, `completed`, `failed` or `unspecified`."""
-
-    id: str
-    status: str
-    error_code: str = ""
-    error_message: str = ""
-
-    @property
-    def error(self) -> str:
-        """Graph's error as `code: message` (empty unless failed with an error)."""
-        return ": ".join(part for part in (self.error_code, self.error_message) if part)
 
 
 # -- requests as data ----------------------------------------------------------------------
@@ -59,105 +69,6 @@ def connection_body(connection_id: str) -> dict[str, Any]:
         "description": "Verified Credly badges, certifications and awards on profiles",
         "contentCategory": PEOPLE,
     }
-
-
-def schema_body(properties: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The `PATCH .../schema` body for these properties."""
-    return {"baseType": EXTERNAL_ITEM, "properties": [dict(p) for p in properties]}
-
-
-def source_url(connection_id: str) -> str:
-    """The precedence URL of the profile source registered for a connection."""
-    return SOURCE_URL.format(connection_id.replace("'", "''"))
-
-
-def source_web_url(web_url: str) -> str:
-    """The profile source's `webUrl`: the Credly site, or production's for a non-https one.
-
-    Graph takes https links only; an http Credly URL can only be a loopback stand-in.
-    """
-    return web_url if urlsplit(web_url).scheme == "https" else CREDLY_PRODUCTION_WEB_URL
-
-
-def profile_source_body(connection_id: str, web_url: str) -> dict[str, Any]:
-    """The `POST /admin/people/profileSources` body for the connection."""
-    return {
-        "sourceId": connection_id,
-        "displayName": SOURCE_DISPLAY_NAME,
-        "kind": SOURCE_DISPLAY_NAME,
-        "webUrl": source_web_url(web_url),
-    }
-
-
-def source_changes(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of `wanted` (sourceId aside) that the registered source has otherwise."""
-    return {k: v for k, v in wanted.items() if k != "sourceId" and current.get(k) != v}
-
-
-def _property_key(prop: Mapping[str, Any]) -> tuple[str, frozenset[str]]:
-    return str(prop.get("type", "")), frozenset(str(x) for x in prop.get("labels") or [])
-
-
-def schema_differences(
-    wanted: Sequence[Mapping[str, Any]], registered: Sequence[Mapping[str, Any]]
-) -> list[str]:
-    """How a registered schema differs from the wanted one (names compared case-blind)."""
-    have = {str(p.get("name", "")).lower(): p for p in registered}
-    differences: list[str] = []
-    for prop in wanted:
-        name = str(prop["name"])
-        found = have.pop(name.lower(), None)
-        want_type, want_labels = _property_key(prop)
-        if found is None:
-            differences.append(f"property {name!r} ({want_type}) is missing")
-            continue
-        got_type, got_labels = _property_key(found)
-        if got_type != want_type:
-            differences.append(f"property {name!r} is {got_type}, not {want_type}")
-        if got_labels != want_labels:
-            differences.append(
-                f"property {name!r} has labels {sorted(got_labels)}, not {sorted(want_labels)}"
-            )
-    differences.extend(f"property {p.get('name')!r} is not the connector's" for p in have.values())
-    return differences
-
-
-def org_wide_setting(settings: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The organisation-wide profile property setting: the one without a name."""
-    return next((s for s in settings if not s.get("name")), None)
-
-
-def precedence(setting: Mapping[str, Any] | None) -> list[str]:
-    """A setting's `prioritizedSourceUrls` (empty when there is no setting)."""
-    urls = (setting or {}).get("prioritizedSourceUrls") or []
-    return [str(u) for u in urls]
-
-
-def with_source_first(urls: Sequence[str], url: str) -> list[str]:
-    """`url` first, then every other entry in its order (Graph compares URLs case-blind)."""
-    return [url, *(u for u in urls if u.casefold() != url.casefold())]
-
-
-def is_first(urls: Sequence[str], url: str) -> bool:
-    """Whether `url` leads the precedence list."""
-    return bool(urls) and urls[0].casefold() == url.casefold()
-
-
-def without_source(urls: Sequence[str], url: str) -> list[str]:
-    """Every entry but `url`, in their order."""
-    return [u for u in urls if u.casefold() != url.casefold()]
-
-
-def with_source_replaced(urls: Sequence[str], old: str, new: str) -> list[str]:
-    """`new` where `old` stood (same position), `new` listed once; unchanged without `old`."""
-    if not any(u.casefold() == old.casefold() for u in urls):
-        return list(urls)
-    swapped: list[str] = []
-    for u in urls:
-        entry = new if u.casefold() == old.casefold() else u
-        if all(entry.casefold() != s.casefold() for s in swapped):
-            swapped.append(entry)
-    return swapped
 
 
 def operation_id_of(location: str) -> str:
@@ -244,8 +155,8 @@ class ProvisioningClient:
             "PATCH", "connections.schema.patch", request, retry=NO_RETRY
         )
         location = str(response.headers.get("Location", ""))
-        operation_id = location.rstrip("/").rpartition("/operations/")[2]
-        if not operation_id or "/" in operation_id:
+        operation_id = operation_id_of(location)
+        if not operation_id:
             raise RequestError(f"Graph answered the schema PATCH without an operation: {location}")
         return operation_id
 
