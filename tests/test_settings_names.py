@@ -9,13 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from credly_connector.settings import (
-    KNOWN_SETTINGS,
-    READ_ELSEWHERE,
-    UnknownSetting,
-    load_settings,
-    unknown_settings,
-)
+from credly_connector.settings import KNOWN_SETTINGS, load_settings
+from credly_connector.settings.names import READ_ELSEWHERE, UnknownSetting, unknown_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ORG_ID = "3f2c1b7e-8a4d-4c1e-9b2a-5d6e7f8a9b0c"

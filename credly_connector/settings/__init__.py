@@ -30,21 +30,13 @@ from credly_connector.settings.model import (
     DEFAULT_INCREMENTAL_SCHEDULE,
     LOOPBACK_HOSTS,
     CrawlSettings,
-    CredlyAuthMode,
     CredlyOrganization,
     CredlySettings,
-    GraphAuthMode,
     GraphSettings,
     Settings,
     StorageSettings,
 )
-from credly_connector.settings.names import (
-    HOST_SETTINGS,
-    KNOWN_SETTINGS,
-    READ_ELSEWHERE,
-    UnknownSetting,
-    unknown_settings,
-)
+from credly_connector.settings.names import HOST_SETTINGS, KNOWN_SETTINGS
 from credly_connector.settings.problems import SettingProblem, SettingsError
 from credly_connector.settings.reader import load_settings
 
@@ -61,18 +53,13 @@ __all__ = [
     "HOST_SETTINGS",
     "KNOWN_SETTINGS",
     "LOOPBACK_HOSTS",
-    "READ_ELSEWHERE",
     "CrawlSettings",
-    "CredlyAuthMode",
     "CredlyOrganization",
     "CredlySettings",
-    "GraphAuthMode",
     "GraphSettings",
     "SettingProblem",
     "Settings",
     "SettingsError",
     "StorageSettings",
-    "UnknownSetting",
     "load_settings",
-    "unknown_settings",
 ]

@@ -2,7 +2,7 @@
 
 Each organisation authenticates with an organization token or an OAuth client's id and
 secret. CREDLY_ORGANIZATIONS is a JSON list naming, per organisation, the settings that hold
-its credentials, so the secrets themselves stay in app settings of their own.
+its credentials, so the secrets themselves stay in their own (Key Vault referenced) settings.
 """
 
 from __future__ import annotations
