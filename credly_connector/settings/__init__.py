@@ -2,8 +2,10 @@
 
 Where to look:
     model: the dataclasses (`Settings` and its sections) and the defaults.
-    reader: `load_settings`, app settings in, `Settings` (or every problem) out.
+    reader: `load_settings`, app settings in, `Settings` (or every problem) out; the crawl
+        section.
     values: reading one typed value (text, GUID, URL, boolean, number, schedule).
+    credly: the Credly section: API and web URLs of one environment, never mixed.
     organizations: CREDLY_ORGANIZATION_ID or the CREDLY_ORGANIZATIONS list, with credentials.
     graph: the Graph section, with the connection ids Microsoft reserves.
     storage: the storage section, with the connection-string parser and the name prefix.
