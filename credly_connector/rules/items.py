@@ -70,21 +70,6 @@ def everyone_acl(tenant_id: str | None) -> list[dict[str, str]]:
     return [{"type": "everyone", "value": tenant_id or EVERYONE, "accessType": "grant"}]
 
 
-def compose_item(
-    user: DirectoryUser,
-    badges: Iterable[Badge],
-    *,
-    web_url: str,
-    index_skills: bool,
-    tenant_id: str | None = None,
-) -> dict[str, Any] | None:
-    """The external item for a user, or None without badges (see `compose_item_report`)."""
-    composed = compose_item_report(
-        user, badges, web_url=web_url, index_skills=index_skills, tenant_id=tenant_id
-    )
-    return composed.item if composed is not None else None
-
-
 def compose_item_report(
     user: DirectoryUser,
     badges: Iterable[Badge],

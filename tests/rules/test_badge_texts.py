@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credly_connector.rules import Badge, compose_item, parse_badge
+from credly_connector.rules import Badge, compose_item_report, parse_badge
 from tests.rules.builders import ORG_ID, make_raw_badge, make_user
 from tests.rules.hostile_text import assert_plain, hostile
 
@@ -46,9 +46,9 @@ def _parsed(raw: dict[str, Any]) -> Badge:
 
 
 def _entry_and_skills(badge: Badge) -> tuple[dict[str, Any], list[str]]:
-    item = compose_item(make_user(), [badge], web_url=SITE, index_skills=True)
-    assert item is not None
-    properties = item["properties"]
+    composed = compose_item_report(make_user(), [badge], web_url=SITE, index_skills=True)
+    assert composed is not None
+    properties = composed.item["properties"]
     (entry,) = [json.loads(v) for v in properties["certifications"] + properties["awards"]]
     return entry, [json.loads(v)["displayName"] for v in properties["skills"]]
 

@@ -13,7 +13,6 @@ from credly_connector.rules import (
     MAX_ITEM_BYTES,
     PEOPLE_SCHEMA,
     Badge,
-    compose_item,
     compose_item_report,
     item_content_hash,
     item_id_for,
@@ -37,9 +36,9 @@ AWARD = make_badge(
 
 
 def _item(badges: list[Badge], *, index_skills: bool = True, web_url: str = SITE) -> dict[str, Any]:
-    item = compose_item(USER, badges, web_url=web_url, index_skills=index_skills)
-    assert item is not None
-    return item
+    composed = compose_item_report(USER, badges, web_url=web_url, index_skills=index_skills)
+    assert composed is not None
+    return composed.item
 
 
 def _entries(item: dict[str, Any], name: str) -> list[dict[str, Any]]:
@@ -194,9 +193,10 @@ def test_skills_are_empty_when_not_indexed() -> None:
 def test_non_ascii_account_information_is_annotated_as_string() -> None:
     user = make_user(user_principal_name="zoë.núñez@contoso.com")
 
-    item = compose_item(user, [CERT], web_url=SITE, index_skills=True)
+    composed = compose_item_report(user, [CERT], web_url=SITE, index_skills=True)
 
-    assert item is not None
+    assert composed is not None
+    item = composed.item
     assert (
         item["properties"]["accountInformation"] == '{"userPrincipalName":"zoë.núñez@contoso.com"}'
     )
@@ -213,7 +213,7 @@ def test_non_ascii_entries_are_kept_unescaped() -> None:
 
 
 def test_no_badges_means_no_item() -> None:
-    assert compose_item(USER, [], web_url=SITE, index_skills=True) is None
+    assert compose_item_report(USER, [], web_url=SITE, index_skills=True) is None
     assert compose_item_report(USER, iter([]), web_url=SITE, index_skills=True) is None
 
 
