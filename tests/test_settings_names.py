@@ -6,6 +6,7 @@ import json
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,26 @@ def test_every_setting_the_product_reads_is_known() -> None:
     env = dict.fromkeys((*KNOWN_SETTINGS, *READ_ELSEWHERE), "x")
 
     assert unknown(env) == {}
+
+
+class ReadRecorder(dict[str, str]):
+    """App settings that remember each name looked up."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.looked_up: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.looked_up.add(key)
+        return super().get(key, default)
+
+
+def test_loading_looks_up_exactly_the_known_settings() -> None:
+    env = ReadRecorder(BASE)
+
+    load_settings(env)
+
+    assert env.looked_up == set(KNOWN_SETTINGS)
 
 
 def test_credential_settings_named_in_credly_organizations_are_known() -> None:
