@@ -85,7 +85,7 @@ class CredlySettings:
     @property
     def auth_token(self) -> str | None:
         """The first organisation's authorization token."""
-        # Forwarding kept for tests/devstack/test_stack_command.py (use primary.auth_token).
+        # Forwarding for tests/devstack/test_stack_command.py (use primary.auth_token)
         return self.primary.auth_token
 
     @property
@@ -162,8 +162,7 @@ class Settings:
     @property
     def graph_auth_mode(self) -> GraphAuthMode:
         """How the connector authenticates to Graph (see `GraphSettings.auth_mode`)."""
-        # Forwarding kept for tests/devstack/test_stack_command.py and
-        # tests/infra/test_settings_parity.py (use graph.auth_mode).
+        # Forwarding for tests/devstack/test_stack_command.py, tests/infra/test_settings_parity.py
         return self.graph.auth_mode
 
     def redacted(self) -> dict[str, Any]:
