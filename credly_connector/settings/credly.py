@@ -13,7 +13,7 @@ from credly_connector.settings.model import (
     CredlySettings,
 )
 from credly_connector.settings.organizations import read_organizations
-from credly_connector.settings.values import SettingsReader
+from credly_connector.settings.values import ValueReader
 
 # (API host, web host) pairs that mix Credly's sandbox and production.
 _MIXED_HOSTS = {
@@ -22,7 +22,7 @@ _MIXED_HOSTS = {
 }
 
 
-def read_credly(r: SettingsReader) -> CredlySettings:
+def read_credly(r: ValueReader) -> CredlySettings:
     """The Credly section: where Credly is, the organisations, and how hard to ask."""
     api_url = r.url("CREDLY_API_URL", CREDLY_PRODUCTION_API_URL)
     # The web site follows the API's environment unless set: sandbox API, sandbox site.

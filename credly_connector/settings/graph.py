@@ -11,7 +11,7 @@ from credly_connector.settings.model import (
     LOOPBACK_HOSTS,
     GraphSettings,
 )
-from credly_connector.settings.values import SettingsReader
+from credly_connector.settings.values import ValueReader
 
 # Connection ids Microsoft keeps for its own sources (compared ignoring case).
 RESERVED_CONNECTION_IDS = frozenset(
@@ -46,7 +46,7 @@ def connection_id_problem(value: str) -> str | None:
     return None
 
 
-def read_graph(r: SettingsReader) -> GraphSettings:
+def read_graph(r: ValueReader) -> GraphSettings:
     """The Graph section: where Graph is, the connection, and the credentials to use."""
     api_url = r.url("GRAPH_API_URL", DEFAULT_GRAPH_API_URL)
     connection_id = r.text("GRAPH_CONNECTION_ID") or DEFAULT_CONNECTION_ID

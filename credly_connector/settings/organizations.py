@@ -11,7 +11,7 @@ import json
 import uuid
 
 from credly_connector.settings.model import CredlyOrganization
-from credly_connector.settings.values import SettingsReader
+from credly_connector.settings.values import ValueReader
 
 ORG_ID_FIX = (
     "copy the organization id (a GUID) from the Credly Developers portal "
@@ -27,7 +27,7 @@ _ENTRY_KEYS = frozenset({"id", "authTokenSetting", "clientIdSetting", "clientSec
 _Credentials = tuple[str | None, str | None, str | None, str, str, str]
 
 
-def read_organizations(r: SettingsReader) -> tuple[CredlyOrganization, ...]:
+def read_organizations(r: ValueReader) -> tuple[CredlyOrganization, ...]:
     """The configured organisations in order; none when a problem was found in them."""
     listed = r.text("CREDLY_ORGANIZATIONS")
     if listed is not None:
@@ -44,7 +44,7 @@ def read_organizations(r: SettingsReader) -> tuple[CredlyOrganization, ...]:
 
 
 def _read_credentials(
-    r: SettingsReader, token_setting: str, id_setting: str, secret_setting: str
+    r: ValueReader, token_setting: str, id_setting: str, secret_setting: str
 ) -> _Credentials | None:
     """The credentials in the three named settings ("" names none), or None on a problem."""
     token = r.text(token_setting) if token_setting else None
@@ -75,7 +75,7 @@ def _read_credentials(
     return token, client_id, secret, token_setting, id_setting, secret_setting
 
 
-def _read_list(r: SettingsReader, listed: str) -> tuple[CredlyOrganization, ...]:
+def _read_list(r: ValueReader, listed: str) -> tuple[CredlyOrganization, ...]:
     """The organisations of CREDLY_ORGANIZATIONS that are valid, in order."""
     name = "CREDLY_ORGANIZATIONS"
     try:

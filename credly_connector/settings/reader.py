@@ -16,7 +16,7 @@ from credly_connector.settings.model import (
 from credly_connector.settings.names import KNOWN_SETTINGS, unknown_settings
 from credly_connector.settings.problems import SettingsError
 from credly_connector.settings.storage import read_storage
-from credly_connector.settings.values import SettingsReader
+from credly_connector.settings.values import ValueReader
 
 # Named after the package, not this module: log filters set on it keep working.
 log = logging.getLogger("credly_connector.settings")
@@ -35,7 +35,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     for unknown in unknown_settings(env, KNOWN_SETTINGS):
         # A warning, not a problem: a typo'd optional setting must not stop the app.
         log.warning("%s (fix: %s)", unknown.message, unknown.fix)
-    reader = SettingsReader(env)
+    reader = ValueReader(env)
     settings = Settings(
         credly=read_credly(reader),
         graph=read_graph(reader),
@@ -47,7 +47,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     return settings
 
 
-def _read_crawl(r: SettingsReader) -> CrawlSettings:
+def _read_crawl(r: ValueReader) -> CrawlSettings:
     return CrawlSettings(
         incremental_schedule=r.schedule("INCREMENTAL_CRAWL_SCHEDULE", DEFAULT_INCREMENTAL_SCHEDULE),
         full_schedule=r.schedule("FULL_CRAWL_SCHEDULE", DEFAULT_FULL_SCHEDULE),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from credly_connector.settings.model import StorageSettings
-from credly_connector.settings.values import SettingsReader
+from credly_connector.settings.values import ValueReader
 
 # Queue names are at most 63 characters; the longest of ours ("crawl-profiles-poison") is 21.
 MAX_PREFIX = 24
@@ -30,7 +30,7 @@ def prefix_problem(value: str) -> str | None:
     return None
 
 
-def read_storage(r: SettingsReader) -> StorageSettings:
+def read_storage(r: ValueReader) -> StorageSettings:
     """The storage section, from AzureWebJobsStorage (or its identity-based form)."""
     prefix = r.text("STORAGE_PREFIX") or ""
     if reason := prefix_problem(prefix):

@@ -15,7 +15,7 @@ from credly_connector.settings.problems import SettingProblem
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
-class SettingsReader:
+class ValueReader:
     """Typed values from the app settings; a wrong value is noted in `problems`, not raised.
 
     Each method returns the value, or its default (None where there is none) when the setting
