@@ -71,6 +71,7 @@ class Directory:
     """Thread-safe directory with a change sequence for delta queries."""
 
     def __init__(self) -> None:
+        """An empty directory at sequence 0."""
         self._lock = threading.RLock()
         self._users: dict[str, DirectoryUser] = {}
         self._last_change: dict[str, Change] = {}
@@ -138,5 +139,6 @@ class Directory:
             self._floor = self._seq
 
     def __len__(self) -> int:
+        """How many live users the directory holds."""
         with self._lock:
             return len(self._users)

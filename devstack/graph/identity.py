@@ -40,7 +40,7 @@ _CHALLENGE = (
     'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/'
     f'authorize", client_id="{GRAPH_APP_ID}"'
 )
-_SCOPES = (f"{GRAPH_RESOURCE}/.default", f"{GRAPH_APP_ID}/.default")
+_SCOPES = {f"{GRAPH_RESOURCE}/.default", f"{GRAPH_APP_ID}/.default"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,68 +216,35 @@ class Identity:
     def _check_token_request(self, tenant: str, form: Mapping[str, str]) -> App:
         """The app a client-credentials request authenticates, or the refusal Entra answers."""
         if tenant.lower() != self.tenant_id.lower():
-            raise TokenRefusalError(
-                400,
-                "invalid_request",
-                90002,
-                f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant "
-                "ID and are signing into the correct cloud.",
-            )
+            raise TokenRefusalError(400, "invalid_request", 90002, f"Tenant '{tenant}' not found.")
         for name in ("grant_type", "client_id"):
             if not form.get(name):
-                raise TokenRefusalError(
-                    400,
-                    "invalid_request",
-                    900144,
-                    f"The request body must contain the following parameter: '{name}'.",
-                )
-        if form["grant_type"] != "client_credentials":
-            raise TokenRefusalError(
-                400,
-                "unsupported_grant_type",
-                70003,
-                f"The app requested an unsupported grant type '{form['grant_type']}'.",
-            )
+                message = f"The request body must contain the following parameter: '{name}'."
+                raise TokenRefusalError(400, "invalid_request", 900144, message)
+        if (grant := form["grant_type"]) != "client_credentials":
+            message = f"The app requested an unsupported grant type '{grant}'."
+            raise TokenRefusalError(400, "unsupported_grant_type", 70003, message)
         with self._lock:
             app = self._apps.get(form["client_id"].lower())
         if app is None:
-            raise TokenRefusalError(
-                400,
-                "unauthorized_client",
-                700016,
+            message = (
                 f"Application with identifier '{form['client_id']}' was not found in the "
-                f"directory '{self.tenant_id}'. This can happen if the application has not been "
-                "installed by the administrator of the tenant or consented to by any user in "
-                "the tenant.",
+                f"directory '{self.tenant_id}'."
             )
-        secret = form.get("client_secret")
-        if not secret:
-            raise TokenRefusalError(
-                401,
-                "invalid_client",
-                7000218,
-                "The request body must contain the following parameter: 'client_assertion' or "
-                "'client_secret'.",
-            )
+            raise TokenRefusalError(400, "unauthorized_client", 700016, message)
+        if not (secret := form.get("client_secret")):
+            message = "The request body must contain the following parameter: 'client_secret'."
+            raise TokenRefusalError(401, "invalid_client", 7000218, message)
         if not secrets.compare_digest(secret.encode(), app.client_secret.encode()):
-            raise TokenRefusalError(
-                401,
-                "invalid_client",
-                7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is "
-                "the client secret value, not the client secret ID, for a secret added to app "
-                f"'{app.client_id}'.",
-            )
+            message = f"Invalid client secret provided for app '{app.client_id}'."
+            raise TokenRefusalError(401, "invalid_client", 7000215, message)
         scope = form.get("scope", "")
-        if not any(s in _SCOPES for s in scope.split()):
-            raise TokenRefusalError(
-                400,
-                "invalid_scope",
-                1002012,
+        if not _SCOPES & set(scope.split()):
+            message = (
                 f"The provided value for scope {scope} is not valid. Client credential flows "
-                "must have a scope value with /.default suffixed to the resource identifier "
-                f"(application ID URI), e.g. {GRAPH_RESOURCE}/.default.",
+                f"must have a scope value with /.default suffixed, e.g. {GRAPH_RESOURCE}/.default."
             )
+            raise TokenRefusalError(400, "invalid_scope", 1002012, message)
         return app
 
     def openid_configuration_route(self, request: Request) -> Response:

@@ -26,15 +26,16 @@ NOT_READY_CODE = "ProfileSourceNotReady"
 
 
 class ItemGate:
-    """Checks item writes against the tenant and the profile sources' registration times.
-
-    Args:
-        tenant_id: The stand-in's tenant id, the only `everyone` ACL value accepted.
-        knobs: Returns the server's knobs (read at every request, so tests can turn them).
-        clock: Monotonic seconds.
-    """
+    """Checks item writes against the tenant and the profile sources' registration times."""
 
     def __init__(self, tenant_id: str, knobs: Callable[[], Knobs], clock: Callable[[], float]):
+        """Gate writes for `tenant_id`.
+
+        Args:
+            tenant_id: The stand-in's tenant id, the only `everyone` ACL value accepted.
+            knobs: Returns the server's knobs (read at every request, so tests can turn them).
+            clock: Monotonic seconds.
+        """
         self.tenant_id = tenant_id
         self._knobs = knobs
         self._clock = clock

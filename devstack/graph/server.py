@@ -183,10 +183,6 @@ class GraphStandIn(Service):
         """Register (or replace) an app with its granted permissions."""
         return self.identity.register_app(app)
 
-    def revoke_tokens(self) -> None:
-        """Invalidate every token issued so far (the next Graph call answers 401)."""
-        self.identity.revoke_all()
-
     # -- routing ---------------------------------------------------------------------------
 
     def _guard(self, permissions: frozenset[str], handler: Handler) -> Handler:

@@ -9,6 +9,7 @@ from devstack.graph.rules.problems import (
     bad_request,
     invalid,
     is_alphanumeric,
+    names,
     require_object,
     unknown_fields,
 )
@@ -17,56 +18,21 @@ MAX_NAME_LENGTH = 128
 MIN_CONNECTION_ID, MAX_CONNECTION_ID = 3, 32
 RESERVED_CONNECTION_IDS = frozenset(
     name.lower()
-    for name in [
-        "None",
-        "Directory",
-        "Exchange",
-        "ExchangeArchive",
-        "LinkedIn",
-        "Mailbox",
-        "OneDriveBusiness",
-        "SharePoint",
-        "Teams",
-        "Yammer",
-        "Connectors",
-        "TaskFabric",
-        "PowerBI",
-        "Assistant",
-        "TopicEngine",
-        "MSFT_All_Connectors",
-    ]
+    for name in names(
+        "None Directory Exchange ExchangeArchive LinkedIn Mailbox OneDriveBusiness SharePoint "
+        "Teams Yammer Connectors TaskFabric PowerBI Assistant TopicEngine MSFT_All_Connectors"
+    )
 )
-CONTENT_CATEGORIES = frozenset(
-    [
-        "uncategorized",
-        "knowledgeBase",
-        "wikis",
-        "fileRepository",
-        "qna",
-        "crm",
-        "dashboard",
-        "people",
-        "media",
-        "email",
-        "messaging",
-        "meetingTranscripts",
-        "taskManagement",
-        "learningManagement",
-    ]
+CONTENT_CATEGORIES = names(
+    "uncategorized knowledgeBase wikis fileRepository qna crm dashboard people media email "
+    "messaging meetingTranscripts taskManagement learningManagement"
 )
 PEOPLE = "people"
 """The content category of a people connection (its schema and items follow extra rules)."""
 
-_CONNECTION_FIELDS = {
-    "id",
-    "name",
-    "description",
-    "contentCategory",
-    "connectorId",
-    "activitySettings",
-    "searchSettings",
-    "configuration",
-}
+_CONNECTION_FIELDS = names(
+    "id name description contentCategory connectorId activitySettings searchSettings configuration"
+)
 
 
 def check_connection_id(connection_id: Any) -> Problem | None:

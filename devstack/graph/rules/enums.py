@@ -9,81 +9,38 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from devstack.graph.rules.problems import names
+
 UNKNOWN_FUTURE_VALUE = "unknownFutureValue"
-BASIC_LABELS = frozenset(
-    [
-        "title",
-        "url",
-        "createdBy",
-        "lastModifiedBy",
-        "authors",
-        "createdDateTime",
-        "lastModifiedDateTime",
-        "fileName",
-        "fileExtension",
-    ]
+BASIC_LABELS = names(
+    "title url createdBy lastModifiedBy authors createdDateTime lastModifiedDateTime fileName "
+    "fileExtension"
 )
 """Labels before the evolvable enum's `unknownFutureValue` sentinel: no Prefer header needed."""
 PERSON_LABEL_TYPES: Mapping[str, str] = {
     **dict.fromkeys(
-        ["personAccount", "personCurrentPosition", "personName", "personNote", "personWebSite"],
-        "string",
+        names("personAccount personCurrentPosition personName personNote personWebSite"), "string"
     ),
     **dict.fromkeys(
-        [
-            "personWorkPositions",
-            "personAddresses",
-            "personAnniversaries",
-            "personAwards",
-            "personCertifications",
-            "personEducationalActivities",
-            "personEmails",
-            "personInterests",
-            "personLanguages",
-            "personPatents",
-            "personPhones",
-            "personPublications",
-            "personProjects",
-            "personSkills",
-            "personWebAccounts",
-        ],
+        names(
+            "personWorkPositions personAddresses personAnniversaries personAwards "
+            "personCertifications personEducationalActivities personEmails personInterests "
+            "personLanguages personPatents personPhones personPublications personProjects "
+            "personSkills personWebAccounts"
+        ),
         "stringCollection",
     ),
 }
 """The supported person* labels and the property type each needs."""
-UNSUPPORTED_PERSON_LABELS = frozenset(
-    [
-        "personManager",
-        "personAssistants",
-        "personColleagues",
-        "personAlternateContacts",
-        "personEmergencyContacts",
-    ]
+UNSUPPORTED_PERSON_LABELS = names(
+    "personManager personAssistants personColleagues personAlternateContacts "
+    "personEmergencyContacts"
 )
 EVOLVABLE_LABELS = (
-    frozenset(
-        [
-            "containerName",
-            "containerUrl",
-            "iconUrl",
-            "assignedToPeople",
-            "closedBy",
-            "closedDate",
-            "priority",
-            "sprintName",
-            "tags",
-            "severity",
-            "state",
-            "dueDate",
-            "itemParentId",
-            "itemPath",
-            "itemType",
-            "numberOfReactions",
-            "parentUrl",
-            "priorityNormalized",
-            "reportedBy",
-            "secondaryId",
-        ]
+    names(
+        "containerName containerUrl iconUrl assignedToPeople closedBy closedDate priority "
+        "sprintName tags severity state dueDate itemParentId itemPath itemType "
+        "numberOfReactions parentUrl priorityNormalized reportedBy secondaryId"
     )
     | frozenset(PERSON_LABEL_TYPES)
     | UNSUPPORTED_PERSON_LABELS

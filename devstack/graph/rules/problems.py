@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,7 @@ def bad_request(message: str) -> Problem:
     return Problem(400, BAD_REQUEST, message)
 
 
-def unknown_fields(body: Mapping[str, Any], allowed: set[str], type_name: str) -> list[Problem]:
+def unknown_fields(body: Mapping[str, Any], allowed: Set[str], type_name: str) -> list[Problem]:
     """One problem per field of `body` that `type_name` does not have (annotations pass)."""
     return [
         bad_request(f"The property '{key}' does not exist on type '{type_name}'.")
@@ -47,6 +47,11 @@ def require_object(body: Any, what: str) -> Problem | None:
     if isinstance(body, dict):
         return None
     return bad_request(f"The request body must be a JSON object ({what}).")
+
+
+def names(text: str) -> frozenset[str]:
+    """The whitespace-separated names of `text` (how the long enum tables are written)."""
+    return frozenset(text.split())
 
 
 def is_alphanumeric(name: str) -> bool:

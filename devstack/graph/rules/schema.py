@@ -25,6 +25,7 @@ from devstack.graph.rules.problems import (
     Problem,
     invalid,
     is_alphanumeric,
+    names,
     require_object,
     unknown_fields,
 )
@@ -34,19 +35,10 @@ MAX_SCHEMA_PROPERTIES = 128
 MAX_PROPERTY_NAME = 32
 MAX_PROPERTY_DESCRIPTION = 200
 
-_PROPERTY_FIELDS = {
-    "name",
-    "type",
-    "labels",
-    "aliases",
-    "description",
-    "isQueryable",
-    "isRefinable",
-    "isRetrievable",
-    "isSearchable",
-    "isExactMatchRequired",
-    "rankingHint",
-}
+_PROPERTY_FIELDS = names(
+    "name type labels aliases description isQueryable isRefinable isRetrievable isSearchable "
+    "isExactMatchRequired rankingHint"
+)
 
 
 @dataclass(frozen=True, slots=True)
