@@ -11,7 +11,8 @@ from typing import Any, Protocol
 
 from credly_connector.budget.policy import RatePolicy
 from credly_connector.budget.rate import SharedRate
-from credly_connector.budget.slots import SharedSlots, SlotPolicy, SlotStore
+from credly_connector.budget.slot_store import SlotStore
+from credly_connector.budget.slots import SharedSlots, SlotPolicy
 from credly_connector.stores.budgets import BudgetStore
 from credly_connector.stores.tables import Tables
 

@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 
 from credly_connector.budget.policy import RatePolicy
-from credly_connector.budget.rate import ProcessRows, SharedRate
+from credly_connector.budget.rate import SharedRate
+from credly_connector.budget.rows import ProcessRows
 from credly_connector.budget.waiters import ThreadSafeSemaphore
 
 DEFAULT_CONCURRENCY = 8

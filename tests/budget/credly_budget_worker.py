@@ -16,7 +16,8 @@ import time
 from typing import Any
 
 from credly_connector.budget.credly import budget_key, credly_budget
-from credly_connector.budget.slots import SharedSlots, SlotPolicy, SlotStore
+from credly_connector.budget.slot_store import SlotStore
+from credly_connector.budget.slots import SharedSlots, SlotPolicy
 from credly_connector.credly import CredlyClient, TokenAuth
 from credly_connector.retry import RetryPolicy
 from credly_connector.stores.tables import Tables

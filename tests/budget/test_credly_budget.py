@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from credly_connector.budget.credly import budget_key
-from credly_connector.budget.slots import SharedSlots, SlotPolicy, SlotStore, SlotsUnavailableError
+from credly_connector.budget.slot_store import SlotStore, SlotsUnavailableError
+from credly_connector.budget.slots import SharedSlots, SlotPolicy
 from credly_connector.stores.tables import Tables
 from devstack.azurite import Azurite
 from devstack.credly.server import CredlyStandIn

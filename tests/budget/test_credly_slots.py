@@ -11,16 +11,15 @@ from typing import Any
 import pytest
 
 from credly_connector.budget.credly import GateBackoff
-from credly_connector.budget.slots import (
+from credly_connector.budget.slot_store import (
     GATE_HOLDER,
     GATE_ROW,
-    SharedSlots,
-    SlotPolicy,
     SlotStore,
     SlotsUnavailableError,
     read_snapshot,
     slot_rows,
 )
+from credly_connector.budget.slots import SharedSlots, SlotPolicy
 from credly_connector.errors import RetryableError
 from credly_connector.stores.tables import Tables
 from devstack.azurite import Azurite

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from credly_connector.budget.credly import budget_key, credly_budget
-from credly_connector.budget.slots import SlotPolicy, SlotStore
+from credly_connector.budget.slot_store import SlotStore
+from credly_connector.budget.slots import SlotPolicy
 from credly_connector.credly import CredlyClient, TokenAuth
 from credly_connector.errors import RetryableError, ThrottledError
 from credly_connector.retry import RetryPolicy
