@@ -21,6 +21,12 @@ CONNECTION_ENTITY = "external/connections/$entity"
 CONNECTIONS = "external/connections"
 
 
+def _accepted(request: Request, connection_id: str, operation_id: str) -> Response:
+    """A 202 whose `Location` names the connection's operation."""
+    root = f"{service_root(request)}/{CONNECTIONS}/{connection_id}"
+    return Response.empty(202, {"Location": f"{root}/operations/{operation_id}"})
+
+
 class ConnectorsApi:
     """Route handlers for `/external/connections/...`: rules check, state keeps."""
 
@@ -49,11 +55,7 @@ class ConnectorsApi:
         """`DELETE /external/connections/{id}`: 202 with the `Location` of its operation."""
         connection_id = request.params["connectionId"]
         operation_id = self.state.delete_connection(connection_id)
-        location = (
-            f"{service_root(request)}/external/connections/{connection_id}"
-            f"/operations/{operation_id}"
-        )
-        return Response.empty(202, {"Location": location})
+        return _accepted(request, connection_id, operation_id)
 
     # -- schema and operations -------------------------------------------------------------
 
@@ -67,11 +69,7 @@ class ConnectorsApi:
         operation_id = self.state.start_schema_operation(
             connection_id, body, schema_properties(body)
         )
-        location = (
-            f"{service_root(request)}/external/connections/{connection['id']}"
-            f"/operations/{operation_id}"
-        )
-        return Response.empty(202, {"Location": location})
+        return _accepted(request, connection["id"], operation_id)
 
     def get_schema(self, request: Request) -> Response:
         """`GET .../schema`, evolvable enum members hidden unless the Prefer header asks."""
