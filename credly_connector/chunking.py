@@ -18,13 +18,14 @@ def runs(
 ) -> Iterator[list[T]]:
     """`items` in order, in runs of at most `count` whose sizes add up to at most `budget`.
 
+    An item too large for an empty run goes alone: the receiver judges it.
+
     Args:
+        items: What to split, kept in order.
         size: The size one item adds to its run.
         budget: The most a run may weigh, `overhead` included.
         count: The most items in a run (no limit when None).
         overhead: What every run weighs before its first item (framing).
-
-    An item too large for an empty run goes alone: the receiver judges it.
     """
     run: list[T] = []
     used = overhead

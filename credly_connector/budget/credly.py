@@ -58,11 +58,6 @@ class CredlyBudget:
     Each request holds one of `max_concurrency` shared slots while it is in flight, waits for
     its turn of the shared rate (when one is set), and never starts while the organisation's
     gate is closed: a 429 closes it for every instance until its `Retry-After` (or a backoff).
-
-    Args:
-        slots: The organisation's shared concurrency slots (their gate is the 429 gate).
-        rate: The organisation's shared request rate, or None for no rate.
-        backoff: The gate's wait after a 429 without `Retry-After`.
     """
 
     def __init__(
@@ -72,6 +67,13 @@ class CredlyBudget:
         rate: RequestRate | None = None,
         backoff: GateBackoff | None = None,
     ) -> None:
+        """Combine the organisation's slots, its rate and the gate's backoff.
+
+        Args:
+            slots: The organisation's shared concurrency slots (their gate is the 429 gate).
+            rate: The organisation's shared request rate, or None for no rate.
+            backoff: The gate's wait after a 429 without `Retry-After`.
+        """
         self.slots = slots
         self.rate = rate
         self.backoff = backoff or GateBackoff()
@@ -145,13 +147,14 @@ def credly_budget(
 
 
 class BlockingRate:
-    """A `SharedRate` for blocking callers: the Credly client runs on worker threads.
-
-    Args:
-        rate: The shared rate (its `acquire` is a coroutine).
-    """
+    """A `SharedRate` for blocking callers: the Credly client runs on worker threads."""
 
     def __init__(self, rate: SharedRate) -> None:
+        """Wrap a shared rate for threads that block.
+
+        Args:
+            rate: The shared rate (its `acquire` is a coroutine).
+        """
         self.rate = rate
 
     def acquire(self) -> None:

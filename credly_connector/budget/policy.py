@@ -74,6 +74,7 @@ class RatePolicy:
     probe_floor: float = 0.57
 
     def __post_init__(self) -> None:
+        """Refuse a rate or block that is not positive, or a decrease outside 0..1."""
         if self.start <= 0 or self.floor <= 0:
             raise ValueError("start and floor must be positive")
         if self.ceiling is not None and self.ceiling <= 0:
@@ -186,6 +187,9 @@ def claim(
     """Claim the next block of permits, queued after every block claimed before.
 
     Args:
+        state: The shared row's state as read.
+        policy: The block length and the ceiling.
+        now: The shared clock's time.
         want: Permits the claimer can use (default and at most: `block_s` of the rate).
     """
     # A ceiling lowered since the rate was stored takes effect at once.

@@ -60,15 +60,6 @@ class SharedRate:
     `succeeded()` (the service accepted; lets the shared rate grow) or `throttled()` (a 429:
     this process stops at once, and its next claim closes the gate and lowers the rate for
     every instance).
-
-    Args:
-        key: The budget's name, e.g. `graph:<connectionId>`.
-        rows: Where the row lives.
-        policy: Start, ceiling, growth and decrease.
-        clock: Seconds on a clock every instance shares (wall time in production).
-        sleep: Awaitable sleep.
-        patience_s: How long storage may fail before `acquire` gives up with a
-            `RetryableError` (the message comes back later; nothing is lost).
     """
 
     def __init__(
@@ -81,6 +72,17 @@ class SharedRate:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         patience_s: float = 60.0,
     ) -> None:
+        """Start with no permits: the first `acquire` claims the first block.
+
+        Args:
+            key: The budget's name, e.g. `graph:<connectionId>`.
+            rows: Where the row lives.
+            policy: Start, ceiling, growth and decrease.
+            clock: Seconds on a clock every instance shares (wall time in production).
+            sleep: Awaitable sleep.
+            patience_s: How long storage may fail before `acquire` gives up with a
+                `RetryableError` (the message comes back later; nothing is lost).
+        """
         self.key = key
         self.policy = policy
         self._rows = rows

@@ -101,13 +101,15 @@ class SlotStore:
 
     Every call is one storage operation unless it says otherwise; storage failures raise
     `SlotsUnavailableError`.
-
-    Args:
-        tables: The connector's tables (the `slots` table is created on first use if missing).
-        clock: The current aware UTC time; wall clock, as leases are compared across machines.
     """
 
     def __init__(self, tables: Tables, clock: Callable[[], datetime] | None = None) -> None:
+        """Keep the slots in the `slots` table of `tables`.
+
+        Args:
+            tables: The connector's tables (the `slots` table is created on first use if missing).
+            clock: The current aware UTC time; wall clock, as leases are compared across machines.
+        """
         self._tables = tables
         self.clock = clock or (lambda: datetime.now(UTC))
 

@@ -42,15 +42,7 @@ class SlotPolicy:
 
 
 class SharedSlots:
-    """At most `capacity` holders of one key at once, across every thread and instance.
-
-    Args:
-        store: The slot rows.
-        key: What the slots limit, e.g. `credly-<organisation id>`.
-        capacity: How many may hold a slot at once.
-        policy: Leases and waits.
-        sleep: Waits (injected for tests).
-    """
+    """At most `capacity` holders of one key at once, across every thread and instance."""
 
     def __init__(
         self,
@@ -61,6 +53,15 @@ class SharedSlots:
         *,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """Share `capacity` slots of `key` through `store`.
+
+        Args:
+            store: The slot rows.
+            key: What the slots limit, e.g. `credly-<organisation id>`.
+            capacity: How many may hold a slot at once.
+            policy: Leases and waits.
+            sleep: Waits (injected for tests).
+        """
         self.store = store
         self.key = key
         self.capacity = capacity

@@ -14,12 +14,14 @@ class ThreadSafeSemaphore:
     thread, so the bound must live outside every loop. A waiter parks a future of its own
     loop; `release` hands the permit straight to the oldest waiter through that loop's
     `call_soon_threadsafe`, so no thread ever blocks and no loop touches another's future.
-
-    Args:
-        value: Permits (at least 1).
     """
 
     def __init__(self, value: int) -> None:
+        """Start with `value` permits free.
+
+        Args:
+            value: Permits (at least 1).
+        """
         if value < 1:
             raise ValueError("value must be at least 1")
         self._value = value

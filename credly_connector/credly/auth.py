@@ -83,15 +83,6 @@ class OAuthAuth:
 
     Attributes:
         tokens_fetched: Access tokens obtained so far (the benchmark reports it).
-
-    Args:
-        client_id: The OAuth application's client id.
-        client_secret: Its secret.
-        token_url: The token endpoint, on Credly's web host (not the API host).
-        session: The HTTP session for token requests (a new one when None).
-        clock: Monotonic seconds, for expiry.
-        scope: The space-separated scopes to ask for.
-        timeout: (connect, read) seconds for token requests.
     """
 
     def __init__(
@@ -105,6 +96,17 @@ class OAuthAuth:
         scope: str = DEFAULT_SCOPE,
         timeout: tuple[float, float] = (5.0, 30.0),
     ) -> None:
+        """Get tokens for this client from `token_url` when first needed.
+
+        Args:
+            client_id: The OAuth application's client id.
+            client_secret: Its secret.
+            token_url: The token endpoint, on Credly's web host (not the API host).
+            session: The HTTP session for token requests (a new one when None).
+            clock: Monotonic seconds, for expiry.
+            scope: The space-separated scopes to ask for.
+            timeout: (connect, read) seconds for token requests.
+        """
         self.client_id = client_id
         self._client_secret = client_secret
         self.token_url = token_url
@@ -118,6 +120,7 @@ class OAuthAuth:
         self._renew_at = 0.0
 
     def __repr__(self) -> str:
+        """The client id and token URL, never the secret."""
         return f"OAuthAuth(client_id={self.client_id!r}, token_url={self.token_url!r})"
 
     @property

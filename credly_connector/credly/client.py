@@ -85,18 +85,6 @@ class CredlyClient:
     Every request goes to the API's own scheme, host and port, never follows redirects or
     `next_page_url`, runs through the retry policy, and has its failures translated by
     `credly_connector.credly.errors`.
-
-    Args:
-        api_url: The API base URL, e.g. `https://api.credly.com/v1`.
-        organization_id: The organisation to read.
-        auth: `TokenAuth` or `OAuthAuth`.
-        session: The HTTP session (a new one when None).
-        retry: When and how long to retry retryable failures.
-        timeout: (connect, read) seconds per request.
-        max_pages: The highest page number the client will ask for (a loop guard).
-        on_request: Told of every HTTP attempt, e.g. to count requests and 429s.
-        budget: Held by every HTTP attempt while in flight, and told of 429s (no limit when
-            None). Waiting for it counts in the retry policy's time budget.
     """
 
     def __init__(
@@ -112,6 +100,20 @@ class CredlyClient:
         on_request: OnRequest | None = None,
         budget: RequestBudget | None = None,
     ) -> None:
+        """Read `organization_id` through the API at `api_url`.
+
+        Args:
+            api_url: The API base URL, e.g. `https://api.credly.com/v1`.
+            organization_id: The organisation to read.
+            auth: `TokenAuth` or `OAuthAuth`.
+            session: The HTTP session (a new one when None).
+            retry: When and how long to retry retryable failures.
+            timeout: (connect, read) seconds per request.
+            max_pages: The highest page number the client will ask for (a loop guard).
+            on_request: Told of every HTTP attempt, e.g. to count requests and 429s.
+            budget: Held by every HTTP attempt while in flight, and told of 429s (no limit when
+                None). Waiting for it counts in the retry policy's time budget.
+        """
         parts = urlsplit(api_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(

@@ -32,6 +32,7 @@ class BadgeQuery:
     filters: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        """Refuse an unstable sort, a naive time, or filter pairs that break the syntax."""
         if self.sort not in STABLE_SORTS:
             raise ValueError(f"sort must be one of {STABLE_SORTS}, got {self.sort!r}")
         if self.updated_since is not None and self.updated_since.utcoffset() is None:

@@ -21,14 +21,15 @@ FIXED_TOKEN_LIFETIME_S = 10 * 365 * 24 * 3600
 
 
 class FixedTokenCredential:
-    """A `TokenCredential` that always returns one bearer token (local stand-ins only).
-
-    Args:
-        token: The access token to send.
-        expires_on: Unix time the token claims to expire (default: years from now).
-    """
+    """A `TokenCredential` that always returns one bearer token (local stand-ins only)."""
 
     def __init__(self, token: str, *, expires_on: int | None = None) -> None:
+        """Hold one token.
+
+        Args:
+            token: The access token to send.
+            expires_on: Unix time the token claims to expire (default: years from now).
+        """
         if not token:
             raise ValueError("token must not be empty")
         self._token = token
@@ -50,6 +51,7 @@ class FixedTokenCredential:
         """Nothing to release; present because credentials are closed by their owner."""
 
     def __repr__(self) -> str:
+        """The class without its token."""
         return "FixedTokenCredential(token=<hidden>)"
 
 

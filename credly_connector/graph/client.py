@@ -39,18 +39,7 @@ from credly_connector.retry import RetryPolicy
 
 
 class GraphClient:
-    """Async Graph client for the connector. Create and close it inside one event loop.
-
-    Args:
-        service: The SDK client (see `graph.sdk.build_service_client`).
-        http_client: The httpx client behind `service`, closed by `aclose` (None: not ours).
-        retry: When to try again; its `clock` bounds the budget, waits use `sleep`.
-        pacer: Paces item writes (PUT and DELETE); None sends them unpaced.
-        on_request: Told about every attempt (the benchmark counts writes, reads and 429s).
-        on_retry: Told before every retry wait.
-        sleep: Awaitable sleep for retry waits.
-        credential: The credential behind `service`, for the tenant its tokens name.
-    """
+    """Async Graph client for the connector. Create and close it inside one event loop."""
 
     def __init__(
         self,
@@ -64,6 +53,18 @@ class GraphClient:
         on_retry: RetryHook | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """Wrap an SDK client; every request goes through one `GraphTransport`.
+
+        Args:
+            service: The SDK client (see `graph.sdk.build_service_client`).
+            http_client: The httpx client behind `service`, closed by `aclose` (None: not ours).
+            retry: When to try again; its `clock` bounds the budget, waits use `sleep`.
+            pacer: Paces item writes (PUT and DELETE); None sends them unpaced.
+            on_request: Told about every attempt (the benchmark counts writes, reads and 429s).
+            on_retry: Told before every retry wait.
+            sleep: Awaitable sleep for retry waits.
+            credential: The credential behind `service`, for the tenant its tokens name.
+        """
         self.service = service
         self._http = http_client
         self._credential = credential
@@ -77,6 +78,7 @@ class GraphClient:
         )
 
     async def __aenter__(self) -> Self:
+        """The client itself, closed when the block ends."""
         return self
 
     async def __aexit__(
@@ -85,6 +87,7 @@ class GraphClient:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        """Close the client (see `aclose`)."""
         await self.aclose()
 
     async def aclose(self) -> None:

@@ -49,6 +49,7 @@ class DeltaExpiredError(NotFoundError):
     """
 
     def __init__(self, message: str, *, code: str = SYNC_STATE_NOT_FOUND) -> None:
+        """Keep Graph's message and its error code."""
         super().__init__(message)
         self.code = code
 

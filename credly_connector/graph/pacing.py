@@ -48,14 +48,6 @@ class WritePacer:
     - the write waits for a permit of the rate `budget`: shared by every instance when the
       budget lives in Table Storage, so the gate after a 429 and the adaptive rate are the
       fleet's, not the process's (see `budget.rate`).
-
-    Args:
-        concurrency: Writes in flight at most, process-wide.
-        rate: Without `budget`: the fixed rate of a budget for this process only (None: the
-            gate after a 429 only).
-        budget: The shared budget (built by the runtime for the connection).
-        clock: Seconds; with `budget`, the budget's own clock is used.
-        sleep: Awaitable sleep (inject one that advances `clock` in tests).
     """
 
     def __init__(
@@ -67,6 +59,16 @@ class WritePacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """Bound the process's writes in flight and pace them by a rate budget.
+
+        Args:
+            concurrency: Writes in flight at most, process-wide.
+            rate: Without `budget`: the fixed rate of a budget for this process only (None: the
+                gate after a 429 only).
+            budget: The shared budget (built by the runtime for the connection).
+            clock: Seconds; with `budget`, the budget's own clock is used.
+            sleep: Awaitable sleep (inject one that advances `clock` in tests).
+        """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if rate is not None and rate <= 0:

@@ -101,12 +101,14 @@ class ProvisioningClient:
 
     Kinds (for `on_request` and error fixes) start with `connections.` or `people.`, so a
     403 names `ExternalConnection.ReadWrite.OwnedBy` or `PeopleSettings.ReadWrite.All`.
-
-    Args:
-        graph: The client whose adapter, retries and error translation are used.
     """
 
     def __init__(self, graph: GraphClient) -> None:
+        """Send the admin calls through `graph`.
+
+        Args:
+            graph: The client whose adapter, retries and error translation are used.
+        """
         self.graph = graph
         self._service = graph.service
 

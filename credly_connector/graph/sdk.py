@@ -37,7 +37,7 @@ def graph_host(base_url: str) -> str:
 
 
 def ssl_verify(verify: Verify) -> bool | ssl.SSLContext:
-    """httpx's `verify` for a setting value: a CA file becomes an SSL context trusting it."""
+    """The `verify` httpx takes for a setting value: a CA file becomes a context trusting it."""
     if isinstance(verify, str):
         return ssl.create_default_context(cafile=verify)
     return verify
