@@ -89,7 +89,7 @@ class LeaseStore:
             try:
                 self._table.create_entity(entity)
             except ResourceExistsError:
-                return LeaseOutcome(False, self.current(organization_id))
+                return self._refused(organization_id, holder, entity)
             return LeaseOutcome(True, self.current(organization_id))
         if existing.holder != holder and not existing.expired(now):
             return LeaseOutcome(False, existing)
@@ -101,9 +101,31 @@ class LeaseStore:
                 match_condition=MatchConditions.IfNotModified,
             )
         except (ResourceModifiedError, ResourceNotFoundError):
-            return LeaseOutcome(False, self.current(organization_id))
+            return self._refused(organization_id, holder, entity, existing)
         taken_over = existing.holder if existing.holder != holder else None
         return LeaseOutcome(True, self.current(organization_id), taken_over)
+
+    def _refused(
+        self,
+        organization_id: str,
+        holder: str,
+        entity: dict[str, str],
+        existing: Lease | None = None,
+    ) -> LeaseOutcome:
+        """The outcome of a refused take: ours after all when the refusal was our own write.
+
+        The storage transport sends a write again when its answer was lost; if the first
+        send had applied, the lease now holds exactly what we wrote.
+        """
+        current = self.current(organization_id)
+        if (
+            current is not None
+            and current.holder == holder
+            and to_iso(current.expires_at) == entity["expires_at"]
+        ):
+            taken_over = existing.holder if existing and existing.holder != holder else None
+            return LeaseOutcome(True, current, taken_over)
+        return LeaseOutcome(False, current)
 
     def renew(self, organization_id: str, holder: str, now: datetime, duration: timedelta) -> bool:
         """Extend our lease; False when it is no longer ours."""

@@ -164,8 +164,24 @@ class PersonStore:
                         raise
                     # Naming the wrong row only makes that row be composed and written again.
                     index = error.index if 0 <= error.index < len(group) else 0
+                    if self._holds(group[index].record):
+                        break  # a resend of a transaction that had applied (it is atomic)
                     refused.append(group.pop(index).record.user_id)
         return refused
+
+    def _holds(self, record: PersonRecord) -> bool:
+        """Whether the row holds exactly `record`: written by us, its answer lost.
+
+        The storage transport sends a request again when its answer was lost; if the first
+        send had applied, the second is refused by its own write. `written_at` (to the
+        microsecond) tells our write from another writer's.
+        """
+        try:
+            entity = self._table.get_entity(PARTITION, record.user_id)
+        except ResourceNotFoundError:
+            return False
+        expected = _to_entity(record)
+        return all(entity.get(name) == value for name, value in expected.items())
 
     def records(self) -> Iterator[PersonRecord]:
         """Every person with an item, with the last write (a scan)."""

@@ -12,6 +12,15 @@ Until the account has answered once, a request that cannot even connect (refused
 host, TLS) is the settings' fault or a missing emulator: it is raised as a
 `StorageUnreachableError` naming the setting and the fix, which the command line prints as one
 line. After the first answer the same failure is an outage and stays a plain retryable error.
+
+A write whose connection broke before its answer came (a pooled connection the account closed
+as it was reused, a reset mid-answer) is sent again here, whatever its method: the SDK's own
+policy retries only GET, PUT, DELETE and HEAD on such errors, and a lost answer to a
+transaction or a conditional update would otherwise fail a whole profile batch after its
+Graph writes. Sending a storage write again is safe in this connector: upserts are
+idempotent, a conditional write or a create that had applied comes back refused (412, 409),
+which every caller already handles as another writer's (the same as a handler run twice),
+and a queue message sent twice is a redelivery, which at-least-once queues allow anyway.
 """
 
 from __future__ import annotations
@@ -19,13 +28,18 @@ from __future__ import annotations
 import os
 import socket
 import ssl
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from azure.core.exceptions import ServiceRequestError, ServiceRequestTimeoutError
+from azure.core.exceptions import (
+    ServiceRequestError,
+    ServiceRequestTimeoutError,
+    ServiceResponseError,
+)
 from azure.core.pipeline.transport import RequestsTransport
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError
@@ -90,6 +104,24 @@ class StorageOrigin:
     answered: bool = False
 
 
+@dataclass(frozen=True)
+class ResendPolicy:
+    """How often a storage request whose answer was lost is sent again, and how soon.
+
+    Attributes:
+        attempts: Sends in all, the first included.
+        pause_s: Wait before the second send; doubled before each later one.
+    """
+
+    attempts: int = 3
+    pause_s: float = 0.05
+
+    def pauses(self) -> Iterator[float]:
+        """The waits before each send after the first."""
+        for attempt in range(self.attempts - 1):
+            yield self.pause_s * (2**attempt)
+
+
 class _UnreachableStorageError(StorageUnreachableError, ServiceRequestError):
     """A configuration error to the command line, a failed request to the SDK.
 
@@ -105,21 +137,44 @@ class StorageTransport(RequestsTransport):  # type: ignore[misc]  # lazily expor
         origin: The account's settings; None translates nothing.
     """
 
-    def __init__(self, session: requests.Session, origin: StorageOrigin | None = None) -> None:
+    def __init__(
+        self,
+        session: requests.Session,
+        origin: StorageOrigin | None = None,
+        resend: ResendPolicy | None = None,
+    ) -> None:
         super().__init__(session=session, session_owner=False)
         self.origin = origin
+        self.resend = resend or ResendPolicy()
+        # Requests sent again because their answer was lost (read by tests and the benchmark).
+        self.resent = 0
 
     def send(self, request: Any, **kwargs: Any) -> Any:
         """Send one request; before the account's first answer, name the settings on failure."""
         origin = self.origin
         if origin is None or origin.answered:
-            return super().send(request, **kwargs)
+            return self._send_resending(request, **kwargs)
         try:
-            response = super().send(request, **kwargs)
+            response = self._send_resending(request, **kwargs)
         except ServiceRequestError as error:
             raise unreachable_error(origin, str(request.url), error) from error
         origin.answered = True
         return response
+
+    def _send_resending(self, request: Any, **kwargs: Any) -> Any:
+        """Send, and send again while the connection breaks before the answer."""
+        pauses = self.resend.pauses()
+        while True:
+            try:
+                return super().send(request, **kwargs)
+            except ServiceResponseError as error:
+                # Only a broken connection; a read that timed out was answered too slowly.
+                broken = isinstance(error.inner_exception, requests.exceptions.ConnectionError)
+                pause = next(pauses, None) if broken else None
+                if pause is None:
+                    raise
+                self.resent += 1
+                time.sleep(pause)
 
 
 def unreachable_error(
@@ -173,11 +228,14 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
 
 
 def storage_transport(
-    session: requests.Session | None = None, origin: StorageOrigin | None = None
+    session: requests.Session | None = None,
+    origin: StorageOrigin | None = None,
+    resend: ResendPolicy | None = None,
 ) -> RequestsTransport:
     """An SDK transport over `session` (by default a new `storage_session()`).
 
     Args:
         origin: The account's settings, named in the error when it was never reachable.
+        resend: How requests whose answer was lost are sent again (default `ResendPolicy()`).
     """
-    return StorageTransport(session or storage_session(), origin)
+    return StorageTransport(session or storage_session(), origin, resend)
