@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -18,18 +16,10 @@ from devstack.credly.server import CredlyStandIn
 from devstack.graph.server import GraphStandIn
 from devstack.host import cli as host_cli
 from devstack.selfcheck import format_report, run_selfcheck
+from devstack.signals import wait_for_interrupt
 from devstack.stack_cli import add_arguments as add_stack_arguments
 from devstack.stack_cli import main as run_stack
 from devstack.synthetic import World, WorldSpec, build_world
-
-
-def _wait_for_interrupt() -> None:
-    """Block until Ctrl-C or SIGTERM."""
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    sys.stderr.write("serving on 127.0.0.1; press Ctrl-C to stop\n")
-    stop.wait()
 
 
 def _credly_facts(world: World, credly: CredlyStandIn) -> dict[str, Any]:
@@ -113,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "azurite":
         with Azurite() as azurite:
             sys.stdout.write(json.dumps({"connection_string": azurite.connection_string}) + "\n")
-            _wait_for_interrupt()
+            wait_for_interrupt()
         return 0
 
     # Served on the real clock, so the world is built "now" (its tokens valid from today).
@@ -136,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             facts["graph"] = _graph_facts(world, graph)
         sys.stdout.write(json.dumps(facts, indent=2) + "\n")
         sys.stdout.flush()
-        _wait_for_interrupt()
+        wait_for_interrupt()
     return 0
 
 

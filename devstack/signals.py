@@ -7,11 +7,12 @@ import sys
 import threading
 
 
-def wait_for_interrupt(message: str = "serving on 127.0.0.1; press Ctrl-C to stop") -> None:
-    """Block until Ctrl-C or SIGTERM, having said so on standard error."""
+def wait_for_interrupt(message: str | None = "serving on 127.0.0.1; press Ctrl-C to stop") -> None:
+    """Block until Ctrl-C or SIGTERM (later ones change nothing), having said so on stderr."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
+    if message is not None:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
     stop.wait()

@@ -12,12 +12,12 @@ import json
 import shlex
 import signal
 import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from devstack.envfile import EnvFileError, check_replaceable, write_env_file
+from devstack.signals import wait_for_interrupt
 from devstack.standin import Knobs
 from devstack.synthetic import WorldSpec, build_world
 
@@ -104,7 +104,7 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
                 return 2
             out.write(summary(running, env_path, written))
             out.flush()
-            _serve()
+            wait_for_interrupt(None)
     except AzuriteError as error:
         sys.stderr.write(f"stack: cannot start: {error}\n")
         return 2
@@ -120,14 +120,6 @@ def _interrupt(signum: int, frame: object) -> None:
     for each in (signal.SIGINT, signal.SIGTERM):
         signal.signal(each, signal.SIG_IGN)
     raise KeyboardInterrupt
-
-
-def _serve() -> None:
-    """Wait for Ctrl-C or SIGTERM; later ones while stopping change nothing."""
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
 
 
 def _knobs(settings: dict[str, object]) -> Knobs | None:

@@ -1,8 +1,8 @@
 """Credly's OAuth token endpoint (`POST /oauth/token` on the web host) and its error shape.
 
-Only the client-credentials grant is served. The client authenticates with `client_id` and
-`client_secret` in a form or JSON body, or with HTTP Basic (client_secret_basic); the access
-token it gets is kept by `AccessControl`, which checks it on API requests.
+Only the client-credentials grant is served, with `client_id` and `client_secret` in a form
+body (client_secret_post), as the connector sends them; the access token it gets is kept by
+`AccessControl`, which checks it on API requests.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from urllib.parse import parse_qs
 
-from devstack.credly.auth import AccessControl, decode_basic, read_authorization
+from devstack.credly.auth import AccessControl
 from devstack.credly.records import CredlyData
 from devstack.standin import HttpError, Request, Response
 
@@ -50,7 +50,7 @@ def issue_access_token(request: Request, data: CredlyData, access: AccessControl
         raise HttpError(
             400, f"grant type {grant_type!r} is not supported", "unsupported_grant_type"
         )
-    client_id, client_secret = _client_credentials(request, fields)
+    client_id, client_secret = fields.get("client_id", ""), fields.get("client_secret", "")
     found = data.find_oauth_app(client_id) if client_id else None
     if found is None or not hmac.compare_digest(
         found[1].client_secret.encode(), client_secret.encode()
@@ -76,16 +76,7 @@ def issue_access_token(request: Request, data: CredlyData, access: AccessControl
 
 
 def _token_request_fields(request: Request) -> dict[str, str]:
-    """The token request's parameters from a JSON or form-encoded body."""
-    content_type = (request.header("Content-Type") or "").lower()
-    if "json" in content_type:
-        try:
-            payload = request.json()
-        except HttpError as exc:
-            raise HttpError(400, exc.message, "invalid_request") from None
-        if not isinstance(payload, dict) or not all(isinstance(v, str) for v in payload.values()):
-            raise HttpError(400, "the JSON body must be an object of strings", "invalid_request")
-        return dict(payload)
+    """The token request's parameters from its form-encoded body."""
     try:
         form = parse_qs(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError:
@@ -94,19 +85,6 @@ def _token_request_fields(request: Request) -> dict[str, str]:
     if repeated:
         raise HttpError(400, f"parameters given more than once: {repeated}", "invalid_request")
     return {k: v[0] for k, v in form.items()}
-
-
-def _client_credentials(request: Request, fields: dict[str, str]) -> tuple[str, str]:
-    """client_id and client_secret from the body, or from HTTP Basic (client_secret_basic)."""
-    scheme, credential = read_authorization(request)
-    if scheme == "basic" and "client_id" not in fields:
-        try:
-            decoded = decode_basic(credential)
-        except ValueError:
-            raise HttpError(401, "malformed Basic credentials", "invalid_client") from None
-        client_id, _, client_secret = decoded.partition(":")
-        return client_id, client_secret
-    return fields.get("client_id", ""), fields.get("client_secret", "")
 
 
 def _snake_case(code: str) -> str:

@@ -8,14 +8,13 @@ owns it (`badge_mutations`, `directory_mutations`) through one shared `MutationC
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from devstack.synthetic.badge_mutations import BadgeMutations
 from devstack.synthetic.directory_mutations import DirectoryMutations
 from devstack.synthetic.draws import stream
 from devstack.synthetic.mutation import Mutation, MutationKind, NoEligibleTargetError
 from devstack.synthetic.mutation_context import SAMPLING_TRIES, MutationContext
-from devstack.synthetic.people import Person
 from devstack.synthetic.world import World
 
 __all__ = [
@@ -45,7 +44,7 @@ RANDOM_WEIGHTS: dict[MutationKind, int] = {
 """How often `random_changes` picks each kind."""
 
 
-class Mutator:
+class Mutator(BadgeMutations, DirectoryMutations):
     """Applies seeded changes to a world, keeping both stores and its people consistent.
 
     The same world, seed and calls always give the same changes.
@@ -68,91 +67,9 @@ class Mutator:
     def __init__(
         self, world: World, seed: int = 0, *, step: timedelta = timedelta(seconds=1)
     ) -> None:
-        self._context = MutationContext(
-            world, stream(seed, f"mutations-of-{world.spec.seed}"), step
-        )
-        self._badges = BadgeMutations(self._context)
-        self._users = DirectoryMutations(self._context)
-
-    # -- badges ----------------------------------------------------------------------------
-
-    def accept_pending(self, at: datetime | None = None) -> Mutation:
-        """Accept a pending badge of an earner with a Credly account (`at`: when)."""
-        return self._badges.accept_pending(at)
-
-    def revoke(self, at: datetime | None = None) -> Mutation:
-        """Revoke a pending or accepted badge (`at`: when)."""
-        return self._badges.revoke(at)
-
-    def make_private(self, at: datetime | None = None) -> Mutation:
-        """Make a public accepted badge private, as its earner would (`at`: when)."""
-        return self._badges.make_private(at)
-
-    def make_public(self, at: datetime | None = None) -> Mutation:
-        """Make a private badge public again (`at`: when)."""
-        return self._badges.make_public(at)
-
-    def replace(self, at: datetime | None = None) -> Mutation:
-        """Replace a pending or accepted badge by a new one of its template (`at`: when)."""
-        return self._badges.replace(at)
-
-    def add_badge(
-        self, person: Person | None = None, at: datetime | None = None, *, state: str | None = None
-    ) -> Mutation:
-        """Issue a new badge, of a template the person does not hold yet where possible.
-
-        Args:
-            person: The recipient; defaults to a random person.
-            at: When; defaults to the advanced world clock.
-            state: ``"pending"`` or ``"accepted"``; defaults to a random one of those.
-
-        Returns:
-            What changed.
-
-        Raises:
-            ValueError: For another state, or ``"accepted"`` for a person without account.
-        """
-        return self._badges.add_badge(person, at, state=state)
-
-    def expire(self, at: datetime | None = None, *, touch: bool = True) -> Mutation:
-        """Move an accepted badge's expiry just before `at` (Credly sends no event).
-
-        Args:
-            at: When; defaults to the advanced world clock.
-            touch: Whether `updated_at` moves too; False simulates the date simply passing.
-
-        Returns:
-            What changed.
-        """
-        return self._badges.expire(at, touch=touch)
-
-    def delete_badge(self, at: datetime | None = None) -> Mutation:
-        """Delete a badge outright (`at`: when)."""
-        return self._badges.delete_badge(at)
-
-    # -- directory users -------------------------------------------------------------------
-
-    def disable_user(self, at: datetime | None = None) -> Mutation:
-        """Disable an enabled directory user (`at`: when)."""
-        return self._users.disable_user(at)
-
-    def enable_user(self, at: datetime | None = None) -> Mutation:
-        """Enable a disabled directory user (`at`: when)."""
-        return self._users.enable_user(at)
-
-    def unlicense_user(self, at: datetime | None = None) -> Mutation:
-        """Remove every licence (and so the mailbox) of a licensed directory user."""
-        return self._users.unlicense_user(at)
-
-    def remove_user(self, at: datetime | None = None) -> Mutation:
-        """Delete a directory user; their Credly badges stay (`at`: when)."""
-        return self._users.remove_user(at)
-
-    def add_alias(self, at: datetime | None = None) -> Mutation:
-        """Give a mailbox user a new `smtp:` alias and move their Credly email to it."""
-        return self._users.add_alias(at)
-
-    # -- batches ---------------------------------------------------------------------------
+        context = MutationContext(world, stream(seed, f"mutations-of-{world.spec.seed}"), step)
+        BadgeMutations.__init__(self, context)
+        DirectoryMutations.__init__(self, context)
 
     def random_changes(self, n: int) -> list[Mutation]:
         """Apply `n` mutations of random kinds (weighted by `RANDOM_WEIGHTS`).
@@ -171,30 +88,20 @@ class Mutator:
         rng = self._context.rng
         kinds = list(RANDOM_WEIGHTS)
         weights = list(RANDOM_WEIGHTS.values())
-        actions: dict[MutationKind, Callable[[], Mutation]] = {
-            MutationKind.ACCEPT: self.accept_pending,
-            MutationKind.REVOKE: self.revoke,
-            MutationKind.MAKE_PRIVATE: self.make_private,
-            MutationKind.MAKE_PUBLIC: self.make_public,
-            MutationKind.REPLACE: self.replace,
-            MutationKind.ADD_BADGE: self.add_badge,
-            MutationKind.EXPIRE: self.expire,
-            MutationKind.DELETE_BADGE: self.delete_badge,
-            MutationKind.DISABLE_USER: self.disable_user,
-            MutationKind.ENABLE_USER: self.enable_user,
-            MutationKind.UNLICENSE_USER: self.unlicense_user,
-            MutationKind.REMOVE_USER: self.remove_user,
-            MutationKind.ADD_ALIAS: self.add_alias,
-        }
         applied: list[Mutation] = []
         for _ in range(n):
             for _attempt in range(4 * len(kinds)):
                 kind = rng.choices(kinds, weights=weights)[0]
+                action: Callable[[], Mutation] = getattr(self, _METHODS.get(kind, kind.value))
                 try:
-                    applied.append(actions[kind]())
+                    applied.append(action())
                     break
                 except NoEligibleTargetError:
                     continue
             else:
                 raise NoEligibleTargetError("no mutation found an eligible target")
         return applied
+
+
+_METHODS = {MutationKind.ACCEPT: "accept_pending"}
+"""The method of each kind whose name is not the kind's value."""

@@ -73,20 +73,6 @@ class World:
                 return badge
         return None
 
-    def person_of_user(self, user_id: str) -> Person | None:
-        """The person whose directory user has this object id.
-
-        Args:
-            user_id: An Entra object id.
-
-        Returns:
-            The person, or None.
-        """
-        for person in self.people:
-            if person.directory_user_id == user_id:
-                return person
-        return None
-
 
 def build_world(spec: WorldSpec) -> World:
     """Build a world from its recipe; the same spec always gives the same world.
