@@ -25,10 +25,14 @@ DEFAULT_SCHEMA_DELAY_S = 0.2
 
 @dataclass
 class _Operation:
+    """A schema registration or a deletion: done at `ready_at`, installing `schema` if any."""
+
     id: str
     ready_at: float
-    failure: Problem | None
+    failure: Problem | None = None
     status: str = "inprogress"
+    schema: dict[str, Any] | None = None
+    properties: dict[str, SchemaProperty] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         error = None
@@ -41,8 +45,6 @@ class _Operation:
 class _Connection:
     body: dict[str, Any]
     state: str = "draft"
-    requested_schema: dict[str, Any] | None = None
-    requested_properties: dict[str, SchemaProperty] = field(default_factory=dict)
     schema: dict[str, Any] | None = None
     properties: dict[str, SchemaProperty] = field(default_factory=dict)
     pending: _Operation | None = None
@@ -147,9 +149,7 @@ class ConnectorsState:
         with self._lock:
             conn = self._connection(connection_id)
             if conn.deleting is None:
-                conn.deleting = _Operation(
-                    str(uuid.uuid4()), self.clock() + self.schema_delay_s, None
-                )
+                conn.deleting = _Operation(str(uuid.uuid4()), self.clock() + self.schema_delay_s)
                 conn.operations[conn.deleting.id] = conn.deleting
             return conn.deleting.id
 
@@ -171,9 +171,7 @@ class ConnectorsState:
             op.status = "failed"
             return
         op.status = "completed"
-        conn.schema = conn.requested_schema
-        conn.properties = conn.requested_properties
-        conn.state = "ready"
+        conn.schema, conn.properties, conn.state = op.schema, op.properties, "ready"
 
     def start_schema_operation(
         self, connection_id: str, body: Mapping[str, Any], properties: list[SchemaProperty]
@@ -194,13 +192,17 @@ class ConnectorsState:
                     "delete and recreate the connection to change it.",
                     UPDATE_NOT_ALLOWED,
                 )
-            op = _Operation(str(uuid.uuid4()), self.clock() + self.schema_delay_s, None)
-            op.failure, self._next_failure = self._next_failure, None
-            conn.requested_schema = {
-                "baseType": body["baseType"],
-                "properties": [dict(p) for p in body["properties"]],
-            }
-            conn.requested_properties = {p.name: p for p in properties}
+            op = _Operation(
+                str(uuid.uuid4()),
+                self.clock() + self.schema_delay_s,
+                self._next_failure,
+                schema={
+                    "baseType": body["baseType"],
+                    "properties": [dict(p) for p in body["properties"]],
+                },
+                properties={p.name: p for p in properties},
+            )
+            self._next_failure = None
             conn.pending = op
             conn.operations[op.id] = op
             self._settle(conn)
