@@ -8,7 +8,6 @@ from credly_connector.credly.errors import (
     CredlyNotFoundError,
 )
 from credly_connector.credly.queries import STABLE_SORTS, BadgeQuery
-from credly_connector.retry import parse_retry_after
 
 __all__ = [
     "DEFAULT_SCOPE",
@@ -23,5 +22,4 @@ __all__ = [
     "OAuthAuth",
     "OnRequest",
     "TokenAuth",
-    "parse_retry_after",
 ]
