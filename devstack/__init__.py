@@ -1,0 +1,1 @@
+"""The local stack: Azurite, the Credly and Graph stand-ins, the Functions host, tools."""

@@ -74,6 +74,7 @@ class Azurite(Service):
         startup_timeout_s: float = 60.0,
         memory_limit_mb: int = 1024,
     ) -> None:
+        """Prepare the emulator; `start()` runs it."""
         self.executable = executable or REPO_ROOT / "node_modules" / ".bin" / "azurite"
         self.startup_timeout_s = startup_timeout_s
         self.memory_limit_mb = memory_limit_mb

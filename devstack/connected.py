@@ -39,6 +39,8 @@ def organization_settings(
     """`CREDLY_ORGANIZATIONS` naming one credential setting per organisation, and those settings.
 
     Args:
+        world: The world whose organisations are read.
+        oauth: Name OAuth client settings instead of authorization tokens.
         org_ids: The organisations to list (all of the world's by default).
     """
     env: dict[str, str] = {}
@@ -74,6 +76,13 @@ def connected_stack(
     """Start both stand-ins for `world`, provision the connection, and yield the settings.
 
     Args:
+        world: The world both stand-ins serve.
+        storage_connection_string: The storage the connector uses (Azurite's).
+        prefix: `STORAGE_PREFIX`, so runs on one storage account stay apart.
+        credly_knobs: The Credly API's knobs (fresh ones when None).
+        graph_knobs: Graph's knobs (fresh ones when None).
+        oauth: Sign in to Credly with OAuth client credentials instead of a token.
+        extra_env: Settings added last (they win).
         provision: Create the people connection and its schema here (False: leave it to the
             connector's own setup, as a new tenant has none).
     """

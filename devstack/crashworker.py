@@ -161,6 +161,7 @@ class CrashWorker:
         poll_s: float = 0.05,
         timeout_s: float = 120.0,
     ) -> None:
+        """Start the worker process."""
         command = [sys.executable, "-m", "devstack.crashworker", "--workers", str(workers)]
         command += ["--visibility", str(visibility_s), "--poll", str(poll_s)]
         command += ["--timeout", str(timeout_s)]
@@ -243,9 +244,11 @@ class CrashWorker:
         self._log.close()
 
     def __enter__(self) -> CrashWorker:
+        """The worker itself."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Stop the worker (see `close`)."""
         self.close()
 
 

@@ -153,7 +153,11 @@ def run_demo(
     """Run the demo end to end; 0 when every crawl succeeded and the webhook arrived.
 
     Args:
+        out: Where the story is told.
+        badges: The synthetic organisation's size.
+        seed: Seeds the organisation and its changes.
         instances: Host instances (as Flex Consumption scales out).
+        write_rate: Graph writes per second the connector allows itself.
         preview_dir: Where the dry run's preview page goes (a new temporary directory if None).
         serve: Keep the stack and the host running until Ctrl-C at the end.
         env_file: Where `--serve` writes the settings of the running stack.

@@ -23,6 +23,7 @@ class Service(ABC):
         """Stop and release everything started (idempotent)."""
 
     def __enter__(self) -> Self:
+        """Start, and give the started piece."""
         return self.start()
 
     def __exit__(
@@ -31,4 +32,5 @@ class Service(ABC):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """Stop, whatever happened inside the block."""
         self.stop()

@@ -93,7 +93,10 @@ def stack_settings(
     """Every setting the connector reads to run against this stack, named as it reads them.
 
     Args:
+        world: The world the stack serves.
         storage: Azurite's connection string.
+        credly: The running Credly stand-in.
+        graph: The running Graph stand-in.
         ca_file: The CA bundle the Graph stand-in's certificate chains to.
     """
     env = {"AzureWebJobsStorage": storage}
@@ -135,11 +138,14 @@ def local_stack(
     """Start Azurite and both stand-ins for `world`, aim Credly's webhooks at `host`.
 
     Args:
+        world: The world the stand-ins serve.
         ca_file: Where to write the Graph stand-in's CA certificate (kept after the stack stops;
             it is public and the settings file names it).
         host: Where the Functions host will listen.
         setup: Run the connector's own setup (tables, queues, connection, schema, profile
             source, precedence) against the stack, so a crawl works at once.
+        credly_knobs: The Credly API's knobs (fresh ones when None).
+        graph_knobs: Graph's knobs (fresh ones when None).
     """
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="devstack-tls-")))

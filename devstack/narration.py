@@ -97,6 +97,8 @@ def describe_mutation(world: World, mutation: Mutation, names: dict[str, tuple[s
     """One sentence for a change at Credly or in the directory.
 
     Args:
+        world: The world changed.
+        mutation: The change.
         names: Badge words captured before the change (a deleted badge has none after).
     """
     if mutation.kind in _USER_DONE:
@@ -147,7 +149,11 @@ def account_for(
     """What a change did to the profiles, or why it changed none (the diagnosis's reason).
 
     Args:
+        world: The world changed.
+        mutation: The change.
         snapshots: The items before and after the change was applied.
+        diagnose: Asks the connector's diagnosis of one email: (status, body).
+        names: Badge words captured before the change.
         prior: Badge id -> how it stood before the change (`badge_standing`), to say why a
             badge that was never shown still is not.
     """

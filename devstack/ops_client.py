@@ -32,6 +32,7 @@ class OpsClient:
     """
 
     def __init__(self, base_url: str, key: str, session: requests.Session | None = None) -> None:
+        """A client of the routes under `base_url` with the function key `key`."""
         self.base_url = base_url.rstrip("/")
         self.key = key
         self.session = session or requests.Session()

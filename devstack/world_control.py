@@ -74,6 +74,7 @@ class WorldControl(Service):
         port: int = 0,
         on_webhook_url: Callable[[str | None], None] | None = None,
     ) -> None:
+        """Prepare the server; `start()` serves it."""
         self.world = world
         self.mutator = Mutator(world, seed=seed + 1000)
         self._lock = threading.Lock()

@@ -1,0 +1,1 @@
+"""The Credly API stand-in: organisation badge API v1, OAuth, webhooks."""

@@ -90,6 +90,7 @@ class AccessControl:
         clock: Callable[[], datetime] | None = None,
         token_lifetime_s: int = DEFAULT_TOKEN_LIFETIME_S,
     ) -> None:
+        """Check credentials against `data`, with no access token issued yet."""
         self.data = data
         self.clock: Callable[[], datetime] = clock or _utc_now
         self.token_lifetime_s = token_lifetime_s

@@ -110,6 +110,7 @@ class BadgeSelector:
     """
 
     def __init__(self, data: CredlyData, cache_min_badges: int = DEFAULT_CACHE_MIN_BADGES) -> None:
+        """Select from `data`, with an empty cache."""
         self.data = data
         self.cache_min_badges = cache_min_badges
         self._lists: dict[_ListKey, _Versioned[list[IssuedBadge]]] = {}

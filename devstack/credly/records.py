@@ -142,6 +142,7 @@ class CredlyData:
     """
 
     def __init__(self) -> None:
+        """An empty store."""
         self.lock = threading.RLock()
         self.version = 0
         self.orgs: dict[str, Organization] = {}

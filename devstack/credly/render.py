@@ -220,6 +220,7 @@ class BadgeRenderer:
     """
 
     def __init__(self, data: CredlyData) -> None:
+        """Render records of `data`, with nothing cached yet."""
         self.data = data
         self._templates: dict[str, tuple[BadgeTemplate, Organization | None, dict[str, Any]]] = {}
         self._entities: dict[str, tuple[Organization | None, dict[str, Any]]] = {}

@@ -96,6 +96,7 @@ class CredlyStandIn(Service):
         web_port: int = 0,
         tls: TlsIdentity | None = None,
     ) -> None:
+        """Build both servers over `data`; `start()` serves them."""
         self.data = data
         self.page_url_base: str | None = None
         self.renderer = BadgeRenderer(data)

@@ -44,6 +44,7 @@ class WebhookRetryPolicy:
     success_statuses: frozenset[int] = frozenset({200})
 
     def __post_init__(self) -> None:
+        """Refuse an impossible policy, naming every problem."""
         problems = []
         if self.first_delay_s < 0:
             problems.append("first_delay_s must be >= 0")

@@ -24,6 +24,7 @@ class WebhookSender:
     """
 
     def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        """A sender with no POST in flight."""
         self._ssl_context = ssl_context
         self._active: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()

@@ -107,6 +107,7 @@ class WebhookDispatcher(Service):
         ssl_context: ssl.SSLContext | None = None,
         max_log_entries: int = 100_000,
     ) -> None:
+        """A dispatcher that has seen no event yet; `start()` runs it in the background."""
         if copies < 1:
             raise ValueError("copies must be >= 1")
         if poll_interval_s <= 0:

@@ -58,6 +58,7 @@ class Fault:
     fired: int = 0
 
     def __post_init__(self) -> None:
+        """Refuse a call fault without an action."""
         if self.kind is FaultKind.CALL and self.action is None:
             raise ValueError("a call fault needs an action")
 
@@ -141,6 +142,7 @@ class RateLimit:
     send_retry_after: bool = True
 
     def __post_init__(self) -> None:
+        """Refuse a non-positive rate; the burst defaults to one second's worth."""
         if self.per_second <= 0:
             raise ValueError("per_second must be positive")
         if self.burst is None:

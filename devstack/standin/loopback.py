@@ -38,6 +38,7 @@ class LoopbackForwarder(Service):
     thread_name: ClassVar[str] = "loopback-forwarder"
 
     def __init__(self, target_port: int, *, port: int = 0, max_lifetime_s: float = 300.0) -> None:
+        """Prepare the forwarder; `start()` listens."""
         self.target_port = target_port
         self.max_lifetime_s = max_lifetime_s
         self._port = port

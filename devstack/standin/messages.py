@@ -20,6 +20,7 @@ class HttpError(Exception):
         code: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        """An error answer; `code` defaults to the status's phrase in CamelCase."""
         super().__init__(message)
         self.status = status
         self.message = message

@@ -28,6 +28,7 @@ class RequestLog:
     """Thread-safe, bounded log of requests with counters that never drop."""
 
     def __init__(self, max_entries: int = 500_000) -> None:
+        """An empty log keeping at most `max_entries` requests."""
         self._entries: deque[LoggedRequest] = deque(maxlen=max_entries)
         self._counts: Counter[tuple[str, str, int]] = Counter()
         self._lock = threading.Lock()

@@ -50,6 +50,7 @@ class StandInServer(Service):
         tls: TlsIdentity | None = None,
         request_log: RequestLog | None = None,
     ) -> None:
+        """Prepare the server; `start()` serves it."""
         self.name = name
         self.routes = routes
         self.render_error = render_error

@@ -41,6 +41,7 @@ class TcpGate(LoopbackForwarder):
     thread_name = "tcp-gate"
 
     def __init__(self, target_port: int, *, port: int = 0, max_lifetime_s: float = 300.0) -> None:
+        """Prepare an open gate; `start()` listens."""
         super().__init__(target_port, port=port, max_lifetime_s=max_lifetime_s)
         self.accepted = 0
         self.refused = 0

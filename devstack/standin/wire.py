@@ -32,6 +32,7 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
     standin: StandInServer
 
     def finish_request(self, request: Any, client_address: Any) -> None:
+        """Serve one connection, TLS-wrapped in its own thread when the stand-in has TLS."""
         tls = self.standin.tls
         if tls is not None:
             try:
@@ -45,6 +46,7 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
             self.standin.untrack(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that went away; report anything else."""
         exc = sys.exc_info()[1]
         if isinstance(exc, ConnectionError | TimeoutError | ssl.SSLError):
             return  # the client went away; nothing to learn
@@ -61,6 +63,7 @@ class StandInRequestHandler(BaseHTTPRequestHandler):
     server: LoopbackHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
+        """Log nothing: the stand-in keeps its own request log."""
         return
 
     def _serve(self) -> None:
@@ -90,6 +93,7 @@ class StandInRequestHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def send(self, response: Response, truncate: bool = False, close: bool = False) -> None:
+        """Write an answer, optionally cut in half or closing the connection after it."""
         body = response.body
         if truncate:
             body = body[: len(body) // 2]

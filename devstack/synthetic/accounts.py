@@ -18,6 +18,7 @@ class AddressBook:
     """Hands out unique lower-case addresses, so no two people ever share one."""
 
     def __init__(self) -> None:
+        """A book with no address taken."""
         self._taken: set[str] = set()
         self._next: dict[str, int] = {}
 

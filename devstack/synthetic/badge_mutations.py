@@ -24,6 +24,7 @@ class BadgeMutations:
     """
 
     def __init__(self, context: MutationContext) -> None:
+        """Mutate badges of the context's world."""
         self._context = context
         self._templates = list(context.world.template_issuers)
 

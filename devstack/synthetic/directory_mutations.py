@@ -22,6 +22,7 @@ class DirectoryMutations:
     """
 
     def __init__(self, context: MutationContext) -> None:
+        """Mutate directory users of the context's world."""
         self._context = context
 
     def disable_user(self, at: datetime | None = None) -> Mutation:

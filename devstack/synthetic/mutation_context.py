@@ -31,6 +31,7 @@ class MutationContext:
     """
 
     def __init__(self, world: World, rng: random.Random, step: timedelta) -> None:
+        """Index the world's badges and people for targeting."""
         self.world = world
         self.rng = rng
         self.step = step

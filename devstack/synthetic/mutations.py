@@ -67,6 +67,7 @@ class Mutator(BadgeMutations, DirectoryMutations):
     def __init__(
         self, world: World, seed: int = 0, *, step: timedelta = timedelta(seconds=1)
     ) -> None:
+        """Seed the stream and index the world."""
         context = MutationContext(world, stream(seed, f"mutations-of-{world.spec.seed}"), step)
         BadgeMutations.__init__(self, context)
         DirectoryMutations.__init__(self, context)

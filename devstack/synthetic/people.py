@@ -98,6 +98,7 @@ class PeopleBuilder:
         credly: CredlyData,
         addresses: AddressBook,
     ) -> None:
+        """A builder that has made nobody yet."""
         self._spec = spec
         self._rng = rng
         self._directory = directory

@@ -58,6 +58,7 @@ class Proportions:
     """Templates whose skills are `{id, name, vanity_slug}` objects rather than strings."""
 
     def __post_init__(self) -> None:
+        """Refuse shares outside 0..1 and impossible combinations."""
         for f in fields(self):
             value = getattr(self, f.name)
             if not 0.0 <= value <= 1.0:
@@ -102,6 +103,7 @@ class WorldSpec:
     proportions: Proportions = field(default_factory=Proportions)
 
     def __post_init__(self) -> None:
+        """Refuse impossible sizes, clocks and domains."""
         if self.badges < 0:
             raise ValueError("badges must be >= 0")
         if self.people is not None and self.people < 1:
