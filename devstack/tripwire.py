@@ -24,18 +24,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from devstack.http_framing import (
-    Message,
-    SocketReader,
-    StreamStoppedError,
-    read_request,
-    read_response,
-)
+import h11
+
 from devstack.standin.loopback import LoopbackForwarder, reset_connection
 from devstack.standin.server import LOOPBACK
 
 _CHUNK = 64 * 1024
+MAX_HEAD_BYTES = 64 * 1024
 _POLL_S = 0.05
+
+
+class StreamStoppedError(Exception):
+    """The tripwire is stopping: the connection ends."""
 
 
 class Action(StrEnum):
@@ -102,6 +102,7 @@ class Tripwire(LoopbackForwarder):
         rewrite_links: bool = False,
         max_lifetime_s: float = 300.0,
     ) -> None:
+        """Prepare a tripwire without rules; `start()` listens."""
         super().__init__(target_port, port=port, max_lifetime_s=max_lifetime_s)
         self.rewrite_links = rewrite_links
         self.forwarded = 0
@@ -214,38 +215,32 @@ class Tripwire(LoopbackForwarder):
     def _serve(self, client: socket.socket) -> None:
         """Forward one client connection's requests in order until it closes."""
         client.settimeout(_POLL_S)
-        upstream: socket.socket | None = None
-        inbound = SocketReader(client, self._stopping)
-        outbound: SocketReader | None = None
+        inbound = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
+        outbound = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
+        upstream: list[socket.socket] = []  # connected on the first forwarded request
         graceful = False
         try:
             while True:
-                request = read_request(inbound)
+                request = _receive(inbound, client, self._stopping)
                 if request is None:
                     graceful = True
                     return
-                method, target, *_ = [*request.start.split(" "), "", ""]
-                action = self._decide(SeenRequest(method.upper(), target, request.body))
+                head = request.head
+                assert isinstance(head, h11.Request)
+                method = head.method.decode("latin-1").upper()
+                target = head.target.decode("latin-1")
+                action = self._decide(SeenRequest(method, target, request.body))
                 if action is Action.HOLD:
                     _hold(client, self._stopping)
                     return
-                try:
-                    if upstream is None:
-                        upstream = socket.create_connection((LOOPBACK, self.target_port), 5)
-                        upstream.settimeout(_POLL_S)
-                        outbound = SocketReader(upstream, self._stopping)
-                    assert outbound is not None
-                    upstream.sendall(request.raw)
-                    answer = read_response(outbound, method.upper())
-                finally:
-                    self._answered()
+                answer = self._ask(outbound, upstream, request)
                 if action is Action.LOSE_ANSWER:
                     return  # reset below: the service did the work, the client never hears
-                _send(client, self._relayed(answer), self._stopping)
-                if request.closes or answer.closes:
+                _transmit(inbound, client, self._relayed(answer), self._stopping)
+                if not (_next_cycle(inbound) and _next_cycle(outbound)):
                     graceful = True
                     return
-        except (OSError, StreamStoppedError, ValueError):
+        except (OSError, StreamStoppedError, ValueError, h11.ProtocolError):
             return
         finally:
             if graceful:
@@ -253,19 +248,115 @@ class Tripwire(LoopbackForwarder):
                     client.close()
             else:
                 reset_connection(client)
-            if upstream is not None:
-                reset_connection(upstream)
+            for sock in upstream:
+                reset_connection(sock)
 
-    def _relayed(self, answer: Message) -> bytes:
-        """The answer's bytes, naming this tripwire where it named the service."""
+    def _ask(
+        self, conn: h11.Connection, upstream: list[socket.socket], request: _Message
+    ) -> _Message:
+        """Forward a request to the service and read its whole answer."""
+        try:
+            if not upstream:
+                upstream.append(socket.create_connection((LOOPBACK, self.target_port), 5))
+                upstream[0].settimeout(_POLL_S)
+            _transmit(conn, upstream[0], request, self._stopping)
+            answer = _receive(conn, upstream[0], self._stopping)
+            if answer is None:
+                raise ValueError("the service closed without answering")
+            return answer
+        finally:
+            self._answered()
+
+    def _relayed(self, answer: _Message) -> _Message:
+        """The answer, naming this tripwire where it named the service."""
+        head = answer.head
         service = f"{LOOPBACK}:{self.target_port}".encode()
         if (
             not self.rewrite_links
             or "content-encoding" in answer.headers
             or service not in answer.body
         ):
-            return answer.raw
-        return answer.with_body(answer.body.replace(service, f"{LOOPBACK}:{self.port}".encode()))
+            return answer
+        body = answer.body.replace(service, f"{LOOPBACK}:{self.port}".encode())
+        headers = [
+            (name, value)
+            for name, value in head.headers.raw_items()
+            if name.lower() not in (b"content-length", b"transfer-encoding")
+        ]
+        headers.append((b"Content-Length", str(len(body)).encode()))
+        assert isinstance(head, h11.Response)
+        resized = h11.Response(status_code=head.status_code, headers=headers, reason=head.reason)
+        return _Message(answer.interim, resized, body)
+
+
+@dataclass(frozen=True)
+class _Message:
+    """One whole request or answer: interim (1xx) answers before it, its head, its body."""
+
+    interim: tuple[h11.InformationalResponse, ...]
+    head: h11.Request | h11.Response
+    body: bytes
+
+    @property
+    def headers(self) -> set[str]:
+        """The lower-case names of its headers."""
+        return {name.decode("latin-1") for name, _ in self.head.headers}
+
+
+def _receive(
+    conn: h11.Connection, sock: socket.socket, stopping: threading.Event
+) -> _Message | None:
+    """The next whole message the peer sends; None when it closed between messages."""
+    interim: list[h11.InformationalResponse] = []
+    head: h11.Request | h11.Response | None = None
+    body: list[bytes] = []
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            conn.receive_data(_recv(sock, stopping))
+        elif isinstance(event, h11.InformationalResponse):
+            interim.append(event)
+        elif isinstance(event, h11.Request | h11.Response):
+            head = event
+        elif isinstance(event, h11.Data):
+            body.append(event.data)
+        elif isinstance(event, h11.EndOfMessage):
+            assert head is not None
+            return _Message(tuple(interim), head, b"".join(body))
+        elif isinstance(event, h11.ConnectionClosed) and head is None and not interim:
+            return None
+        else:
+            raise ValueError(f"the stream ended inside a message ({event!r})")
+
+
+def _transmit(
+    conn: h11.Connection, sock: socket.socket, message: _Message, stopping: threading.Event
+) -> None:
+    """Send a whole message, framed as its headers say, in one write (as it came)."""
+    events: list[h11.Event] = [*message.interim, message.head]
+    if message.body:
+        events.append(h11.Data(data=message.body))
+    events.append(h11.EndOfMessage())
+    _send(sock, b"".join(conn.send(event) or b"" for event in events), stopping)
+
+
+def _next_cycle(conn: h11.Connection) -> bool:
+    """Ready the connection for its next message; False when it must close instead."""
+    if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+        conn.start_next_cycle()
+        return True
+    return False
+
+
+def _recv(sock: socket.socket, stopping: threading.Event) -> bytes:
+    """The next bytes off a socket (b"" at its end), polling so `stopping` is seen."""
+    while True:
+        if stopping.is_set():
+            raise StreamStoppedError
+        try:
+            return sock.recv(_CHUNK)
+        except TimeoutError:
+            continue
 
 
 def _send(sock: socket.socket, data: bytes, stopping: threading.Event) -> None:
