@@ -17,14 +17,18 @@ from typing import Any
 from devstack.graph.directory import Directory, DirectoryUser
 from devstack.graph.odata import context_url, service_root
 from devstack.graph.rules.prefer import max_page_size
-from devstack.graph.rules.problems import bad_request
+from devstack.graph.rules.problems import bad_request, names
 from devstack.standin import HttpError, Request, Response
 
 SYNC_STATE_NOT_FOUND = "SyncStateNotFound"
 REQUEST_UNSUPPORTED_QUERY = "Request_UnsupportedQuery"
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 999
-USER_SELECTABLE = frozenset(DirectoryUser("", "", "", None).to_graph())
+USER_SELECTABLE = names(
+    "id displayName givenName surname userPrincipalName mail proxyAddresses otherMails "
+    "accountEnabled assignedLicenses assignedPlans jobTitle department"
+)
+"""The user properties a `$select` may name (those `DirectoryUser.to_graph` answers)."""
 DEFAULT_USER_PROPERTIES = (
     *("businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone"),
     *("officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id"),

@@ -840,6 +840,13 @@ def test_delta_refuses_an_unknown_select(api: Api) -> None:
     assert_error(api("GET", "/users/delta", params={"$select": "id,shoeSize"}), 400, "BadRequest")
 
 
+def test_delta_selects_every_property_a_user_has(api: Api) -> None:
+    every = list(user(1).to_graph())
+    answer = api("GET", "/users/delta", params={"$select": ",".join(every)})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["value"][0] == user(1).to_graph()
+
+
 def test_delta_deltalink_keeps_the_first_selection(api: Api) -> None:
     pages, delta_link = read_round(api, f"{api.standin.graph_url}/users/delta?$select=mail", 100)
     assert parse_qs(urlsplit(delta_link).query).keys() == {"$deltatoken"}
