@@ -61,6 +61,27 @@ def organization_settings(
     return env
 
 
+def credly_settings(world: World, credly: CredlyStandIn, *, oauth: bool = False) -> dict[str, str]:
+    """The Credly settings for `world` served by `credly`: its organisations and URLs.
+
+    Args:
+        world: The world whose organisations the connector reads.
+        credly: The running Credly stand-in.
+        oauth: Sign in with OAuth client credentials instead of authorization tokens.
+    """
+    org = world.credly.orgs[world.org_ids[0]]
+    if len(world.org_ids) > 1:
+        env = organization_settings(world, oauth=oauth)
+    elif oauth:
+        app = org.oauth_apps[0]
+        env = {"CREDLY_CLIENT_ID": app.client_id, "CREDLY_CLIENT_SECRET": app.client_secret}
+    else:
+        env = {"CREDLY_AUTH_TOKEN": org.tokens[0].token}
+    if len(world.org_ids) == 1:
+        env["CREDLY_ORGANIZATION_ID"] = org.id
+    return {**env, "CREDLY_API_URL": credly.api_url, "CREDLY_WEB_URL": credly.web_url}
+
+
 @contextmanager
 def connected_stack(
     world: World,
@@ -86,7 +107,6 @@ def connected_stack(
         provision: Create the people connection and its schema here (False: leave it to the
             connector's own setup, as a new tenant has none).
     """
-    org = world.credly.orgs[world.org_ids[0]]
     with (
         CredlyStandIn(world.credly, knobs=credly_knobs) as credly,
         GraphStandIn(
@@ -100,24 +120,12 @@ def connected_stack(
         if provision:
             provision_people_connection(graph.graph_url, token, CONNECTION_ID)
         env = {
-            "CREDLY_ORGANIZATION_ID": org.id,
-            "CREDLY_API_URL": credly.api_url,
-            "CREDLY_WEB_URL": credly.web_url,
+            **credly_settings(world, credly, oauth=oauth),
             "GRAPH_API_URL": graph.graph_url,
             "GRAPH_CONNECTION_ID": CONNECTION_ID,
             "GRAPH_ACCESS_TOKEN": token,
             "AzureWebJobsStorage": storage_connection_string,
+            **({"STORAGE_PREFIX": prefix} if prefix else {}),
+            **(extra_env or {}),
         }
-        if prefix:
-            env["STORAGE_PREFIX"] = prefix
-        if len(world.org_ids) > 1:
-            env.pop("CREDLY_ORGANIZATION_ID")
-            env.update(organization_settings(world, oauth=oauth))
-        elif oauth:
-            app = org.oauth_apps[0]
-            env["CREDLY_CLIENT_ID"] = app.client_id
-            env["CREDLY_CLIENT_SECRET"] = app.client_secret
-        else:
-            env["CREDLY_AUTH_TOKEN"] = org.tokens[0].token
-        env.update(extra_env or {})
         yield ConnectedStack(world, credly, graph, env)

@@ -26,7 +26,7 @@ from credly_connector.settings import (
     load_settings,
 )
 from devstack.azurite import Azurite
-from devstack.connected import CONNECTION_ID, organization_settings
+from devstack.connected import CONNECTION_ID, credly_settings
 from devstack.credly.server import CredlyStandIn
 from devstack.graph.server import GraphStandIn
 from devstack.standin import Knobs, TlsIdentity
@@ -99,18 +99,10 @@ def stack_settings(
         graph: The running Graph stand-in.
         ca_file: The CA bundle the Graph stand-in's certificate chains to.
     """
-    env = {"AzureWebJobsStorage": storage}
-    if len(world.org_ids) > 1:
-        env.update(organization_settings(world))
-    else:
-        org = world.credly.orgs[world.org_ids[0]]
-        env["CREDLY_ORGANIZATION_ID"] = org.id
-        env["CREDLY_AUTH_TOKEN"] = org.tokens[0].token
+    env = {"AzureWebJobsStorage": storage, **credly_settings(world, credly)}
     app = graph.apps[0]
     env.update(
         {
-            "CREDLY_API_URL": credly.api_url,
-            "CREDLY_WEB_URL": credly.web_url,
             "GRAPH_API_URL": graph.graph_url,
             "GRAPH_CONNECTION_ID": CONNECTION_ID,
             "AZURE_TENANT_ID": graph.tenant_id,
