@@ -17,7 +17,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -180,10 +179,3 @@ class Azurite(Service):
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None
-
-
-@contextlib.contextmanager
-def azurite() -> Iterator[Azurite]:
-    """Context manager for scripts: a running Azurite, stopped on exit."""
-    with Azurite() as running:
-        yield running

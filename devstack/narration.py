@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from devstack.synthetic import Mutation, World
@@ -35,14 +34,6 @@ _USER_DONE = {
     MutationKind.REMOVE_USER: "was deleted from Entra ID",
     MutationKind.ADD_ALIAS: "got a new alias in Entra ID",
 }
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One badge on a profile item."""
-
-    badge_id: str
-    label: str
 
 
 def entries(item: dict[str, Any]) -> dict[str, str]:

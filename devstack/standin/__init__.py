@@ -11,7 +11,7 @@ from devstack.standin.messages import (
     route,
 )
 from devstack.standin.request_log import LoggedRequest, RequestLog
-from devstack.standin.server import LOOPBACK, StandInServer, running
+from devstack.standin.server import LOOPBACK, StandInServer
 from devstack.standin.tls import TlsIdentity
 from devstack.standin.wire import MAX_REQUEST_BODY
 
@@ -34,5 +34,4 @@ __all__ = [
     "Throttle",
     "TlsIdentity",
     "route",
-    "running",
 ]

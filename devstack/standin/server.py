@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -272,16 +272,3 @@ def _fault_response(server: StandInServer, fault: Fault) -> Response:
     return server.error_response(
         fault.status, phrase.replace(" ", ""), f"scripted fault: {phrase}", headers
     )
-
-
-@contextlib.contextmanager
-def running(*servers: StandInServer) -> Iterator[tuple[StandInServer, ...]]:
-    """Start several stand-ins and stop them all on exit, even when one fails to start."""
-    started: list[StandInServer] = []
-    try:
-        for server in servers:
-            started.append(server.start())
-        yield servers
-    finally:
-        for server in reversed(started):
-            server.stop()
