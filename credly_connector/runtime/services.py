@@ -1,22 +1,13 @@
-"""The composition root's building blocks: settings in, a ready pipeline context out.
-
-`function_app.py` and the command line both build their context here, once per process,
-so the Functions host, the local dispatcher and the tests run the same wiring.
-"""
+"""The Credly and Graph clients of the settings, with their shared budgets and observers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from azure.core.credentials import TokenCredential
-from azure.data.tables import TableServiceClient
-from azure.storage.queue import QueueServiceClient
 
 from credly_connector import telemetry
 from credly_connector.budget.credly import credly_budget
@@ -28,126 +19,14 @@ from credly_connector.errors import ConfigurationError
 from credly_connector.graph.auth import graph_credential
 from credly_connector.graph.client import GraphClient, open_graph_client
 from credly_connector.graph.pacing import WritePacer, graph_budget_key
-from credly_connector.pipeline.context import (
-    CrawlContext,
-    GraphSession,
-    PipelineOptions,
-    utc_now,
-)
-from credly_connector.pipeline.queues import CrawlQueues
-from credly_connector.settings import Settings, StorageSettings
+from credly_connector.pipeline.context import GraphSession
+from credly_connector.runtime.options import Hooks
+from credly_connector.settings import Settings
 from credly_connector.stores.budgets import BudgetStore
 from credly_connector.stores.tables import Tables
-from credly_connector.stores.transport import StorageOrigin, storage_transport
 
 # Writes per second a fleet without GRAPH_WRITE_RATE starts at, before it finds the limit.
 GRAPH_START_RATE = 10.0
-
-
-@dataclass
-class Hooks:
-    """Optional observers the benchmark and tests attach (request counters)."""
-
-    credly_request: Callable[[str, int | None], None] | None = None
-    graph_request: Callable[[str, str, int | None], None] | None = None
-    credly_session: requests.Session | None = None
-    # `raw_response_hook` of the table and of the queue clients: one call per HTTP request.
-    table_response: Callable[[Any], None] | None = None
-    queue_response: Callable[[Any], None] | None = None
-
-
-def pipeline_options(settings: Settings) -> PipelineOptions:
-    """The pipeline's view of the settings."""
-    return PipelineOptions(
-        organizations=settings.credly.organization_ids,
-        connection_id=settings.graph.connection_id,
-        web_url=settings.credly.web_url,
-        include_expired=settings.crawl.include_expired,
-        index_skills=settings.crawl.index_skills,
-        lease=timedelta(minutes=settings.crawl.lease_minutes),
-        batch_size=settings.crawl.profile_batch_size,
-        write_concurrency=settings.crawl.graph_write_concurrency,
-        tenant_id=settings.graph.tenant_id,
-    )
-
-
-def storage_clients(
-    storage: StorageSettings, hooks: Hooks | None = None
-) -> tuple[Tables, CrawlQueues]:
-    """Table and queue clients for the configured account (key or identity based)."""
-    hooks = hooks or Hooks()
-    table_options = _response_hook(hooks.table_response)
-    queue_options = _response_hook(hooks.queue_response)
-    origin = storage_origin(storage)
-    if storage.connection_string:
-        cs = storage.connection_string
-        return (
-            Tables(
-                TableServiceClient.from_connection_string(
-                    cs, transport=storage_transport(origin=origin), **table_options
-                ),
-                storage.prefix,
-            ),
-            CrawlQueues(
-                QueueServiceClient.from_connection_string(
-                    cs, transport=storage_transport(origin=origin), **queue_options
-                ),
-                storage.prefix,
-            ),
-        )
-    from azure.identity import (  # noqa: PLC0415 - deployed form only
-        DefaultAzureCredential,
-        ManagedIdentityCredential,
-    )
-
-    # Never the environment credential: AZURE_CLIENT_ID/SECRET may be the Graph app's, which
-    # has no storage roles.
-    credential: TokenCredential = (
-        ManagedIdentityCredential(client_id=storage.credential_client_id)
-        if storage.credential_client_id
-        else DefaultAzureCredential(exclude_environment_credential=True)
-    )
-    if not storage.table_url or not storage.queue_url:
-        msg = "identity-based storage needs the table and queue service URLs"
-        raise ValueError(msg)
-    return (
-        Tables(
-            TableServiceClient(
-                storage.table_url,
-                credential=credential,
-                transport=storage_transport(origin=origin),
-                **table_options,
-            ),
-            storage.prefix,
-        ),
-        CrawlQueues(
-            QueueServiceClient(
-                storage.queue_url,
-                credential=credential,
-                transport=storage_transport(origin=origin),
-                **queue_options,
-            ),
-            storage.prefix,
-        ),
-    )
-
-
-def storage_origin(storage: StorageSettings) -> StorageOrigin:
-    """The setting that names the account, and a printable summary of its value (no key)."""
-    if storage.connection_string:
-        compact = storage.connection_string.replace(" ", "").lower()
-        if "usedevelopmentstorage=true" in compact:
-            return StorageOrigin("AzureWebJobsStorage", "UseDevelopmentStorage=true")
-        return StorageOrigin("AzureWebJobsStorage", f"account {storage.account_name}")
-    if storage.account_name:
-        return StorageOrigin("AzureWebJobsStorage__accountName", storage.account_name)
-    return StorageOrigin(
-        "AzureWebJobsStorage__tableServiceUri/__queueServiceUri", "identity-based service URIs"
-    )
-
-
-def _response_hook(hook: Callable[[Any], None] | None) -> dict[str, Any]:
-    return {} if hook is None else {"raw_response_hook": hook}
 
 
 def credly_auth(
@@ -283,24 +162,3 @@ def graph_factory(settings: Settings, hooks: Hooks, tables: Tables | None = None
             yield client
 
     return session
-
-
-def build_context(
-    settings: Settings,
-    *,
-    clock: Callable[[], datetime] = utc_now,
-    hooks: Hooks | None = None,
-    overrides: Callable[[], Mapping[str, str]] | None = None,
-) -> CrawlContext:
-    """The pipeline context for `settings` (no I/O until first used)."""
-    hooks = hooks or Hooks()
-    tables, queues = storage_clients(settings.storage, hooks)
-    return CrawlContext(
-        pipeline_options(settings),
-        tables,
-        queues,
-        credly_factory(settings, hooks, tables),
-        graph_factory(settings, hooks, tables),
-        clock=clock,
-        overrides=overrides,
-    )
