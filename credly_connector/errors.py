@@ -15,6 +15,7 @@ class ConfigurationError(ConnectorError):
     """A setting or credential is wrong: stop and tell the admin what to fix."""
 
     def __init__(self, message: str, *, fix: str = "") -> None:
+        """The problem, and what the admin should do (appended as `Fix: ...`)."""
         super().__init__(message if not fix else f"{message} Fix: {fix}")
         self.fix = fix
 
@@ -31,6 +32,17 @@ class StorageUnreachableError(ConfigurationError):
     """
 
 
+class StorageMissingError(ConfigurationError):
+    """The connector's tables or queues do not exist yet: setup has not run on this account."""
+
+    MESSAGE = "The connector's storage tables and queues do not exist yet."
+    FIX = "run POST /api/ops/setup (or python -m credly_connector setup)"
+
+    def __init__(self) -> None:
+        """The one message and fix of a missing table or queue."""
+        super().__init__(self.MESSAGE, fix=self.FIX)
+
+
 class RetryableError(ConnectorError):
     """Throttled, a 5xx, a timeout or a dropped connection: try again later.
 
@@ -42,6 +54,7 @@ class RetryableError(ConnectorError):
     def __init__(
         self, message: str, *, retry_after: float | None = None, status: int | None = None
     ) -> None:
+        """The failure, with the wait the server asked for and its status when known."""
         super().__init__(message)
         self.retry_after = retry_after
         self.status = status
@@ -63,6 +76,7 @@ class BadDataError(ConnectorError):
     """A record cannot be used: skip it with a reason, never stop the crawl for it."""
 
     def __init__(self, reason: str, message: str) -> None:
+        """A skip `reason` (`rules.reasons`) and the message saying what was wrong."""
         super().__init__(message)
         self.reason = reason
 
@@ -71,6 +85,7 @@ class RequestError(ConnectorError):
     """The service refused the request as malformed (400/422): a bug or an unsupported query."""
 
     def __init__(self, message: str, *, status: int | None = None, code: str = "") -> None:
+        """The refusal, with the HTTP status and the service's error code when known."""
         super().__init__(message)
         self.status = status
         self.code = code

@@ -8,10 +8,11 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from credly_connector.chunking import runs
+from credly_connector.errors import StorageMissingError
 from credly_connector.stores.transactions import encodable, submit_upserts
 from credly_connector.stores.transport import storage_transport
 
@@ -42,6 +43,27 @@ ENTITY_OVERHEAD_BYTES = 600
 # Entities whose bound (`entity_size`) stays under this are not serialised to be weighed:
 # a full transaction of them stays within `TRANSACTION_BYTES`.
 CHEAP_SIZE_BYTES = TRANSACTION_BYTES // TRANSACTION_LIMIT
+# The storage services' error codes for an account where setup has not created our storage.
+_MISSING_CODES = frozenset({"TableNotFound", "QueueNotFound"})
+
+
+@contextlib.contextmanager
+def storage_required() -> Iterator[None]:
+    """Run a block that needs the connector's tables and queues; raise if they are missing.
+
+    The stores leave the SDK's not-found errors as they are (a missing entity, or a crawl's
+    own table not made yet, is an answer to them); only an operation as a whole, ended by a
+    missing table or queue, is turned into the connector's error here.
+
+    Raises:
+        StorageMissingError: When a table or queue the block used does not exist.
+    """
+    try:
+        yield
+    except ResourceNotFoundError as error:
+        if getattr(error, "error_code", None) not in _MISSING_CODES:
+            raise
+        raise StorageMissingError from error
 
 
 def encode_key(value: str) -> str:
@@ -158,6 +180,7 @@ class Tables:
     """
 
     def __init__(self, service: TableServiceClient, prefix: str = "") -> None:
+        """The tables of `service`, each named with `prefix` before its role."""
         self.service = service
         self.prefix = prefix
         self._clients: dict[str, TableClient] = {}
