@@ -1,4 +1,4 @@
-"""Operation answers as plain text for the command line: overrides, retries and refusals."""
+"""Operation answers as plain text for the command line: diagnoses, overrides, retries, refusals."""
 
 from __future__ import annotations
 
@@ -91,3 +91,39 @@ def render_retry(body: dict[str, Any]) -> str:
     if body.get("poisonMessagesRemoved"):
         line += f"; {body['poisonMessagesRemoved']} poison message(s) removed"
     return line + "\n"
+
+
+def render_diagnosis(body: dict[str, Any]) -> str:
+    """A diagnosis answer as plain text for the command line."""
+    resolution = body["resolution"]
+    user = resolution["user"]
+    lines = [f"Email: {body['email']}"]
+    if user is not None:
+        lines.append(
+            f"Entra user: {user['userPrincipalName']} ({user['id']}) by {resolution['attribute']}"
+            f"; enabled={user['enabled']} licensed={user['licensed']}"
+        )
+    elif resolution["candidates"]:
+        shared = ", ".join(c["userPrincipalName"] for c in resolution["candidates"])
+        lines.append(f"Entra user: ambiguous, shared by {shared}")
+    else:
+        lines.append("Entra user: none matches")
+    sections = [(body["email"], body["badges"])]
+    sections += [(o["email"], o["badges"]) for o in body["otherAddresses"]]
+    for address, badges in sections:
+        lines.append(f"Badges of {address}: {len(badges)}")
+        for badge in badges:
+            change = "  (will change at next crawl)" if badge["willChangeAtNextCrawl"] else ""
+            lines.append(
+                f"  {badge['status']:<16} {badge['templateName']} [{badge['id']}] "
+                f"{badge['state']}, issued {badge['issuedAt'][:10]}{change}"
+            )
+    last = body["lastWrite"]
+    lines.append(
+        "Last write: nothing written to Graph for this person"
+        if last is None
+        else f"Last write: {last['writtenAt']} by {last['origin']}, "
+        f"{len(last['badgeIds'])} badge(s) on the item"
+    )
+    lines.extend(f"- {note}" for note in body["notes"])
+    return "\n".join(lines) + "\n"

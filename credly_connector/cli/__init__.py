@@ -1,0 +1,1 @@
+"""The command line's parts: its grammar, its commands by area, and their shared output."""
