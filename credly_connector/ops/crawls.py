@@ -25,7 +25,10 @@ def start_crawl(ctx: CrawlContext, body: bytes, *, status_url: str, trigger: str
     crawl could start.
 
     Args:
+        ctx: The pipeline context.
+        body: The request body.
         status_url: The status route with `{id}` standing for the crawl id.
+        trigger: Who asked, as recorded on the crawl (`http`).
     """
     parsed = parse_json_object(body, allowed={"kind", "organizationId", "dryRun"})
     if isinstance(parsed, Answer):
@@ -113,6 +116,8 @@ def retry_crawl(ctx: CrawlContext, crawl_id: str, *, status_url: str | None = No
     organisation holds the lease (and for the second of two retries at once).
 
     Args:
+        ctx: The pipeline context.
+        crawl_id: The failed crawl.
         status_url: The status route with `{id}` standing for the crawl id, if any.
     """
     if not _CRAWL_ID.fullmatch(crawl_id):

@@ -75,6 +75,7 @@ class CredlyHealth:
         retry: RetryPolicy = HEALTH_RETRY,
         warn_within: timedelta = WARN_WITHIN,
     ) -> None:
+        """Checks of the Credly settings given."""
         self.credly = credly
         self.environments = tuple(environments)
         self.now = now

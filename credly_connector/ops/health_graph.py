@@ -71,6 +71,7 @@ class GraphHealth:
     """
 
     def __init__(self, graph: GraphSettings, *, retry: RetryPolicy = HEALTH_RETRY) -> None:
+        """Checks of the Graph settings given."""
         self.settings = graph
         self.connection_id = graph.connection_id
         self.retry = retry

@@ -30,6 +30,7 @@ class RebuildRefusedError(ValueError):
     """
 
     def __init__(self, message: str, status: int = 409) -> None:
+        """Why the rebuild was refused, and the HTTP status saying so."""
         super().__init__(message)
         self.status = status
 

@@ -9,7 +9,6 @@ are written again before the swap and once more before the people tables change 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TypeVar
@@ -24,48 +23,20 @@ from credly_connector.graph.provisioning import (
 )
 from credly_connector.local.crawl import LocalCrawl, run_crawl
 from credly_connector.local.progress import Progress
-from credly_connector.ops.setup import FAILED, IN_PROGRESS, SKIPPED, SetupStep, run_setup
+from credly_connector.ops.rebuild_context import delete_queues, rebuild_context, switch_setting
+from credly_connector.ops.setup import run_setup
+from credly_connector.ops.setup_report import FAILED, IN_PROGRESS, SKIPPED, SetupStep
 from credly_connector.ops.steps_report import EARLIER, StepsReport, graph_failed
 from credly_connector.ops.teardown import GraphTeardown
 from credly_connector.pipeline.context import CrawlContext
-from credly_connector.pipeline.queues import CrawlQueues
 from credly_connector.pipeline.recompose import recompose_emails
 from credly_connector.stores.people import GONE
 from credly_connector.stores.rebuilds import STEPS, RebuildRecord, RebuildStore
-from credly_connector.stores.tables import Tables
 
 TRIGGER = "rebuild"
 """The `trigger` of the rebuild's crawls: a stopped run knows its own crawl by it."""
-SHADOWED = frozenset({"people"})
-BICEP_PARAMETER = "graphConnectionId"
 T = TypeVar("T")
 _RERUN = "run the rebuild again with the same --to (it resumes)"
-
-
-class RebuildTables(Tables):
-    """The connector's tables, but `people` is the rebuild's own: what the new connection holds."""
-
-    def __init__(self, base: Tables, to_id: str) -> None:
-        super().__init__(base.service, base.prefix)
-        self.suffix = to_id.lower()
-
-    def name(self, role: str) -> str:
-        """The shared table, or the rebuild's own for a role in `SHADOWED`."""
-        return f"{self.prefix}{role}{self.suffix}" if role in SHADOWED else super().name(role)
-
-
-def rebuild_context(ctx: CrawlContext, to_id: str) -> CrawlContext:
-    """The context whose crawls write into `to_id`, on the rebuild's queues and people table."""
-    tag = "rb" + hashlib.sha256(to_id.encode()).hexdigest()[:8] + "-"
-    return CrawlContext(
-        replace(ctx.options, connection_id=to_id),
-        RebuildTables(ctx.tables, to_id),
-        CrawlQueues(ctx.queues.service, ctx.queues.prefix + tag),
-        ctx.credly_for,
-        ctx.graph_session,
-        clock=ctx.clock,
-        overrides=ctx.overrides,
-    )
 
 
 def _done(name: str) -> SetupStep:
@@ -85,6 +56,7 @@ class RebuildSteps:
         progress: Progress | None,
         clock: Callable[[], float],
     ) -> None:
+        """The steps of `record`'s rebuild, given `wait_s` seconds from now (`clock`)."""
         self.ctx, self.record = ctx, record
         self.new = rebuild_context(ctx, record.to_id)
         self.store = RebuildStore(ctx.tables)
@@ -92,6 +64,7 @@ class RebuildSteps:
         self.workers, self.progress, self.clock = workers, progress, clock
 
     def run(self) -> StepsReport:
+        """Run the steps not finished yet, in order, until one fails or is still under way."""
         steps: list[SetupStep] = []
         actions = {
             "provision": self.provision,
@@ -142,6 +115,8 @@ class RebuildSteps:
         return asyncio.run(go())
 
     def provision(self) -> SetupStep:
+        """Set up the new connection: its schema and profile source (not the precedence)."""
+
         async def go() -> SetupStep:
             async with self.ctx.graph_session() as graph:
                 report = await run_setup(
@@ -164,6 +139,7 @@ class RebuildSteps:
         return asyncio.run(go())
 
     def crawl(self) -> SetupStep:
+        """Full crawls of every organisation into the new connection (resumed when stopped)."""
         done = []
         for org in self.ctx.options.organizations:
             known = self.record.crawls.get(org)
@@ -226,6 +202,7 @@ class RebuildSteps:
         return SetupStep("catch up", "updated", f"{detail}, {len(done.deleted)} deleted")
 
     def swap(self) -> SetupStep:
+        """Put the new profile source in the old one's place in the precedence."""
         old, new = source_url(self.record.from_id), source_url(self.record.to_id)
 
         async def go(graph: ProvisioningClient) -> SetupStep:
@@ -257,6 +234,8 @@ class RebuildSteps:
         return self._graph(go)
 
     def remove_old(self) -> SetupStep:
+        """Remove the old connection, its items and its profile source."""
+
         async def go(graph: ProvisioningClient) -> tuple[SetupStep, ...]:
             return await GraphTeardown(
                 graph, self.record.from_id, True, wait_s=self._remaining()
@@ -277,7 +256,7 @@ class RebuildSteps:
         shadow = self.new.tables.name("people")
         if not list(self.ctx.tables.service.query_tables(f"TableName eq '{shadow}'")):
             # A run stopped after deleting it had copied it already: only the queues are left.
-            self._delete_queues()
+            delete_queues(self.new)
             return SetupStep("records", "updated", "recorded by an earlier run")
         self.catch_up()  # whom the live writers wrote since the last catch-up
         ours = list(self.new.people.records())
@@ -289,15 +268,10 @@ class RebuildSteps:
         ]
         self.ctx.people.put_many([*ours, *gone])
         self.ctx.tables.service.delete_table(shadow)
-        self._delete_queues()
+        delete_queues(self.new)
         return SetupStep(
             "records", "updated", f"{len(ours)} people recorded for the new connection"
         )
-
-    def _delete_queues(self) -> None:
-        queues = self.new.queues.service
-        for queue in queues.list_queues(name_starts_with=self.new.queues.prefix):
-            queues.delete_queue(queue.name)
 
     def _facts(self) -> dict[str, object]:
         return {
@@ -311,15 +285,3 @@ class RebuildSteps:
         if not self.record.complete:
             return (f"{_RERUN} (python -m credly_connector rebuild --to {self.record.to_id})",)
         return switch_setting(self.record.to_id)
-
-
-def switch_setting(to_id: str) -> tuple[str, ...]:
-    """What the administrator changes once the rebuild is done."""
-    return (
-        f"set the app setting GRAPH_CONNECTION_ID to {to_id} (and the Bicep parameter "
-        f"{BICEP_PARAMETER} of infra/main.bicep in your deployment's parameters, so a "
-        "redeploy keeps it); until then do not run setup: it would create the old connection "
-        "again",
-        "then run a full crawl (python -m credly_connector crawl --kind full) to write what "
-        "webhooks changed between the rebuild's catch-up and the setting change",
-    )

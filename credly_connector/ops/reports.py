@@ -66,6 +66,7 @@ def badge_rows(
     """One row per stored badge (in `COLUMNS` order), decided now; nothing is held in memory.
 
     Args:
+        ctx: The context whose badge store is scanned.
         index: The identity index the rows are decided with.
         now: The instant decisions and the expiry filter are judged at.
         expiring_within: Keep only badges expiring after `now` and within this many days.
@@ -135,6 +136,7 @@ def badge_report(
     """`GET ops/reports/badges.csv?expiringWithin=DAYS`: the report, or 400 for a bad filter.
 
     Args:
+        ctx: The context whose badge store is scanned (lazily, as the lines are read).
         expiring_within: The raw parameter (absent: every badge).
         now: The instant of the decisions (the context's clock when omitted).
         name: What the caller calls the filter, for the error.

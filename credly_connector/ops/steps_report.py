@@ -8,8 +8,8 @@ from typing import Any
 from credly_connector.errors import ConnectorError
 from credly_connector.ops.answers import Answer
 from credly_connector.ops.checks import describe_error
-from credly_connector.ops.setup import DONE as SETUP_DONE
-from credly_connector.ops.setup import FAILED, SetupStep
+from credly_connector.ops.setup_report import DONE as SETUP_DONE
+from credly_connector.ops.setup_report import FAILED, SetupStep
 
 REMOVED, ABSENT, WOULD_REMOVE = "removed", "already absent", "would remove"
 EARLIER = "done earlier"

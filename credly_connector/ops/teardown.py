@@ -18,7 +18,8 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 from credly_connector.errors import ConnectorError, NotFoundError
 from credly_connector.graph.provisioning import ProvisioningClient, source_url, without_source
 from credly_connector.ops.answers import Answer, parse_json_object, problem
-from credly_connector.ops.setup import FAILED, HTTP_WAIT_S, IN_PROGRESS, POLL_S, SetupStep
+from credly_connector.ops.setup import HTTP_WAIT_S, POLL_S
+from credly_connector.ops.setup_report import FAILED, IN_PROGRESS, SetupStep
 from credly_connector.ops.steps_report import (
     ABSENT,
     REMOVED,
@@ -187,9 +188,12 @@ def teardown_report(
     """List (no `confirm`) or remove the configured connection's footprint.
 
     Args:
+        ctx: The context of the configured connection and storage.
         confirm: The connection id, repeated by the administrator; None only lists.
         storage: Also the connector's tables and queues (after the Graph steps).
         wait_s: How long to follow Graph's delete operation before reporting `in progress`.
+        sleep: Awaitable sleep between polls of the delete operation.
+        clock: Monotonic seconds, for `wait_s`.
 
     Raises:
         ValueError: `confirm` is not the configured connection id.

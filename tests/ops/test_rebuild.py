@@ -16,7 +16,7 @@ from credly_connector.__main__ import main
 from credly_connector.graph.provisioning import source_url, with_source_replaced, without_source
 from credly_connector.ops.overrides import set_override
 from credly_connector.ops.rebuild import RebuildRefusedError, rebuild, rebuild_report
-from credly_connector.ops.rebuild_steps import rebuild_context
+from credly_connector.ops.rebuild_context import rebuild_context
 from credly_connector.ops.steps_report import StepsReport
 from credly_connector.ops.teardown import teardown_report
 from credly_connector.stores.rebuilds import RebuildStore
