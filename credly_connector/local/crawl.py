@@ -67,8 +67,14 @@ def run_crawl(
     """Request a crawl and dispatch its messages until it ends (or `timeout_s` passes).
 
     Args:
+        ctx: The context whose queues and stores the crawl runs on.
+        kind: `full` or `incremental`.
+        trigger: Who asked, as recorded on the crawl.
         organization_id: The organisation to crawl (the first configured one when omitted).
         dry_run: Run every stage except the Graph writes (a preview).
+        workers: Handler threads.
+        timeout_s: How long to dispatch before giving up on the crawl's end.
+        progress: Redrawn as the crawl's parts are done (None: nothing shown).
         resume: When a crawl of the organisation is still queued or running, continue that
             one here instead (its messages are still on the queues) rather than refuse.
         on_resume: Told which crawl is continued, before its messages are dispatched.

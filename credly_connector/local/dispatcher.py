@@ -19,15 +19,11 @@ import contextlib
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
-from dataclasses import dataclass, field
 
-from azure.core.exceptions import AzureError
-from azure.storage.queue import QueueMessage
-
+from credly_connector.local.held import DispatchStats, Held, HeldMessages
 from credly_connector.pipeline.context import DEFAULT_MAX_DEQUEUE_COUNT, CrawlContext, Delivery
 from credly_connector.pipeline.dispatch import handle_message, handle_poison
 from credly_connector.pipeline.messages import FINISH, PAGES, PLAN, PROFILES, START
@@ -42,27 +38,6 @@ STAGE_ORDER = (EVENTS, FINISH, PROFILES, PLAN, START, PAGES)
 LEASE_S = 30
 # How long Ctrl-C waits for running handlers before abandoning them.
 GRACE_S = 5.0
-
-
-@dataclass
-class DispatchStats:
-    """What the dispatcher did."""
-
-    handled: Counter[str] = field(default_factory=Counter)
-    failed: Counter[str] = field(default_factory=Counter)
-    poisoned: Counter[str] = field(default_factory=Counter)
-    renewed: int = 0
-    abandoned: int = 0
-
-
-@dataclass
-class _Held:
-    """A received message while this process holds it; `lock` orders renewals and settling."""
-
-    stage: str
-    message: QueueMessage
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    settled: bool = False
 
 
 class LocalDispatcher:
@@ -87,6 +62,7 @@ class LocalDispatcher:
         max_idle_s: float = 0.8,
         grace_s: float = GRACE_S,
     ) -> None:
+        """A dispatcher of `ctx`'s queues (it starts nothing until `run_until`)."""
         self.ctx = ctx
         self.workers = workers
         self.visibility_timeout_s = visibility_timeout_s
@@ -100,7 +76,8 @@ class LocalDispatcher:
         self.grace_s = grace_s
         self.stats = DispatchStats()
         self._lock = threading.Lock()
-        self._held: dict[Future[None], _Held] = {}
+        self.messages = HeldMessages(ctx, visibility_timeout_s, self.stats, self._lock)
+        self._held: dict[Future[None], Held] = {}
 
     def run_until(
         self,
@@ -157,13 +134,13 @@ class LocalDispatcher:
                 if sent == seen[stage] and now < due[stage]:
                     continue
                 seen[stage] = sent
-                messages = self._receive(stage, min(room, 32))
+                messages = self.messages.receive(stage, min(room, 32))
                 delay[stage] = (
                     self.poll_interval_s if messages else min(delay[stage] * 2, self.max_idle_s)
                 )
                 due[stage] = now + (0.0 if messages else delay[stage])
                 for message in messages:
-                    held = _Held(stage, message)
+                    held = Held(stage, message)
                     future = pool.submit(self._handle, held)
                     with self._lock:
                         self._held[future] = held
@@ -198,7 +175,7 @@ class LocalDispatcher:
             held = list(self._held.items())
         for future, message in held:
             if future.cancel():
-                self._settle(message, lambda h: self._release(h, 0))
+                self.messages.settle(message, lambda h: self.messages.release(h, 0))
 
     def _stop(self, pool: ThreadPoolExecutor, grace_s: float) -> None:
         """After Ctrl-C: give back what has not started, wait `grace_s` for the rest."""
@@ -220,67 +197,9 @@ class LocalDispatcher:
             for message in held:
                 if stop.is_set():
                     return
-                self._settle(message, self._extend, renewal=True)
+                self.messages.settle(message, self.messages.extend, renewal=True)
 
-    def _extend(self, held: _Held) -> None:
-        """Hide a held message for another lease; the new pop receipt settles it later."""
-        message = held.message
-        updated = self.ctx.queues.client(held.stage).update_message(
-            message.id,
-            pop_receipt=message.pop_receipt,
-            visibility_timeout=self.visibility_timeout_s,
-        )
-        message.pop_receipt = updated.pop_receipt
-        message.next_visible_on = updated.next_visible_on
-        with self._lock:
-            self.stats.renewed += 1
-
-    def _release(self, held: _Held, delay_s: int) -> None:
-        """Let a held message reappear after `delay_s` seconds."""
-        message = held.message
-        self.ctx.queues.client(held.stage).update_message(
-            message.id, pop_receipt=message.pop_receipt, visibility_timeout=delay_s
-        )
-
-    def _settle(
-        self, held: _Held, action: Callable[[_Held], None], *, renewal: bool = False
-    ) -> bool:
-        """Run one queue operation on a held message unless it was settled; whether it ran.
-
-        A renewal leaves the message held; any other operation settles it, so a renewal
-        racing it never uses a pop receipt the settling made stale.
-        """
-        with held.lock:
-            if held.settled:
-                return False
-            held.settled = not renewal
-            try:
-                action(held)
-            except AzureError as error:
-                # Not deleted (or moved, or renewed): the message comes back once its lease
-                # runs out, and the handlers are idempotent.
-                (log.debug if renewal else log.warning)(
-                    "a %s message could not be settled: %s", held.stage, error
-                )
-                return False
-            return True
-
-    def _receive(self, stage: str, limit: int) -> list[QueueMessage]:
-        """Up to `limit` messages of a stage; none while the queue service is unreachable."""
-        client = self.ctx.queues.client(stage)
-        try:
-            pages = client.receive_messages(
-                messages_per_page=limit, visibility_timeout=self.visibility_timeout_s
-            ).by_page()
-            # One request: iterating on would ask again, and stopping part-way through a
-            # later page would leave its other messages received, unhandled and invisible
-            # until their visibility timeout (which stalled a crawl for two minutes).
-            return list(next(pages, []))
-        except AzureError as error:  # as the host does: log, and poll again later
-            log.warning("receiving %s messages failed: %s", stage, error)
-            return []
-
-    def _handle(self, held: _Held) -> None:
+    def _handle(self, held: Held) -> None:
         """Run one message's handler and settle it; a failed settle leaves it to reappear."""
         stage, message = held.stage, held.message
         delivery = Delivery(
@@ -292,21 +211,11 @@ class LocalDispatcher:
             with self._lock:
                 self.stats.failed[stage] += 1
             if not delivery.final:
-                self._settle(held, lambda h: self._release(h, self.retry_delay_s))
-            elif self._settle(held, self._poison):
+                self.messages.settle(held, lambda h: self.messages.release(h, self.retry_delay_s))
+            elif self.messages.settle(held, self.messages.poison):
                 log.warning("%s message moved to the poison queue: %s", stage, error)
                 handle_poison(self.ctx, stage, message.content)
             return
-        if self._settle(held, self._delete):
+        if self.messages.settle(held, self.messages.delete):
             with self._lock:
                 self.stats.handled[stage] += 1
-
-    def _delete(self, held: _Held) -> None:
-        self.ctx.queues.client(held.stage).delete_message(held.message)
-
-    def _poison(self, held: _Held) -> None:
-        stage, message = held.stage, held.message
-        self.ctx.queues.client(stage, poison=True).send_message(message.content)
-        self.ctx.queues.client(stage).delete_message(message)
-        with self._lock:
-            self.stats.poisoned[stage] += 1

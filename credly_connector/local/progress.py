@@ -65,6 +65,7 @@ class Progress:
         interval_s: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """A progress line on `stream` (standard error when None), redrawn every `interval_s`."""
         self.stream = stream or sys.stderr
         self.interval_s = interval_s
         self.clock = clock

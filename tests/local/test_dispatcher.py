@@ -47,7 +47,7 @@ def test_a_receive_is_one_request_so_no_message_is_taken_and_left_unhandled(
     dispatcher = LocalDispatcher(pipeline.ctx, workers=1, visibility_timeout_s=120)
 
     # When the dispatcher receives with room for five,
-    taken = dispatcher._receive(PAGES, 5)
+    taken = dispatcher.messages.receive(PAGES, 5)
 
     # then it asked once: asking again for the rest of its room could take messages that
     # arrived meanwhile beyond that room, which would wait unhandled until they reappear.
