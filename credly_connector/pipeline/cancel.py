@@ -24,7 +24,7 @@ from credly_connector import telemetry
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.pending import remember_crawl, remember_pending
 from credly_connector.pipeline.transitions import cancelled
-from credly_connector.stores.crawls import SUCCEEDED, CrawlRecord
+from credly_connector.stores.crawls import CrawlRecord, CrawlStatus
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def end_as_cancelled(ctx: CrawlContext, crawl_id: str) -> Cancel:
 def ended_unsuccessfully(ctx: CrawlContext, crawl_id: str) -> CrawlRecord | None:
     """The crawl's record if it ended cancelled or failed, else None."""
     current = ctx.crawls.get(crawl_id)
-    if current is not None and current.final and current.status != SUCCEEDED:
+    if current is not None and current.final and current.status != CrawlStatus.SUCCEEDED:
         return current
     return None
 

@@ -102,6 +102,10 @@ class CrawlContext:
         clock: Callable[[], datetime] = utc_now,
         overrides: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
+        """The stores on `tables`, the queues, and Credly (per organisation) and Graph clients.
+
+        `clock` is injected for tests; `overrides` replaces the stored identity overrides.
+        """
         self.options = options
         self.tables = tables
         self.queues = queues

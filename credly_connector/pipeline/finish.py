@@ -11,11 +11,10 @@ from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe, fail_crawl
 from credly_connector.pipeline.messages import FinishMessage
 from credly_connector.pipeline.pending import clear_pending, remember_crawl
-from credly_connector.pipeline.plan import STEP as PLAN_STEP
 from credly_connector.pipeline.retention import prune
 from credly_connector.pipeline.transitions import after_success, finished
-from credly_connector.stores.crawls import SUCCEEDED, CrawlRecord
-from credly_connector.stores.steps import BATCH, PAGE
+from credly_connector.stores.crawls import CrawlPhase, CrawlRecord, CrawlStatus
+from credly_connector.stores.steps import StepKind
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +24,7 @@ def handle_finish(ctx: CrawlContext, message: FinishMessage, delivery: Delivery)
     record = ctx.crawls.get(message.crawl_id)
     if record is not None:
         telemetry.annotate(organization_id=record.organization_id)
-    if record is None or record.final or not record.phase_at_least("finish"):
+    if record is None or record.final or not record.phase_at_least(CrawlPhase.FINISH):
         return
     try:
         finish(ctx, record)
@@ -38,17 +37,19 @@ def handle_finish(ctx: CrawlContext, message: FinishMessage, delivery: Delivery)
 def finish(ctx: CrawlContext, record: CrawlRecord) -> CrawlRecord | None:
     """End `record`: succeeded only when every page and batch succeeded."""
     steps = [
-        *ctx.steps.records(record.crawl_id, PAGE),
-        *ctx.steps.records(record.crawl_id, PLAN_STEP),
-        *ctx.steps.records(record.crawl_id, BATCH),
+        *ctx.steps.records(record.crawl_id, StepKind.PAGE),
+        *ctx.steps.records(record.crawl_id, StepKind.PLAN),
+        *ctx.steps.records(record.crawl_id, StepKind.BATCH),
     ]
-    missing_pages = (record.total_pages or 0) - sum(1 for s in steps if s.kind == PAGE)
-    missing_batches = (record.total_batches or 0) - sum(1 for s in steps if s.kind == BATCH)
+    missing_pages = (record.total_pages or 0) - sum(1 for s in steps if s.kind == StepKind.PAGE)
+    missing_batches = (record.total_batches or 0) - sum(
+        1 for s in steps if s.kind == StepKind.BATCH
+    )
     if missing_pages or missing_batches:
         msg = f"{missing_pages} pages and {missing_batches} batches have no checkpoint"
         raise RuntimeError(msg)
 
-    if finished(record, steps, ctx.clock()).status != SUCCEEDED:
+    if finished(record, steps, ctx.clock()).status != CrawlStatus.SUCCEEDED:
         # Before the record says failed, so a crash in between cannot lose the people this
         # crawl read but did not write: the next crawl owes them (idempotent).
         remember_crawl(ctx, record)
@@ -58,7 +59,7 @@ def finish(ctx: CrawlContext, record: CrawlRecord) -> CrawlRecord | None:
             return None
         ended = finished(current, steps, ctx.clock())
         # A dry run changed nothing in Graph, so the organisation's state stays as it is.
-        if ended.status == SUCCEEDED and not ended.dry_run:
+        if ended.status == CrawlStatus.SUCCEEDED and not ended.dry_run:
             # The watermark moves before the record says succeeded: a crash in between
             # leaves a crawl that finishes again, never a success with an old watermark.
             # Moving it twice is harmless (it never moves backwards).
@@ -69,10 +70,10 @@ def finish(ctx: CrawlContext, record: CrawlRecord) -> CrawlRecord | None:
     saved = ctx.crawls.update(record.crawl_id, end)
     if saved is not None:
         telemetry.crawl_ended(saved)  # only the call that saved the final status counts it
-        if saved.status == SUCCEEDED and not saved.dry_run:
+        if saved.status == CrawlStatus.SUCCEEDED and not saved.dry_run:
             clear_pending(ctx, saved)  # under the lease: no dry run adds to the set meanwhile
         ctx.leases.release(record.organization_id, record.crawl_id)
-        if saved.status == SUCCEEDED:
+        if saved.status == CrawlStatus.SUCCEEDED:
             # The plan, the only reader, is done (a failed crawl may be retried: it keeps
             # its marks until housekeeping).
             ctx.seen.drop(record.crawl_id)

@@ -49,6 +49,9 @@ def request_crawl(
     An incremental crawl with no watermark yet reads everything (but sweeps nothing).
 
     Args:
+        ctx: The stores, queues and settings.
+        kind: "full" or "incremental".
+        trigger: What asked for it (`timer`, `http`, `cli`...), kept on the record.
         organization_id: One of the configured organisations; the first when omitted.
         dry_run: Run every stage except the Graph writes, recording a preview instead.
 
@@ -91,6 +94,9 @@ def take_lease(ctx: CrawlContext, organization_id: str, crawl_id: str, taker: st
     """Take the organisation's lease for `crawl_id`, failing a crawl whose lease had expired.
 
     Args:
+        ctx: The stores and settings.
+        organization_id: The organisation.
+        crawl_id: The crawl taking it.
         taker: Who took over, for the abandoned crawl's failure message ("a new crawl").
     """
     outcome = ctx.leases.acquire(organization_id, crawl_id, ctx.clock(), ctx.options.lease)

@@ -39,7 +39,7 @@ class PageMessage:
 
 @dataclass(frozen=True)
 class PlanMessage:
-    """Plan the crawl's profile batches, one slice at a time (see `pipeline/plan.py`).
+    """Plan the crawl's profile batches, one slice at a time (see `pipeline/full_plan.py`).
 
     The first message (from the pages' last step) has only the crawl id; each slice of a
     full crawl's plan sends the next, saying where to go on.

@@ -11,12 +11,12 @@ from credly_connector import telemetry
 from credly_connector.pipeline.cancel import keep_if_ended
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.messages import PageMessage, PlanMessage
-from credly_connector.pipeline.start import crawl_query
-from credly_connector.pipeline.steps import execute_step
+from credly_connector.pipeline.query import crawl_query
+from credly_connector.pipeline.steps import begin_step
 from credly_connector.rules.badges import Badge, parse_badge
 from credly_connector.stores.badges import BadgeKey, Change, Upserted
 from credly_connector.stores.crawls import FULL, CrawlRecord
-from credly_connector.stores.steps import DONE, PAGE, StepRecord
+from credly_connector.stores.steps import StepKind, StepRecord, StepStatus
 
 log = logging.getLogger(__name__)
 # Point reads and writes of one page in flight at once.
@@ -25,15 +25,13 @@ TABLE_THREADS = 8
 
 def handle_page(ctx: CrawlContext, message: PageMessage, delivery: Delivery) -> None:
     """Run the page stage for one page (idempotent)."""
-    execute_step(
-        ctx,
-        message.crawl_id,
-        PAGE,
-        message.page,
-        delivery,
-        work=lambda record, _: store_page(ctx, record, message.page),
-        followups=lambda record: [PlanMessage(record.crawl_id)],
-    )
+    run = begin_step(ctx, message.crawl_id, StepKind.PAGE, message.page, delivery)
+    if run is None:
+        return
+    if run.due:
+        with run.attempt():
+            run.result = store_page(ctx, run.crawl, message.page)
+    run.finish([PlanMessage(message.crawl_id)])
 
 
 def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecord:
@@ -100,9 +98,9 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
     telemetry.badges_skipped(reasons, labels)
     return StepRecord(
         record.crawl_id,
-        PAGE,
+        StepKind.PAGE,
         number,
-        DONE,
+        StepStatus.DONE,
         counts=dict(counts),
         reasons=dict(reasons),
     )

@@ -33,6 +33,7 @@ class CrawlQueues:
     """
 
     def __init__(self, service: QueueServiceClient, prefix: str = "") -> None:
+        """Send through `service` to queues named `prefix` + each queue's name."""
         self.service = service
         self.prefix = prefix
         self._clients: dict[str, QueueClient] = {}

@@ -17,9 +17,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from credly_connector.pipeline.batch_source import BatchSource
 from credly_connector.pipeline.batching import plan_people
-from credly_connector.pipeline.composing import DELETE, KEEP, PUT, BatchSource, explain_email
 from credly_connector.pipeline.context import CrawlContext
+from credly_connector.pipeline.person_plan import PersonAction, explain_email
 from credly_connector.pipeline.rewrites import rewrite_person
 
 
@@ -51,13 +52,16 @@ def recompose_emails(
     Idempotent: a second call finds every hash unchanged and writes nothing.
 
     Args:
+        ctx: The stores and the Graph session.
+        emails: Emails whose badges or identity changed.
+        user_ids: Users to recompose as well (e.g. whose directory entry changed).
         origin: Recorded as the cause of any write, e.g. `event:<id>` or `override:<email>`.
     """
     index = ctx.directory_index(ctx.directory.state().version)
     plan = plan_people(index, emails, user_ids)
     now = ctx.clock()
     source = BatchSource(ctx)
-    outcomes: dict[str, list[str]] = {PUT: [], DELETE: [], KEEP: []}
+    outcomes: dict[PersonAction, list[str]] = {action: [] for action in PersonAction}
 
     async def run() -> None:
         async with ctx.graph_session() as graph:
@@ -74,8 +78,8 @@ def recompose_emails(
         ctx.recipients.record(recipient)
         skipped.update(reasons)
     return Recomposed(
-        written=tuple(outcomes[PUT]),
-        deleted=tuple(outcomes[DELETE]),
-        unchanged=tuple(outcomes[KEEP]),
+        written=tuple(outcomes[PersonAction.PUT]),
+        deleted=tuple(outcomes[PersonAction.DELETE]),
+        unchanged=tuple(outcomes[PersonAction.KEEP]),
         unresolved=plan.unresolved_emails,
     )

@@ -38,10 +38,9 @@ from credly_connector.pipeline.messages import (
     ProfileMessage,
     decode,
 )
-from credly_connector.pipeline.plan import STEP as PLAN_STEP
 from credly_connector.pipeline.transitions import redrive_phase, redriven
-from credly_connector.stores.crawls import FAILED, CrawlRecord
-from credly_connector.stores.steps import BATCH, PAGE, StepRecord
+from credly_connector.stores.crawls import CrawlPhase, CrawlRecord, CrawlStatus
+from credly_connector.stores.steps import StepKind, StepRecord
 
 log = logging.getLogger(__name__)
 # Poison messages looked at per queue; more than this means something else is badly wrong.
@@ -86,7 +85,7 @@ class Redrive:
 @dataclass(frozen=True)
 class _Plan:
     record: CrawlRecord
-    phase: str
+    phase: CrawlPhase
     steps: list[StepRecord]
     messages: list[Message]
 
@@ -109,11 +108,11 @@ def redrive_crawl(ctx: CrawlContext, crawl_id: str) -> Redrive:
             ctx.leases.release(record.organization_id, crawl_id)
         return Redrive(RedriveOutcome.ALREADY_REDRIVEN, current)
     removed = remove_poison(ctx, crawl_id)
-    if phase == "pages":
+    if phase == CrawlPhase.PAGES:
         ctx.steps.reset(crawl_id, steps, record.total_pages or 0)
         # The plan runs again, from its first slice, and numbers new batches.
-        ctx.steps.discard(crawl_id, BATCH)
-        ctx.steps.discard(crawl_id, PLAN_STEP)
+        ctx.steps.discard(crawl_id, StepKind.BATCH)
+        ctx.steps.discard(crawl_id, StepKind.PLAN)
     else:
         ctx.steps.reset(crawl_id, steps, record.total_batches or 0)
     ctx.queues.send_all(messages)
@@ -135,13 +134,13 @@ def _plan(ctx: CrawlContext, crawl_id: str) -> _Plan | Redrive:
     record = ctx.crawls.get(crawl_id)
     if record is None:
         return Redrive(RedriveOutcome.NOT_FOUND)
-    if record.status != FAILED:
+    if record.status != CrawlStatus.FAILED:
         return Redrive(RedriveOutcome.NOT_FAILED, record)
-    failed = [s for s in ctx.steps.failed(crawl_id) if s.kind in (PAGE, BATCH)]
+    failed = [s for s in ctx.steps.failed(crawl_id) if s.kind in (StepKind.PAGE, StepKind.BATCH)]
     phase = redrive_phase(failed)
     if phase is None:
         return Redrive(RedriveOutcome.NOTHING_TO_REDRIVE, record)
-    kind = PAGE if phase == "pages" else BATCH
+    kind = StepKind.PAGE if phase == CrawlPhase.PAGES else StepKind.BATCH
     steps = [s for s in failed if s.kind == kind]
     try:
         messages = redrive_messages(record, steps)
@@ -161,7 +160,7 @@ def redrive_messages(record: CrawlRecord, steps: list[StepRecord]) -> list[Messa
     """
     messages: list[Message] = []
     for step in sorted(steps, key=lambda s: (s.kind, s.number)):
-        if step.kind == PAGE:
+        if step.kind == StepKind.PAGE:
             messages.append(PageMessage(record.crawl_id, step.number))
             continue
         if not step.message:

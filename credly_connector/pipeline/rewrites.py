@@ -16,15 +16,10 @@ import logging
 
 from credly_connector.errors import RetryableError
 from credly_connector.graph.client import GraphClient
-from credly_connector.pipeline.composing import (
-    KEEP,
-    BatchSource,
-    PersonPlan,
-    commit_people,
-    prepare_person,
-    write_person,
-)
+from credly_connector.pipeline.batch_source import BatchSource
 from credly_connector.pipeline.context import CrawlContext
+from credly_connector.pipeline.person_plan import PersonAction, PersonPlan, prepare_person
+from credly_connector.pipeline.person_writes import commit_people, write_person
 from credly_connector.rules.identity import DirectoryIndex
 from credly_connector.rules.items import item_id_for
 from credly_connector.stores.people import UNKNOWN, PersonRecord
@@ -48,6 +43,10 @@ async def rewrite_person(
     """Compose, write and record one user, again while someone else records them meanwhile.
 
     Args:
+        ctx: The stores.
+        graph: The Graph session written through.
+        index: The directory snapshot emails resolve in.
+        user_id: The user.
         origin: Recorded as the cause of the write (a crawl id, `event:<id>`...).
         wrote: Whether this writer already wrote the user's item (or deleted it): then it
             writes again whatever the row says, as Graph may hold that earlier write.
@@ -68,7 +67,7 @@ async def rewrite_person(
         now = ctx.clock()
         plan = await asyncio.to_thread(prepare_person, source, index, user_id, now, rewrite=wrote)
         await write_person(ctx, graph, plan)
-        wrote = wrote or plan.action != KEEP
+        wrote = wrote or plan.action != PersonAction.KEEP
         refused = await asyncio.to_thread(commit_people, ctx, origin, [plan], touch=touch)
         if refused:
             log.info("user %s was recorded by another writer meanwhile: composed again", user_id)
@@ -76,7 +75,7 @@ async def rewrite_person(
         if not touch:
             return plan
         check = await asyncio.to_thread(prepare_person, source, index, user_id, ctx.clock())
-        if check.action == KEEP:
+        if check.action == PersonAction.KEEP:
             return plan
         log.info("the badges of user %s changed while they were written: composed again", user_id)
     if wrote:

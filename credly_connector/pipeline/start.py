@@ -19,27 +19,18 @@ from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe, fail_crawl
 from credly_connector.pipeline.messages import PageMessage, PlanMessage, StartMessage
 from credly_connector.pipeline.pending import remember_crawl
+from credly_connector.pipeline.query import CredlyFilter, crawl_query
 from credly_connector.pipeline.transitions import advance, owes_followup
 from credly_connector.rules.identity import DirectoryIndex
-from credly_connector.stores.crawls import FULL, INCREMENTAL, CrawlRecord
+from credly_connector.stores.crawls import FULL, CrawlPhase, CrawlRecord
 from credly_connector.stores.directory import DirectoryState
 
 log = logging.getLogger(__name__)
 STEP = "start"
-# What Credly did with an incremental crawl's updated_at_min filter (CrawlRecord.credly_filter).
-APPLIED, IGNORED, REJECTED = "applied", "ignored", "rejected"
+# The filter outcomes by their short names (ops/health.py reads APPLIED and IGNORED here).
+APPLIED, IGNORED, REJECTED = CredlyFilter.APPLIED, CredlyFilter.IGNORED, CredlyFilter.REJECTED
 STORED_CHECK_LIMIT = 1000
 """A filtered count below this is checked against the stored badges (one query page)."""
-
-
-def crawl_query(record: CrawlRecord) -> BadgeQuery:
-    """The listing a crawl reads: by a sort key that never changes, since its watermark.
-
-    An incremental crawl whose filter Credly rejected reads every badge instead: change
-    detection makes that exact, only slower.
-    """
-    filtered = record.kind == INCREMENTAL and record.credly_filter != REJECTED
-    return BadgeQuery(updated_since=record.since if filtered else None, sort="created_at")
 
 
 def judge_filter(filtered_total: int, unfiltered_total: int) -> tuple[str, str]:
@@ -72,6 +63,8 @@ def read_first_page(
     and one table query spares a Credly request).
 
     Args:
+        client: The organisation's Credly client.
+        query: The crawl's listing (`crawl_query`).
         stored_more_than: Whether more than this many of the organisation's badges are
             stored (asked only for counts below `STORED_CHECK_LIMIT`).
     """
@@ -105,7 +98,7 @@ def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -
         telemetry.annotate(organization_id=record.organization_id)
     if record is None or record.final:
         return
-    if record.phase != "start":
+    if record.phase != CrawlPhase.START:
         _resend(ctx, record, message.sent)
         return
     lease = ctx.leases.current(record.organization_id)
@@ -133,7 +126,8 @@ def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -
             fail_crawl(ctx, record, "start", describe(error))
         raise
     pages = first.total_pages if first.badges else 0
-    moved = advance(record, "start", "pages" if pages else "plan", STEP)
+    following = CrawlPhase.PAGES if pages else CrawlPhase.PLAN
+    moved = advance(record, CrawlPhase.START, following, STEP)
     assert moved is not None
     saved = ctx.crawls.save(
         moved.with_changes(
@@ -168,7 +162,7 @@ def _resend(ctx: CrawlContext, record: CrawlRecord, sent: int = 0) -> None:
     Page messages go out for at most `PipelineOptions.slice_s`; the rest are sent by
     the next start message, which says how many went (`sent`).
     """
-    if owes_followup(record, "pages", STEP):
+    if owes_followup(record, CrawlPhase.PAGES, STEP):
         deadline = time.monotonic() + ctx.options.slice_s
         total = record.total_pages or 0
         for number in range(sent + 1, total + 1):
@@ -176,7 +170,7 @@ def _resend(ctx: CrawlContext, record: CrawlRecord, sent: int = 0) -> None:
             if number < total and time.monotonic() >= deadline:
                 ctx.queues.send(StartMessage(record.crawl_id, sent=number))
                 return
-    elif owes_followup(record, "plan", STEP):
+    elif owes_followup(record, CrawlPhase.PLAN, STEP):
         ctx.queues.send(PlanMessage(record.crawl_id))
     else:
         return

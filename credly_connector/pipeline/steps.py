@@ -1,17 +1,28 @@
-"""Running one page or batch step: checkpoint, failure on the last delivery, phase hand-over.
+"""One delivery of a page's or batch's message: its attempt recorded, its step settled.
 
-Pages and profile batches share one shape: do the work unless the step already settled,
-settle the step's progress bit, and let the step that settles the last bit move the crawl to
-the next phase and send its messages. Only that step's handler sends them, and a redelivery
-of it sends them again if a crash came in between.
+Pages and profile batches share one shape, which their stage handlers read top to bottom:
+
+    run = begin_step(ctx, crawl_id, StepKind.PAGE, number, delivery)
+    if run is None:
+        return  # an ended crawl, one not yet in the step's phase, or a number out of range
+    if run.due:
+        with run.attempt():
+            run.result = store_page(ctx, run.crawl, number)
+    run.finish([PlanMessage(crawl_id)])
+
+The work runs unless the step already settled; `finish` records its result, settles the
+step's progress bit, and the step that settles the last bit moves the crawl to the next phase
+and sends its messages. Only that step's handler sends them, and a redelivery of it sends them
+again if a crash came in between.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 
 from credly_connector import telemetry
 from credly_connector.errors import ConfigurationError
@@ -19,146 +30,205 @@ from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe
 from credly_connector.pipeline.messages import Message, encode
 from credly_connector.pipeline.transitions import advance, owes_followup
-from credly_connector.stores.crawls import CrawlRecord
-from credly_connector.stores.steps import DONE, FAILED, PENDING, StepRecord, step_key
+from credly_connector.stores.crawls import CrawlPhase, CrawlRecord
+from credly_connector.stores.steps import StepKind, StepRecord, StepStatus, step_key
 
 log = logging.getLogger(__name__)
 # The phase a kind of step runs in, and the phase its last step moves the crawl to.
-PHASE_OF = {"page": ("pages", "plan"), "batch": ("profiles", "finish")}
+PHASE_OF = {
+    StepKind.PAGE: (CrawlPhase.PAGES, CrawlPhase.PLAN),
+    StepKind.BATCH: (CrawlPhase.PROFILES, CrawlPhase.FINISH),
+}
 
 
-def execute_step(
+def begin_step(
     ctx: CrawlContext,
     crawl_id: str,
-    kind: str,
+    kind: StepKind,
     number: int,
     delivery: Delivery,
     *,
-    work: Callable[[CrawlRecord, bool], StepRecord],
-    followups: Callable[[CrawlRecord], list[Message]],
     message: Message | None = None,
-) -> None:
-    """Do a step's work unless it settled already, then settle it and maybe move the crawl on.
+) -> StepRun | None:
+    """The step a message runs, or None when the message is to be ignored.
 
     Messages of an ended crawl, of a crawl not yet in the step's phase, or for a step number
     outside the crawl's range are ignored.
 
-    A failure on the last delivery, or a configuration error on any, settles the step as
-    failed, so the crawl still completes (as failed) instead of waiting forever.
-
     Args:
-        work: The step's work, given the crawl and whether this is the step's first attempt:
-            its first delivery, with no record of an earlier attempt, retry or crash, so
-            nothing the step writes can exist yet.
+        ctx: The stores and queues.
+        crawl_id: The crawl the step belongs to.
+        kind: A page or a profile batch.
+        number: The step's number (1-based).
+        delivery: The message's delivery (its count, and whether it is the last).
         message: The step's message, kept on its record when an attempt fails so that a
             retry of the crawl can send it again; None when the step number rebuilds it.
-
-    Raises:
-        Exception: The work's error, so the queue delivers the message again (or, on the last
-            delivery, the host moves it to the poison queue).
     """
     record = ctx.crawls.get(crawl_id)
     if record is not None:
         telemetry.annotate(organization_id=record.organization_id)
     if record is None or record.final or not record.phase_at_least(PHASE_OF[kind][0]):
-        return
-    total = (record.total_pages if kind == "page" else record.total_batches) or 0
+        return None
+    total = (record.total_pages if kind == StepKind.PAGE else record.total_batches) or 0
     if not 1 <= number <= total:
         log.warning("%s is outside 1..%d; ignored", step_key(kind, number), total)
-        return
-    existing = ctx.steps.get(record.crawl_id, kind, number)
-    error: Exception | None = None
-    if existing is None or not existing.settled:
-        attempts = (existing.attempts if existing else 0) + 1
+        return None
+    earlier = ctx.steps.get(record.crawl_id, kind, number)
+    return StepRun(ctx, record, kind, number, total, delivery, earlier, message)
+
+
+@dataclass
+class StepRun:
+    """One delivery's run of a step: whether its work is due, and what became of it.
+
+    Attributes:
+        crawl: The crawl as read when the message arrived.
+        total: How many steps of its kind the crawl has.
+        earlier: The step's record from earlier attempts (or from the plan), if any.
+        result: What the work returned: set by the stage inside `attempt`.
+    """
+
+    ctx: CrawlContext
+    crawl: CrawlRecord
+    kind: StepKind
+    number: int
+    total: int
+    delivery: Delivery
+    earlier: StepRecord | None
+    message: Message | None = None
+    result: StepRecord | None = None
+    # The work's failure on the last delivery, raised once the step settled.
+    _error: Exception | None = field(default=None, init=False, repr=False)
+
+    @property
+    def due(self) -> bool:
+        """Whether the step's work is to run (it has not settled yet)."""
+        return self.earlier is None or not self.earlier.settled
+
+    @property
+    def first(self) -> bool:
+        """Whether this is the step's first attempt: nothing it writes can exist yet.
+
+        Its first delivery, with no record of an earlier attempt, retry or crash (a planned
+        step's record, a batch's holding its message, has no attempt yet).
+        """
+        untried = self.earlier is None or self.earlier.attempts == 0
+        return untried and self.delivery.dequeue_count <= 1
+
+    @property
+    def attempts(self) -> int:
+        """The number of this attempt."""
+        return (self.earlier.attempts if self.earlier else 0) + 1
+
+    @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """Run the step's work inside: a failure is recorded on the step's record.
+
+        A configuration error (no retry can help), or any failure on the last delivery,
+        settles the step as failed, so the crawl still completes (as failed) instead of
+        waiting forever; `finish` raises the latter once the step is settled.
+
+        Raises:
+            Exception: Any other failure of the work, so the queue delivers the message again.
+        """
         try:
-            # A planned step's record (a batch's, holding its message) has no attempt yet.
-            untried = existing is None or existing.attempts == 0
-            result = work(record, untried and delivery.dequeue_count <= 1)
-        except ConfigurationError as config_error:
-            # Credentials or settings: no retry can help, so the step fails now.
-            ctx.steps.put(
-                _failed(
-                    ctx,
-                    record,
-                    kind,
-                    number,
-                    attempts=attempts,
-                    error=config_error,
-                    status=FAILED,
-                    message=message,
-                    earlier=existing,
+            yield
+        except Exception as error:
+            config = isinstance(error, ConfigurationError)
+            settles = config or self.delivery.final
+            self.ctx.steps.put(self._failed(error, StepStatus.FAILED if settles else None))
+            if not config:
+                log.warning(
+                    "%s failed (attempt %d): %s",
+                    step_key(self.kind, self.number),
+                    self.attempts,
+                    describe(error),
+                    extra={"crawl_id": self.crawl.crawl_id, "stage": PHASE_OF[self.kind][0]},
                 )
-            )
-        except Exception as work_error:
-            ctx.steps.put(
-                _failed(
-                    ctx,
-                    record,
-                    kind,
-                    number,
-                    attempts=attempts,
-                    error=work_error,
-                    status=FAILED if delivery.final else PENDING,
-                    message=message,
-                    earlier=existing,
-                )
-            )
-            log.warning(
-                "%s failed (attempt %d): %s",
-                step_key(kind, number),
-                attempts,
-                describe(work_error),
-                extra={"crawl_id": record.crawl_id, "stage": PHASE_OF[kind][0]},
-            )
-            if not delivery.final:
-                raise
-            error = work_error
-        else:
-            # What earlier parts of the step did (one that ran out of time) counts too.
-            counts, reasons = _summed(existing, result)
-            if result.status == PENDING:
-                # Out of time: the rest goes to a message of the same step, kept on it.
-                ctx.steps.put(
-                    replace(
-                        result,
-                        attempts=existing.attempts if existing else 0,
-                        counts=counts,
-                        reasons=reasons,
-                    )
-                )
-                ctx.queues.send_text(PHASE_OF[kind][0], result.message)
-                keep_lease(ctx, record)
-                return
-            ctx.steps.put(
-                StepRecord(
-                    record.crawl_id,
-                    kind,
-                    number,
-                    DONE,
-                    attempts,
-                    counts=counts,
-                    reasons=reasons,
-                    finished_at=ctx.clock(),
-                    # A planned batch keeps the message it ran (what the plan gave it).
-                    message=existing.message if existing is not None else "",
-                )
-            )
-    keep_lease(ctx, record)
-    settle(ctx, record.crawl_id, kind, number, total=total, followups=followups)
-    if error is not None:
-        raise error
+                if not settles:
+                    raise
+                self._error = error
 
+    def finish(self, followups: Sequence[Message]) -> None:
+        """Record the work's result, then settle the step and maybe move the crawl on.
 
-def _summed(
-    existing: StepRecord | None, result: StepRecord
-) -> tuple[dict[str, int], dict[str, int]]:
-    """The step's counts and reasons: the result's plus those of its earlier parts."""
-    counts = Counter(result.counts)
-    reasons = Counter(result.reasons)
-    if existing is not None:
-        counts.update(existing.counts)
-        reasons.update(existing.reasons)
-    return dict(counts), dict(reasons)
+        A result still pending (the work ran out of time) sends the rest to a message of
+        the same step and settles nothing.
+
+        Args:
+            followups: The messages of the crawl's next phase, sent by the step that
+                settles the last one (and by its redeliveries until they are sent).
+
+        Raises:
+            Exception: The work's failure on the last delivery, once the step settled.
+        """
+        handed_over = self.result is not None and self._record(self.result)
+        keep_lease(self.ctx, self.crawl)
+        if handed_over:
+            return
+        settle(
+            self.ctx,
+            self.crawl.crawl_id,
+            self.kind,
+            self.number,
+            total=self.total,
+            followups=followups,
+        )
+        if self._error is not None:
+            raise self._error
+
+    def _record(self, result: StepRecord) -> bool:
+        """Record a result; True when it hands the rest of the step to a new message."""
+        # What earlier parts of the step did (one that ran out of time) counts too.
+        counts = Counter(result.counts)
+        reasons = Counter(result.reasons)
+        if self.earlier is not None:
+            counts.update(self.earlier.counts)
+            reasons.update(self.earlier.reasons)
+        if result.status == StepStatus.PENDING:
+            # Out of time: the rest goes to a message of the same step, kept on it.
+            self.ctx.steps.put(
+                replace(
+                    result,
+                    attempts=self.attempts - 1,
+                    counts=dict(counts),
+                    reasons=dict(reasons),
+                )
+            )
+            self.ctx.queues.send_text(PHASE_OF[self.kind][0], result.message)
+            return True
+        self.ctx.steps.put(
+            StepRecord(
+                self.crawl.crawl_id,
+                self.kind,
+                self.number,
+                StepStatus.DONE,
+                self.attempts,
+                counts=dict(counts),
+                reasons=dict(reasons),
+                finished_at=self.ctx.clock(),
+                # A planned batch keeps the message it ran (what the plan gave it).
+                message=self.earlier.message if self.earlier is not None else "",
+            )
+        )
+        return False
+
+    def _failed(self, error: Exception, status: StepStatus | None) -> StepRecord:
+        """The step's record after a failed attempt (`status` None: pending, to run again)."""
+        earlier = self.earlier
+        return StepRecord(
+            self.crawl.crawl_id,
+            self.kind,
+            self.number,
+            status or StepStatus.PENDING,
+            self.attempts,
+            # What earlier parts of the step did (one that ran out of time) still counts.
+            counts=earlier.counts if earlier is not None else {},
+            reasons=earlier.reasons if earlier is not None else {},
+            error=describe(error),
+            error_at=self.ctx.clock(),
+            message="" if self.message is None else encode(self.message),
+        )
 
 
 def keep_lease(ctx: CrawlContext, record: CrawlRecord) -> None:
@@ -182,41 +252,14 @@ def keep_lease(ctx: CrawlContext, record: CrawlRecord) -> None:
         ctx.leases.renew(record.organization_id, record.crawl_id, now, ctx.options.lease)
 
 
-def _failed(
-    ctx: CrawlContext,
-    record: CrawlRecord,
-    kind: str,
-    number: int,
-    *,
-    attempts: int,
-    error: Exception,
-    status: str,
-    message: Message | None,
-    earlier: StepRecord | None,
-) -> StepRecord:
-    return StepRecord(
-        record.crawl_id,
-        kind,
-        number,
-        status,
-        attempts,
-        # What earlier parts of the step did (one that ran out of time) still counts.
-        counts=earlier.counts if earlier is not None else {},
-        reasons=earlier.reasons if earlier is not None else {},
-        error=describe(error),
-        error_at=ctx.clock(),
-        message="" if message is None else encode(message),
-    )
-
-
 def settle(
     ctx: CrawlContext,
     crawl_id: str,
-    kind: str,
+    kind: StepKind,
     number: int,
     *,
     total: int,
-    followups: Callable[[CrawlRecord], list[Message]],
+    followups: Sequence[Message],
 ) -> None:
     """Settle the step's bit; the step that settles the last one moves the crawl on."""
     if not ctx.steps.settle(crawl_id, kind, number, total):
@@ -234,5 +277,5 @@ def settle(
         )
     record = moved or ctx.crawls.get(crawl_id)
     if record is not None and owes_followup(record, following, key):
-        ctx.queues.send_all(followups(record))
+        ctx.queues.send_all(list(followups))
         ctx.crawls.save(record.with_changes(followup_sent=True))

@@ -6,17 +6,9 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from credly_connector.stores.crawls import (
-    CANCELLED,
-    FAILED,
-    FULL,
-    RUNNING,
-    SUCCEEDED,
-    CrawlRecord,
-)
+from credly_connector.stores.crawls import FULL, CrawlPhase, CrawlRecord, CrawlStatus
 from credly_connector.stores.orgstate import OrganizationState
-from credly_connector.stores.steps import BATCH, PAGE, StepRecord
-from credly_connector.stores.steps import FAILED as STEP_FAILED
+from credly_connector.stores.steps import StepKind, StepRecord, StepStatus
 
 # Records changed while a crawl reads may carry an updated_at before its start; read them again.
 WATERMARK_OVERLAP = timedelta(minutes=15)
@@ -24,14 +16,18 @@ WATERMARK_OVERLAP = timedelta(minutes=15)
 REDRIVE = "retry"
 
 
-def advance(record: CrawlRecord, from_phase: str, to_phase: str, by: str) -> CrawlRecord | None:
+def advance(
+    record: CrawlRecord, from_phase: CrawlPhase, to_phase: CrawlPhase, by: str
+) -> CrawlRecord | None:
     """`record` moved from `from_phase` to `to_phase` by step `by`; None if not in `from_phase`."""
     if record.final or record.phase != from_phase:
         return None
-    return record.with_changes(phase=to_phase, advanced_by=by, followup_sent=False, status=RUNNING)
+    return record.with_changes(
+        phase=to_phase, advanced_by=by, followup_sent=False, status=CrawlStatus.RUNNING
+    )
 
 
-def owes_followup(record: CrawlRecord, phase: str, by: str) -> bool:
+def owes_followup(record: CrawlRecord, phase: CrawlPhase, by: str) -> bool:
     """Whether step `by` moved the crawl into `phase` and its messages may not all be sent."""
     return (
         not record.final
@@ -44,8 +40,8 @@ def owes_followup(record: CrawlRecord, phase: str, by: str) -> bool:
 def failed(record: CrawlRecord, stage: str, message: str, now: datetime) -> CrawlRecord:
     """`record` ended as failed in `stage`."""
     return record.with_changes(
-        status=FAILED,
-        phase="done",
+        status=CrawlStatus.FAILED,
+        phase=CrawlPhase.DONE,
         finished_at=now,
         failure_stage=stage,
         failure_message=message,
@@ -60,7 +56,7 @@ def cancelled(record: CrawlRecord, now: datetime) -> CrawlRecord | None:
     """
     if record.final:
         return None
-    return record.with_changes(status=CANCELLED, finished_at=now)
+    return record.with_changes(status=CrawlStatus.CANCELLED, finished_at=now)
 
 
 def total_counts(steps: Iterable[StepRecord]) -> tuple[dict[str, int], dict[str, int]]:
@@ -77,18 +73,18 @@ def finished(record: CrawlRecord, steps: list[StepRecord], now: datetime) -> Cra
     """`record` ended: succeeded when every step settled as done, else failed with the first."""
     counts, reasons = total_counts(steps)
     summary: dict[str, object] = {**counts, "skipped": reasons}
-    summary["pages_failed"] = sum(1 for s in steps if s.kind == "page" and s.status == STEP_FAILED)
-    summary["batches_failed"] = sum(
-        1 for s in steps if s.kind == "batch" and s.status == STEP_FAILED
-    )
-    failures = [s for s in steps if s.status == STEP_FAILED]
+    failures = [s for s in steps if s.status == StepStatus.FAILED]
+    summary["pages_failed"] = sum(1 for s in failures if s.kind == StepKind.PAGE)
+    summary["batches_failed"] = sum(1 for s in failures if s.kind == StepKind.BATCH)
     if not failures:
-        return record.with_changes(status=SUCCEEDED, phase="done", finished_at=now, counts=summary)
+        return record.with_changes(
+            status=CrawlStatus.SUCCEEDED, phase=CrawlPhase.DONE, finished_at=now, counts=summary
+        )
     first = failures[0]
-    stage = "pages" if first.kind == "page" else "profiles"
+    stage = CrawlPhase.PAGES if first.kind == StepKind.PAGE else CrawlPhase.PROFILES
     return record.with_changes(
-        status=FAILED,
-        phase="done",
+        status=CrawlStatus.FAILED,
+        phase=CrawlPhase.DONE,
         finished_at=now,
         counts=summary,
         failure_stage=stage,
@@ -115,17 +111,17 @@ def after_success(state: OrganizationState, record: CrawlRecord) -> Organization
     )
 
 
-def redrive_phase(steps: Iterable[StepRecord]) -> str | None:
+def redrive_phase(steps: Iterable[StepRecord]) -> CrawlPhase | None:
     """The phase a failed crawl resumes in to re-drive its failed `steps`; None if none.
 
     Failed pages come first: once they are read again the plan runs again, and its new
     batches replace every earlier one, failed batches included.
     """
-    kinds = {step.kind for step in steps if step.status == STEP_FAILED}
-    if PAGE in kinds:
-        return "pages"
-    if BATCH in kinds:
-        return "profiles"
+    kinds = {step.kind for step in steps if step.status == StepStatus.FAILED}
+    if StepKind.PAGE in kinds:
+        return CrawlPhase.PAGES
+    if StepKind.BATCH in kinds:
+        return CrawlPhase.PROFILES
     return None
 
 
@@ -138,13 +134,13 @@ def redriven(record: CrawlRecord, phase: str) -> CrawlRecord | None:
     Raises:
         ValueError: For a phase without steps to re-drive.
     """
-    if phase not in ("pages", "profiles"):
+    if phase not in (CrawlPhase.PAGES, CrawlPhase.PROFILES):
         msg = f"a crawl resumes in pages or profiles, not {phase!r}"
         raise ValueError(msg)
-    if record.status != FAILED:
+    if record.status != CrawlStatus.FAILED:
         return None
     return record.with_changes(
-        status=RUNNING,
+        status=CrawlStatus.RUNNING,
         phase=phase,
         advanced_by=REDRIVE,
         followup_sent=False,
@@ -153,5 +149,5 @@ def redriven(record: CrawlRecord, phase: str) -> CrawlRecord | None:
         failure_stage="",
         failure_message="",
         failed_steps=(),
-        total_batches=None if phase == "pages" else record.total_batches,
+        total_batches=None if phase == CrawlPhase.PAGES else record.total_batches,
     )

@@ -108,6 +108,7 @@ class BadgeStore:
     """
 
     def __init__(self, tables: Tables, organizations: Collection[str]) -> None:
+        """Keep rows in `tables`; `organizations` are those configured now."""
         self._tables = tables
         self._table = tables.table(ROLE)
         self._ids = tables.table(IDS_ROLE)

@@ -57,6 +57,7 @@ class BudgetStore:
     """Budget rows in the connector's `budgets` table (created on first use if missing)."""
 
     def __init__(self, tables: Tables) -> None:
+        """Keep its rows in the connector's `tables`."""
         self._tables = tables
         self._table = tables.table(ROLE)
 

@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from azure.core import MatchConditions
@@ -23,13 +24,38 @@ FULL = "full"
 INCREMENTAL = "incremental"
 KINDS = (FULL, INCREMENTAL)
 
-QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
-# Ended by an operator (`cancel`): final like the others, and never retried.
-CANCELLED = "cancelled"
-FINAL_STATUSES = (SUCCEEDED, FAILED, CANCELLED)
 
-# Phases in order; a crawl only ever moves forward through them.
-PHASES = ("start", "pages", "plan", "profiles", "finish", "done")
+class CrawlStatus(StrEnum):
+    """How far a crawl got: queued, running, or ended (succeeded, failed or cancelled)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    # Ended by an operator (`cancel`): final like the others, and never retried.
+    CANCELLED = "cancelled"
+
+
+class CrawlPhase(StrEnum):
+    """The stage a crawl is in, in order: a crawl only ever moves forward through them."""
+
+    START = "start"
+    PAGES = "pages"
+    PLAN = "plan"
+    PROFILES = "profiles"
+    FINISH = "finish"
+    DONE = "done"
+
+    @property
+    def rank(self) -> int:
+        """The phase's place in the order (start is 0)."""
+        return list(CrawlPhase).index(self)
+
+
+# The statuses by their short names, as other rooms (ops, the local runner, tests) import them.
+QUEUED, RUNNING, SUCCEEDED = CrawlStatus.QUEUED, CrawlStatus.RUNNING, CrawlStatus.SUCCEEDED
+FAILED, CANCELLED = CrawlStatus.FAILED, CrawlStatus.CANCELLED
+FINAL_STATUSES = frozenset({SUCCEEDED, FAILED, CANCELLED})
 
 
 def new_crawl_id(now: datetime) -> str:
@@ -52,9 +78,12 @@ class CrawlRecord:
         fresh: A full crawl that found no stored badge of its organisation at start, so its
             pages write every badge without reading the store first.
         counts: Totals filled in when the crawl finishes.
-        credly_filter: What Credly did with an incremental crawl's `updated_at_min` filter:
-            `applied`, `ignored` (read everything anyway) or `rejected` (the crawl reads
-            without it); empty when no filter was sent. `credly_filter_note` says why.
+        status: A `CrawlStatus`.
+        phase: A `CrawlPhase`.
+        credly_filter: What Credly did with an incremental crawl's `updated_at_min` filter
+            (`pipeline.query.CredlyFilter`): `applied`, `ignored` (read everything anyway)
+            or `rejected` (the crawl reads without it); empty when no filter was sent.
+            `credly_filter_note` says why.
     """
 
     crawl_id: str
@@ -62,8 +91,8 @@ class CrawlRecord:
     kind: str
     trigger: str
     created_at: datetime
-    status: str = QUEUED
-    phase: str = "start"
+    status: str = CrawlStatus.QUEUED
+    phase: str = CrawlPhase.START
     since: datetime | None = None
     total_pages: int | None = None
     total_batches: int | None = None
@@ -87,9 +116,9 @@ class CrawlRecord:
         """Whether the crawl has ended (succeeded, failed or cancelled)."""
         return self.status in FINAL_STATUSES
 
-    def phase_at_least(self, phase: str) -> bool:
+    def phase_at_least(self, phase: CrawlPhase) -> bool:
         """Whether the crawl has reached `phase` (or gone past it)."""
-        return PHASES.index(self.phase) >= PHASES.index(phase)
+        return CrawlPhase(self.phase).rank >= phase.rank
 
     def with_changes(self, **changes: Any) -> CrawlRecord:
         """A copy with some fields changed (the ETag is kept for the conditional write)."""
@@ -123,7 +152,7 @@ class CrawlRecord:
                     "message": self.failure_message,
                     "steps": list(self.failed_steps),
                 }
-                if self.status == FAILED
+                if self.status == CrawlStatus.FAILED
                 else None
             ),
         }
@@ -193,6 +222,7 @@ class CrawlStore:
     """Crawl records in one partition, keyed by crawl id (newest first)."""
 
     def __init__(self, tables: Tables) -> None:
+        """Keep its rows in the connector's `tables`."""
         self._table = tables.table(ROLE)
 
     def create(self, record: CrawlRecord) -> CrawlRecord:
@@ -232,7 +262,9 @@ class CrawlStore:
         """Apply `change` to the stored record, re-reading and re-applying it after a conflict.
 
         Args:
+            crawl_id: The crawl.
             change: The new record from the current one, or None to leave it as it is.
+            attempts: Rounds of reading and writing before giving up.
 
         Returns:
             The record as saved, or None when `change` declined or the crawl does not exist.

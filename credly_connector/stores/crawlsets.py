@@ -28,12 +28,15 @@ class CrawlSetStore:
     """One partition per crawl; adding a member twice is harmless."""
 
     def __init__(self, tables: Tables) -> None:
+        """Keep its rows in the connector's `tables`."""
         self._tables = tables
 
     def add_emails(self, crawl_id: str, emails: Iterable[str], *, group: str = "") -> int:
         """Remember emails whose badges changed in this crawl.
 
         Args:
+            crawl_id: The crawl (or pending set) the emails join.
+            emails: The emails.
             group: Store them as a few rows named after `group` (e.g. a page) instead of a
                 row each: far fewer rows for a crawl's many emails. Members of a group row
                 cannot be `remove`d one by one (pending sets do not use groups).

@@ -69,6 +69,7 @@ class DirectoryStore:
     """Users in one partition; the delta state in another."""
 
     def __init__(self, tables: Tables) -> None:
+        """Keep its rows in the connector's `tables`."""
         self._tables = tables
         self._table = tables.table(ROLE)
 

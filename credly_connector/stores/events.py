@@ -104,6 +104,7 @@ class EventStore:
     """
 
     def __init__(self, tables: Tables) -> None:
+        """Keep its rows in the connector's `tables`."""
         self._table = tables.table(ROLE)
 
     def get(self, organization_id: str, event_id: str) -> EventRecord | None:

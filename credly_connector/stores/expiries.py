@@ -47,6 +47,7 @@ class ExpiryStore:
     """
 
     def __init__(self, tables: Tables) -> None:
+        """Keep its rows in the connector's `tables`."""
         self._tables = tables
         self._table = tables.table(ROLE)
 

@@ -39,6 +39,7 @@ class OrganizationStateStore:
     """One row per organisation."""
 
     def __init__(self, tables: Tables) -> None:
+        """Keep its rows in the connector's `tables`."""
         self._table = tables.table(ROLE)
 
     def get(self, organization_id: str) -> OrganizationState:

@@ -73,6 +73,7 @@ class OverrideStore:
     """
 
     def __init__(self, tables: Tables) -> None:
+        """Keep its rows in the connector's `tables`."""
         self._tables = tables
         self._table = tables.table(ROLE)
 

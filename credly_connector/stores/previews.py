@@ -228,6 +228,7 @@ class PreviewStore:
     """One partition per dry-run crawl, one row per person (rewritten on redelivery)."""
 
     def __init__(self, tables: Tables) -> None:
+        """Keep its rows in the connector's `tables`."""
         self._table = tables.table(ROLE)
 
     def put(self, preview: PersonPreview) -> None:

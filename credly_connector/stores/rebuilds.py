@@ -62,6 +62,7 @@ class RebuildStore:
     """The one rebuild record, written conditionally on the version read."""
 
     def __init__(self, tables: Tables) -> None:
+        """Keep its rows in the connector's `tables`."""
         self._table = tables.table(ROLE)
 
     def get(self) -> RebuildRecord | None:

@@ -64,6 +64,7 @@ class RecipientStore:
     """One row per recipient email: the latest decisions about its badges."""
 
     def __init__(self, tables: Tables) -> None:
+        """Keep its rows in the connector's `tables`."""
         self._tables = tables
         self._table = tables.table(ROLE)
 

@@ -32,6 +32,7 @@ class SeenStore:
     """Seen and gone marks of full crawls, in a table per crawl."""
 
     def __init__(self, tables: Tables) -> None:
+        """Keep its rows in the connector's `tables`."""
         self._tables = tables
 
     def table_role(self, crawl_id: str) -> str:

@@ -1,8 +1,7 @@
 """Per-step checkpoints of a crawl (one per page, one per profile batch) and their progress.
 
-Each step has a record (status, counts, error) and a bit in a progress bitmap. Settling a
-step's bit is idempotent, and only the step that completes a bitmap reads the others, so
-detecting "the last step is done" costs a few reads per bucket, not one listing per step.
+Each step has a record (status, counts, error) and a bit in a progress bitmap
+(`stores/progress.py`), both in the crawl's partition of one table.
 """
 
 from __future__ import annotations
@@ -10,31 +9,41 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
-from credly_connector.errors import ConflictError
-from credly_connector.stores.tables import (
-    Tables,
-    chunked,
-    dumps,
-    etag_of,
-    from_iso,
-    loads,
-    quote,
-    to_iso,
-)
+from credly_connector.stores.progress import StepProgress
+from credly_connector.stores.tables import Tables, chunked, dumps, from_iso, loads, quote, to_iso
 
 ROLE = "crawlsteps"
-PAGE, BATCH = "page", "batch"
-DONE, FAILED, PENDING = "done", "failed", "pending"
-# The stage (queue) each kind of step runs in, as failures name it.
-STAGE_OF = {PAGE: "pages", BATCH: "profiles"}
-BUCKET = 512
-_CONFLICT_RETRIES = 50
+
+
+class StepKind(StrEnum):
+    """What a step is: a page of the listing, a profile batch, or a slice of a full plan."""
+
+    PAGE = "page"
+    BATCH = "batch"
+    PLAN = "plan"
+
+    @property
+    def stage(self) -> str:
+        """The stage (queue) the step runs in, as failures name it."""
+        return {StepKind.PAGE: "pages", StepKind.BATCH: "profiles"}.get(self, self.value)
+
+
+class StepStatus(StrEnum):
+    """Where a step stands: pending (to run, or to run again), done, or failed for good."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+# By their short names, as other rooms (the local runner, the crash tests) import them.
+PAGE, BATCH, DONE = StepKind.PAGE, StepKind.BATCH, StepStatus.DONE
 # A step's error is one short line; the logs keep the rest.
 MAX_ERROR_CHARS = 300
 # A string property holds at most 32K UTF-16 characters; a kept message is split across several.
@@ -62,9 +71,9 @@ class StepRecord:
     """
 
     crawl_id: str
-    kind: str
+    kind: StepKind
     number: int
-    status: str = PENDING
+    status: StepStatus = StepStatus.PENDING
     attempts: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
@@ -81,12 +90,12 @@ class StepRecord:
     @property
     def settled(self) -> bool:
         """Whether the step is done or has failed for good."""
-        return self.status in (DONE, FAILED)
+        return self.status in (StepStatus.DONE, StepStatus.FAILED)
 
     @property
     def stage(self) -> str:
         """The stage the step runs in (`pages`, `profiles`), or its kind for other steps."""
-        return STAGE_OF.get(self.kind, self.kind)
+        return StepKind(self.kind).stage
 
     def failure_json(self) -> dict[str, Any]:
         """The step's last error as the crawl status shows it."""
@@ -138,9 +147,9 @@ def _message_of(entity: Any) -> str:
 def _from_entity(entity: Any) -> StepRecord:
     return StepRecord(
         crawl_id=str(entity["PartitionKey"]),
-        kind=str(entity["kind"]),
+        kind=StepKind(entity["kind"]),
         number=int(entity["number"]),
-        status=str(entity["status"]),
+        status=StepStatus(entity["status"]),
         attempts=int(entity.get("attempts", 0)),
         counts=loads(entity.get("counts"), {}),
         reasons=loads(entity.get("reasons"), {}),
@@ -155,8 +164,10 @@ class StepStore:
     """Step records and progress bitmaps, one partition per crawl."""
 
     def __init__(self, tables: Tables) -> None:
+        """Keep its rows in the connector's `tables`."""
         self._tables = tables
         self._table = tables.table(ROLE)
+        self._progress = StepProgress(self._table)
 
     def get(self, crawl_id: str, kind: str, number: int) -> StepRecord | None:
         """A step's record, if any attempt wrote one."""
@@ -187,7 +198,7 @@ class StepStore:
 
     def failed(self, crawl_id: str) -> Iterator[StepRecord]:
         """The steps of a crawl that failed for good, of every kind, in key order."""
-        query = f"PartitionKey eq {quote(crawl_id)} and status eq {quote(FAILED)}"
+        query = f"PartitionKey eq {quote(crawl_id)} and status eq {quote(StepStatus.FAILED)}"
         for entity in self._table.query_entities(query):
             yield _from_entity(entity)
 
@@ -196,13 +207,9 @@ class StepStore:
 
         Each record keeps its message, so a step that fails again can be re-driven again.
         """
-        by_bucket: dict[tuple[str, int], list[int]] = {}
         for record in records:
             self.put(StepRecord(crawl_id, record.kind, record.number, message=record.message))
-            bucket = (record.number - 1) // BUCKET
-            by_bucket.setdefault((record.kind, bucket), []).append((record.number - 1) % BUCKET)
-        for (kind, bucket), indexes in sorted(by_bucket.items()):
-            self._clear_bits(crawl_id, kind, bucket, indexes, total)
+        self._progress.clear(crawl_id, [(r.kind, r.number) for r in records], total)
 
     def discard(self, crawl_id: str, kind: str) -> int:
         """Forget every record and progress bit of one kind of step; returns rows deleted."""
@@ -226,74 +233,4 @@ class StepStore:
 
         Idempotent: settling a settled step again gives the same answer.
         """
-        bucket = (number - 1) // BUCKET
-        bits = self._set_bit(crawl_id, kind, bucket, (number - 1) % BUCKET, total)
-        if not _bucket_full(bits, bucket, total):
-            return False
-        buckets = (total + BUCKET - 1) // BUCKET
-        for other in range(buckets):
-            if other != bucket and not _bucket_full(
-                self._bits(crawl_id, kind, other), other, total
-            ):
-                return False
-        return True
-
-    def _bits(self, crawl_id: str, kind: str, bucket: int) -> str:
-        try:
-            entity = self._table.get_entity(crawl_id, f"progress-{kind}-{bucket:05d}")
-        except ResourceNotFoundError:
-            return ""
-        return str(entity.get("bits", ""))
-
-    def _set_bit(self, crawl_id: str, kind: str, bucket: int, index: int, total: int) -> str:
-        return self._change_bits(crawl_id, kind, bucket, total, [index], value="1")
-
-    def _clear_bits(
-        self, crawl_id: str, kind: str, bucket: int, indexes: list[int], total: int
-    ) -> None:
-        self._change_bits(crawl_id, kind, bucket, total, indexes, value="0")
-
-    def _change_bits(
-        self, crawl_id: str, kind: str, bucket: int, total: int, indexes: list[int], *, value: str
-    ) -> str:
-        """Set the bits `indexes` of a bucket to `value` (ETag-conditional); the new bits."""
-        row = f"progress-{kind}-{bucket:05d}"
-        width = min(BUCKET, total - bucket * BUCKET)
-        for _ in range(_CONFLICT_RETRIES):
-            try:
-                entity = self._table.get_entity(crawl_id, row)
-            except ResourceNotFoundError:
-                if value == "0":
-                    return ""  # no bit of this bucket was ever set
-                bits = ["0"] * width
-                for index in indexes:
-                    bits[index] = value
-                try:
-                    self._table.create_entity(
-                        {"PartitionKey": crawl_id, "RowKey": row, "bits": "".join(bits)}
-                    )
-                except ResourceExistsError:
-                    continue
-                return "".join(bits)
-            bits = list(str(entity.get("bits", "")).ljust(width, "0"))
-            if all(bits[index] == value for index in indexes):
-                return "".join(bits)
-            for index in indexes:
-                bits[index] = value
-            try:
-                self._table.update_entity(
-                    {"PartitionKey": crawl_id, "RowKey": row, "bits": "".join(bits)},
-                    mode=UpdateMode.MERGE,
-                    etag=etag_of(entity),
-                    match_condition=MatchConditions.IfNotModified,
-                )
-            except ResourceModifiedError:
-                continue
-            return "".join(bits)
-        msg = f"progress of {crawl_id} {kind} bucket {bucket} kept changing under us"
-        raise ConflictError(msg)
-
-
-def _bucket_full(bits: str, bucket: int, total: int) -> bool:
-    width = min(BUCKET, total - bucket * BUCKET)
-    return len(bits) >= width and "0" not in bits[:width]
+        return self._progress.settle(crawl_id, kind, number, total)

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from credly_connector.graph.delta import DEFAULT_DELTA_PAGE_SIZE
+from credly_connector.pipeline.full_plan import STEP
 from credly_connector.pipeline.messages import (
     PLAN,
     PROFILES,
@@ -17,7 +18,7 @@ from credly_connector.pipeline.messages import (
     ProfileMessage,
     decode,
 )
-from credly_connector.pipeline.plan import CHUNK_ROWS, STEP
+from credly_connector.pipeline.plan_walks import CHUNK_ROWS
 from credly_connector.runtime import Hooks, build_context
 from credly_connector.stores.steps import BATCH, DONE
 from devstack.synthetic.mutations import Mutator

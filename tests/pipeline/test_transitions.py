@@ -15,9 +15,9 @@ from credly_connector.pipeline.transitions import (
     owes_followup,
 )
 from credly_connector.rules.identity import DirectoryIndex
-from credly_connector.stores.crawls import CrawlRecord
+from credly_connector.stores.crawls import CrawlPhase, CrawlRecord
 from credly_connector.stores.orgstate import OrganizationState
-from credly_connector.stores.steps import DONE, FAILED, StepRecord
+from credly_connector.stores.steps import DONE, StepKind, StepRecord, StepStatus
 
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 
@@ -28,27 +28,31 @@ def record(**changes: object) -> CrawlRecord:
 
 
 def test_advance_moves_only_from_the_expected_phase() -> None:
-    moved = advance(record(), "pages", "plan", "page-3")
+    moved = advance(record(), CrawlPhase.PAGES, CrawlPhase.PLAN, "page-3")
 
     assert moved is not None
     assert (moved.phase, moved.advanced_by, moved.followup_sent) == ("plan", "page-3", False)
-    assert advance(record(phase="plan"), "pages", "plan", "page-4") is None
-    assert advance(record(status="failed"), "pages", "plan", "page-4") is None
+    assert advance(record(phase="plan"), CrawlPhase.PAGES, CrawlPhase.PLAN, "page-4") is None
+    assert advance(record(status="failed"), CrawlPhase.PAGES, CrawlPhase.PLAN, "page-4") is None
 
 
 def test_only_the_advancing_step_owes_the_followup_and_only_until_sent() -> None:
     moved = record(phase="plan", advanced_by="page-3")
 
-    assert owes_followup(moved, "plan", "page-3")
-    assert not owes_followup(moved, "plan", "page-4")
-    assert not owes_followup(moved.with_changes(followup_sent=True), "plan", "page-3")
+    assert owes_followup(moved, CrawlPhase.PLAN, "page-3")
+    assert not owes_followup(moved, CrawlPhase.PLAN, "page-4")
+    assert not owes_followup(moved.with_changes(followup_sent=True), CrawlPhase.PLAN, "page-3")
 
 
 def test_a_crawl_succeeds_only_when_every_step_did_and_sums_their_counts() -> None:
     steps = [
-        StepRecord("c1", "page", 1, DONE, counts={"badges_seen": 50}, reasons={"private": 2}),
-        StepRecord("c1", "page", 2, DONE, counts={"badges_seen": 10}, reasons={"private": 1}),
-        StepRecord("c1", "batch", 1, DONE, counts={"people_written": 7}),
+        StepRecord(
+            "c1", StepKind.PAGE, 1, DONE, counts={"badges_seen": 50}, reasons={"private": 2}
+        ),
+        StepRecord(
+            "c1", StepKind.PAGE, 2, DONE, counts={"badges_seen": 10}, reasons={"private": 1}
+        ),
+        StepRecord("c1", StepKind.BATCH, 1, DONE, counts={"people_written": 7}),
     ]
 
     ended = finished(record(), steps, T0 + timedelta(minutes=5))
@@ -61,8 +65,10 @@ def test_a_crawl_succeeds_only_when_every_step_did_and_sums_their_counts() -> No
 
 def test_a_failed_step_fails_the_crawl_naming_stage_step_and_error() -> None:
     steps = [
-        StepRecord("c1", "page", 1, DONE),
-        StepRecord("c1", "page", 2, FAILED, error="RetryableError: malformed response"),
+        StepRecord("c1", StepKind.PAGE, 1, DONE),
+        StepRecord(
+            "c1", StepKind.PAGE, 2, StepStatus.FAILED, error="RetryableError: malformed response"
+        ),
     ]
 
     ended = finished(record(), steps, T0)

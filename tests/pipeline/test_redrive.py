@@ -37,7 +37,7 @@ from credly_connector.stores.crawls import (
     SUCCEEDED,
     CrawlRecord,
 )
-from credly_connector.stores.steps import BATCH, DONE, PAGE, StepRecord, StepStore
+from credly_connector.stores.steps import BATCH, DONE, PAGE, StepRecord, StepStatus, StepStore
 from credly_connector.stores.tables import Tables
 from devstack.azurite import Azurite
 from devstack.standin import Knobs
@@ -163,8 +163,8 @@ def _record(**changes: Any) -> CrawlRecord:
 
 
 def test_failed_pages_resume_the_pages_phase_before_failed_batches() -> None:
-    page = StepRecord("c", PAGE, 2, FAILED)
-    batch = StepRecord("c", BATCH, 1, FAILED)
+    page = StepRecord("c", PAGE, 2, StepStatus.FAILED)
+    batch = StepRecord("c", BATCH, 1, StepStatus.FAILED)
     done_page = StepRecord("c", PAGE, 1, DONE)
 
     assert redrive_phase([batch, page, done_page]) == "pages"
@@ -472,7 +472,9 @@ def test_a_kept_message_longer_than_one_table_property_reads_back_whole(
     message = encode(ProfileMessage(OTHER_CRAWL, 3, (), emails))
     assert len(message) > 32_000
 
-    steps.put(StepRecord(OTHER_CRAWL, BATCH, 3, FAILED, 2, error="x" * 500, message=message))
+    steps.put(
+        StepRecord(OTHER_CRAWL, BATCH, 3, StepStatus.FAILED, 2, error="x" * 500, message=message)
+    )
 
     stored = steps.get(OTHER_CRAWL, BATCH, 3)
     assert stored is not None
