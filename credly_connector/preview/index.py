@@ -52,9 +52,11 @@ def _link(person: Person) -> str:
 
 
 def _split(people: Sequence[Person], depth: int) -> dict[str, list[Person]]:
-    """People by the first letters of their names: the fewest letters past `depth` that part
-    them in two or more groups (names sharing a long start, such as `maria.0001`, `maria.0002`,
-    go straight to `maria.00`, `maria.01`...); one group when the names cannot be told apart.
+    """People by the first letters of their names, in as few letters as part them.
+
+    The fewest letters past `depth` that part them in two or more groups (names sharing a long
+    start, such as `maria.0001`, `maria.0002`, go straight to `maria.00`, `maria.01`...); one
+    group when the names cannot be told apart.
     """
     longest = max(len(_folded(p.name)) for p in people)
     groups: dict[str, list[Person]] = {}

@@ -49,6 +49,7 @@ class LeaseStore:
     """Crawl leases, one entity per organisation, changed only with ETag conditions."""
 
     def __init__(self, tables: Tables) -> None:
+        """Read and write leases in `tables`' lease table."""
         self._table = tables.table(ROLE)
         self._seen: dict[str, Lease] = {}
 

@@ -118,6 +118,7 @@ class PersonStore:
     """One row per person whose item exists in Graph."""
 
     def __init__(self, tables: Tables) -> None:
+        """Read and write person rows in `tables`' people table."""
         self._tables = tables
         self._table = tables.table(ROLE)
 

@@ -130,12 +130,7 @@ class _UnreachableStorageError(StorageUnreachableError, ServiceRequestError):
 
 
 class StorageTransport(RequestsTransport):  # type: ignore[misc]  # lazily exported: Any
-    """`RequestsTransport` that names the settings when the account was never reachable.
-
-    Args:
-        session: The requests session (not closed by the transport).
-        origin: The account's settings; None translates nothing.
-    """
+    """`RequestsTransport` that names the settings when the account was never reachable."""
 
     def __init__(
         self,
@@ -143,6 +138,13 @@ class StorageTransport(RequestsTransport):  # type: ignore[misc]  # lazily expor
         origin: StorageOrigin | None = None,
         resend: ResendPolicy | None = None,
     ) -> None:
+        """Send over `session`.
+
+        Args:
+            session: The requests session (not closed by the transport).
+            origin: The account's settings; None translates nothing.
+            resend: How requests whose answer was lost are sent again.
+        """
         super().__init__(session=session, session_owner=False)
         self.origin = origin
         self.resend = resend or ResendPolicy()
@@ -235,6 +237,7 @@ def storage_transport(
     """An SDK transport over `session` (by default a new `storage_session()`).
 
     Args:
+        session: The requests session; by default one with a pool for every storage thread.
         origin: The account's settings, named in the error when it was never reachable.
         resend: How requests whose answer was lost are sent again (default `ResendPolicy()`).
     """
