@@ -55,7 +55,7 @@ def test_minimal_environment_gets_every_default() -> None:
     assert settings.graph.api_url == "https://graph.microsoft.com/v1.0"
     assert settings.graph.connection_id == "credlybadges"
     assert settings.graph.ca_file is None
-    assert settings.graph_auth_mode == "managed_identity"
+    assert settings.graph.auth_mode == "managed_identity"
     assert settings.storage.prefix == ""
     crawl = settings.crawl
     assert (crawl.incremental_schedule, crawl.full_schedule) == ("0 0 2 * * *", "0 0 3 * * 0")
@@ -330,7 +330,7 @@ def test_client_secret_with_tenant_and_client_selects_client_secret() -> None:
 def test_access_token_is_accepted_for_a_loopback_graph() -> None:
     settings = load(GRAPH_API_URL="http://127.0.0.1:8082/v1.0", GRAPH_ACCESS_TOKEN="tok")
 
-    assert settings.graph_auth_mode == "access_token"
+    assert settings.graph.auth_mode == "access_token"
     assert settings.graph.access_token == "tok"
 
 

@@ -83,12 +83,6 @@ class CredlySettings:
         return next((o for o in self.organizations if o.id == organization_id), None)
 
     @property
-    def auth_token(self) -> str | None:
-        """The first organisation's authorization token."""
-        # Forwarding for tests/devstack/test_stack_command.py (use primary.auth_token)
-        return self.primary.auth_token
-
-    @property
     def token_url(self) -> str:
         """Where OAuth client credentials are exchanged for a token."""
         return f"{self.web_url}/oauth/token"
@@ -158,12 +152,6 @@ class Settings:
     graph: GraphSettings
     storage: StorageSettings
     crawl: CrawlSettings
-
-    @property
-    def graph_auth_mode(self) -> GraphAuthMode:
-        """How the connector authenticates to Graph (see `GraphSettings.auth_mode`)."""
-        # Forwarding for tests/devstack/test_stack_command.py, tests/infra/test_settings_parity.py
-        return self.graph.auth_mode
 
     def redacted(self) -> dict[str, Any]:
         """The effective value of every known setting, secrets shown as "***" or "(not set)"."""

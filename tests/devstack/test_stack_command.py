@@ -139,7 +139,7 @@ def test_the_connector_gets_graph_tokens_and_reads_graph_with_them(
     running_stack: RunningStack,
 ) -> None:
     settings = load_settings(sourced(running_stack.env_file))
-    assert settings.graph_auth_mode == "client_secret"
+    assert settings.graph.auth_mode == "client_secret"
 
     # when: the connector's credential asks the stand-in's token endpoint over TLS
     token = credential_for(settings.graph).get_token(GRAPH_SCOPE)
@@ -232,7 +232,7 @@ def test_one_organisation_is_named_by_the_single_organisation_settings(tmp_path:
 
     assert "CREDLY_ORGANIZATIONS" not in env
     assert settings.credly.organization_ids == (org.id,)
-    assert settings.credly.auth_token == org.tokens[0].token
+    assert settings.credly.primary.auth_token == org.tokens[0].token
     assert settings.graph.client_id == graph.apps[0].client_id
     assert settings.graph.ca_file == ca_file
     assert set(env) <= set(KNOWN_SETTINGS) | set(HOST_SETTINGS)

@@ -179,5 +179,5 @@ def test_settings_shaped_like_the_deployment_load() -> None:
         "secret-from-key-vault",
     )
     assert settings.storage.queue_url == "https://stabc123.queue.core.windows.net"
-    assert settings.graph_auth_mode == "managed_identity"
+    assert settings.graph.auth_mode == "managed_identity"
     assert settings.crawl.index_skills is True
