@@ -55,11 +55,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _observed(runner: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    """Run a command with the SDK loggers quiet, in an `ops` telemetry scope."""
+    """Run a command with the SDK loggers quiet, in an `ops` telemetry scope.
+
+    A table or queue missing because setup never ran ends it as a configuration error (its
+    message and fix on standard error), as the routes answer it with a 503.
+    """
     from credly_connector import telemetry  # noqa: PLC0415 - not needed by `version`
+    from credly_connector.stores.tables import storage_required  # noqa: PLC0415
 
     telemetry.quiet_sdk_loggers()
-    with telemetry.scope(stage="ops"):
+    with telemetry.scope(stage="ops"), storage_required():
         return runner(args)
 
 

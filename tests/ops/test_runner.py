@@ -7,6 +7,7 @@ import json
 import pytest
 
 from bindings import answer
+from credly_connector.__main__ import main
 from credly_connector.ops.answers import Answer
 from credly_connector.ops.crawls import crawl_status, list_crawls
 from credly_connector.ops.reports import badge_report
@@ -85,6 +86,26 @@ def test_a_storage_prefix_in_the_app_settings_answers_500_naming_it(
     message = answered.body["error"]["message"] if isinstance(answered.body, dict) else ""
     assert "STORAGE_PREFIX" in message
     assert "remove STORAGE_PREFIX from the app settings" in message
+
+
+def test_a_command_on_storage_setup_never_created_says_to_run_setup(
+    azurite: Azurite,
+    storage_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given the command line's settings name storage where setup never ran,
+    for name, value in _settings(azurite, storage_name).items():
+        monkeypatch.setenv(name, value)
+
+    # when the badge report is asked for,
+    code = main(["report"])
+
+    # then it ends as a configuration error saying to run setup, without a traceback.
+    assert code == 2
+    said = capsys.readouterr().err
+    assert said.strip().endswith(f"Fix: {SETUP_FIX}")
+    assert "Traceback" not in said
 
 
 @pytest.mark.parametrize(
