@@ -26,14 +26,7 @@ from credly_connector.pipeline.refresh import (
     stored_rows,
 )
 from credly_connector.rules.dates import parse_timestamp
-from credly_connector.stores.events import (
-    DONE,
-    FAILED,
-    IGNORED,
-    PENDING,
-    EventRecord,
-    EventStore,
-)
+from credly_connector.stores.events import EventRecord, EventStatus, EventStore
 
 log = logging.getLogger(__name__)
 
@@ -179,14 +172,20 @@ def handle_event(ctx: CrawlContext, message: EventMessage, delivery: Delivery) -
         return EventOutcome(UNCONFIRMED, message.event_id)
     events = EventStore(ctx.tables)
     previous = events.get(organization, event.id)
-    record = EventRecord(organization, event.id, DONE, event.event_type, event.badge_id or "")
+    record = EventRecord(
+        organization, event.id, EventStatus.DONE, event.event_type, event.badge_id or ""
+    )
     if event.event_type not in BADGE_EVENTS or event.badge_id is None:
         outcome = IGNORED_TYPE if event.event_type not in BADGE_EVENTS else NO_BADGE
         log.info("event %s (%s) ignored: %s", event.id, event.event_type, outcome, extra=extra)
         if previous is None:
-            events.put(_stamped(ctx, record, status=IGNORED, outcome=outcome))
+            events.put(_stamped(ctx, record, status=EventStatus.IGNORED, outcome=outcome))
         return EventOutcome(outcome, event.id, event.badge_id or "")
-    carried = previous.emails if previous and previous.status in (PENDING, FAILED) else ()
+    carried = (
+        previous.emails
+        if previous and previous.status in (EventStatus.PENDING, EventStatus.FAILED)
+        else ()
+    )
     plan = plan_refresh(
         stored_rows(ctx, organization, event.badge_id),
         read_current(ctx, organization, event.badge_id),
@@ -199,7 +198,7 @@ def handle_event(ctx: CrawlContext, message: EventMessage, delivery: Delivery) -
             events.put(_stamped(ctx, record, outcome=outcome))
         return EventOutcome(outcome, event.id, event.badge_id)
     # Remember who is touched before any row changes, so a retry after a crash recomposes them.
-    events.put(_stamped(ctx, record, status=PENDING, outcome=APPLIED, emails=emails))
+    events.put(_stamped(ctx, record, status=EventStatus.PENDING, outcome=APPLIED, emails=emails))
     apply_refresh(ctx, plan)
     # A webhook's writes go ahead of a crawl's claimed permits in the connection's budget.
     with urgent_writes():
@@ -231,10 +230,10 @@ def handle_event_poison(ctx: CrawlContext, message: EventMessage) -> None:
         return
     events = EventStore(ctx.tables)
     previous = events.get(organization, message.event_id)
-    if previous is not None and previous.status == PENDING:
+    if previous is not None and previous.status == EventStatus.PENDING:
         # Its rows may have changed already: the next crawl must recompose these people.
         remember_pending(ctx, organization, previous.emails)
-        events.put(_stamped(ctx, previous, status=FAILED))
+        events.put(_stamped(ctx, previous, status=EventStatus.FAILED))
 
 
 def _stamped(ctx: CrawlContext, record: EventRecord, **changes: Any) -> EventRecord:

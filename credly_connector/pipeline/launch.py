@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.failures import fail_crawl
 from credly_connector.pipeline.messages import StartMessage
-from credly_connector.stores.crawls import INCREMENTAL, KINDS, CrawlRecord, new_crawl_id
+from credly_connector.stores.crawls import KINDS, CrawlKind, CrawlRecord, new_crawl_id
 from credly_connector.stores.leases import LeaseOutcome
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def request_crawl(
         holder = outcome.lease.holder if outcome.lease else None
         log.info("a crawl of %s is running (%s); not starting another", org, holder)
         return LaunchOutcome(None, holder)
-    since = ctx.orgstate.get(org).watermark if kind == INCREMENTAL else None
+    since = ctx.orgstate.get(org).watermark if kind == CrawlKind.INCREMENTAL else None
     record = ctx.crawls.create(
         CrawlRecord(
             crawl_id=crawl_id,

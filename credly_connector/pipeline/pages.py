@@ -15,7 +15,7 @@ from credly_connector.pipeline.query import crawl_query
 from credly_connector.pipeline.steps import begin_step
 from credly_connector.rules.badges import Badge, parse_badge
 from credly_connector.stores.badges import BadgeKey, Change, Upserted
-from credly_connector.stores.crawls import FULL, CrawlRecord
+from credly_connector.stores.crawls import CrawlKind, CrawlRecord
 from credly_connector.stores.steps import StepKind, StepRecord, StepStatus
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,8 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
     ]
     if not moved:
         before_rows.append(lambda: ctx.badges.index_many(rows))
-    if record.kind == FULL and not record.fresh:  # what the plan's sweep checks rows against
+    # What the plan's sweep checks rows against.
+    if record.kind == CrawlKind.FULL and not record.fresh:
         keys = [BadgeKey.of(b).row_key() for b in badges.values()]
         before_rows.append(lambda: ctx.seen.mark_seen(record.crawl_id, keys))
     with ThreadPoolExecutor(len(before_rows), thread_name_prefix="page-writes") as pool:

@@ -18,7 +18,7 @@ from credly_connector.pipeline.full_plan import STEP, log_planned, plan_slice
 from credly_connector.pipeline.messages import FinishMessage, PlanMessage, ProfileMessage
 from credly_connector.pipeline.pending import remember_crawl, take_pending
 from credly_connector.pipeline.transitions import advance, owes_followup
-from credly_connector.stores.crawls import FULL, CrawlPhase, CrawlRecord
+from credly_connector.stores.crawls import CrawlKind, CrawlPhase, CrawlRecord
 
 # An incremental crawl with no earlier success looks this far back for expired badges.
 EXPIRY_LOOKBACK = timedelta(days=2)
@@ -32,7 +32,7 @@ def handle_plan(ctx: CrawlContext, message: PlanMessage, delivery: Delivery) -> 
     if record is None or record.final or not record.phase_at_least(CrawlPhase.PLAN):
         return
     try:
-        if record.kind == FULL:
+        if record.kind == CrawlKind.FULL:
             plan_slice(ctx, record, message)
         else:
             _incremental(ctx, record)

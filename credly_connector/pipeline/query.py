@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from credly_connector.credly.queries import BadgeQuery
-from credly_connector.stores.crawls import INCREMENTAL, CrawlRecord
+from credly_connector.stores.crawls import CrawlKind, CrawlRecord
 
 
 class CredlyFilter(StrEnum):
@@ -25,5 +25,7 @@ def crawl_query(record: CrawlRecord) -> BadgeQuery:
     An incremental crawl whose filter Credly rejected reads every badge instead: change
     detection makes that exact, only slower.
     """
-    filtered = record.kind == INCREMENTAL and record.credly_filter != CredlyFilter.REJECTED
+    filtered = (
+        record.kind == CrawlKind.INCREMENTAL and record.credly_filter != CredlyFilter.REJECTED
+    )
     return BadgeQuery(updated_since=record.since if filtered else None, sort="created_at")

@@ -22,7 +22,7 @@ from credly_connector.pipeline.pending import remember_crawl
 from credly_connector.pipeline.query import CredlyFilter, crawl_query
 from credly_connector.pipeline.transitions import advance, owes_followup
 from credly_connector.rules.identity import DirectoryIndex
-from credly_connector.stores.crawls import FULL, CrawlPhase, CrawlRecord
+from credly_connector.stores.crawls import CrawlKind, CrawlPhase, CrawlRecord
 from credly_connector.stores.directory import DirectoryState
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -
             ctx.queues.send(StartMessage(record.crawl_id))
             return
         # A first full crawl (nothing stored yet) need not read the store before each write.
-        fresh = record.kind == FULL and not ctx.badges.any_of(record.organization_id)
+        fresh = record.kind == CrawlKind.FULL and not ctx.badges.any_of(record.organization_id)
         client = ctx.credly_for(record.organization_id)
         first, credly_filter, note = read_first_page(
             client,

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from credly_connector.stores.crawls import FULL, CrawlPhase, CrawlRecord, CrawlStatus
+from credly_connector.stores.crawls import CrawlKind, CrawlPhase, CrawlRecord, CrawlStatus
 from credly_connector.stores.orgstate import OrganizationState
 from credly_connector.stores.steps import StepKind, StepRecord, StepStatus
 
@@ -98,7 +98,7 @@ def after_success(state: OrganizationState, record: CrawlRecord) -> Organization
     started = record.created_at
     candidate = started - WATERMARK_OVERLAP
     watermark = candidate if state.watermark is None else max(state.watermark, candidate)
-    full = record.kind == FULL
+    full = record.kind == CrawlKind.FULL
     return OrganizationState(
         organization_id=state.organization_id,
         watermark=watermark,

@@ -20,9 +20,16 @@ ROLE = "crawls"
 PARTITION = "crawl"
 _MAX_MS = 10**13 - 1
 
-FULL = "full"
-INCREMENTAL = "incremental"
-KINDS = (FULL, INCREMENTAL)
+
+class CrawlKind(StrEnum):
+    """What a crawl reads: every badge of the organisation, or those changed since the last."""
+
+    FULL = "full"
+    INCREMENTAL = "incremental"
+
+
+FULL, INCREMENTAL = CrawlKind.FULL, CrawlKind.INCREMENTAL  # short names other rooms import
+KINDS: tuple[str, ...] = tuple(CrawlKind)
 
 
 class CrawlStatus(StrEnum):
@@ -46,13 +53,8 @@ class CrawlPhase(StrEnum):
     FINISH = "finish"
     DONE = "done"
 
-    @property
-    def rank(self) -> int:
-        """The phase's place in the order (start is 0)."""
-        return list(CrawlPhase).index(self)
 
-
-# The statuses by their short names, as other rooms (ops, the local runner, tests) import them.
+# The statuses by their short names, as other rooms import them.
 QUEUED, RUNNING, SUCCEEDED = CrawlStatus.QUEUED, CrawlStatus.RUNNING, CrawlStatus.SUCCEEDED
 FAILED, CANCELLED = CrawlStatus.FAILED, CrawlStatus.CANCELLED
 FINAL_STATUSES = frozenset({SUCCEEDED, FAILED, CANCELLED})
@@ -69,6 +71,7 @@ class CrawlRecord:
     """One crawl of one organisation.
 
     Attributes:
+        kind: A `CrawlKind`.
         advanced_by: The step (`page-7`, `batch-3`, `start`...) whose completion moved the
             crawl into its current phase; only that step's handler sends the next messages,
             so a redelivery of it can send them again after a crash.
@@ -118,7 +121,8 @@ class CrawlRecord:
 
     def phase_at_least(self, phase: CrawlPhase) -> bool:
         """Whether the crawl has reached `phase` (or gone past it)."""
-        return CrawlPhase(self.phase).rank >= phase.rank
+        order = list(CrawlPhase)
+        return order.index(CrawlPhase(self.phase)) >= order.index(phase)
 
     def with_changes(self, **changes: Any) -> CrawlRecord:
         """A copy with some fields changed (the ETag is kept for the conditional write)."""

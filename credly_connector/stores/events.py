@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -17,15 +18,25 @@ from azure.data.tables import UpdateMode
 from credly_connector.stores.tables import Tables, dumps, from_iso, loads, to_iso
 
 ROLE = "events"
-PENDING = "pending"
-"""Badge rows are being changed; `emails` lists every recipient to recompose."""
-DONE = "done"
-"""Applied (or found nothing to change) and its people recomposed."""
-IGNORED = "ignored"
-"""Not a badge event, or names no badge: nothing to do."""
-FAILED = "failed"
-"""Exhausted its deliveries; the next crawl reconciles the badge."""
-STATUSES = (PENDING, DONE, IGNORED, FAILED)
+
+
+class EventStatus(StrEnum):
+    """Where the handling of one Credly event stands."""
+
+    PENDING = "pending"
+    """Badge rows are being changed; `emails` lists every recipient to recompose."""
+    DONE = "done"
+    """Applied (or found nothing to change) and its people recomposed."""
+    IGNORED = "ignored"
+    """Not a badge event, or names no badge: nothing to do."""
+    FAILED = "failed"
+    """Exhausted its deliveries; the next crawl reconciles the badge."""
+
+
+# By their short names, as the webhook tests import them.
+PENDING, DONE = EventStatus.PENDING, EventStatus.DONE
+IGNORED, FAILED = EventStatus.IGNORED, EventStatus.FAILED
+_STATUSES = frozenset(EventStatus)
 
 
 @dataclass(frozen=True)
@@ -35,7 +46,7 @@ class EventRecord:
     Attributes:
         organization_id: The organisation the event belongs to.
         event_id: Credly's event id.
-        status: `pending`, `done`, `ignored` or `failed`.
+        status: An `EventStatus`: `pending`, `done`, `ignored` or `failed`.
         event_type: The type Credly reported when the event was fetched.
         badge_id: The badge the event named, if any.
         outcome: What handling found, e.g. `applied`, `unchanged`, `gone`, `ignored_type`.
@@ -116,6 +127,6 @@ class EventStore:
 
     def put(self, record: EventRecord) -> None:
         """Write (replace) an event's record."""
-        if record.status not in STATUSES:
+        if record.status not in _STATUSES:
             raise ValueError(f"unknown event status {record.status!r}")
         self._table.upsert_entity(_to_entity(record), mode=UpdateMode.REPLACE)

@@ -12,14 +12,26 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 from credly_connector.stores.people import PersonRecord
 from credly_connector.stores.tables import Tables, decode_key, encode_key, quote
 
 ROLE = "previews"
-CREATE, UPDATE, DELETE, UNCHANGED = "create", "update", "delete", "unchanged"
-ACTIONS = (CREATE, UPDATE, DELETE, UNCHANGED)
+
+
+class PreviewAction(StrEnum):
+    """What a real crawl would do to a person's item, against the last one written."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    UNCHANGED = "unchanged"
+
+
+# In the order the preview shows them (ops/preview.py and preview/page.py read it).
+ACTIONS: tuple[str, ...] = tuple(PreviewAction)
 PART_CHARS = 32_000
 MAX_PARTS = 14
 MAX_DOCUMENT_CHARS = PART_CHARS * MAX_PARTS
@@ -54,7 +66,7 @@ class PersonPreview:
     @property
     def changed(self) -> bool:
         """Whether a real crawl would write or delete this person's item."""
-        return self.action != UNCHANGED
+        return self.action != PreviewAction.UNCHANGED
 
     def to_json(self) -> dict[str, Any]:
         """The preview as the ops route shows it."""
@@ -88,15 +100,17 @@ def compare(
         return PersonPreview(
             crawl_id,
             user_id,
-            DELETE,
+            PreviewAction.DELETE,
             previous.user_principal_name,
             badges_removed=tuple(sorted(before)),
             hash_changed=True,
         )
     if previous is None:
-        action = CREATE
+        action = PreviewAction.CREATE
+    elif previous.content_hash == content_hash:
+        action = PreviewAction.UNCHANGED
     else:
-        action = UNCHANGED if previous.content_hash == content_hash else UPDATE
+        action = PreviewAction.UPDATE
     return PersonPreview(
         crawl_id,
         user_id,
@@ -105,7 +119,7 @@ def compare(
         item=item,
         badges_added=tuple(sorted(set(badge_ids) - before)),
         badges_removed=tuple(sorted(before - set(badge_ids))),
-        hash_changed=action != UNCHANGED,
+        hash_changed=action != PreviewAction.UNCHANGED,
     )
 
 
