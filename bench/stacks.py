@@ -18,7 +18,9 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("profiles: prepare (read person, badges; compose)", ("prepare_person",)),
     ("profiles: commit (people, recipients)", ("commit_people", "RecipientStore.record")),
     ("profiles: unresolved emails", ("explain_email",)),
-    ("profiles: Graph client", ("write_person", "GraphClient.", "WritePacer.")),
+    ("profiles: Graph client", ("write_person", "GraphClient.", "WritePacer.", "BatchWriter.")),
+    # Before the stages' own handlers, which call it around their work.
+    ("step bookkeeping (leases, steps)", ("begin_step", "StepRun.")),
     ("profiles: other", ("compose_batch", "handle_profiles")),
     (
         "pages: compare/write badge rows",
@@ -32,7 +34,6 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("plan", ("handle_plan",)),
     ("start: directory and page count", ("handle_start",)),
     ("finish", ("handle_finish",)),
-    ("step bookkeeping (leases, steps)", ("execute_step",)),
     ("local dispatcher (queue polling)", ("LocalDispatcher.", "run_until")),
     ("benchmark's own instruments", ("PeakSampler.", "RequestCounters.", "benchmark")),
 )
