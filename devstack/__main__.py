@@ -1,133 +1,130 @@
-"""Run the local stack by hand: `python -m devstack {demo,stack,host,change,selfcheck,...}`."""
+"""Run the local stack by hand: `python -m devstack {demo,stack,host,change,azurite}`."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
 
-from devstack import change_cli, demo_cli
-from devstack.azurite import Azurite
-from devstack.credly.server import CredlyStandIn
-from devstack.graph.server import GraphStandIn
 from devstack.host import cli as host_cli
-from devstack.selfcheck import format_report, run_selfcheck
-from devstack.signals import wait_for_interrupt
-from devstack.stack_cli import add_arguments as add_stack_arguments
-from devstack.stack_cli import main as run_stack
-from devstack.synthetic import World, WorldSpec, build_world
+from devstack.world_control import CHANGES
 
 
-def _credly_facts(world: World, credly: CredlyStandIn) -> dict[str, Any]:
-    orgs = []
-    for org_id in world.org_ids:
-        org = world.credly.orgs[org_id]
-        orgs.append(
-            {
-                "organization_id": org.id,
-                "name": org.name,
-                "authorization_token": org.tokens[0].token,
-                "oauth_client_id": org.oauth_apps[0].client_id,
-                "oauth_client_secret": org.oauth_apps[0].client_secret,
-                "badges": len(world.credly.org_badges(org.id)),
-            }
+def _demo(args: argparse.Namespace) -> int:
+    from devstack.demo import run_demo  # noqa: PLC0415 - imports the connector
+
+    try:
+        return run_demo(
+            sys.stdout,
+            badges=args.badges,
+            seed=args.seed,
+            instances=args.instances,
+            preview_dir=args.preview_out,
+            serve=args.serve,
+            env_file=args.env_file,
         )
-    return {"api_url": credly.api_url, "web_url": credly.web_url, "organizations": orgs}
+    except KeyboardInterrupt:
+        sys.stderr.write("demo stopped\n")
+        return 130
 
 
-def _graph_facts(world: World, graph: GraphStandIn) -> dict[str, Any]:
-    app = graph.apps[0]
-    return {
-        "graph_url": graph.graph_url,
-        "authority": graph.base_url,
-        "tenant_id": world.tenant_id,
-        "client_id": app.client_id,
-        "client_secret": app.client_secret,
-        "users": len(world.directory),
-    }
+def _azurite(args: argparse.Namespace) -> int:
+    from devstack.azurite import Azurite  # noqa: PLC0415
+    from devstack.signals import wait_for_interrupt  # noqa: PLC0415
+
+    with Azurite() as azurite:
+        sys.stdout.write(json.dumps({"connection_string": azurite.connection_string}) + "\n")
+        wait_for_interrupt()
+    return 0
+
+
+def _stack(args: argparse.Namespace) -> int:
+    from devstack.localstack import serve_stack  # noqa: PLC0415 - imports the connector
+
+    return serve_stack(args)
+
+
+def _change(args: argparse.Namespace) -> int:
+    from devstack.world_control import request_change  # noqa: PLC0415
+
+    return request_change(args.kind, args.url)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run one command; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("selfcheck", help="start everything, call each once, stop")
-    check.add_argument("--badges", type=int, default=200)
-    for name, text in (
-        ("stack", "Azurite and both stand-ins over one synthetic organisation"),
-        ("credly", "the Credly API stand-in over a synthetic organisation"),
-        ("graph", "the Microsoft Graph stand-in over a synthetic directory"),
-    ):
-        sub = commands.add_parser(name, help=text)
-        sub.add_argument("--badges", type=int, default=1000, help="synthetic badges to serve")
-        sub.add_argument("--organisations", type=int, default=1)
-        sub.add_argument("--seed", type=int, default=1)
-        sub.add_argument(
-            "--credly-knobs",
-            type=json.loads,
-            default={},
-            help="knobs of the Credly API at start, e.g. '{\"latency_s\": 0.1}'",
-        )
-        sub.add_argument(
-            "--graph-knobs",
-            type=json.loads,
-            default={},
-            help='knobs of Graph at start, e.g. \'{"rate_limits": {"items": {"per_second": 25}}}\'',
-        )
-        if name == "stack":
-            add_stack_arguments(sub)
-    commands.add_parser("azurite", help="the Azure Storage emulator alone")
-    host_cli.add_arguments(commands.add_parser("host", help=host_cli.HELP))
-    demo_cli.add_arguments(commands.add_parser("demo", help=demo_cli.HELP))
-    change_cli.add_parser(commands)
-    args = parser.parse_args(argv)
 
-    runners = {
-        "host": host_cli.main,
-        "demo": demo_cli.main,
-        "change": change_cli.run,
-        "stack": run_stack,
-    }
-    if args.command in runners:
-        return runners[args.command](args)
-
-    if args.command == "selfcheck":
-        results = run_selfcheck(badges=args.badges)
-        sys.stdout.write(format_report(results) + "\n")
-        return 0 if all(r.ok for r in results) else 1
-
-    if args.command == "azurite":
-        with Azurite() as azurite:
-            sys.stdout.write(json.dumps({"connection_string": azurite.connection_string}) + "\n")
-            wait_for_interrupt()
-        return 0
-
-    # Served on the real clock, so the world is built "now" (its tokens valid from today).
-    spec = WorldSpec(
-        seed=args.seed,
-        badges=args.badges,
-        organisations=args.organisations,
-        now=datetime.now(UTC),
+    stack = commands.add_parser("stack", help="Azurite and both stand-ins, set up, until Ctrl-C")
+    stack.set_defaults(run=_stack)
+    stack.add_argument("--badges", type=int, default=1000, help="synthetic badges to serve")
+    stack.add_argument("--organisations", type=int, default=1)
+    stack.add_argument("--seed", type=int, default=1)
+    stack.add_argument(
+        "--env-file",
+        type=Path,
+        default=Path(".env.local"),
+        metavar="PATH",
+        help="where to write the connector's settings (default .env.local; mode 0600)",
     )
-    world = build_world(spec)
-    with contextlib.ExitStack() as stack:
-        facts: dict[str, Any] = {}
-        if args.command == "credly":
-            credly = stack.enter_context(CredlyStandIn(world.credly))
-            credly.api.knobs.apply_json(args.credly_knobs)
-            facts["credly"] = _credly_facts(world, credly)
-        if args.command == "graph":
-            graph = stack.enter_context(GraphStandIn(world.directory, tenant_id=world.tenant_id))
-            graph.server.knobs.apply_json(args.graph_knobs)
-            facts["graph"] = _graph_facts(world, graph)
-        sys.stdout.write(json.dumps(facts, indent=2) + "\n")
-        sys.stdout.flush()
-        wait_for_interrupt()
-    return 0
+    stack.add_argument(
+        "--force", action="store_true", help="overwrite PATH even if it was not written here"
+    )
+    stack.add_argument(
+        "--host-port",
+        type=int,
+        metavar="PORT",
+        help="where `python -m devstack host` will listen, for Credly's webhooks (default 7071)",
+    )
+    stack.add_argument("--host-key", metavar="KEY", help="its function key (default: generated)")
+    stack.add_argument(
+        "--no-setup",
+        action="store_true",
+        help="leave Graph unprovisioned (then run `python -m credly_connector setup` yourself)",
+    )
+
+    host = commands.add_parser("host", help=host_cli.HELP)
+    host_cli.add_arguments(host)
+    host.set_defaults(run=host_cli.main)
+
+    demo = commands.add_parser(
+        "demo", help="the app on the local host: setup, crawls, a webhook, changes, all over HTTP"
+    )
+    demo.set_defaults(run=_demo)
+    demo.add_argument("--badges", type=int, default=2000)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--instances", type=int, default=1, help="host instances (default 1)")
+    demo.add_argument(
+        "--preview-out", type=Path, help="directory of the dry run's preview page (default: temp)"
+    )
+    demo.add_argument(
+        "--serve", action="store_true", help="keep the stack and the host running until Ctrl-C"
+    )
+    demo.add_argument(
+        "--env-file",
+        type=Path,
+        default=Path(".env.local"),
+        help="with --serve: where the running stack's settings go (default .env.local)",
+    )
+
+    change = commands.add_parser(
+        "change",
+        help="change the running stack's world (a badge earned, a user disabled...)",
+        description="\n".join(f"{k:<15} {v}" for k, v in CHANGES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    change.set_defaults(run=_change)
+    change.add_argument("kind", choices=[*CHANGES, "webhook"], metavar="KIND")
+    change.add_argument("url", nargs="?", help="for `webhook`: the URL (omit to clear it)")
+
+    commands.add_parser("azurite", help="the Azure Storage emulator alone").set_defaults(
+        run=_azurite
+    )
+    args = parser.parse_args(argv)
+    result: int = args.run(args)
+    return result
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ from typing import Self
 from devstack.lifecycle import Service
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+EXECUTABLE = REPO_ROOT / "node_modules" / ".bin" / "azurite"
+STARTUP_TIMEOUT_S = 60.0
 DEV_ACCOUNT = "devstoreaccount1"
 DEV_ACCOUNT_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -66,17 +68,8 @@ class AzuriteEndpoints:
 class Azurite(Service):
     """One Azurite process: `with Azurite() as azurite: azurite.connection_string`."""
 
-    def __init__(
-        self,
-        *,
-        executable: Path | None = None,
-        startup_timeout_s: float = 60.0,
-        memory_limit_mb: int = 1024,
-    ) -> None:
+    def __init__(self) -> None:
         """Prepare the emulator; `start()` runs it."""
-        self.executable = executable or REPO_ROOT / "node_modules" / ".bin" / "azurite"
-        self.startup_timeout_s = startup_timeout_s
-        self.memory_limit_mb = memory_limit_mb
         self.output: collections.deque[str] = collections.deque(maxlen=200)
         self._process: subprocess.Popen[str] | None = None
         self._endpoints: AzuriteEndpoints | None = None
@@ -101,36 +94,25 @@ class Azurite(Service):
         """The process id while running."""
         return self._process.pid if self._process else None
 
-    def command(self) -> list[str]:
-        """The command line: loopback, OS-chosen ports, in memory, no telemetry."""
-        cmd = [str(self.executable)]
-        for svc in SERVICES:
-            cmd += [f"--{svc}Host", "127.0.0.1", f"--{svc}Port", "0"]
-        return [
-            *cmd,
-            "--inMemoryPersistence",
-            "--extentMemoryLimit",
-            str(self.memory_limit_mb),
-            "--skipApiVersionCheck",
-            "--disableTelemetry",
-            "--silent",
-        ]
-
     def start(self) -> Self:
         """Start Azurite and wait until every service listens."""
         if self._process is not None:
             return self
-        if not self.executable.exists():
+        if not EXECUTABLE.exists():
             raise AzuriteError(
-                f"Azurite is not installed at {self.executable.relative_to(REPO_ROOT)}; "
+                f"Azurite is not installed at {EXECUTABLE.relative_to(REPO_ROOT)}; "
                 "run scripts/test or scripts/run once (they run `npm ci`), or `npm ci` yourself"
             )
         self._workdir = tempfile.TemporaryDirectory(prefix="azurite-")
         self._ready.clear()
         self._ports = {}
         # The command is built from our own constants and the pinned executable path.
+        command = [str(EXECUTABLE), "--inMemoryPersistence", "--extentMemoryLimit", "1024"]
+        command += ["--skipApiVersionCheck", "--disableTelemetry", "--silent"]
+        for svc in SERVICES:  # loopback, ports the OS picks
+            command += [f"--{svc}Host", "127.0.0.1", f"--{svc}Port", "0"]
         self._process = subprocess.Popen(  # noqa: S603
-            self.command(),
+            command,
             cwd=self._workdir.name,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -139,7 +121,7 @@ class Azurite(Service):
             start_new_session=True,
         )
         threading.Thread(target=self._drain, name="azurite-output", daemon=True).start()
-        deadline = time.monotonic() + self.startup_timeout_s
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not self._ready.wait(0.05):
             if self._process.poll() is not None or time.monotonic() > deadline:
                 tail = "\n".join(self.output)

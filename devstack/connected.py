@@ -3,19 +3,62 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import requests
+
+from credly_connector.rules.items import PEOPLE_SCHEMA
 from devstack.credly.server import CredlyStandIn
 from devstack.graph.server import GraphStandIn
-from devstack.provision import provision_people_connection
 from devstack.standin import Knobs
 from devstack.synthetic import World
 
 CONNECTION_ID = "credlybadges"
 # Long enough for the longest benchmark; the stand-in's tokens run on the real clock.
 GRAPH_TOKEN_LIFETIME_S = 6 * 3600
+TIMEOUT_S = 10.0
+SCHEMA_WAIT_S = 20.0
+
+
+def provision_people_connection(graph_url: str, token: str, connection_id: str) -> None:
+    """Create the `people` connection and register its schema, the way setup does in a tenant.
+
+    Raises:
+        RuntimeError: When the schema operation fails or does not complete in time.
+    """
+    with requests.Session() as graph:
+        graph.headers["Authorization"] = f"Bearer {token}"
+        created = graph.post(
+            f"{graph_url}/external/connections",
+            json={
+                "id": connection_id,
+                "name": "Credly badges",
+                "description": "Verified Credly badges on Microsoft 365 profiles",
+                "contentCategory": "people",
+            },
+            timeout=TIMEOUT_S,
+        )
+        if created.status_code not in {201, 409}:
+            created.raise_for_status()
+        schema = graph.patch(
+            f"{graph_url}/external/connections/{connection_id}/schema",
+            json={"baseType": "microsoft.graph.externalItem", "properties": PEOPLE_SCHEMA},
+            headers={"Prefer": "include-unknown-enum-members"},
+            timeout=TIMEOUT_S,
+        )
+        schema.raise_for_status()
+        deadline = time.monotonic() + SCHEMA_WAIT_S
+        while time.monotonic() < deadline:
+            operation = graph.get(schema.headers["Location"], timeout=TIMEOUT_S).json()
+            if operation["status"] == "completed":
+                return
+            if operation["status"] == "failed":
+                raise RuntimeError(f"schema registration failed: {operation.get('error')}")
+            time.sleep(0.05)
+        raise RuntimeError("schema registration did not complete in time")
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -12,8 +13,6 @@ MARKER = "# Written by python -m devstack"
 """The first line of every file written here: only such a file is ever overwritten."""
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# Characters `sh` reads literally outside quotes; anything else is single-quoted.
-_BARE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
 
 
 class EnvFileError(ValueError):
@@ -21,17 +20,14 @@ class EnvFileError(ValueError):
 
 
 def shell_quote(value: str) -> str:
-    """`value` as one `sh` word that expands to exactly `value` (single quotes when needed).
+    """`value` as one `sh` word that expands to exactly `value` (quoted when needed).
 
     Raises:
         EnvFileError: The value holds a newline or NUL, which a dotenv line cannot carry.
     """
     if "\n" in value or "\r" in value or "\0" in value:
         raise EnvFileError("a setting value must not contain a line break or NUL")
-    if _BARE.fullmatch(value):
-        return value
-    # Inside single quotes nothing is special; a quote itself is closed, escaped, reopened.
-    return "'" + value.replace("'", "'\\''") + "'"
+    return shlex.quote(value)
 
 
 def env_file_text(env: Mapping[str, str], comments: Iterable[str] = ()) -> str:

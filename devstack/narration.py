@@ -18,13 +18,10 @@ Items = dict[str, dict[str, Any]]
 Diagnose = Callable[[str], tuple[int, Any]]
 
 _DONE = {
-    MutationKind.ACCEPT: "accepted",
-    MutationKind.ADD_BADGE: "was issued",
     MutationKind.REVOKE: "was revoked",
     MutationKind.MAKE_PRIVATE: "was made private by its earner",
     MutationKind.MAKE_PUBLIC: "was made public by its earner",
     MutationKind.REPLACE: "was replaced",
-    MutationKind.EXPIRE: "expired",
     MutationKind.DELETE_BADGE: "was deleted",
 }
 _USER_DONE = {
@@ -74,16 +71,6 @@ def user_upn(world: World, user_id: str | None) -> str:
     return str(user.user_principal_name) if user is not None else f"user {user_id}"
 
 
-def badge_standing(world: World) -> dict[str, str]:
-    """Badge id -> `accepted, public` (its state and privacy now), for every badge."""
-    with world.credly.lock:
-        return {
-            badge.id: f"{badge.state}, {'public' if badge.public else 'private'}"
-            for org in world.org_ids
-            for badge in world.credly.org_badges(org)
-        }
-
-
 def describe_mutation(world: World, mutation: Mutation, names: dict[str, tuple[str, str]]) -> str:
     """One sentence for a change at Credly or in the directory.
 
@@ -98,9 +85,8 @@ def describe_mutation(world: World, mutation: Mutation, names: dict[str, tuple[s
     badge_id = mutation.badge_ids[-1] if mutation.badge_ids else ""
     name, email = names.get(badge_id) or badge_words(world, badge_id)
     verb = _DONE.get(mutation.kind, mutation.kind.value)
-    if mutation.kind in {MutationKind.ADD_BADGE, MutationKind.ACCEPT}:
-        state = " (accepted)" if mutation.kind == MutationKind.ADD_BADGE else ""
-        return f"{email} earned {name}{state}"
+    if mutation.kind == MutationKind.ADD_BADGE:
+        return f"{email} earned {name} (accepted)"
     return f"{name} of {email} {verb}"
 
 
@@ -134,8 +120,6 @@ def account_for(
     snapshots: tuple[Items, Items],
     diagnose: Diagnose,
     names: dict[str, tuple[str, str]],
-    *,
-    prior: dict[str, str] | None = None,
 ) -> str:
     """What a change did to the profiles, or why it changed none (the diagnosis's reason).
 
@@ -145,8 +129,6 @@ def account_for(
         snapshots: The items before and after the change was applied.
         diagnose: Asks the connector's diagnosis of one email: (status, body).
         names: Badge words captured before the change.
-        prior: Badge id -> how it stood before the change (`badge_standing`), to say why a
-            badge that was never shown still is not.
     """
     before, after = snapshots
     if mutation.kind in _USER_DONE:
@@ -162,13 +144,7 @@ def account_for(
             elif badge_id in old and badge_id not in new:
                 gone = "" if item_id in after else " (their item was deleted: nothing left)"
                 effects.append(f"taken off {upn_of(item)}'s profile{gone}")
-    if effects:
-        return "; ".join(effects)
-    why = _why_not(mutation, diagnose, names)
-    badge_id = mutation.badge_ids[0] if mutation.badge_ids else ""
-    if prior and badge_id in prior and not any(badge_id in entries(i) for i in before.values()):
-        return f"changed no profile: it was not on one before either ({prior[badge_id]}); now {why}"
-    return "changed no profile: " + why
+    return "; ".join(effects) or "changed no profile: " + _why_not(mutation, diagnose, names)
 
 
 def _account_for_user(world: World, mutation: Mutation, before: Items, after: Items) -> str:

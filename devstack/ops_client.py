@@ -28,40 +28,28 @@ class OpsClient:
     Args:
         base_url: The host's URL without `/api` (e.g. `http://127.0.0.1:7071`).
         key: A function key, sent as `x-functions-key`.
-        session: The HTTP session (a new one by default).
     """
 
-    def __init__(self, base_url: str, key: str, session: requests.Session | None = None) -> None:
+    def __init__(self, base_url: str, key: str) -> None:
         """A client of the routes under `base_url` with the function key `key`."""
         self.base_url = base_url.rstrip("/")
-        self.key = key
-        self.session = session or requests.Session()
-
-    def url(self, route: str) -> str:
-        """The full URL of a route below `/api/`."""
-        return f"{self.base_url}/api/{route.lstrip('/')}"
+        self.session = requests.Session()
+        self.session.headers["x-functions-key"] = key
 
     def call(self, method: str, route: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-        """One request; returns the status and the decoded JSON body (None when empty)."""
-        response = self.session.request(
-            method,
-            self.url(route),
-            json=body,
-            headers={"x-functions-key": self.key},
-            timeout=TIMEOUT_S,
-        )
+        """One request below `/api/`; returns the status and the JSON body (None when empty)."""
+        url = f"{self.base_url}/api/{route}"
+        response = self.session.request(method, url, json=body, timeout=TIMEOUT_S)
         try:
             payload = response.json() if response.content else None
         except ValueError:
             payload = response.text
         return response.status_code, payload
 
-    def expect(
-        self, method: str, route: str, body: dict[str, Any] | None = None, ok: tuple[int, ...] = ()
-    ) -> Any:
-        """A request whose status must be one of `ok` (any 2xx when empty), else `OpsError`."""
+    def expect(self, method: str, route: str, body: dict[str, Any] | None, ok: int) -> Any:
+        """A request whose status must be `ok`, else `OpsError`."""
         status, payload = self.call(method, route, body)
-        if (ok and status not in ok) or (not ok and not 200 <= status < 300):
+        if status != ok:
             raise OpsError(f"{method} /api/{route} answered {status}: {_message(payload)}")
         return payload
 
@@ -69,22 +57,16 @@ class OpsClient:
         """`POST ops/setup` until every step is done (it answers 202 while Graph works)."""
         while True:
             status, payload = self.call("POST", "ops/setup", {"waitSeconds": wait_s})
-            if status == 202:
-                continue
-            if status != 200:
-                raise OpsError(f"setup answered {status}: {_message(payload)}")
-            return dict(payload)
+            if status != 202:
+                break
+        if status != 200:
+            raise OpsError(f"setup answered {status}: {_message(payload)}")
+        return dict(payload)
 
     def start_crawl(self, kind: str, *, dry_run: bool = False) -> dict[str, Any]:
         """`POST ops/crawls`: the started crawl (`id`, `statusUrl`...)."""
-        body: dict[str, Any] = {"kind": kind}
-        if dry_run:
-            body["dryRun"] = True
-        return dict(self.expect("POST", "ops/crawls", body, ok=(202,)))
-
-    def crawl(self, crawl_id: str) -> dict[str, Any]:
-        """`GET ops/crawls/{id}`."""
-        return dict(self.expect("GET", f"ops/crawls/{quote(crawl_id)}", ok=(200,)))
+        body = {"kind": kind, **({"dryRun": True} if dry_run else {})}
+        return dict(self.expect("POST", "ops/crawls", body, 202))
 
     def wait_crawl(
         self,
@@ -94,14 +76,14 @@ class OpsClient:
         interval_s: float = 0.5,
         on_poll: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Poll a crawl's status until it ends; returns its last status.
+        """Poll `GET ops/crawls/{id}` until the crawl ends; returns its last status.
 
         Raises:
             OpsError: When it has not ended within `timeout_s`.
         """
         deadline = time.monotonic() + timeout_s
         while True:
-            record = self.crawl(crawl_id)
+            record = dict(self.expect("GET", f"ops/crawls/{quote(crawl_id)}", None, 200))
             if on_poll is not None:
                 on_poll(record)
             if record.get("status") in FINAL_STATUSES:

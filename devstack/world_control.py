@@ -10,9 +10,13 @@ Credly's settings. Each answer says who and which badge, with names, not ids.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, Self
+
+import requests
 
 from devstack.credly.webhook_rules import WebhookTargetError, check_webhook_url
 from devstack.lifecycle import Service
@@ -27,7 +31,6 @@ WORLD_URL_SETTING = "DEVSTACK_WORLD_URL"
 """The variable of the stack's env file naming where this server listens."""
 CHANGES: dict[str, str] = {
     "accept": "issue an accepted badge to a matched, licensed person (Credly sends its webhook)",
-    "accept-pending": "accept a pending badge",
     "revoke": "revoke a badge",
     "make-private": "make a public badge private",
     "make-public": "make a private badge public",
@@ -62,32 +65,20 @@ class WorldControl(Service):
     Args:
         world: The world the stand-ins serve.
         seed: Seeds the choice of targets.
-        port: Fixed port (0: any free port).
-        on_webhook_url: Called after the webhook URL changed (e.g. to start the dispatcher).
     """
 
-    def __init__(
-        self,
-        world: World,
-        *,
-        seed: int = 0,
-        port: int = 0,
-        on_webhook_url: Callable[[str | None], None] | None = None,
-    ) -> None:
+    def __init__(self, world: World, *, seed: int = 0) -> None:
         """Prepare the server; `start()` serves it."""
         self.world = world
         self.mutator = Mutator(world, seed=seed + 1000)
         self._lock = threading.Lock()
-        self._on_webhook_url = on_webhook_url
         self.server = StandInServer(
             "world-control",
             [
-                route("GET", "/_world/changes", "world", self._list),
                 route("POST", "/_world/changes", "world", self._change),
                 route("PUT", "/_world/webhook", "world", self._webhook),
             ],
             lambda status, code, message: {"error": {"code": code, "message": message}},
-            port=port,
         )
 
     @property
@@ -110,15 +101,29 @@ class WorldControl(Service):
         Raises:
             HttpError: 400 for an unknown kind, 409 when nothing is eligible for it.
         """
-        if kind not in CHANGES:
+        m = self.mutator
+        changes: dict[str, Callable[[], Mutation]] = {
+            "accept": lambda: m.add_badge(showcase_person(self.world), state="accepted"),
+            "revoke": m.revoke,
+            "make-private": m.make_private,
+            "make-public": m.make_public,
+            "replace": m.replace,
+            "delete-badge": m.delete_badge,
+            "disable-user": m.disable_user,
+            "enable-user": m.enable_user,
+            "add-alias": m.add_alias,
+        }
+        if kind not in changes:
             raise HttpError(400, f"unknown change {kind!r}; one of: {', '.join(CHANGES)}")
         with self._lock:
+            # Name the badges before the change: a deleted badge has no name after it.
+            with self.world.credly.lock:
+                ids = [b.id for o in self.world.org_ids for b in self.world.credly.org_badges(o)]
+            names = {badge_id: badge_words(self.world, badge_id) for badge_id in ids}
             try:
-                names: dict[str, tuple[str, str]] = {}
-                mutation = self._mutate(kind, names)
+                mutation = changes[kind]()
             except (NoEligibleTargetError, ValueError) as error:
                 raise HttpError(409, f"no target for {kind}: {error}", "Conflict") from error
-            names.update({b: badge_words(self.world, b) for b in mutation.badge_ids})
             return {
                 "kind": kind,
                 "description": describe_mutation(self.world, mutation, names),
@@ -130,47 +135,6 @@ class WorldControl(Service):
                 ],
             }
 
-    def _mutate(self, kind: str, names: dict[str, tuple[str, str]]) -> Mutation:
-        m = self.mutator
-        if kind == "accept":
-            return m.add_badge(showcase_person(self.world), state="accepted")
-        if kind in {"revoke", "make-private", "delete-badge", "replace"}:
-            # Name the badge before the change: a deleted badge has no name after it.
-            before = {b.id: badge_words(self.world, b.id) for b in self._all_badges()}
-            mutation = {
-                "revoke": m.revoke,
-                "make-private": m.make_private,
-                "delete-badge": m.delete_badge,
-                "replace": m.replace,
-            }[kind]()
-            names.update({b: before[b] for b in mutation.badge_ids if b in before})
-            return mutation
-        simple: dict[str, Callable[[], Mutation]] = {
-            "accept-pending": m.accept_pending,
-            "make-public": m.make_public,
-            "disable-user": m.disable_user,
-            "enable-user": m.enable_user,
-            "add-alias": m.add_alias,
-        }
-        return simple[kind]()
-
-    def _all_badges(self) -> list[Any]:
-        with self.world.credly.lock:
-            return [b for org in self.world.org_ids for b in self.world.credly.org_badges(org)]
-
-    def set_webhook_url(self, url: str | None) -> None:
-        """Set (or clear) every organisation's webhook URL, as an admin does at Credly."""
-        with self._lock:
-            for org_id in self.world.org_ids:
-                self.world.credly.orgs[org_id].webhook_url = url
-        if self._on_webhook_url is not None:
-            self._on_webhook_url(url)
-
-    # -- routes ----------------------------------------------------------------------------
-
-    def _list(self, request: Request) -> Response:
-        return Response.json(200, CHANGES)
-
     def _change(self, request: Request) -> Response:
         payload = request.json()
         if not isinstance(payload, dict) or not isinstance(payload.get("kind"), str):
@@ -178,6 +142,7 @@ class WorldControl(Service):
         return Response.json(200, self.apply(payload["kind"]))
 
     def _webhook(self, request: Request) -> Response:
+        """Set (or clear) every organisation's webhook URL, as an admin does at Credly."""
         payload = request.json()
         url = payload.get("url") if isinstance(payload, dict) else None
         if url is not None:
@@ -187,5 +152,40 @@ class WorldControl(Service):
                 check_webhook_url(url)
             except WebhookTargetError as error:
                 raise HttpError(400, str(error)) from error
-        self.set_webhook_url(url)
+        with self._lock:
+            for org_id in self.world.org_ids:
+                self.world.credly.orgs[org_id].webhook_url = url
         return Response.json(200, {"url": url})
+
+
+def request_change(kind: str, url: str | None) -> int:
+    """`python -m devstack change KIND`: ask the running stack; 0 when it applied the change."""
+    base = os.environ.get(WORLD_URL_SETTING)
+    if not base:
+        sys.stderr.write(
+            f"{WORLD_URL_SETTING} is not set: start `python -m devstack stack --env-file "
+            ".env.local`, then load it (set -a; . ./.env.local; set +a)\n"
+        )
+        return 2
+    try:
+        if kind == "webhook":
+            answer = requests.put(f"{base}/_world/webhook", json={"url": url}, timeout=10)
+        else:
+            answer = requests.post(f"{base}/_world/changes", json={"kind": kind}, timeout=10)
+    except requests.ConnectionError:
+        sys.stderr.write(f"the stack at {base} is not running: start it again\n")
+        return 2
+    body = answer.json() if answer.content else {}
+    if answer.status_code != 200:
+        sys.stderr.write(f"{body.get('error', {}).get('message', answer.text)}\n")
+        return 1
+    if kind == "webhook":
+        shown = body.get("url")
+        sys.stdout.write(f"Credly's webhook URL: {shown}\n" if shown else "webhook URL cleared\n")
+    else:
+        sys.stdout.write(f"{body['description']}\n")
+        if body.get("eventIds") and any(body.get("webhooks", [])):
+            sys.stdout.write("Credly sends its webhook now\n")
+        elif body.get("eventIds"):
+            sys.stdout.write("no webhook URL is set: the next incremental crawl reads it\n")
+    return 0
