@@ -53,51 +53,23 @@ class Caller:
     grant: AccessGrant | None = None
 
 
-def read_authorization(request: Request) -> tuple[str, str]:
-    """The `Authorization` header as (lower-cased scheme, credential); empty strings if absent."""
-    scheme, _, credential = (request.header("Authorization") or "").partition(" ")
-    return scheme.lower(), credential.strip()
-
-
-def decode_basic(credential: str) -> str:
-    """The `user:password` text of a Basic credential.
-
-    Raises:
-        ValueError: When the credential is not base64 of UTF-8 text.
-    """
-    return base64.b64decode(credential, validate=True).decode("utf-8")
-
-
 class AccessControl:
     """Authenticates and authorizes API requests and keeps the OAuth access grants.
 
     Attributes:
         data: The store whose authorization tokens and organisations are checked.
         clock: Returns "now" as an aware UTC datetime; both authorization-token and
-            access-token expiry read it.
-        token_lifetime_s: Lifetime of newly issued access tokens.
-
-    Args:
-        data: The store to check credentials against.
-        clock: The clock for expiry; defaults to the real clock.
+            access-token expiry read it (the real clock when None is given).
         token_lifetime_s: Lifetime of newly issued access tokens.
     """
 
-    def __init__(
-        self,
-        data: CredlyData,
-        *,
-        clock: Callable[[], datetime] | None = None,
-        token_lifetime_s: int = DEFAULT_TOKEN_LIFETIME_S,
-    ) -> None:
+    def __init__(self, data: CredlyData, *, clock: Callable[[], datetime] | None = None) -> None:
         """Check credentials against `data`, with no access token issued yet."""
         self.data = data
-        self.clock: Callable[[], datetime] = clock or _utc_now
-        self.token_lifetime_s = token_lifetime_s
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.token_lifetime_s = DEFAULT_TOKEN_LIFETIME_S
         self._grants: dict[str, AccessGrant] = {}
         self._grants_lock = threading.Lock()
-
-    # -- access grants ---------------------------------------------------------------------
 
     def grant(self, org_id: str, client_id: str, scopes: tuple[str, ...]) -> AccessGrant:
         """Issue a new access token valid for `token_lifetime_s` from now."""
@@ -138,15 +110,14 @@ class AccessControl:
             self._grants.clear()
             return count
 
-    # -- requests --------------------------------------------------------------------------
-
     def authenticate(self, request: Request) -> Caller:
         """Who the request's credential belongs to.
 
         Raises:
             HttpError: 401 for a missing, malformed, unknown, expired or revoked credential.
         """
-        scheme, credential = read_authorization(request)
+        scheme, _, credential = (request.header("Authorization") or "").partition(" ")
+        scheme, credential = scheme.lower(), credential.strip()
         if scheme == "basic" and credential:
             return self._basic_caller(credential)
         if scheme == "bearer" and credential:
@@ -177,7 +148,7 @@ class AccessControl:
 
     def _basic_caller(self, credential: str) -> Caller:
         try:
-            decoded = decode_basic(credential)
+            decoded = base64.b64decode(credential, validate=True).decode("utf-8")
         except ValueError:
             raise _unauthorized("malformed Basic credentials") from None
         token, colon, password = decoded.partition(":")
@@ -199,10 +170,6 @@ class AccessControl:
         if grant.expires_at <= self.clock():
             raise _unauthorized("access token has expired")
         return Caller(grant.org_id, grant=grant)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _unauthorized(message: str) -> HttpError:

@@ -1,10 +1,9 @@
-"""The badge list's `filter` parameter: its parsed value, its parser and the matching.
+"""The badge list's `filter` and `sort` parameters: their parsers and the selection.
 
-Only the keys the connector and its tests send are served: `state`, `issuer_earner_id` and
-the lower date bounds (`updated_at_min` is the incremental crawl's). Any other key is refused,
-so a connector that starts sending one finds out here. Pure: the server parses `filter` into a
-hashable `BadgeFilter` (which also keys its cache) and narrows a snapshot of badges with it.
-A bad value raises `QueryError` (answered 422).
+Only what the connector and its tests send is served: the filter keys `state`,
+`issuer_earner_id` and `updated_at_min` (the incremental crawl's), and an ascending sort by
+`created_at` or `issued_at`, the keys that never change. Anything else is refused with
+`QueryError` (answered 422), so a connector that starts sending it finds out here.
 """
 
 from __future__ import annotations
@@ -18,9 +17,8 @@ from operator import attrgetter
 from devstack.credly.errors import QueryError
 from devstack.credly.records import BADGE_STATES, IssuedBadge
 
-DATE_FIELDS = ("issued_at", "updated_at", "created_at", "state_updated_at")
-SET_KEYS = ("state", "issuer_earner_id")
-FILTER_KEYS = SET_KEYS + tuple(f"{name}_min" for name in DATE_FIELDS)
+FILTER_KEYS = ("state", "issuer_earner_id", "updated_at_min")
+SORT_FIELDS = ("created_at", "issued_at")
 
 UPDATED_AT_MIN_MODE = "credly.badges.updated_at_min"
 """The knob mode saying what the badge list does with `updated_at_min` (see `KEY_MODES`)."""
@@ -35,46 +33,38 @@ _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 @dataclass(frozen=True)
 class BadgeFilter:
-    """A parsed `filter` parameter; None means the key was not given.
-
-    Hashable, so it can key the server's cache.
+    """A parsed `filter` parameter (hashable, it keys the selector's cache); None: not given.
 
     Attributes:
         states: Badge states to keep.
         issuer_earner_ids: Issuer-side earner ids to keep.
-        bounds: `(field, instant)` pairs: keep badges whose field is at or after the instant.
+        updated_since: Keep badges updated at or after this instant.
     """
 
     states: frozenset[str] | None = None
     issuer_earner_ids: frozenset[str] | None = None
-    bounds: tuple[tuple[str, datetime], ...] = ()
+    updated_since: datetime | None = None
 
-    @property
-    def is_empty(self) -> bool:
-        """True when the filter lets every badge through."""
-        return self == BadgeFilter()
+    def keeps(self, badge: IssuedBadge) -> bool:
+        """Whether the badge matches every key given."""
+        return (
+            (self.states is None or badge.state in self.states)
+            and (self.issuer_earner_ids is None or badge.issuer_earner_id in self.issuer_earner_ids)
+            and (self.updated_since is None or badge.updated_at >= self.updated_since)
+        )
 
 
 def parse_filter(raw: str | None) -> BadgeFilter:
     """Parse `key::v1,v2|key2::v` into a BadgeFilter.
 
-    Set keys take comma-separated values (any may match); date keys take one `YYYY-MM-DD`
-    date or ISO-8601 timestamp (naive ones are UTC). A key given twice is refused rather than
-    guessed at.
-
-    Args:
-        raw: The decoded `filter` query parameter; None or empty for no filter.
-
-    Returns:
-        The parsed filter.
+    Set keys take comma-separated values (any may match); `updated_at_min` takes one
+    `YYYY-MM-DD` date or ISO-8601 timestamp (naive ones are UTC). A key given twice is refused
+    rather than guessed at.
 
     Raises:
         QueryError: On a malformed item, an unknown key, a repeated key or a bad value.
     """
-    states: frozenset[str] | None = None
-    earners: frozenset[str] | None = None
-    bounds: list[tuple[str, datetime]] = []
-    given: set[str] = set()
+    given: dict[str, list[str]] = {}
     for item in raw.split("|") if raw else ():
         key, separator, value = item.partition("::")
         key = key.strip()
@@ -86,42 +76,26 @@ def parse_filter(raw: str | None) -> BadgeFilter:
             )
         if key in given:
             raise QueryError(f"filter key {key!r} is given more than once")
-        given.add(key)
-        values = [v.strip() for v in value.split(",")]
-        if not all(values):
+        given[key] = [v.strip() for v in value.split(",")]
+        if not all(given[key]):
             raise QueryError(f"filter {key!r} has an empty value")
-        if key == "state":
-            unknown = [s for s in values if s not in BADGE_STATES]
-            if unknown:
-                known = ", ".join(BADGE_STATES)
-                raise QueryError(f"filter state has unknown value(s) {unknown}; known: {known}")
-            states = frozenset(values)
-        elif key == "issuer_earner_id":
-            earners = frozenset(values)
-        elif len(values) != 1:
-            raise QueryError(f"filter {key!r} takes one value, got {len(values)}")
-        else:
-            bounds.append((key.removesuffix("_min"), parse_instant(key, values[0])))
-    return BadgeFilter(states, earners, tuple(bounds))
+    states, earners = given.get("state"), given.get("issuer_earner_id")
+    unknown = [s for s in states or () if s not in BADGE_STATES]
+    if unknown:
+        known = ", ".join(BADGE_STATES)
+        raise QueryError(f"filter state has unknown value(s) {unknown}; known: {known}")
+    since = given.get("updated_at_min")
+    if since is not None and len(since) != 1:
+        raise QueryError(f"filter 'updated_at_min' takes one value, got {len(since)}")
+    return BadgeFilter(
+        frozenset(states) if states else None,
+        frozenset(earners) if earners else None,
+        parse_instant(since[0]) if since else None,
+    )
 
 
-def filter_key_given(raw: str | None, key: str) -> bool:
-    """Whether the raw `filter` value holds an item for `key`."""
-    return any(item.partition("::")[0].strip() == key for item in (raw or "").split("|"))
-
-
-def without_filter_key(raw: str | None, key: str) -> str | None:
-    """The raw `filter` value with every item for `key` left out (None when nothing is left)."""
-    kept = [item for item in (raw or "").split("|") if item.partition("::")[0].strip() != key]
-    return "|".join(kept) or None
-
-
-def parse_instant(key: str, value: str) -> datetime:
-    """Parse a date filter value as an aware UTC instant.
-
-    Args:
-        key: The filter key, for the error message.
-        value: `YYYY-MM-DD` (midnight UTC) or an ISO-8601 timestamp (naive means UTC).
+def parse_instant(value: str) -> datetime:
+    """Parse `YYYY-MM-DD` (midnight UTC) or an ISO-8601 timestamp (naive means UTC).
 
     Raises:
         QueryError: When the value is neither.
@@ -132,21 +106,26 @@ def parse_instant(key: str, value: str) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise QueryError(
-            f"filter {key!r}: {value!r} is not a date (YYYY-MM-DD) or an ISO-8601 timestamp"
+            f"filter 'updated_at_min': {value!r} is not a date (YYYY-MM-DD) or an ISO-8601 "
+            "timestamp"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def filter_badges(badges: Iterable[IssuedBadge], badge_filter: BadgeFilter) -> list[IssuedBadge]:
-    """The badges that match every key of the filter, in their given order."""
-    items = list(badges)
-    if badge_filter.states is not None:
-        items = [b for b in items if b.state in badge_filter.states]
-    if badge_filter.issuer_earner_ids is not None:
-        items = [b for b in items if b.issuer_earner_id in badge_filter.issuer_earner_ids]
-    for name, at in badge_filter.bounds:
-        get = attrgetter(name)
-        items = [b for b in items if get(b) >= at]
-    return items
+def parse_sort(raw: str | None) -> str | None:
+    """The `sort` parameter's field; None (issue order) when not given.
+
+    Raises:
+        QueryError: On any other key.
+    """
+    if raw and raw not in SORT_FIELDS:
+        raise QueryError(f"unknown sort key {raw!r}; supported: {', '.join(SORT_FIELDS)}")
+    return raw or None
+
+
+def select_badges(
+    badges: Iterable[IssuedBadge], badge_filter: BadgeFilter, sort: str | None
+) -> list[IssuedBadge]:
+    """The badges the filter keeps, by `sort` ascending; ties keep their (issue) order."""
+    kept = [b for b in badges if badge_filter.keeps(b)]
+    return sorted(kept, key=attrgetter(sort)) if sort else kept

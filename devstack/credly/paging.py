@@ -35,11 +35,6 @@ def parse_page(raw: str | None) -> int:
     return int(raw)
 
 
-def page_items(items: Sequence[T], page: int, per: int = PER_PAGE) -> Sequence[T]:
-    """The items of one page (empty past the end)."""
-    return items[(page - 1) * per : page * per]
-
-
 def page_url(base: str, page: int, filter_raw: str | None, sort_raw: str | None) -> str:
     """An absolute page URL carrying the same filter and sort, URL-encoded.
 
@@ -58,11 +53,7 @@ def page_url(base: str, page: int, filter_raw: str | None, sort_raw: str | None)
 
 
 def page_metadata(
-    total_count: int,
-    page: int,
-    count: int,
-    url_for: Callable[[int], str],
-    per: int = PER_PAGE,
+    total_count: int, page: int, count: int, url_for: Callable[[int], str]
 ) -> dict[str, Any]:
     """The `metadata` block of a list response.
 
@@ -74,15 +65,14 @@ def page_metadata(
         page: The current page (1-based).
         count: How many items this page holds.
         url_for: Builds the absolute URL of a page number.
-        per: The page size.
     """
-    total_pages = math.ceil(total_count / per)
+    total_pages = math.ceil(total_count / PER_PAGE)
     return {
         "count": count,
         "current_page": page,
         "total_count": total_count,
         "total_pages": total_pages,
-        "per": per,
+        "per": PER_PAGE,
         "previous_page_url": url_for(page - 1) if page > 1 else None,
         "next_page_url": url_for(page + 1) if page < total_pages else None,
     }
@@ -102,5 +92,5 @@ def page_envelope(
         render: Turns one item into its JSON; only the page's items are rendered.
         url_for: Builds the absolute URL of a page number.
     """
-    data = [render(item) for item in page_items(items, page)]
+    data = [render(item) for item in items[(page - 1) * PER_PAGE : page * PER_PAGE]]
     return {"data": data, "metadata": page_metadata(len(items), page, len(data), url_for)}

@@ -2,40 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
-import random
-import ssl
+import socket
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Self
 from urllib.parse import SplitResult
 
 from devstack.credly.records import CredlyData, Event
-from devstack.credly.webhook_log import (
-    DeliveryAttempt,
-    DeliveryReport,
-    DeliveryState,
-    WebhookCounters,
-)
 from devstack.credly.webhook_rules import (
-    CREDLY_RETRY_POLICY,
     WebhookRetryPolicy,
     WebhookTargetError,
     check_webhook_url,
-    delivery_order,
     notification_payload,
 )
-from devstack.credly.webhook_sender import WebhookSender
 from devstack.lifecycle import Service
 
 __all__ = [
-    "CREDLY_RETRY_POLICY",
-    "DEFAULT_RETRY_POLICY",
     "DeliveryAttempt",
     "DeliveryReport",
     "DeliveryState",
@@ -47,15 +37,77 @@ __all__ = [
     "notification_payload",
 ]
 
-DEFAULT_RETRY_POLICY = WebhookRetryPolicy()
+MAX_ANSWER_BYTES = 64 * 1024
+"""Bytes of a receiver's answer read before closing (Credly looks at the status only)."""
+MAX_LOG_ENTRIES = 100_000
+"""Bound of the delivery log (the counters keep counting past it)."""
+
+
+class DeliveryState(StrEnum):
+    """Where one delivery (one event's notification) stands."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    GAVE_UP = "gave_up"
+    """Every attempt the policy allows failed."""
+    DROPPED = "dropped"
+    """The organisation had no `webhook_url` when the event was seen or when it was due."""
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One POST of a notification, as the delivery log keeps it.
+
+    Attributes:
+        event_id: The event notified.
+        attempt: Which attempt of this delivery (1-based).
+        status: The receiver's HTTP status; None when there was no answer.
+        error: Why there was no answer (timeout, refused connection...); None otherwise.
+        delivered: Whether the answer ended the delivery (a success status).
+        at: The dispatcher's clock when the attempt started.
+        duration_s: How long the attempt took.
+    """
+
+    event_id: str
+    attempt: int
+    status: int | None
+    error: str | None
+    delivered: bool
+    at: float
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class WebhookCounters:
+    """Running totals of a dispatcher, or (in a `DeliveryReport`) what some passes added.
+
+    Attributes:
+        delivered: Deliveries answered with a success status.
+        failed_attempts: Attempts answered otherwise or not at all.
+        gave_up: Deliveries abandoned after the policy's last attempt.
+        dropped: Deliveries never sent or abandoned because no `webhook_url` was set.
+        pending: Deliveries still to be attempted (now or after a backoff).
+    """
+
+    delivered: int
+    failed_attempts: int
+    gave_up: int
+    dropped: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class DeliveryReport(WebhookCounters):
+    """What one `deliver_pending()` or `drain()` call did; `pending` is what is left after."""
+
+    attempts: tuple[DeliveryAttempt, ...]
 
 
 @dataclass(slots=True)
 class _Delivery:
     event_id: str
     org_id: str
-    copy: int
-    order: tuple[datetime, int, int]
+    order: tuple[datetime, int]
     body: bytes
     state: DeliveryState
     due_at: float
@@ -74,8 +126,9 @@ class WebhookDispatcher(Service):
       others raise `WebhookTargetError` before anything of that pass is sent.
     - First attempts follow `occurred_at` (then recording order) per organisation; a retried
       delivery is not waited for, so later events may overtake it, as with a real queue.
-    - Deliveries are sent one at a time, each over a fresh connection, with no signature
-      or extra headers (none is documented).
+    - Deliveries are sent one at a time, each over a fresh connection (`http.client`, so no
+      proxy setting can send one off this machine), with no signature or extra headers (none
+      is documented).
 
     Run it one pass at a time with `deliver_pending()` (or `drain()`), or in a background
     thread with `start()`/`stop()` or as a context manager.
@@ -83,50 +136,32 @@ class WebhookDispatcher(Service):
     Args:
         data: The store whose `events` are delivered.
         policy: Retries and the response timeout.
-        copies: How many times each event is delivered (2 mimics at-least-once duplicates).
-        shuffle: Send each pass's due deliveries in a seeded random order instead.
-        seed: Seeds the shuffle.
         clock: Monotonic seconds, for due times and the log.
         sleep: How `drain()` waits between passes.
         poll_interval_s: How often the background thread looks for new events.
-        ssl_context: Trust for `https://` receivers (default: the system's).
-        max_log_entries: Bound of the delivery log (counters keep counting past it).
     """
 
     def __init__(
         self,
         data: CredlyData,
         *,
-        policy: WebhookRetryPolicy = DEFAULT_RETRY_POLICY,
-        copies: int = 1,
-        shuffle: bool = False,
-        seed: int = 0,
+        policy: WebhookRetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         poll_interval_s: float = 0.02,
-        ssl_context: ssl.SSLContext | None = None,
-        max_log_entries: int = 100_000,
     ) -> None:
         """A dispatcher that has seen no event yet; `start()` runs it in the background."""
-        if copies < 1:
-            raise ValueError("copies must be >= 1")
-        if poll_interval_s <= 0:
-            raise ValueError("poll_interval_s must be > 0")
         self.data = data
-        self.policy = policy
-        self.copies = copies
-        self.shuffle = shuffle
-        self._rng = random.Random(seed)
+        self.policy = policy or WebhookRetryPolicy()
         self._clock = clock
         self._sleep = sleep
         self._poll_interval_s = poll_interval_s
-        self._sender = WebhookSender(ssl_context)
-        self._seen: set[str] = set()
         self._scanned: tuple[int, int] | None = None
-        self._deliveries: dict[tuple[str, int], _Delivery] = {}
-        self._pending: dict[tuple[str, int], _Delivery] = {}
-        self._log: deque[DeliveryAttempt] = deque(maxlen=max_log_entries)
-        self._delivered = self._failed_attempts = self._gave_up = self._dropped = 0
+        self._deliveries: dict[str, _Delivery] = {}
+        self._pending: dict[str, _Delivery] = {}
+        self._log: deque[DeliveryAttempt] = deque(maxlen=MAX_LOG_ENTRIES)
+        self._totals: Counter[str] = Counter()
+        self._active: http.client.HTTPConnection | None = None
         self._state_lock = threading.Lock()
         self._pass_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -140,22 +175,22 @@ class WebhookDispatcher(Service):
         """Totals so far (as of the last pass)."""
         with self._state_lock:
             return WebhookCounters(
-                delivered=self._delivered,
-                failed_attempts=self._failed_attempts,
-                gave_up=self._gave_up,
-                dropped=self._dropped,
+                delivered=self._totals[DeliveryState.DELIVERED],
+                failed_attempts=self._totals["failed_attempts"],
+                gave_up=self._totals[DeliveryState.GAVE_UP],
+                dropped=self._totals[DeliveryState.DROPPED],
                 pending=len(self._pending),
             )
 
     def delivery_log(self) -> list[DeliveryAttempt]:
-        """Every attempt so far (up to the log's bound), oldest first."""
+        """Every attempt so far (up to `MAX_LOG_ENTRIES`), oldest first."""
         with self._state_lock:
             return list(self._log)
 
-    def state(self, event_id: str, copy: int = 1) -> DeliveryState | None:
+    def state(self, event_id: str) -> DeliveryState | None:
         """Where a delivery stands; None for an event no pass has seen yet."""
         with self._state_lock:
-            delivery = self._deliveries.get((event_id, copy))
+            delivery = self._deliveries.get(event_id)
             return None if delivery is None else delivery.state
 
     @property
@@ -173,9 +208,6 @@ class WebhookDispatcher(Service):
     def deliver_pending(self) -> DeliveryReport:
         """One pass: pick up new events, then attempt every due delivery once.
 
-        Returns:
-            What this pass did.
-
         Raises:
             WebhookTargetError: A due delivery's organisation has a non-loopback
                 `webhook_url`; nothing of this pass was sent.
@@ -188,12 +220,13 @@ class WebhookDispatcher(Service):
                 if self._stopping.is_set():
                     break
                 if target is None:
-                    self._settle(delivery, DeliveryState.DROPPED)
+                    with self._state_lock:
+                        self._settle(delivery, DeliveryState.DROPPED)
                     continue
                 attempt = self._attempt(delivery, target)
                 if attempt is not None:
                     attempts.append(attempt)
-            return DeliveryReport.between(before, self.counters, attempts)
+            return self._report(before, attempts)
 
     def drain(self, timeout_s: float = 5.0) -> DeliveryReport:
         """Pass after pass, sleeping until the next due time, until nothing is pending.
@@ -209,14 +242,13 @@ class WebhookDispatcher(Service):
         before = self.counters
         attempts: list[DeliveryAttempt] = []
         while True:
-            report = self.deliver_pending()
-            attempts.extend(report.attempts)
+            attempts.extend(self.deliver_pending().attempts)
             now = self._clock()
             next_due = self._next_due()
             if next_due is None or now >= deadline:
                 break
             self._sleep(max(0.0, min(next_due, deadline) - now))
-        return DeliveryReport.between(before, self.counters, attempts)
+        return self._report(before, attempts)
 
     # -- background thread -----------------------------------------------------------------
 
@@ -242,7 +274,11 @@ class WebhookDispatcher(Service):
         if thread is None:
             return
         self._stopping.set()
-        self._sender.abort()
+        with self._state_lock:
+            sock = self._active.sock if self._active is not None else None
+        if sock is not None:  # cut the POST in flight so the thread returns at once
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         thread.join(timeout=self.policy.response_timeout_s + 5.0)
         if thread.is_alive():
             raise RuntimeError("the webhook dispatcher thread did not stop")
@@ -274,26 +310,24 @@ class WebhookDispatcher(Service):
             if mark == self._scanned:
                 return
             self._scanned = mark
-            fresh = [event for event in data.events.values() if event.id not in self._seen]
+            fresh = [event for event in data.events.values() if event.id not in self._deliveries]
             configured = {org.id for org in data.orgs.values() if org.webhook_url}
         now = self._clock()
         with self._state_lock:
             for event in fresh:
-                self._seen.add(event.id)
-                self._add_copies(event, event.org_id in configured, now)
-
-    def _add_copies(self, event: Event, configured: bool, now: float) -> None:
-        body = json.dumps(notification_payload(event)).encode("utf-8")
-        state = DeliveryState.PENDING if configured else DeliveryState.DROPPED
-        seq = len(self._seen)
-        for copy in range(1, self.copies + 1):
-            order = (delivery_order(event), seq, copy)
-            delivery = _Delivery(event.id, event.org_id, copy, order, body, state, now)
-            self._deliveries[(event.id, copy)] = delivery
-            if configured:
-                self._pending[(event.id, copy)] = delivery
-            else:
-                self._dropped += 1
+                delivery = _Delivery(
+                    event.id,
+                    event.org_id,
+                    (_occurred(event), len(self._deliveries)),
+                    json.dumps(notification_payload(event)).encode("utf-8"),
+                    DeliveryState.PENDING,
+                    now,
+                )
+                self._deliveries[event.id] = delivery
+                if event.org_id in configured:
+                    self._pending[event.id] = delivery
+                else:
+                    self._settle(delivery, DeliveryState.DROPPED)
 
     def _plan(self) -> list[tuple[_Delivery, SplitResult | None]]:
         """The due deliveries in sending order, with their checked targets (None: no URL)."""
@@ -302,15 +336,9 @@ class WebhookDispatcher(Service):
             due = sorted(
                 (d for d in self._pending.values() if d.due_at <= now), key=lambda d: d.order
             )
-        if self.shuffle:
-            self._rng.shuffle(due)
         with self.data.lock:
             urls = {org.id: org.webhook_url for org in self.data.orgs.values()}
-        plan: list[tuple[_Delivery, SplitResult | None]] = []
-        for delivery in due:
-            url = urls.get(delivery.org_id)
-            plan.append((delivery, check_webhook_url(url) if url else None))
-        return plan
+        return [(d, check_webhook_url(url) if (url := urls.get(d.org_id)) else None) for d in due]
 
     def _attempt(self, delivery: _Delivery, target: SplitResult) -> DeliveryAttempt | None:
         """POST once and record the outcome; None when `stop()` aborted the attempt."""
@@ -318,7 +346,7 @@ class WebhookDispatcher(Service):
         status: int | None = None
         error: str | None = None
         try:
-            status = self._sender.post(target, delivery.body, self.policy.response_timeout_s)
+            status = self._post(target, delivery.body)
         except (OSError, http.client.HTTPException) as exc:
             if self._stopping.is_set():
                 return None
@@ -331,42 +359,74 @@ class WebhookDispatcher(Service):
         with self._state_lock:
             delivery.attempts += 1
             record = DeliveryAttempt(
-                event_id=delivery.event_id,
-                org_id=delivery.org_id,
-                copy=delivery.copy,
-                attempt=delivery.attempts,
-                url=target.geturl(),
-                status=status,
-                error=error,
-                delivered=delivered,
+                delivery.event_id,
+                delivery.attempts,
+                status,
+                error,
+                delivered,
                 at=started,
                 duration_s=finished - started,
             )
             self._log.append(record)
             if delivered:
-                self._settle_locked(delivery, DeliveryState.DELIVERED)
+                self._settle(delivery, DeliveryState.DELIVERED)
                 return record
-            self._failed_attempts += 1
+            self._totals["failed_attempts"] += 1
             if delivery.attempts >= self.policy.max_attempts:
-                self._settle_locked(delivery, DeliveryState.GAVE_UP)
+                self._settle(delivery, DeliveryState.GAVE_UP)
             else:
                 delivery.due_at = finished + self.policy.delay_after(delivery.attempts)
         return record
 
-    def _settle(self, delivery: _Delivery, state: DeliveryState) -> None:
-        with self._state_lock:
-            self._settle_locked(delivery, state)
+    def _post(self, target: SplitResult, body: bytes) -> int:
+        """POST the JSON body and return the receiver's status (its body is read and ignored).
 
-    def _settle_locked(self, delivery: _Delivery, state: DeliveryState) -> None:
+        Raises:
+            TimeoutError: No answer within the policy's response timeout.
+            OSError: Connection refused, reset, or cut by `stop()`.
+            http.client.HTTPException: The answer was not valid HTTP.
+        """
+        timeout = self.policy.response_timeout_s
+        connection = (
+            http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
+        )
+        conn = connection(target.hostname or "", target.port, timeout=timeout)
+        path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+        with self._state_lock:
+            self._active = conn
+        try:
+            conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+            answer = conn.getresponse()
+            answer.read(MAX_ANSWER_BYTES)
+            return answer.status
+        finally:
+            with self._state_lock:
+                self._active = None
+            conn.close()
+
+    def _settle(self, delivery: _Delivery, state: DeliveryState) -> None:
+        """End a delivery (the caller holds the state lock)."""
         delivery.state = state
-        self._pending.pop((delivery.event_id, delivery.copy), None)
-        if state is DeliveryState.DELIVERED:
-            self._delivered += 1
-        elif state is DeliveryState.GAVE_UP:
-            self._gave_up += 1
-        else:
-            self._dropped += 1
+        self._pending.pop(delivery.event_id, None)
+        self._totals[state] += 1
+
+    def _report(self, before: WebhookCounters, attempts: list[DeliveryAttempt]) -> DeliveryReport:
+        after = self.counters
+        return DeliveryReport(
+            delivered=after.delivered - before.delivered,
+            failed_attempts=after.failed_attempts - before.failed_attempts,
+            gave_up=after.gave_up - before.gave_up,
+            dropped=after.dropped - before.dropped,
+            pending=after.pending,
+            attempts=tuple(attempts),
+        )
 
     def _next_due(self) -> float | None:
         with self._state_lock:
             return min((d.due_at for d in self._pending.values()), default=None)
+
+
+def _occurred(event: Event) -> datetime:
+    """The instant deliveries are ordered by (`occurred_at` as aware UTC)."""
+    occurred = event.occurred_at
+    return occurred.replace(tzinfo=UTC) if occurred.tzinfo is None else occurred

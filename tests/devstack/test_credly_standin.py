@@ -309,23 +309,23 @@ def test_page_urls_carry_filter_and_sort_and_walk_the_same_selection(
     standin_with_badges: Callable[[int], CredlyStandIn],
 ) -> None:
     standin = standin_with_badges(120)
-    params = {"filter": "state::accepted|issued_at_min::2024-01-01T00:10:00Z", "sort": "-issued_at"}
+    params = {"filter": "state::accepted|updated_at_min::2024-01-01T00:10:00Z", "sort": "issued_at"}
     answer = get(standin, f"/organizations/{ORG_A}/badges", **params)
     meta = answer.json()["metadata"]
     assert meta["total_count"] == 55
     next_url = meta["next_page_url"]
-    assert "filter=state%3A%3Aaccepted%7Cissued_at_min%3A%3A2024-01-01T00%3A10%3A00Z" in next_url
+    assert "filter=state%3A%3Aaccepted%7Cupdated_at_min%3A%3A2024-01-01T00%3A10%3A00Z" in next_url
     assert parse_qs(urlsplit(next_url).query) == {
         "page": ["2"],
         **{k: [v] for k, v in params.items()},
     }
     second = requests.get(next_url, auth=(TOKEN_A, ""), timeout=5).json()
-    expected = [f"b{i:03d}" for i in range(118, 9, -2)]
+    expected = [f"b{i:03d}" for i in range(10, 119, 2)]
     assert badge_ids(answer) + [b["id"] for b in second["data"]] == expected
     assert second["metadata"]["next_page_url"] is None
     prev_query = parse_qs(urlsplit(second["metadata"]["previous_page_url"]).query)
     assert prev_query["page"] == ["1"]
-    assert prev_query["sort"] == ["-issued_at"]
+    assert prev_query["sort"] == ["issued_at"]
 
 
 def test_page_past_the_end_is_empty_with_correct_metadata(
@@ -380,12 +380,8 @@ def test_filter_keys_over_http(standin: CredlyStandIn, raw: str, expected: list[
     ("raw", "expected"),
     [
         ("issued_at", ["b4", "b0", "b1", "b2", "b3"]),
-        ("-issued_at", ["b3", "b2", "b1", "b0", "b4"]),
         ("created_at", ["b4", "b0", "b1", "b2", "b3"]),
-        ("-created_at", ["b3", "b2", "b1", "b0", "b4"]),
-        ("updated_at", ["b0", "b1", "b2", "b3", "b4"]),
-        ("-updated_at", ["b4", "b3", "b2", "b0", "b1"]),
-        ("updated_at|-issued_at", ["b1", "b0", "b2", "b3", "b4"]),
+        ("", ["b0", "b1", "b2", "b3", "b4"]),
     ],
 )
 def test_sort_keys_over_http(standin: CredlyStandIn, raw: str, expected: list[str]) -> None:
@@ -401,6 +397,7 @@ def test_sort_keys_over_http(standin: CredlyStandIn, raw: str, expected: list[st
         ({"filter": "state::shiny"}, "unknown value"),
         ({"filter": "updated_at_min::last-tuesday"}, "not a date"),
         ({"sort": "name"}, "unknown sort key 'name'"),
+        ({"sort": "-issued_at"}, "unknown sort key '-issued_at'"),
     ],
 )
 def test_bad_query_parameters_answer_422(
@@ -410,16 +407,16 @@ def test_bad_query_parameters_answer_422(
 
 
 def test_sorted_lists_of_large_orgs_are_cached_and_invalidated(standin: CredlyStandIn) -> None:
-    standin.cache_min_badges = 1
+    standin.selector.cache_min_badges = 1
     path = f"/organizations/{ORG_A}/badges"
-    assert badge_ids(get(standin, path, sort="-issued_at"))[0] == "b3"
+    assert badge_ids(get(standin, path, sort="issued_at"))[-1] == "b3"
     standin.data.put_badge(make_badge("late", issued_at=at("2024-05-01T00:00:00")))
-    assert badge_ids(get(standin, path, sort="-issued_at"))[0] == "late"
+    assert badge_ids(get(standin, path, sort="issued_at"))[-1] == "late"
     badge = standin.data.badge(ORG_A, "b4")
     assert badge is not None
     badge.issued_at = at("2024-05-02T00:00:00")
     standin.data.touch()
-    assert badge_ids(get(standin, path, sort="-issued_at"))[0] == "b4"
+    assert badge_ids(get(standin, path, sort="issued_at"))[-1] == "b4"
 
 
 # -- single resources -----------------------------------------------------------------------
@@ -482,7 +479,7 @@ def test_overrides_replace_rendered_fields_including_with_null(standin: CredlySt
     assert badge["user"]["id"] == "u1"
 
 
-def test_organization_and_organization_list(standin: CredlyStandIn) -> None:
+def test_organization(standin: CredlyStandIn) -> None:
     org = get(standin, f"/organizations/{ORG_A}").json()["data"]
     assert org["id"] == ORG_A
     assert org["name"] == "Contoso Academy"
@@ -490,9 +487,6 @@ def test_organization_and_organization_list(standin: CredlyStandIn) -> None:
     assert org["website_url"] == "https://academy.example.com"
     assert {"webhook_url", "contact_email", "vanity_slug", "photo_url", "verified"} <= set(org)
     assert TIMESTAMP.match(org["created_at"])
-    listed = get(standin, "/organizations").json()
-    assert [o["id"] for o in listed["data"]] == [ORG_A]
-    assert listed["metadata"]["total_count"] == 1
 
 
 def test_authorization_tokens_show_expiry_and_respect_token_rights(standin: CredlyStandIn) -> None:
@@ -664,7 +658,8 @@ def test_bearer_of_another_org_answers_403(standin: CredlyStandIn) -> None:
 
 
 def test_bearer_expires_by_the_injected_clock(data: CredlyData, clock: FakeClock) -> None:
-    with CredlyStandIn(data, clock=clock, token_lifetime_s=60) as standin:
+    with CredlyStandIn(data, clock=clock) as standin:
+        standin.token_lifetime_s = 60
         token = oauth(standin).json()
         assert token["expires_in"] == 60
         url = f"{standin.api_url}/organizations/{ORG_A}"
@@ -724,12 +719,11 @@ def test_oauth_web_server_has_its_own_knobs_and_error_shape(standin: CredlyStand
 def test_request_log_records_route_classes(standin: CredlyStandIn) -> None:
     standin.data.add_event(Event("ev-1", ORG_A, "badge.created", NOW, badge_id="b0"))
     base = f"/organizations/{ORG_A}"
-    for path in ("/organizations", base, f"{base}/badges", f"{base}/badges/b0",
+    for path in (base, f"{base}/badges", f"{base}/badges/b0",
                  f"{base}/events/ev-1", f"{base}/authorization_tokens"):  # fmt: skip
         assert get(standin, path).status_code == 200
     oauth(standin)
     assert [e.route_class for e in standin.api.requests.entries()] == [
-        "organization",
         "organization",
         "badges",
         "badge",
@@ -738,12 +732,3 @@ def test_request_log_records_route_classes(standin: CredlyStandIn) -> None:
     ]
     assert [(e.route_class, e.status) for e in standin.web.requests.entries()] == [("oauth", 200)]
     assert standin.api.internal_errors == []
-
-
-def test_fixed_ports_and_urls(data: CredlyData) -> None:
-    with CredlyStandIn(data) as probe:
-        api_port, web_port = probe.api.port, probe.web.port
-    with CredlyStandIn(data, api_port=api_port, web_port=web_port) as standin:
-        assert standin.api_url == f"http://127.0.0.1:{api_port}/v1"
-        assert standin.web_url == f"http://127.0.0.1:{web_port}"
-        assert standin.token_url == f"http://127.0.0.1:{web_port}/oauth/token"
