@@ -130,6 +130,7 @@ class CrawlContext:
         self._credly: dict[str, CredlyClient] = {}
         self._lock = threading.Lock()
         self._index: tuple[tuple[str, tuple[tuple[str, str], ...]], DirectoryIndex] | None = None
+        self._index_lock = threading.Lock()
         self._tenant_id = options.tenant_id
 
     def tenant_id(self) -> str:
@@ -163,14 +164,17 @@ class CrawlContext:
             return client
 
     def directory_index(self, version: str) -> DirectoryIndex:
-        """The identity index of snapshot `version` and the current overrides (cached)."""
+        """The identity index of snapshot `version` and the current overrides (cached).
+
+        One thread builds it while the others wait for it, and a stale index is let go first:
+        an instance holds one directory index at a time, never one per concurrent batch.
+        """
         overrides = dict(self.overrides())
         key = (version, tuple(sorted(overrides.items())))
-        with self._lock:
-            cached = self._index
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        index = DirectoryIndex(self.directory.users(), overrides=overrides)
-        with self._lock:
+        with self._index_lock:
+            if self._index is not None and self._index[0] == key:
+                return self._index[1]
+            self._index = None
+            index = DirectoryIndex(self.directory.users(), overrides=overrides)
             self._index = (key, index)
-        return index
+            return index

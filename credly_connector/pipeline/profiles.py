@@ -64,12 +64,13 @@ async def compose_batch(
     Returns:
         The batch's record: done, or pending with a message for the people its time left.
     """
+    # The batch's time counts from here, the directory index's first build included. People
+    # not begun once it is up, or the explaining of its emails, go to a message of the batch.
+    deadline = time.monotonic() + ctx.options.batch_s
     index = ctx.directory_index(record.directory_version)
     now = ctx.clock()
     loop = asyncio.get_running_loop()
     source = BatchSource(ctx, message, first=first)
-    # People not begun once the batch's time is up: a message of the same batch takes them.
-    deadline = time.monotonic() + ctx.options.batch_s
     begun: list[str] = []
     left: list[str] = []
 
@@ -99,7 +100,8 @@ async def compose_batch(
             results = await asyncio.gather(*(one(u) for u in user_ids), return_exceptions=True)
             await writer.commit()  # what succeeded is recorded, even when others failed
         failures = [*writer.failures, *(r for r in results if isinstance(r, BaseException))]
-        if left:
+        # A message that recomposed somebody leaves its explaining to the next once time is up.
+        if left or (begun and emails and time.monotonic() >= deadline):
             _report(record, message, people=len(begun), writer=writer, failures=failures)
             return _handed_over(record, message, writer, left, emails)
         writer.reasons.update(await _explain(ctx, record, source, index, emails, pool=pool))
@@ -149,7 +151,10 @@ def _handed_over(
     left: list[str],
     emails: tuple[str, ...],
 ) -> StepRecord:
-    """The batch's record when its time ran out: what it did, and the message for the rest."""
+    """The batch's record when its time ran out: what it did, and the message for the rest.
+
+    The rest is the people `left` (none when only the explaining of `emails` is left).
+    """
     rest = ProfileMessage(record.crawl_id, message.batch, tuple(sorted(left)), emails)
     log.info(
         "batch %d out of time: %d people handed to its next message",

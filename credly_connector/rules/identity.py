@@ -95,18 +95,24 @@ class DirectoryIndex:
     ) -> None:
         """Index `users` by address; `overrides` keys are compared trimmed and lower-case."""
         self._users: dict[str, DirectoryUser] = {user.id: user for user in users}
-        self._ids_folded = {user_id.lower(): user_id for user_id in self._users}
+        # Object ids are GUIDs, lower-case as Graph returns them: only others need a folded key.
+        self._ids_folded = {
+            user_id.lower(): user_id for user_id in self._users if not user_id.islower()
+        }
         self._overrides = {
             key.strip().lower(): value.strip() for key, value in (overrides or {}).items()
         }
-        # address -> {user id: the first attribute (in method order) that holds it}
-        self._by_address: dict[str, dict[str, str]] = {}
-        self._upn_owners: dict[str, list[str]] = {}
+        # address -> the one user id holding it, or the ids (sorted) of all that hold it.
+        # Kept this small on purpose: an instance holds the whole directory (issue 15).
+        self._by_address: dict[str, str | tuple[str, ...]] = {}
         for user in self._users.values():
-            for address, method in _addresses_with_method(user):
-                self._by_address.setdefault(address, {}).setdefault(user.id, method)
-                if method == METHOD_UPN:
-                    self._upn_owners.setdefault(address, []).append(user.id)
+            for address in {address for address, _ in _addresses_with_method(user)}:
+                held = self._by_address.get(address)
+                if held is None:
+                    self._by_address[address] = user.id
+                elif held != user.id:
+                    ids = (held,) if isinstance(held, str) else held
+                    self._by_address[address] = tuple(sorted({*ids, user.id}))
 
     def __len__(self) -> int:
         """How many distinct users (by id) the index holds."""
@@ -159,29 +165,36 @@ class DirectoryIndex:
         target = self._overrides.get(key)
         if target is not None:
             return self._resolve_override(key, target)
-        owners = self._by_address.get(key, {}) if key else {}
+        owners = self._owners(key) if key else ()
         if not owners:
             return Resolution(key, None, None, reasons.UNMATCHED_EMAIL)
         if len(owners) > 1:
-            return Resolution(key, None, None, reasons.AMBIGUOUS_EMAIL, tuple(sorted(owners)))
-        ((user_id, method),) = owners.items()
-        return _usable(key, self._users[user_id], method)
+            return Resolution(key, None, None, reasons.AMBIGUOUS_EMAIL, owners)
+        user = self._users[owners[0]]
+        return _usable(key, user, _method_of(user, key))
+
+    def _owners(self, address: str) -> tuple[str, ...]:
+        held = self._by_address.get(address, ())
+        return (held,) if isinstance(held, str) else held
 
     def _resolve_override(self, key: str, target: str) -> Resolution:
-        user_id = self._ids_folded.get(target.lower())
+        folded = target.lower()
+        user_id = folded if folded in self._users else self._ids_folded.get(folded)
         if user_id is not None:
             return _usable(key, self._users[user_id], METHOD_OVERRIDE)
-        owners = self._upn_owners.get(target.lower(), [])
+        owners = tuple(
+            owner
+            for owner in self._owners(folded)
+            if _method_of(self._users[owner], folded) == METHOD_UPN
+        )
         if len(owners) > 1:
-            return Resolution(
-                key, None, METHOD_OVERRIDE, reasons.AMBIGUOUS_EMAIL, tuple(sorted(owners))
-            )
+            return Resolution(key, None, METHOD_OVERRIDE, reasons.AMBIGUOUS_EMAIL, owners)
         if owners:
             return _usable(key, self._users[owners[0]], METHOD_OVERRIDE)
         return Resolution(key, None, METHOD_OVERRIDE, reasons.UNMATCHED_EMAIL)
 
 
-def _usable(email: str, user: DirectoryUser, method: str) -> Resolution:
+def _usable(email: str, user: DirectoryUser, method: str | None) -> Resolution:
     """The resolution for one matched user, with the reason it cannot get badges if any."""
     reason = None
     if not user.account_enabled:
@@ -206,3 +219,8 @@ def _addresses_with_method(user: DirectoryUser) -> Iterable[tuple[str, str]]:
         folded = address.strip().lower()
         if folded:
             yield folded, method
+
+
+def _method_of(user: DirectoryUser, address: str) -> str | None:
+    """The first attribute (in method order) of `user` that holds `address`, or None."""
+    return next((method for held, method in _addresses_with_method(user) if held == address), None)
