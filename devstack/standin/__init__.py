@@ -1,24 +1,14 @@
-"""The loopback HTTP stand-in framework: server, routes, knobs, request log, TLS, control API."""
+"""The loopback HTTP stand-in framework: server, routes, knobs, request log, TLS."""
 
-from devstack.standin.knobs import Fault, FaultKind, Knobs, RateLimit, Throttle
-from devstack.standin.messages import (
-    ErrorRenderer,
-    Handler,
-    HttpError,
-    Request,
-    Response,
-    Route,
-    route,
-)
+from devstack.standin.knobs import Fault, FaultKind, Knobs, RateLimit
+from devstack.standin.messages import Handler, HttpError, Request, Response, Route, route
 from devstack.standin.request_log import LoggedRequest, RequestLog
-from devstack.standin.server import LOOPBACK, StandInServer
+from devstack.standin.server import LOOPBACK, MAX_REQUEST_BODY, StandInServer
 from devstack.standin.tls import TlsIdentity
-from devstack.standin.wire import MAX_REQUEST_BODY
 
 __all__ = [
     "LOOPBACK",
     "MAX_REQUEST_BODY",
-    "ErrorRenderer",
     "Fault",
     "FaultKind",
     "Handler",
@@ -31,7 +21,6 @@ __all__ = [
     "Response",
     "Route",
     "StandInServer",
-    "Throttle",
     "TlsIdentity",
     "route",
 ]

@@ -6,7 +6,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,18 +15,12 @@ from urllib.parse import parse_qs
 class FaultKind(StrEnum):
     """What a scripted fault does to the request it hits."""
 
-    STATUS = "status"
-    """Answer with `status` (5xx by default) and the service's error envelope."""
-    HANG = "hang"
-    """Say nothing until the client gives up (bounded by `hang_s`), then close."""
-    RESET = "reset"
-    """Abort the TCP connection (RST) without an answer."""
-    TRUNCATED_JSON = "truncated_json"
-    """Answer 200 with the real body cut in half (valid HTTP, invalid JSON)."""
-    MALFORMED_JSON = "malformed_json"
-    """Answer 200 with a body that is not JSON at all."""
-    CALL = "call"
-    """Run the fault's `action` (e.g. expire tokens), then serve the request normally."""
+    STATUS = "status"  # answer `status` in the service's error envelope
+    HANG = "hang"  # say nothing until the client gives up (bounded by `hang_s`), then close
+    RESET = "reset"  # abort the TCP connection (RST) without an answer
+    TRUNCATED_JSON = "truncated_json"  # 200 with the real body cut in half
+    MALFORMED_JSON = "malformed_json"  # 200 with a body that is not JSON at all
+    CALL = "call"  # run the fault's `action` (e.g. expire tokens), then serve normally
 
 
 @dataclass
@@ -63,21 +57,16 @@ class Fault:
             raise ValueError("a call fault needs an action")
 
     def matches(self, method: str, path: str, route_class: str, query: str = "") -> bool:
-        """Whether this fault's selectors match the request (ignores nth/times).
-
-        Args:
-            method: The request's method.
-            path: The decoded path.
-            route_class: The matched route's class ("unrouted" when none).
-            query: The raw (URL-encoded) query string.
-        """
+        """Whether the selectors match a request (its decoded path, raw query string)."""
         if self.route_class is not None and self.route_class != route_class:
             return False
         if self.method is not None and self.method.upper() != method.upper():
             return False
         if self.path_contains is not None and self.path_contains not in path:
             return False
-        return self.query is None or _query_matches(self.query, query)
+        given = parse_qs(query, keep_blank_values=True)
+        wanted = (self.query or {}).items()
+        return all(name in given and (not v or v in given[name]) for name, v in wanted)
 
     @property
     def exhausted(self) -> bool:
@@ -87,37 +76,13 @@ class Fault:
         return self.times is not None and self.fired >= self.times
 
     def to_json(self) -> dict[str, Any]:
-        """JSON form, as shown by the control endpoint."""
-        return {
-            "kind": self.kind.value,
-            "route_class": self.route_class,
-            "method": self.method,
-            "path_contains": self.path_contains,
-            "query": dict(self.query) if self.query is not None else None,
-            "nth": self.nth,
-            "times": self.times,
-            "status": self.status,
-            "retry_after": self.retry_after,
-            "hang_s": self.hang_s,
-            "seen": self.seen,
-            "fired": self.fired,
-        }
+        """JSON form, as the control API answers it."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "action"}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:
-        """Build a fault from the control endpoint's JSON form."""
-        allowed = {
-            "route_class",
-            "method",
-            "path_contains",
-            "query",
-            "nth",
-            "times",
-            "status",
-            "retry_after",
-            "hang_s",
-        }
-        unknown = set(data) - allowed - {"kind"}
+        """Build a fault from the control API's JSON form."""
+        unknown = set(data) - {f.name for f in fields(cls)} - {"action", "seen", "fired"}
         if unknown:
             raise ValueError(f"unknown fault fields: {sorted(unknown)}")
         query = data.get("query")
@@ -126,7 +91,7 @@ class Fault:
             or not all(isinstance(k, str) and isinstance(v, str) for k, v in query.items())
         ):
             raise ValueError("query must be an object of strings")
-        return cls(kind=FaultKind(data["kind"]), **{k: v for k, v in data.items() if k != "kind"})
+        return cls(**{**data, "kind": FaultKind(data["kind"])})
 
 
 @dataclass
@@ -156,14 +121,6 @@ class _Bucket:
     updated: float
 
 
-@dataclass(frozen=True)
-class Throttle:
-    """The decision to throttle one request."""
-
-    retry_after_s: float
-    send_retry_after: bool
-
-
 @dataclass
 class Knobs:
     """Everything a test or the benchmark can turn on a running stand-in.
@@ -178,7 +135,6 @@ class Knobs:
     modes: dict[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
     _faults: list[Fault] = field(default_factory=list)
-    _limits: dict[str, RateLimit] = field(default_factory=dict)
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -212,36 +168,29 @@ class Knobs:
         """Limit a route class (None removes the limit); the bucket starts full."""
         with self._lock:
             if limit is None:
-                self._limits.pop(route_class, None)
                 self._buckets.pop(route_class, None)
-                return
-            self._limits[route_class] = limit
-            assert limit.burst is not None
-            self._buckets[route_class] = _Bucket(limit, float(limit.burst), self.clock())
+            else:
+                self._buckets[route_class] = _Bucket(limit, float(limit.burst or 1), self.clock())
 
-    def rate_limits(self) -> dict[str, RateLimit]:
-        """The rate limits in force, by route class."""
-        with self._lock:
-            return dict(self._limits)
+    def take_token(self, route_class: str) -> tuple[float, bool] | None:
+        """Spend one token of the route class's bucket.
 
-    def take_token(self, route_class: str) -> Throttle | None:
-        """Spend one token of the route class's bucket; a Throttle when none is left."""
+        Returns:
+            None when the request may pass, else the seconds until a token is back and
+            whether the 429 says so in `Retry-After`.
+        """
         with self._lock:
             bucket = self._buckets.get(route_class)
             if bucket is None:
                 return None
-            now = self.clock()
-            limit = bucket.limit
-            assert limit.burst is not None
-            bucket.tokens = min(
-                float(limit.burst), bucket.tokens + (now - bucket.updated) * limit.per_second
-            )
+            now, limit = self.clock(), bucket.limit
+            refill = (now - bucket.updated) * limit.per_second
+            bucket.tokens = min(float(limit.burst or 1), bucket.tokens + refill)
             bucket.updated = now
             if bucket.tokens >= 1.0:
                 bucket.tokens -= 1.0
                 return None
-            wait = (1.0 - bucket.tokens) / limit.per_second
-            return Throttle(retry_after_s=wait, send_retry_after=limit.send_retry_after)
+            return (1.0 - bucket.tokens) / limit.per_second, limit.send_retry_after
 
     def add_fault(self, fault: Fault) -> Fault:
         """Script a fault; returns it so a test can read `fired` later."""
@@ -266,49 +215,7 @@ class Knobs:
             self.latency_by_class.clear()
             self.modes.clear()
             self._faults.clear()
-            self._limits.clear()
             self._buckets.clear()
-
-    def to_json(self) -> dict[str, Any]:
-        """The knobs as JSON (latency, modes, rate limits, faults), as the control API shows."""
-        with self._lock:
-            return {
-                "latency_s": self.latency_s,
-                "latency_by_class": dict(self.latency_by_class),
-                "modes": dict(self.modes),
-                "rate_limits": {k: asdict(v) for k, v in self._limits.items()},
-                "faults": [f.to_json() for f in self._faults],
-            }
-
-    def apply_json(self, payload: dict[str, Any]) -> None:
-        """Set latency, modes and rate limits from JSON (start-up options, the control API's PUT).
-
-        A mode set to null goes back to the stand-in's default.
-
-        Raises:
-            ValueError: On an unknown knob or a bad value; nothing is changed then.
-        """
-        unknown = set(payload) - {"latency_s", "latency_by_class", "modes", "rate_limits"}
-        if unknown:
-            raise ValueError(f"unknown knobs: {sorted(unknown)}")
-        modes = payload.get("modes", {})
-        if not isinstance(modes, dict) or not all(
-            isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in modes.items()
-        ):
-            raise ValueError("modes must be an object of strings (or null)")
-        latency = float(payload.get("latency_s", self.latency_s))
-        by_class = {k: float(v) for k, v in payload.get("latency_by_class", {}).items()}
-        limits = {
-            route_class: RateLimit(**limit) if limit else None
-            for route_class, limit in payload.get("rate_limits", {}).items()
-        }
-        self.set_latency(latency)
-        for name, value in modes.items():
-            self.set_mode(name, value)
-        for route_class, seconds in by_class.items():
-            self.set_latency(seconds, route_class)
-        for route_class, rate_limit in limits.items():
-            self.set_rate_limit(route_class, rate_limit)
 
     def fault_for(self, method: str, path: str, route_class: str, query: str = "") -> Fault | None:
         """The first scripted fault that fires on this request, counting it as seen/fired."""
@@ -322,13 +229,3 @@ class Knobs:
                 fault.fired += 1
                 return fault
             return None
-
-
-def _query_matches(wanted: dict[str, str], query: str) -> bool:
-    """Whether every wanted parameter is in the raw query with that value ("" = present)."""
-    given = parse_qs(query, keep_blank_values=True)
-    for name, value in wanted.items():
-        values = given.get(name)
-        if values is None or (value and value not in values):
-            return False
-    return True

@@ -3,32 +3,38 @@
 A stand-in declares its routes (method, path pattern, route class, handler) and the shape of
 its error envelope; this module serves them on 127.0.0.1 in a background thread, applies the
 knobs (latency, rate limits, scripted faults) and records every request for tests to read.
-A control API under `/_standin/` lets another process turn the same knobs.
+`POST /_standin/faults` lets another process script a fault.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import socket
+import ssl
+import struct
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Mapping
 from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from devstack.lifecycle import Service
-from devstack.standin.control import CONTROL_PREFIX, control_response
 from devstack.standin.knobs import Fault, FaultKind, Knobs
 from devstack.standin.messages import ErrorRenderer, HttpError, Request, Response, Route
 from devstack.standin.request_log import RequestLog
 from devstack.standin.tls import TlsIdentity
-from devstack.standin.wire import LoopbackHTTPServer, StandInRequestHandler
 
 LOOPBACK = "127.0.0.1"
+CONTROL_FAULTS = "/_standin/faults"
+MAX_REQUEST_BODY = 16 * 1024 * 1024
+"""Bodies above this are refused with 413 before they are read (the services' own limits are
+smaller and are checked by the routes)."""
 
 
 class StandInServer(Service):
@@ -59,21 +65,16 @@ class StandInServer(Service):
         self.requests = request_log or RequestLog()
         self.internal_errors: list[str] = []
         self._port = port
-        self._server: LoopbackHTTPServer | None = None
+        self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._connections: set[Any] = set()
         self._conn_lock = threading.Lock()
 
-    # -- lifecycle -------------------------------------------------------------------------
-
     @property
     def base_url(self) -> str:
         """`http(s)://127.0.0.1:<port>` of the running server."""
-        if self._server is None:
-            raise RuntimeError(f"{self.name} stand-in is not running")
-        scheme = "https" if self.tls else "http"
-        return f"{scheme}://{LOOPBACK}:{self._server.server_address[1]}"
+        return f"{'https' if self.tls else 'http'}://{LOOPBACK}:{self.port}"
 
     @property
     def port(self) -> int:
@@ -87,11 +88,10 @@ class StandInServer(Service):
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = LoopbackHTTPServer((LOOPBACK, self._port), StandInRequestHandler)
-        server.standin = self
-        self._server = server
+        self._server = _HTTPServer((LOOPBACK, self._port), _Handler)
+        self._server.standin = self
         self._thread = threading.Thread(
-            target=server.serve_forever,
+            target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
             name=f"{self.name}-standin",
             daemon=True,
@@ -117,21 +117,9 @@ class StandInServer(Service):
         self._server = None
         self._thread = None
 
-    def track(self, conn: Any) -> None:
-        """Remember an open connection so stop() can close it."""
-        with self._conn_lock:
-            self._connections.add(conn)
-
-    def untrack(self, conn: Any) -> None:
-        """Forget a closed connection."""
-        with self._conn_lock:
-            self._connections.discard(conn)
-
     def sleep(self, seconds: float) -> bool:
         """Sleep unless the server stops first; True when it stopped."""
         return self._stopping.wait(seconds) if seconds > 0 else self._stopping.is_set()
-
-    # -- request handling ------------------------------------------------------------------
 
     def error_response(
         self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
@@ -151,21 +139,16 @@ class StandInServer(Service):
                 return candidate, found.groupdict(), True
         return None, {}, path_known
 
-    def serve(self, handler: StandInRequestHandler) -> None:
+    def serve(self, handler: _Handler) -> None:
         """Serve one request: control API, routing, knobs, handler, log."""
         started = time.monotonic()
         method = handler.command
         split = urlsplit(handler.path)
         path = unquote(split.path)
-        if path.startswith(CONTROL_PREFIX):
-            control_body = handler.read_body() or b""
-            sub_path = path[len(CONTROL_PREFIX) :]
-            handler.send(
-                control_response(self.knobs, self.requests, method, sub_path, control_body)
-            )
-            return
-
         body = handler.read_body()
+        if path.startswith("/_standin/"):
+            handler.send(_control(self.knobs, method, path, body or b""))
+            return
         matched, params, path_known = self.match(method, path)
         route_class = matched.route_class if matched else "unrouted"
 
@@ -190,7 +173,11 @@ class StandInServer(Service):
             handler.send(response, close=True)
             return
 
-        fault = self._fault_for(method, path, route_class, split.query)
+        fault = self.knobs.fault_for(method, path, route_class, split.query)
+        if fault is not None and fault.kind is FaultKind.CALL:
+            assert fault.action is not None
+            fault.action()  # e.g. expire tokens: this very request then meets the change
+            fault = None
         if fault is not None and fault.kind in (FaultKind.HANG, FaultKind.RESET):
             if fault.kind is FaultKind.HANG:
                 self.sleep(fault.hang_s)
@@ -203,9 +190,8 @@ class StandInServer(Service):
         throttle = self.knobs.take_token(route_class) if matched else None
         self.sleep(self.knobs.latency_for(route_class))
         if throttle is not None:
-            headers = {}
-            if throttle.send_retry_after:
-                headers["Retry-After"] = str(max(1, math.ceil(throttle.retry_after_s)))
+            wait_s, say_so = throttle
+            headers = {"Retry-After": str(max(1, math.ceil(wait_s)))} if say_so else {}
             response = self.error_response(
                 429, "TooManyRequests", "Too many requests, retry later", headers
             )
@@ -213,7 +199,7 @@ class StandInServer(Service):
             handler.send(response)
             return
         if fault is not None and fault.kind is not FaultKind.TRUNCATED_JSON:
-            response = _fault_response(self, fault)
+            response = self._fault_response(fault)
             log(response.status, f"fault:{fault.kind.value}")
             handler.send(response)
             return
@@ -236,15 +222,6 @@ class StandInServer(Service):
         log(response.status, "fault:truncated_json" if truncate else "ok")
         handler.send(response, truncate=truncate)
 
-    def _fault_for(self, method: str, path: str, route_class: str, query: str) -> Fault | None:
-        """The scripted fault that fires on this request; a CALL fault's action runs here."""
-        fault = self.knobs.fault_for(method, path, route_class, query)
-        if fault is not None and fault.kind is FaultKind.CALL:
-            assert fault.action is not None
-            fault.action()  # e.g. expire tokens: this very request then meets the change
-            return None
-        return fault
-
     def _call(self, matched: Route, request: Request) -> Response:
         try:
             return matched.handler(request)
@@ -256,19 +233,116 @@ class StandInServer(Service):
             sys.stderr.write(f"{self.name} stand-in internal error:\n{detail}")
             return self.error_response(500, "InternalServerError", "stand-in internal error")
 
-
-def _fault_response(server: StandInServer, fault: Fault) -> Response:
-    """The answer a STATUS or MALFORMED_JSON fault gives instead of the real one."""
-    if fault.kind is FaultKind.MALFORMED_JSON:
-        return Response(
-            200,
-            b"<html><body>upstream error</body></html>",
-            {"Content-Type": "application/json; charset=utf-8"},
+    def _fault_response(self, fault: Fault) -> Response:
+        """The answer a STATUS or MALFORMED_JSON fault gives instead of the real one."""
+        if fault.kind is FaultKind.MALFORMED_JSON:
+            return Response(
+                200,
+                b"<html><body>upstream error</body></html>",
+                {"Content-Type": "application/json; charset=utf-8"},
+            )
+        headers = {}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = str(math.ceil(fault.retry_after))
+        phrase = HTTPStatus(fault.status).phrase
+        return self.error_response(
+            fault.status, phrase.replace(" ", ""), f"scripted fault: {phrase}", headers
         )
-    headers = {}
-    if fault.retry_after is not None:
-        headers["Retry-After"] = str(math.ceil(fault.retry_after))
-    phrase = HTTPStatus(fault.status).phrase
-    return server.error_response(
-        fault.status, phrase.replace(" ", ""), f"scripted fault: {phrase}", headers
-    )
+
+
+def _control(knobs: Knobs, method: str, path: str, body: bytes) -> Response:
+    """`POST /_standin/faults` scripts a fault (JSON form of `Fault`); bad JSON answers 400."""
+    if (method, path) != ("POST", CONTROL_FAULTS):
+        return Response.json(404, {"error": f"unknown control path {method} {path}"})
+    try:
+        return Response.json(201, knobs.add_fault(Fault.from_json(json.loads(body))).to_json())
+    except (ValueError, TypeError, KeyError) as exc:
+        return Response.json(400, {"error": str(exc)})
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    """Threaded server that wraps TLS in the connection's own thread and tracks connections."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    standin: StandInServer
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Serve one connection, TLS-wrapped in its own thread when the stand-in has TLS."""
+        standin = self.standin
+        if standin.tls is not None:
+            try:
+                request = standin.tls.context.wrap_socket(request, server_side=True)
+            except (OSError, ssl.SSLError):
+                return
+        with standin._conn_lock:
+            standin._connections.add(request)
+        try:
+            super().finish_request(request, client_address)
+        finally:
+            with standin._conn_lock:
+                standin._connections.discard(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that went away; report anything else."""
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError | ssl.SSLError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Hands every request to the stand-in; owns reading bodies and writing answers."""
+
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the second waits for the
+    # client's delayed ACK (~40 ms per response on a kept-alive connection).
+    disable_nagle_algorithm = True
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Log nothing: the stand-in keeps its own request log."""
+
+    def _serve(self) -> None:
+        self.server.standin.serve(self)
+
+    # The stdlib dispatches on these names.
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve  # noqa: N815
+
+    def read_body(self) -> bytes | None:
+        """The request body; None when it is over MAX_REQUEST_BODY (left unread)."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            total = 0
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                total += size
+                if total > MAX_REQUEST_BODY:
+                    return None
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_REQUEST_BODY:
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def send(self, response: Response, truncate: bool = False, close: bool = False) -> None:
+        """Write an answer, optionally cut in half or closing the connection after it."""
+        body = response.body[: len(response.body) // 2] if truncate else response.body
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def reset(self) -> None:
+        """Abort the connection with a TCP RST."""
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with contextlib.suppress(OSError):
+            self.connection.close()
+        self.close_connection = True
