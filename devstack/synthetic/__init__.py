@@ -1,17 +1,12 @@
 """Seeded, deterministic synthetic organisations feeding the Credly and Graph stand-ins."""
 
-from devstack.synthetic.mutations import (
-    Mutation,
-    MutationKind,
-    Mutator,
-    NoEligibleTargetError,
-)
+from devstack.synthetic.mutation import Mutation, MutationKind, NoEligibleTargetError
+from devstack.synthetic.mutations import Mutator
 from devstack.synthetic.people import EmailRelation, Person
-from devstack.synthetic.spec import DEFAULT_NOW, Proportions, WorldSpec
+from devstack.synthetic.spec import Proportions, WorldSpec
 from devstack.synthetic.world import World, build_world
 
 __all__ = [
-    "DEFAULT_NOW",
     "EmailRelation",
     "Mutation",
     "MutationKind",

@@ -9,9 +9,12 @@ from devstack.synthetic.draws import pick
 from devstack.synthetic.vocabulary import PERSONAL_DOMAINS
 
 E3_SKU_ID = "05e9a617-0261-4cee-bb44-138d3ef5d965"
-EXCHANGE_PLAN_ID = "efb87545-963c-4e0d-99df-69c6916d9eb0"
-SHAREPOINT_PLAN_ID = "5dbe027f-2339-4123-9542-606e4d348a72"
-TEAMS_PLAN_ID = "57ff2da0-773e-42df-b2af-ffb7a2317929"
+E3_PLANS = (
+    ("exchange", "efb87545-963c-4e0d-99df-69c6916d9eb0"),
+    ("SharePoint", "5dbe027f-2339-4123-9542-606e4d348a72"),
+    ("TeamspaceAPI", "57ff2da0-773e-42df-b2af-ffb7a2317929"),
+)
+"""(service, servicePlanId) of the Microsoft 365 E3 plans the generator assigns."""
 
 
 class AddressBook:
@@ -23,15 +26,7 @@ class AddressBook:
         self._next: dict[str, int] = {}
 
     def claim(self, local: str, domain: str) -> str:
-        """Reserve `local@domain`, or `local<n>@domain` with the first free number.
-
-        Args:
-            local: The wanted local part (lower-case ASCII).
-            domain: The mail domain.
-
-        Returns:
-            The reserved address.
-        """
+        """Reserve `local@domain`, or `local<n>@domain` with the first free number."""
         key = f"{local}@{domain}"
         n = self._next.get(key, 1)
         candidate = key if n == 1 else f"{local}{n}@{domain}"
@@ -43,28 +38,11 @@ class AddressBook:
         return candidate
 
     def personal(self, rng: random.Random, local: str) -> str:
-        """Reserve an address at a consumer mail domain.
-
-        Args:
-            rng: Chooses the domain.
-            local: The wanted local part.
-
-        Returns:
-            The reserved address.
-        """
+        """Reserve an address at a consumer mail domain chosen by `rng`."""
         return self.claim(local, pick(rng, PERSONAL_DOMAINS))
 
     def alias(self, rng: random.Random, local: str, tenant_domain: str) -> str:
-        """Reserve a secondary address: a short form, or the name at a legacy domain.
-
-        Args:
-            rng: Chooses the form.
-            local: The person's `first.last` local part.
-            tenant_domain: The tenant's primary domain.
-
-        Returns:
-            The reserved address.
-        """
+        """Reserve a secondary address for `first.last`: a short form, or a legacy domain's."""
         first, _, last = local.partition(".")
         if rng.random() < 0.5:
             return self.claim(f"{first[:1]}{last}", tenant_domain)
@@ -75,34 +53,19 @@ class AddressBook:
 def exchange_licence(
     assigned_at: str, *, status: str = "Enabled"
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The assignedLicenses and assignedPlans of a Microsoft 365 E3 user.
+    """The (assignedLicenses, assignedPlans) of a Microsoft 365 E3 user.
 
     Args:
         assigned_at: ISO timestamp the plans were assigned.
         status: The Exchange plan's `capabilityStatus` (``"Suspended"`` means no mailbox).
-
-    Returns:
-        (assignedLicenses, assignedPlans).
     """
-    licences: list[dict[str, Any]] = [{"skuId": E3_SKU_ID, "disabledPlans": []}]
     plans: list[dict[str, Any]] = [
         {
             "assignedDateTime": assigned_at,
-            "capabilityStatus": status,
-            "service": "exchange",
-            "servicePlanId": EXCHANGE_PLAN_ID,
-        },
-        {
-            "assignedDateTime": assigned_at,
-            "capabilityStatus": "Enabled",
-            "service": "SharePoint",
-            "servicePlanId": SHAREPOINT_PLAN_ID,
-        },
-        {
-            "assignedDateTime": assigned_at,
-            "capabilityStatus": "Enabled",
-            "service": "TeamspaceAPI",
-            "servicePlanId": TEAMS_PLAN_ID,
-        },
+            "capabilityStatus": status if service == "exchange" else "Enabled",
+            "service": service,
+            "servicePlanId": plan_id,
+        }
+        for service, plan_id in E3_PLANS
     ]
-    return licences, plans
+    return [{"skuId": E3_SKU_ID, "disabledPlans": []}], plans

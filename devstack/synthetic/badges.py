@@ -38,14 +38,7 @@ def issue_badges(
     heavy-tailed weights; the issue order is shuffled so one person's badges land on many
     pages. A person's badges use distinct templates, except that a replacement repeats the
     template of the badge it replaces. Appends each badge id to its person's `badge_ids`.
-
-    Args:
-        spec: The world's recipe.
-        rng: The generator for badges (a dedicated stream).
-        credly: The Credly stand-in's store.
-        catalogue: The organisations and templates.
-        people: Every person.
-        holders: Whether each person holds badges.
+    `holders` says whether each person holds badges.
     """
     total = spec.badges
     if total == 0:

@@ -40,16 +40,7 @@ class Catalogue:
 
 
 def build_catalogue(spec: WorldSpec, rng: random.Random, credly: CredlyData) -> Catalogue:
-    """Draw organisations, partners and templates and store them in `credly`.
-
-    Args:
-        spec: The world's recipe.
-        rng: The generator for the catalogue (a dedicated stream).
-        credly: The Credly stand-in's store.
-
-    Returns:
-        What was stored.
-    """
+    """Draw organisations, partners and templates from `rng` and store them in `credly`."""
     orgs = tuple(credly.add_org(_owner_org(spec, rng, i)) for i in range(spec.organisations))
     partner_names = list(PARTNER_ORGS)
     rng.shuffle(partner_names)
@@ -83,7 +74,7 @@ def build_catalogue(spec: WorldSpec, rng: random.Random, credly: CredlyData) -> 
 
 def _owner_org(spec: WorldSpec, rng: random.Random, i: int) -> Organization:
     suffix = OWNER_ORG_SUFFIXES[i % len(OWNER_ORG_SUFFIXES)]
-    name = f"{spec.tenant_stem.capitalize()} {suffix}"
+    name = f"{spec.tenant_domain.split('.', 1)[0].capitalize()} {suffix}"
     if i >= len(OWNER_ORG_SUFFIXES):
         name = f"{name} {i // len(OWNER_ORG_SUFFIXES) + 1}"
     token_created = spec.now - timedelta(days=30)

@@ -48,12 +48,12 @@ class Person:
         mail_local: The ASCII `first.last` form the person's addresses are built from.
         credly_email: The `recipient_email` of the person's badges (case as on Credly).
         email_relation: How `credly_email` relates to the person's directory user.
+        mixed_case: Whether `credly_email` differs in case from the directory's value.
         directory_user_id: The Entra object id, or None without a directory user.
         credly_user_id: The Credly account id, or None when the person has no account.
         enabled: The directory user's `accountEnabled` (False without a directory user).
         licensed: Whether the directory user has an enabled Exchange plan, i.e. the
             directory's `has_mailbox` (False without a directory user).
-        mixed_case: Whether `credly_email` differs in case from the directory's value.
         earner_id: The `issuer_earner_id` on the person's badges (an employee number or the
             Entra object id), or None.
         badge_ids: The person's badge ids in issue order.
@@ -64,110 +64,84 @@ class Person:
     last_name: str
     mail_local: str
     credly_email: str
-    email_relation: EmailRelation
-    directory_user_id: str | None
-    credly_user_id: str | None
-    enabled: bool
-    licensed: bool
-    mixed_case: bool
-    earner_id: str | None
+    email_relation: EmailRelation = EmailRelation.NONE
+    mixed_case: bool = False
+    directory_user_id: str | None = None
+    credly_user_id: str | None = None
+    enabled: bool = False
+    licensed: bool = False
+    earner_id: str | None = None
     badge_ids: list[str] = field(default_factory=list)
 
-    @property
-    def display_name(self) -> str:
-        """Given name and surname as the directory shows them."""
-        return f"{self.first_name} {self.last_name}"
 
+def build_people(
+    spec: WorldSpec,
+    rng: random.Random,
+    directory: Directory,
+    credly: CredlyData,
+    addresses: AddressBook,
+) -> tuple[list[Person], list[bool]]:
+    """Draw every person into the stores, then open Credly accounts for most badge holders.
 
-class PeopleBuilder:
-    """Draws people and writes their directory users and Credly accounts into the stores.
-
-    Args:
-        spec: The world's recipe.
-        rng: The generator for people (a dedicated stream).
-        directory: The Graph stand-in's directory to fill.
-        credly: The Credly stand-in's store to add accounts to.
-        addresses: The world's address book (kept for mutations that add addresses).
+    Returns:
+        The people, and for each whether they hold badges (a few directory users hold
+        none; at least one person always does).
     """
+    builder = _PeopleBuilder(spec, rng, directory, credly, addresses)
+    people: list[Person] = []
+    holders: list[bool] = []
+    for index in range(spec.people_count):
+        person, holds = builder.draw_person(index)
+        people.append(person)
+        holders.append(holds)
+    if not any(holders):
+        holders[0] = True
+    no_account = spec.proportions.no_credly_account
+    for person, holds in zip(people, holders, strict=True):
+        if holds and rng.random() >= no_account:
+            person.credly_user_id = builder.open_credly_account(person).id
+    return people, holders
 
-    def __init__(
-        self,
-        spec: WorldSpec,
-        rng: random.Random,
-        directory: Directory,
-        credly: CredlyData,
-        addresses: AddressBook,
-    ) -> None:
-        """A builder that has made nobody yet."""
-        self._spec = spec
-        self._rng = rng
-        self._directory = directory
-        self._credly = credly
-        self._addresses = addresses
-        self._assigned_at = (spec.now - spec.history).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    @property
-    def assigned_at(self) -> str:
-        """The licence assignment timestamp every generated user carries."""
-        return self._assigned_at
+@dataclass(slots=True)
+class _PeopleBuilder:
+    """Draws people from one stream and writes their users and accounts into the stores."""
 
-    def build(self) -> tuple[list[Person], list[bool]]:
-        """Draw every person, then open Credly accounts for most badge holders.
+    spec: WorldSpec
+    rng: random.Random
+    directory: Directory
+    credly: CredlyData
+    addresses: AddressBook
+    assigned_at: str = field(init=False)
 
-        Returns:
-            The people, and for each whether they hold badges (a few directory users hold
-            none; at least one person always does).
-        """
-        people: list[Person] = []
-        holders: list[bool] = []
-        for index in range(self._spec.people_count):
-            person, holds = self._draw_person(index)
-            people.append(person)
-            holders.append(holds)
-        if not any(holders):
-            holders[0] = True
-        no_account = self._spec.proportions.no_credly_account
-        for person, holds in zip(people, holders, strict=True):
-            if holds and self._rng.random() >= no_account:
-                person.credly_user_id = self._open_credly_account(person).id
-        return people, holders
+    def __post_init__(self) -> None:
+        """Format the licence timestamp once: every user shares the one string."""
+        self.assigned_at = self.spec.licence_assigned_at
 
-    def _draw_person(self, index: int) -> tuple[Person, bool]:
-        rng = self._rng
-        p = self._spec.proportions
+    def draw_person(self, index: int) -> tuple[Person, bool]:
+        """A person, and whether they hold badges; members get a directory user."""
+        rng = self.rng
+        p = self.spec.proportions
         first, first_ascii = pick(rng, FIRST_NAMES)
         last, last_ascii = pick(rng, LAST_NAMES)
         local = f"{first_ascii}.{last_ascii}"
         if rng.random() >= p.no_directory:
             return self._draw_member(index, first, last, local)
-        email = self._addresses.claim(local, pick(rng, PERSONAL_DOMAINS + EXTERNAL_DOMAINS))
+        email = self.addresses.claim(local, pick(rng, PERSONAL_DOMAINS + EXTERNAL_DOMAINS))
         mixed = rng.random() < p.mixed_case
-        person = Person(
-            index=index,
-            first_name=first,
-            last_name=last,
-            mail_local=local,
-            credly_email=recase(email, rng) if mixed else email,
-            email_relation=EmailRelation.NONE,
-            directory_user_id=None,
-            credly_user_id=None,
-            enabled=False,
-            licensed=False,
-            mixed_case=mixed,
-            earner_id=None,
-        )
-        return person, True
+        credly_email = recase(email, rng) if mixed else email
+        return Person(index, first, last, local, credly_email, mixed_case=mixed), True
 
     def _draw_member(self, index: int, first: str, last: str, local: str) -> tuple[Person, bool]:
-        rng = self._rng
-        spec = self._spec
+        rng = self.rng
+        spec = self.spec
         p = spec.proportions
-        primary = self._addresses.claim(local, spec.tenant_domain)
+        primary = self.addresses.claim(local, spec.tenant_domain)
         mail: str | None = primary
         upn_differs = rng.random() < p.upn_differs
         first_ascii, _, last_ascii = local.partition(".")
         upn = (
-            self._addresses.claim(f"{first_ascii[:1]}{last_ascii}", spec.initial_domain)
+            self.addresses.claim(f"{first_ascii[:1]}{last_ascii}", spec.initial_domain)
             if upn_differs
             else primary
         )
@@ -176,10 +150,10 @@ class PeopleBuilder:
         licences: list[dict[str, Any]] = []
         plans: list[dict[str, Any]] = []
         if licensed:
-            licences, plans = exchange_licence(self._assigned_at)
+            licences, plans = exchange_licence(self.assigned_at)
         elif rng.random() < 0.3:
             # A licence whose Exchange plan is suspended: licensed on paper, no mailbox.
-            licences, plans = exchange_licence(self._assigned_at, status="Suspended")
+            licences, plans = exchange_licence(self.assigned_at, status="Suspended")
         elif rng.random() < 0.5:
             # No mailbox was ever provisioned: Graph shows no mail and no proxy addresses.
             mail = None
@@ -191,10 +165,10 @@ class PeopleBuilder:
         if relation is EmailRelation.UPN:
             credly_email = upn
         elif relation is EmailRelation.PROXY_ALIAS:
-            credly_email = self._addresses.alias(rng, local, spec.tenant_domain)
+            credly_email = self.addresses.alias(rng, local, spec.tenant_domain)
             proxies.append(f"smtp:{credly_email}")
         elif relation is EmailRelation.OTHER_MAIL:
-            credly_email = self._addresses.personal(rng, local.replace(".", ""))
+            credly_email = self.addresses.personal(rng, local.replace(".", ""))
             other_mails.append(credly_email)
 
         mixed = rng.random() < p.mixed_case
@@ -214,7 +188,7 @@ class PeopleBuilder:
             earner_id = f"E{100000 + below(rng, 900000)}"
         elif earner_draw >= 0.7:
             earner_id = user_id
-        self._directory.upsert(
+        self.directory.upsert(
             DirectoryUser(
                 id=user_id,
                 display_name=f"{first} {last}",
@@ -238,40 +212,39 @@ class PeopleBuilder:
             mail_local=local,
             credly_email=credly_email,
             email_relation=relation,
+            mixed_case=mixed,
             directory_user_id=user_id,
-            credly_user_id=None,
             enabled=enabled,
             licensed=licensed,
-            mixed_case=mixed,
             earner_id=earner_id,
         )
         return person, rng.random() >= p.directory_only
 
     def _draw_relation(self, upn_differs: bool, *, has_mail: bool) -> EmailRelation:
-        p = self._spec.proportions
-        draw = self._rng.random()
+        p = self.spec.proportions
+        draw = self.rng.random()
         if draw < p.other_mail:
             return EmailRelation.OTHER_MAIL
         if has_mail and draw < p.other_mail + p.proxy_alias:
             return EmailRelation.PROXY_ALIAS
         if not has_mail:
             return EmailRelation.UPN
-        if upn_differs and self._rng.random() < p.credly_uses_upn:
+        if upn_differs and self.rng.random() < p.credly_uses_upn:
             return EmailRelation.UPN
         return EmailRelation.MAIL
 
-    def _open_credly_account(self, person: Person) -> CredlyUser:
+    def open_credly_account(self, person: Person) -> CredlyUser:
         """Store a Credly account for `person`.
 
         Most accounts use the badge's address; some use a personal address instead, which is
         why `user.email` may differ from `recipient_email`.
         """
-        rng = self._rng
+        rng = self.rng
         email = person.credly_email.lower()
         if person.email_relation is not EmailRelation.NONE and rng.random() < 0.15:
-            email = self._addresses.personal(rng, person.mail_local.replace(".", ""))
+            email = self.addresses.personal(rng, person.mail_local.replace(".", ""))
         account_id = new_id(rng)
-        return self._credly.add_user(
+        return self.credly.add_user(
             CredlyUser(
                 id=account_id,
                 email=email,

@@ -6,10 +6,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 
 DEFAULT_NOW = datetime(2026, 11, 1, tzinfo=UTC)
-"""The world's fixed clock unless a spec says otherwise; every timestamp derives from it."""
-
 BADGES_PER_PERSON = 2.5
-"""The default people count is the badge count divided by this."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +122,11 @@ class WorldSpec:
         return max(1, round(self.badges / BADGES_PER_PERSON))
 
     @property
-    def tenant_stem(self) -> str:
-        """The first label of the tenant domain (`contoso` for `contoso.com`)."""
-        return self.tenant_domain.split(".", 1)[0]
-
-    @property
     def initial_domain(self) -> str:
         """The tenant's `<stem>.onmicrosoft.com` domain used by differing UPNs."""
-        return f"{self.tenant_stem}.onmicrosoft.com"
+        return f"{self.tenant_domain.split('.', 1)[0]}.onmicrosoft.com"
+
+    @property
+    def licence_assigned_at(self) -> str:
+        """The `assignedDateTime` of every generated licence: the start of the history."""
+        return (self.now - self.history).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,7 +12,7 @@ from devstack.synthetic.accounts import AddressBook
 from devstack.synthetic.badges import issue_badges
 from devstack.synthetic.catalogue import build_catalogue
 from devstack.synthetic.draws import new_id, stream
-from devstack.synthetic.people import PeopleBuilder, Person
+from devstack.synthetic.people import Person, build_people
 from devstack.synthetic.spec import WorldSpec
 
 
@@ -35,7 +33,6 @@ class World:
         partner_org_ids: Ids of co-issuing partner organisations.
         template_issuers: `issuer_org_ids` of each template's badges, by template id.
         addresses: Every address handed out so far (mutations claim new ones here).
-        licence_assigned_at: The `assignedDateTime` of generated licences.
         clock: The latest instant the world has seen; starts at `spec.now` and mutations
             advance it.
     """
@@ -49,8 +46,12 @@ class World:
     partner_org_ids: tuple[str, ...]
     template_issuers: dict[str, tuple[str, ...]]
     addresses: AddressBook
-    licence_assigned_at: str
     clock: datetime
+
+    @property
+    def licence_assigned_at(self) -> str:
+        """The `assignedDateTime` of generated licences."""
+        return self.spec.licence_assigned_at
 
     @property
     def badge_count(self) -> int:
@@ -59,14 +60,7 @@ class World:
             return sum(len(self.credly.badges.get(org_id, {})) for org_id in self.org_ids)
 
     def find_badge(self, badge_id: str) -> IssuedBadge | None:
-        """A badge by id, whichever organisation holds it.
-
-        Args:
-            badge_id: The badge id.
-
-        Returns:
-            The stored badge, or None.
-        """
+        """A badge by id, whichever organisation holds it, or None."""
         for org_id in self.org_ids:
             badge = self.credly.badge(org_id, badge_id)
             if badge is not None:
@@ -79,29 +73,25 @@ def build_world(spec: WorldSpec) -> World:
 
     Each part draws from its own seeded stream, so e.g. adding templates does not reshuffle
     the people.
-
-    Args:
-        spec: Size, seed, clock and proportions.
-
-    Returns:
-        The world, with both stores filled.
     """
     credly = CredlyData()
     directory = Directory()
     addresses = AddressBook()
     tenant_id = new_id(stream(spec.seed, "tenant"))
-    with _collector_paused():
+    # The build allocates hundreds of thousands of long-lived objects and no cycles: left on,
+    # the cyclic collector rescans them over and over and nearly doubles the time at 200k.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
         catalogue = build_catalogue(spec, stream(spec.seed, "catalogue"), credly)
-        builder = PeopleBuilder(spec, stream(spec.seed, "people"), directory, credly, addresses)
-        people, holders = builder.build()
-        issue_badges(
-            spec,
-            stream(spec.seed, "badges"),
-            credly,
-            catalogue=catalogue,
-            people=people,
-            holders=holders,
+        people, holders = build_people(
+            spec, stream(spec.seed, "people"), directory, credly, addresses
         )
+        badges = stream(spec.seed, "badges")
+        issue_badges(spec, badges, credly, catalogue=catalogue, people=people, holders=holders)
+    finally:
+        if was_enabled:
+            gc.enable()
     return World(
         spec=spec,
         tenant_id=tenant_id,
@@ -112,22 +102,5 @@ def build_world(spec: WorldSpec) -> World:
         partner_org_ids=tuple(org.id for org in catalogue.partners),
         template_issuers=catalogue.issuers,
         addresses=addresses,
-        licence_assigned_at=builder.assigned_at,
         clock=spec.now,
     )
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building.
-
-    The build allocates hundreds of thousands of long-lived objects and no cycles; left on,
-    the collector rescans them over and over and nearly doubles the build time at 200k badges.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
