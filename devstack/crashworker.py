@@ -184,11 +184,6 @@ class CrashWorker:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
-    @property
-    def pid(self) -> int:
-        """The worker's process id."""
-        return self.process.pid
-
     def _read(self) -> None:
         stdout = self.process.stdout
         assert stdout is not None
@@ -242,14 +237,6 @@ class CrashWorker:
                 with contextlib.suppress(OSError):
                     stream.close()
         self._log.close()
-
-    def __enter__(self) -> CrashWorker:
-        """The worker itself."""
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        """Stop the worker (see `close`)."""
-        self.close()
 
 
 if __name__ == "__main__":

@@ -90,7 +90,6 @@ class LocalStack:
     host: HostAddress
     env: dict[str, str]
     setup: SetupReport | None
-    control: WorldControl
 
 
 def free_port() -> int:
@@ -173,7 +172,7 @@ def local_stack(
         report = (
             setup_report(build_context(load_settings(env)), wait_s=SETUP_WAIT_S) if setup else None
         )
-        yield LocalStack(world, azurite, credly, graph, host, env, report, control)
+        yield LocalStack(world, azurite, credly, graph, host, env, report)
 
 
 def serve_stack(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
