@@ -6,8 +6,9 @@ changed after sequence N": that is what the stand-in's delta tokens encode.
 
 from __future__ import annotations
 
+import copy
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 EXCHANGE_PLAN_SERVICE = "exchange"
@@ -94,13 +95,7 @@ class Directory:
         """Add or replace a user (a copy is stored, so later edits need another upsert)."""
         with self._lock:
             self._seq += 1
-            stored = replace(
-                user,
-                proxy_addresses=list(user.proxy_addresses),
-                other_mails=list(user.other_mails),
-                assigned_licenses=[dict(x) for x in user.assigned_licenses],
-                assigned_plans=[dict(x) for x in user.assigned_plans],
-            )
+            stored = copy.deepcopy(user)
             self._users[user.id] = stored
             self._last_change[user.id] = Change(self._seq, user.id, stored)
             return stored

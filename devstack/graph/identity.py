@@ -144,11 +144,6 @@ class Identity:
             app = self._apps[client_id.lower()]
         return self._issue(app)
 
-    def revoke_all(self) -> None:
-        """Make every token issued so far invalid (401 on next use)."""
-        with self._lock:
-            self._tokens.clear()
-
     def _issue(self, app: App) -> str:
         now, wall = self.clock(), int(time.time())
         claims = {
@@ -267,14 +262,9 @@ class Identity:
             )
             return refusal.response()
         root = f"{request.base_url}/{self.tenant_id}"
-        config = {
+        config = {  # what MSAL reads; Entra's document has more
             "issuer": f"{root}/v2.0",
             "token_endpoint": f"{root}/oauth2/v2.0/token",
             "authorization_endpoint": f"{root}/oauth2/v2.0/authorize",
-            "device_authorization_endpoint": f"{root}/oauth2/v2.0/devicecode",
-            "jwks_uri": f"{root}/discovery/v2.0/keys",
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
-            "tenant_region_scope": "EU",
-            "cloud_instance_name": "microsoftonline.com",
         }
         return Response.json(200, config)

@@ -2,22 +2,17 @@
 
 Every Graph answer names its service root (`<base>/v1.0` or `<base>/beta`, whichever the
 request used) and, for entities and collections, an `@odata.context` URL under it. Refusals
-(`Problem`s from the rules, not-found and conflicts from the state) leave the handlers as
-`HttpError`s, which the server renders in Graph's OData error envelope.
+leave the handlers as `HttpError`s, which the server renders in Graph's OData error envelope.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from devstack.graph.rules.problems import Problem
-from devstack.standin import HttpError, Request, Response
-
-NOT_FOUND = "NotFound"
-CONFLICT = "Conflict"
+from devstack.standin import Request, Response
 
 
 def service_root(request: Request) -> str:
@@ -56,25 +51,3 @@ def render_error(status: int, code: str, message: str) -> dict[str, Any]:
             },
         }
     }
-
-
-def http_error(problem: Problem) -> HttpError:
-    """A problem as the HttpError that answers it."""
-    return HttpError(problem.status, problem.message, problem.code)
-
-
-def refuse(problems: Iterable[Problem | None]) -> None:
-    """Raise the first problem as an HttpError; return when there is none."""
-    for problem in problems:
-        if problem is not None:
-            raise http_error(problem)
-
-
-def not_found(message: str) -> HttpError:
-    """A 404 `NotFound` refusal, `message` saying what does not exist."""
-    return HttpError(404, message, NOT_FOUND)
-
-
-def conflict(message: str) -> HttpError:
-    """A 409 `Conflict` refusal, `message` saying what already exists or is under way."""
-    return HttpError(409, message, CONFLICT)

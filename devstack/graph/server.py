@@ -1,19 +1,18 @@
 """The Microsoft Graph stand-in: Entra token endpoint plus the Graph routes the connector calls.
 
-`GraphStandIn` is the composition: it builds the tenant's `Identity`, the service state and
-the route handlers once, and declares the route table (path, route class for the knobs,
-permission needed, handler). The handlers live by area: `identity` (tokens, OpenID
-configuration), `connectors_api` (connections, schema, operations, items), `people_api`
-(profile sources and precedence) and `users_api` (users/delta). Bodies are checked by
-`rules`; the state modules keep what was accepted.
+`GraphStandIn` is the composition: it builds the tenant's `Identity` and the service state
+once, and declares the route table (path, route class for the knobs, permission needed,
+handler). The handlers live by area, beside the state they serve: `identity` (tokens, OpenID
+configuration), `connectors` (connections, schema, operations, items), `people_settings_state`
+(profile sources and precedence) and `users_api` (users/delta). Bodies are checked by `rules`.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Self
 
 from devstack.graph.app_registrations import (
@@ -23,8 +22,7 @@ from devstack.graph.app_registrations import (
     PEOPLE_SETTINGS_WRITE,
     USERS_READ,
 )
-from devstack.graph.connectors_api import ConnectorsApi
-from devstack.graph.connectors_state import DEFAULT_SCHEMA_DELAY_S, ConnectorsState
+from devstack.graph.connectors import DEFAULT_SCHEMA_DELAY_S, ConnectorsState
 from devstack.graph.directory import Directory
 from devstack.graph.identity import (
     DEFAULT_CLIENT_ID,
@@ -35,7 +33,6 @@ from devstack.graph.identity import (
 )
 from devstack.graph.item_gate import ItemGate
 from devstack.graph.odata import render_error
-from devstack.graph.people_api import PeopleApi
 from devstack.graph.people_settings_state import PeopleSettingsState
 from devstack.graph.users_api import UsersApi
 from devstack.lifecycle import Service
@@ -43,7 +40,6 @@ from devstack.standin import (
     Handler,
     Knobs,
     Request,
-    RequestLog,
     Response,
     Route,
     StandInServer,
@@ -69,14 +65,12 @@ def _graph_route(method: str, template: str, route_class: str, handler: Handler)
     return Route(method, re.compile(rf"^/(?P<version>v1\.0|beta)/?{regex}$"), route_class, handler)
 
 
+@dataclass(frozen=True)
 class GraphState:
-    """The service state behind one lock: `connectors` and `people_settings`."""
+    """The service state: `connectors` and `people_settings`."""
 
-    def __init__(self, clock: Callable[[], float], schema_delay_s: float) -> None:
-        """Keep state on `clock`; schema operations complete `schema_delay_s` after starting."""
-        lock = threading.Lock()
-        self.connectors = ConnectorsState(clock, schema_delay_s, lock)
-        self.people_settings = PeopleSettingsState(lock)
+    connectors: ConnectorsState
+    people_settings: PeopleSettingsState
 
 
 class GraphStandIn(Service):
@@ -91,10 +85,8 @@ class GraphStandIn(Service):
         tls: TlsIdentity | None = None,
         clock: Callable[[], float] | None = None,
         knobs: Knobs | None = None,
-        port: int = 0,
         schema_delay_s: float = DEFAULT_SCHEMA_DELAY_S,
         token_lifetime_s: float = DEFAULT_TOKEN_LIFETIME_S,
-        request_log: RequestLog | None = None,
     ) -> None:
         """Build the stand-in (not serving until `start`).
 
@@ -106,26 +98,17 @@ class GraphStandIn(Service):
             clock: Monotonic seconds for token expiry and schema operations (default
                 `time.monotonic`); inject one to expire tokens or finish operations instantly.
             knobs: Latency, rate limits and faults (see `devstack.standin`).
-            port: The port to bind (0: a free one).
             schema_delay_s: How long schema operations stay `inprogress`.
             token_lifetime_s: Lifetime of issued tokens.
-            request_log: A shared request log (default: a new one).
         """
         clock = clock or time.monotonic
         self.directory = directory
         self.identity = Identity(tenant_id, apps, clock=clock, token_lifetime_s=token_lifetime_s)
-        self.state = GraphState(clock, schema_delay_s)
-        # Read at request time: the server (and its knobs) is built from these routes.
-        self.gate = ItemGate(tenant_id, lambda: self.server.knobs, clock)
-        self.server = StandInServer(
-            "graph",
-            self._routes(),
-            render_error,
-            knobs=knobs,
-            port=port,
-            tls=tls,
-            request_log=request_log,
-        )
+        people = PeopleSettingsState(clock)
+        self.state = GraphState(ConnectorsState(clock, schema_delay_s), people)
+        # Knobs read at request time: the server (and its knobs) is built from these routes.
+        gate = ItemGate(tenant_id, lambda: self.server.knobs, people.registered_at, clock)
+        self.server = StandInServer("graph", self._routes(gate), render_error, knobs=knobs, tls=tls)
 
     # -- lifecycle and addresses ----------------------------------------------------------
 
@@ -194,9 +177,8 @@ class GraphStandIn(Service):
 
         return guarded
 
-    def _routes(self) -> list[Route]:
-        connectors = ConnectorsApi(self.state.connectors)
-        people = PeopleApi(self.state.people_settings)
+    def _routes(self, gate: ItemGate) -> list[Route]:
+        connectors, people = self.state.connectors, self.state.people_settings
         users = UsersApi(self.directory)
         connections, connection = "/external/connections", "/external/connections/{connectionId}"
         item = f"{connection}/items/{{itemId}}"
@@ -205,7 +187,7 @@ class GraphStandIn(Service):
         settings = "/admin/people/profilePropertySettings"
         conn, read, write = CONNECTIONS_READ_WRITE, PEOPLE_SETTINGS_READ, PEOPLE_SETTINGS_WRITE
         graph = [
-            ("POST", connections, "connections", conn, connectors.create_connection),
+            ("POST", connections, "connections", conn, connectors.post_connection),
             ("GET", connections, "connections", conn, connectors.list_connections),
             ("GET", connection, "connections", conn, connectors.get_connection),
             ("DELETE", connection, "connections", conn, connectors.delete_connection),
@@ -214,12 +196,10 @@ class GraphStandIn(Service):
             ("GET", f"{connection}/operations/{{operationId}}", "operations", conn,
              connectors.get_operation),
             ("PUT", item, "items", ITEMS_READ_WRITE,
-             self.gate.writing(connectors.put_item, put=True)),
-            ("GET", item, "items", ITEMS_READ_WRITE, connectors.get_item),
+             gate.writing(connectors.put_item, put=True)),
             ("DELETE", item, "items", ITEMS_READ_WRITE,
-             self.gate.writing(connectors.delete_item, put=False)),
-            ("POST", sources, "profile", write, self.gate.registering(people.create_source)),
-            ("GET", sources, "profile", read, people.list_sources),
+             gate.writing(connectors.delete_item, put=False)),
+            ("POST", sources, "profile", write, people.create_source),
             ("GET", source, "profile", read, people.get_source),
             ("PATCH", source, "profile", write, people.update_source),
             ("DELETE", source, "profile", write, people.delete_source),

@@ -21,6 +21,7 @@ from devstack.graph.rules.problems import (
     unknown_fields,
 )
 from devstack.graph.rules.schema import SchemaProperty
+from devstack.standin import HttpError
 
 ENTITY_TOO_LARGE = "RequestEntityTooLarge"
 MAX_ITEM_ID = 128
@@ -61,11 +62,8 @@ def check_item_size(size: int) -> Problem | None:
     """The 413 for an item body over Graph's 4 MB limit, or None."""
     if size <= MAX_ITEM_BYTES:
         return None
-    return Problem(
-        413,
-        ENTITY_TOO_LARGE,
-        f"The item is {size} bytes; at most {MAX_ITEM_BYTES} are allowed.",
-    )
+    message = f"The item is {size} bytes; at most {MAX_ITEM_BYTES} are allowed."
+    return HttpError(413, message, ENTITY_TOO_LARGE)
 
 
 def check_item_id(item_id: str) -> Problem | None:
@@ -104,11 +102,6 @@ def check_item(
     problems.extend(_check_acl(body.get("acl"), people))
     property_problems, ignored = _check_properties(body.get("properties"), schema)
     problems.extend(property_problems)
-    content = body.get("content")
-    if content is not None and (
-        not isinstance(content, dict) or content.get("type", "text") not in ("text", "html")
-    ):
-        problems.append(invalid("The item 'content' must be {'type': 'text'|'html', 'value'}."))
     return ItemVerdict(problems, [] if problems else ignored)
 
 

@@ -41,7 +41,7 @@ def check_profile_source(
         problems.append(invalid("The profile source 'kind' must be a string."))
     if body.get("webUrl") is not None and not _is_https_url(body["webUrl"]):
         problems.append(invalid("The profile source 'webUrl' must be an https URL."))
-    return problems + _check_localizations(body.get("localizations"))
+    return problems
 
 
 def check_property_setting(body: Any, *, creating: bool) -> list[Problem]:
@@ -62,20 +62,6 @@ def check_property_setting(body: Any, *, creating: bool) -> list[Problem]:
             problems.append(invalid("'prioritizedSourceUrls' must be a list of strings."))
         elif len({u.lower() for u in urls}) != len(urls):
             problems.append(invalid("'prioritizedSourceUrls' must not repeat a URL."))
-    return problems
-
-
-def _check_localizations(localizations: Any) -> list[Problem]:
-    if localizations is None:
-        return []
-    if not isinstance(localizations, list):
-        return [invalid("The profile source 'localizations' must be a list.")]
-    problems: list[Problem] = []
-    for index, loc in enumerate(localizations):
-        if not isinstance(loc, dict) or not isinstance(loc.get("languageTag"), str):
-            problems.append(invalid(f"Localization #{index} needs a 'languageTag'."))
-        elif loc.get("webUrl") is not None and not _is_https_url(loc["webUrl"]):
-            problems.append(invalid(f"Localization #{index}: 'webUrl' must be https."))
     return problems
 
 
