@@ -7,7 +7,6 @@ Pure: Credly serves 50 items a page and describes the position in a `metadata` b
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -16,8 +15,6 @@ from devstack.credly.errors import QueryError
 
 PER_PAGE = 50
 """Credly's fixed page size ("At most 50 results are returned at a time")."""
-
-_PAGE = re.compile(r"^\d+$")
 
 T = TypeVar("T")
 
@@ -30,7 +27,7 @@ def parse_page(raw: str | None) -> int:
     """
     if raw is None:
         return 1
-    if not _PAGE.match(raw) or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise QueryError(f"page must be a positive integer, got {raw!r}")
     return int(raw)
 
@@ -52,45 +49,30 @@ def page_url(base: str, page: int, filter_raw: str | None, sort_raw: str | None)
     return f"{base}?{urlencode(params)}"
 
 
-def page_metadata(
-    total_count: int, page: int, count: int, url_for: Callable[[int], str]
+def page_envelope(
+    items: Sequence[T], page: int, render: Callable[[T], Any], url_for: Callable[[int], str]
 ) -> dict[str, Any]:
-    """The `metadata` block of a list response.
+    """A list response body: one page of the items rendered, and its `metadata`.
 
-    `total_pages` is 0 for an empty list. `previous_page_url` is null on page 1 and
-    `next_page_url` on the last page and beyond; a page past the end still links back.
+    A page past the end has an empty `data`. `total_pages` is 0 for an empty list;
+    `previous_page_url` is null on page 1 and `next_page_url` on the last page and beyond (a
+    page past the end still links back).
 
     Args:
-        total_count: How many items match in all.
-        page: The current page (1-based).
-        count: How many items this page holds.
+        items: Everything the list holds, in order.
+        page: The requested page (1-based).
+        render: Turns one item into its JSON; only the page's items are rendered.
         url_for: Builds the absolute URL of a page number.
     """
-    total_pages = math.ceil(total_count / PER_PAGE)
-    return {
-        "count": count,
+    data = [render(item) for item in items[(page - 1) * PER_PAGE : page * PER_PAGE]]
+    total_pages = math.ceil(len(items) / PER_PAGE)
+    metadata = {
+        "count": len(data),
         "current_page": page,
-        "total_count": total_count,
+        "total_count": len(items),
         "total_pages": total_pages,
         "per": PER_PAGE,
         "previous_page_url": url_for(page - 1) if page > 1 else None,
         "next_page_url": url_for(page + 1) if page < total_pages else None,
     }
-
-
-def page_envelope(
-    items: Sequence[T],
-    page: int,
-    render: Callable[[T], Any],
-    url_for: Callable[[int], str],
-) -> dict[str, Any]:
-    """A list response body: one page of the items rendered, and its `metadata`.
-
-    Args:
-        items: Everything the list holds, in order.
-        page: The requested page (1-based); past the end gives an empty `data`.
-        render: Turns one item into its JSON; only the page's items are rendered.
-        url_for: Builds the absolute URL of a page number.
-    """
-    data = [render(item) for item in items[(page - 1) * PER_PAGE : page * PER_PAGE]]
-    return {"data": data, "metadata": page_metadata(len(items), page, len(data), url_for)}
+    return {"data": data, "metadata": metadata}

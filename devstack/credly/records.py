@@ -11,9 +11,10 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 BADGE_STATES = ("pending", "accepted", "rejected", "revoked", "replaced")
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -154,33 +155,27 @@ class CredlyData:
     def add_org(self, org: Organization) -> Organization:
         """Register an organisation (replacing one with the same id)."""
         with self.lock:
-            self.orgs[org.id] = org
-            self.version += 1
             self.badges.setdefault(org.id, {})
-            return org
+            return self._put(self.orgs, org.id, org)
 
     def add_template(self, template: BadgeTemplate) -> BadgeTemplate:
         """Register a badge template."""
-        with self.lock:
-            self.templates[template.id] = template
-            self.version += 1
-            return template
+        return self._put(self.templates, template.id, template)
 
     def add_user(self, user: CredlyUser) -> CredlyUser:
         """Register an earner account."""
-        with self.lock:
-            self.users[user.id] = user
-            self.version += 1
-            return user
+        return self._put(self.users, user.id, user)
+
+    def add_event(self, event: Event) -> Event:
+        """Record a webhook event."""
+        return self._put(self.events, event.id, event)
 
     def put_badge(self, badge: IssuedBadge) -> IssuedBadge:
         """Insert or replace a badge of its organisation."""
         with self.lock:
             if badge.org_id not in self.orgs:
                 raise KeyError(f"unknown organisation {badge.org_id}")
-            self.badges[badge.org_id][badge.id] = badge
-            self.version += 1
-            return badge
+            return self._put(self.badges[badge.org_id], badge.id, badge)
 
     def remove_badge(self, org_id: str, badge_id: str) -> IssuedBadge | None:
         """Delete a badge of an organisation; the removed record, or None when absent."""
@@ -210,27 +205,20 @@ class CredlyData:
             snapshot = [b for per_org in self.badges.values() for b in per_org.values()]
         return iter(snapshot)
 
-    def add_event(self, event: Event) -> Event:
-        """Record a webhook event."""
-        with self.lock:
-            self.events[event.id] = event
-            self.version += 1
-            return event
-
     def find_token(self, token: str) -> tuple[Organization, AuthToken] | None:
         """The organisation and token record for an authorization token string."""
         with self.lock:
-            for org in self.orgs.values():
-                for record in org.tokens:
-                    if record.token == token:
-                        return org, record
-            return None
+            found = ((o, t) for o in self.orgs.values() for t in o.tokens)
+            return next(((o, t) for o, t in found if t.token == token), None)
 
     def find_oauth_app(self, client_id: str) -> tuple[Organization, OAuthApp] | None:
         """The organisation and OAuth application for a client id."""
         with self.lock:
-            for org in self.orgs.values():
-                for app in org.oauth_apps:
-                    if app.client_id == client_id:
-                        return org, app
-            return None
+            found = ((o, a) for o in self.orgs.values() for a in o.oauth_apps)
+            return next(((o, a) for o, a in found if a.client_id == client_id), None)
+
+    def _put(self, table: dict[str, T], key: str, record: T) -> T:
+        with self.lock:
+            table[key] = record
+            self.version += 1
+            return record

@@ -3,9 +3,8 @@
 Two `StandInServer`s share one `CredlyData` store: the "api" server answers
 `/v1/organizations/{org}/...` like `api.credly.com`, the "web" server answers
 `POST /oauth/token` like `www.credly.com` (Credly's token endpoint is not on the API host).
-Who may read what is decided in `devstack.credly.auth`, the token endpoint lives in
-`devstack.credly.oauth` and list queries, paging and the badge-list cache in
-`devstack.credly.listing`.
+Who may read what is decided in `devstack.credly.auth`, which also issues the access tokens;
+list queries, paging and the badge-list cache live in `devstack.credly.listing`.
 """
 
 from __future__ import annotations
@@ -22,24 +21,19 @@ from devstack.credly.auth import (
     TOKENS_SCOPE,
     AccessControl,
     AccessGrant,
+    issue_access_token,
+    render_oauth_error,
 )
 from devstack.credly.errors import not_found, render_api_error
 from devstack.credly.filters import ACCEPT, IGNORE, KEY_MODES, REJECT, UPDATED_AT_MIN_MODE
 from devstack.credly.listing import BadgeSelector, list_response, read_list_query
-from devstack.credly.oauth import issue_access_token, render_oauth_error
 from devstack.credly.records import AuthToken, CredlyData
 from devstack.credly.render import BadgeRenderer, render_event, render_organization, render_token
 from devstack.credly.webhooks import WebhookDispatcher
 from devstack.lifecycle import Service
 from devstack.standin import HttpError, Knobs, Request, Response, StandInServer, route
 
-__all__ = [
-    "DEFAULT_TOKEN_LIFETIME_S",
-    "AccessGrant",
-    "CredlyStandIn",
-    "render_api_error",
-    "render_oauth_error",
-]
+__all__ = ["DEFAULT_TOKEN_LIFETIME_S", "CredlyStandIn"]
 
 
 class CredlyStandIn(Service):
@@ -163,7 +157,7 @@ class CredlyStandIn(Service):
         return self.access.revoke_all()
 
     def _issue_token(self, request: Request) -> Response:
-        return issue_access_token(request, self.data, self.access)
+        return issue_access_token(request, self.access)
 
     # -- API routes ------------------------------------------------------------------------
 

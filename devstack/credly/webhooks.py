@@ -19,23 +19,12 @@ from urllib.parse import SplitResult
 from devstack.credly.records import CredlyData, Event
 from devstack.credly.webhook_rules import (
     WebhookRetryPolicy,
-    WebhookTargetError,
     check_webhook_url,
     notification_payload,
 )
 from devstack.lifecycle import Service
 
-__all__ = [
-    "DeliveryAttempt",
-    "DeliveryReport",
-    "DeliveryState",
-    "WebhookCounters",
-    "WebhookDispatcher",
-    "WebhookRetryPolicy",
-    "WebhookTargetError",
-    "check_webhook_url",
-    "notification_payload",
-]
+__all__ = ["DeliveryAttempt", "DeliveryState", "WebhookDispatcher", "notification_payload"]
 
 MAX_ANSWER_BYTES = 64 * 1024
 """Bytes of a receiver's answer read before closing (Credly looks at the status only)."""
@@ -79,7 +68,7 @@ class DeliveryAttempt:
 
 @dataclass(frozen=True)
 class WebhookCounters:
-    """Running totals of a dispatcher, or (in a `DeliveryReport`) what some passes added.
+    """Running totals of a dispatcher.
 
     Attributes:
         delivered: Deliveries answered with a success status.
@@ -94,13 +83,6 @@ class WebhookCounters:
     gave_up: int
     dropped: int
     pending: int
-
-
-@dataclass(frozen=True)
-class DeliveryReport(WebhookCounters):
-    """What one `deliver_pending()` or `drain()` call did; `pending` is what is left after."""
-
-    attempts: tuple[DeliveryAttempt, ...]
 
 
 @dataclass(slots=True)
@@ -130,14 +112,13 @@ class WebhookDispatcher(Service):
       proxy setting can send one off this machine), with no signature or extra headers (none
       is documented).
 
-    Run it one pass at a time with `deliver_pending()` (or `drain()`), or in a background
+    Run it one pass at a time with `deliver_pending()`, or in a background
     thread with `start()`/`stop()` or as a context manager.
 
     Args:
         data: The store whose `events` are delivered.
         policy: Retries and the response timeout.
         clock: Monotonic seconds, for due times and the log.
-        sleep: How `drain()` waits between passes.
         poll_interval_s: How often the background thread looks for new events.
     """
 
@@ -147,14 +128,12 @@ class WebhookDispatcher(Service):
         *,
         policy: WebhookRetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
         poll_interval_s: float = 0.02,
     ) -> None:
         """A dispatcher that has seen no event yet; `start()` runs it in the background."""
         self.data = data
         self.policy = policy or WebhookRetryPolicy()
         self._clock = clock
-        self._sleep = sleep
         self._poll_interval_s = poll_interval_s
         self._scanned: tuple[int, int] | None = None
         self._deliveries: dict[str, _Delivery] = {}
@@ -198,22 +177,19 @@ class WebhookDispatcher(Service):
         """Whether the background thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
-    @property
-    def error(self) -> Exception | None:
-        """What ended the background thread early, if anything (`stop()` raises it too)."""
-        return self._error
-
     # -- passes ----------------------------------------------------------------------------
 
-    def deliver_pending(self) -> DeliveryReport:
+    def deliver_pending(self) -> list[DeliveryAttempt]:
         """One pass: pick up new events, then attempt every due delivery once.
+
+        Returns:
+            The attempts made, in order (`counters` tells what they achieved).
 
         Raises:
             WebhookTargetError: A due delivery's organisation has a non-loopback
                 `webhook_url`; nothing of this pass was sent.
         """
         with self._pass_lock:
-            before = self.counters
             self._discover()
             attempts = []
             for delivery, target in self._plan():
@@ -226,29 +202,7 @@ class WebhookDispatcher(Service):
                 attempt = self._attempt(delivery, target)
                 if attempt is not None:
                     attempts.append(attempt)
-            return self._report(before, attempts)
-
-    def drain(self, timeout_s: float = 5.0) -> DeliveryReport:
-        """Pass after pass, sleeping until the next due time, until nothing is pending.
-
-        Args:
-            timeout_s: Give up waiting after this long (by the dispatcher's clock, which the
-                injected `sleep` must advance).
-
-        Returns:
-            What all passes did; `pending` above 0 means the time ran out.
-        """
-        deadline = self._clock() + timeout_s
-        before = self.counters
-        attempts: list[DeliveryAttempt] = []
-        while True:
-            attempts.extend(self.deliver_pending().attempts)
-            now = self._clock()
-            next_due = self._next_due()
-            if next_due is None or now >= deadline:
-                break
-            self._sleep(max(0.0, min(next_due, deadline) - now))
-        return self._report(before, attempts)
+            return attempts
 
     # -- background thread -----------------------------------------------------------------
 
@@ -409,17 +363,6 @@ class WebhookDispatcher(Service):
         delivery.state = state
         self._pending.pop(delivery.event_id, None)
         self._totals[state] += 1
-
-    def _report(self, before: WebhookCounters, attempts: list[DeliveryAttempt]) -> DeliveryReport:
-        after = self.counters
-        return DeliveryReport(
-            delivered=after.delivered - before.delivered,
-            failed_attempts=after.failed_attempts - before.failed_attempts,
-            gave_up=after.gave_up - before.gave_up,
-            dropped=after.dropped - before.dropped,
-            pending=after.pending,
-            attempts=tuple(attempts),
-        )
 
     def _next_due(self) -> float | None:
         with self._state_lock:

@@ -9,7 +9,7 @@ import pytest
 
 from devstack.credly.errors import QueryError
 from devstack.credly.filters import BadgeFilter, parse_filter, parse_sort, select_badges
-from devstack.credly.paging import PER_PAGE, page_envelope, page_metadata, page_url, parse_page
+from devstack.credly.paging import PER_PAGE, page_envelope, page_url, parse_page
 from devstack.credly.records import IssuedBadge
 
 
@@ -205,7 +205,7 @@ def test_page_metadata_arithmetic(
     total: int, page: int, expected: tuple[int, int, int | None, int | None]
 ) -> None:
     count, pages, prev, next_ = expected
-    meta = page_metadata(total, page, count, lambda n: f"u{n}")
+    meta = page_envelope(range(total), page, str, lambda n: f"u{n}")["metadata"]
     assert meta == {
         "count": count,
         "current_page": page,
