@@ -76,7 +76,12 @@ def main(args: argparse.Namespace) -> int:
     """Run the host with parsed options; returns the exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     if args.list:
-        return _list()
+        import function_app  # noqa: PLC0415 - only this command needs the app
+        from devstack.host.functions import function_table  # noqa: PLC0415
+
+        table = function_table(function_app.app.get_functions())
+        sys.stdout.write(json.dumps(table.describe(), indent=2) + "\n")
+        return 0
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -110,18 +115,3 @@ def main(args: argparse.Namespace) -> int:
     finally:
         host.stop()
     return 0
-
-
-def _list() -> int:
-    import function_app  # noqa: PLC0415 - only this command needs the app
-    from devstack.host.functions import function_table  # noqa: PLC0415
-
-    table = function_table(function_app.app.get_functions())
-    sys.stdout.write(json.dumps(table.describe(), indent=2) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m devstack.host.cli", description=__doc__)
-    add_arguments(parser)
-    raise SystemExit(main(parser.parse_args()))

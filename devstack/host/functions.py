@@ -9,9 +9,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-_SETTING = re.compile(r"%([^%]+)%")
-TRIGGERS = ("httpTrigger", "queueTrigger", "timerTrigger")
-
 
 class FunctionTableError(ValueError):
     """The app declares something this host cannot run; the message names the function."""
@@ -22,12 +19,10 @@ class HttpFunction:
     """One HTTP-triggered function as its binding declares it.
 
     Attributes:
-        name: The function name.
         route: The route template below the route prefix, e.g. `ops/crawls/{crawl_id}`.
         methods: Upper-case HTTP methods.
         auth_level: `ANONYMOUS`, `FUNCTION` or `ADMIN`.
         argument: The name of the parameter receiving the request.
-        handler: The user function.
     """
 
     name: str
@@ -38,19 +33,8 @@ class HttpFunction:
     handler: Callable[..., Any] = field(compare=False)
 
 
-class _Invoked:
-    """What queue and timer functions share: a handler, sync or async."""
-
-    handler: Callable[..., Any]
-
-    @property
-    def is_async(self) -> bool:
-        """Whether the function is a coroutine function (run on the event loop)."""
-        return inspect.iscoroutinefunction(self.handler)
-
-
 @dataclass(frozen=True)
-class QueueFunction(_Invoked):
+class QueueFunction:
     """One queue-triggered function: the queue it listens to and the connection setting."""
 
     name: str
@@ -61,7 +45,7 @@ class QueueFunction(_Invoked):
 
 
 @dataclass(frozen=True)
-class TimerFunction(_Invoked):
+class TimerFunction:
     """One timer-triggered function: its schedule as written (`%SETTING%` unresolved)."""
 
     name: str
@@ -112,55 +96,37 @@ def function_table(functions: Iterable[Any]) -> FunctionTable:
     """The table of an app's indexed functions (`app.get_functions()`, callable once per app).
 
     Raises:
-        FunctionTableError: For a function without a trigger this host runs.
+        FunctionTableError: For an async function, or one without a trigger this host runs.
     """
     http: list[HttpFunction] = []
     queues: list[QueueFunction] = []
     timers: list[TimerFunction] = []
     for function in functions:
-        name = str(function.get_function_name())
-        handler = function.get_user_function()
+        name, handler = str(function.get_function_name()), function.get_user_function()
         bindings = json.loads(function.get_function_json())["bindings"]
         triggers = [b for b in bindings if str(b.get("type", "")).endswith("Trigger")]
-        if len(triggers) != 1 or triggers[0]["type"] not in TRIGGERS:
-            kinds = [b.get("type") for b in triggers]
-            raise FunctionTableError(f"function {name}: trigger {kinds} is not supported here")
-        binding = triggers[0]
-        argument = str(binding["name"])
-        if binding["type"] == "httpTrigger":
-            methods = binding.get("methods") or ("GET", "POST")
-            http.append(
-                HttpFunction(
-                    name=name,
-                    route=str(binding.get("route") or name),
-                    methods=tuple(str(m).upper() for m in methods),
-                    auth_level=str(binding.get("authLevel", "FUNCTION")).upper(),
-                    argument=argument,
-                    handler=handler,
-                )
-            )
-        elif binding["type"] == "queueTrigger":
-            queue = str(binding["queueName"])
+        kind = triggers[0]["type"] if len(triggers) == 1 else [b.get("type") for b in triggers]
+        if inspect.iscoroutinefunction(handler):
+            raise FunctionTableError(f"function {name}: async functions are not supported here")
+        binding = triggers[0] if triggers else {}
+        argument = str(binding.get("name"))
+        if kind == "httpTrigger":
+            methods = tuple(str(m).upper() for m in binding.get("methods") or ("GET", "POST"))
+            auth_level = str(binding.get("authLevel", "FUNCTION")).upper()
+            route = str(binding.get("route") or name)
+            http.append(HttpFunction(name, route, methods, auth_level, argument, handler))
+        elif kind == "queueTrigger":
+            connection = str(binding.get("connection") or "AzureWebJobsStorage")
             queues.append(
-                QueueFunction(
-                    name=name,
-                    queue=queue,
-                    connection=str(binding.get("connection") or "AzureWebJobsStorage"),
-                    argument=argument,
-                    handler=handler,
-                )
+                QueueFunction(name, str(binding["queueName"]), connection, argument, handler)
             )
+        elif kind == "timerTrigger":
+            use_monitor = bool(binding.get("useMonitor", True))
+            on_startup = bool(binding.get("runOnStartup", False))
+            schedule = str(binding["schedule"])
+            timers.append(TimerFunction(name, schedule, use_monitor, on_startup, argument, handler))
         else:
-            timers.append(
-                TimerFunction(
-                    name=name,
-                    schedule=str(binding["schedule"]),
-                    use_monitor=bool(binding.get("useMonitor", True)),
-                    run_on_startup=bool(binding.get("runOnStartup", False)),
-                    argument=argument,
-                    handler=handler,
-                )
-            )
+            raise FunctionTableError(f"function {name}: trigger {kind} is not supported here")
     return FunctionTable(tuple(http), tuple(queues), tuple(timers))
 
 
@@ -172,9 +138,8 @@ def resolve_settings(text: str, env: Mapping[str, str]) -> str:
     """
 
     def value(found: re.Match[str]) -> str:
-        name = found.group(1)
-        if not env.get(name):
-            raise KeyError(name)
-        return env[name]
+        if not env.get(found.group(1)):
+            raise KeyError(found.group(1))
+        return env[found.group(1)]
 
-    return _SETTING.sub(value, text)
+    return re.sub(r"%([^%]+)%", value, text)

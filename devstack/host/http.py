@@ -8,9 +8,7 @@ host instance that imported the app (see `devstack.host.instance`).
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import inspect
 import logging
 import re
 from collections.abc import Callable, Collection, Iterable
@@ -22,7 +20,6 @@ from devstack.standin import HttpError, Request, Response, Route, StandInServer
 
 log = logging.getLogger("devstack.host")
 ROUTE_PREFIX = "api"
-_PARAMETER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 
 
 def http_functions(functions: Iterable[Any]) -> list[HttpFunction]:
@@ -30,7 +27,7 @@ def http_functions(functions: Iterable[Any]) -> list[HttpFunction]:
     return list(function_table(functions).http)
 
 
-def route_pattern(route: str, prefix: str = ROUTE_PREFIX) -> re.Pattern[str]:
+def route_pattern(route: str) -> re.Pattern[str]:
     """The path regex of a route template; `{name}` and `{name:constraint}` match a segment.
 
     Raises:
@@ -39,16 +36,10 @@ def route_pattern(route: str, prefix: str = ROUTE_PREFIX) -> re.Pattern[str]:
     if "?}" in route or "{*" in route:
         raise ValueError(f"route {route!r}: optional and catch-all parameters are not supported")
     regex, position = "", 0
-    for found in _PARAMETER.finditer(route):
+    for found in re.finditer(r"\{(\w+)(?::[^}]*)?\}", route):
         regex += re.escape(route[position : found.start()]) + f"(?P<{found.group(1)}>[^/]+)"
         position = found.end()
-    regex += re.escape(route[position:])
-    return re.compile(f"^/{re.escape(prefix)}/{regex}$" if prefix else f"^/{regex}$")
-
-
-def presented_key(request: Request) -> str | None:
-    """The function key a request carries: the `code` query parameter or `x-functions-key`."""
-    return request.arg("code") or request.header("x-functions-key")
+    return re.compile(f"^/{ROUTE_PREFIX}/{regex}{re.escape(route[position:])}$")
 
 
 def key_accepted(presented: str | None, keys: Collection[str]) -> bool:
@@ -59,27 +50,17 @@ def key_accepted(presented: str | None, keys: Collection[str]) -> bool:
 
 
 def serve_functions(
-    functions: Iterable[HttpFunction],
-    *,
-    keys: Collection[str],
-    admin_keys: Collection[str] = (),
-    port: int = 0,
-    prefix: str = ROUTE_PREFIX,
+    functions: Iterable[HttpFunction], *, keys: Collection[str], port: int = 0
 ) -> StandInServer:
-    """A (not yet started) loopback server answering the given HTTP functions.
+    """A (not yet started) loopback server answering the given HTTP functions below `/api/`.
 
-    Args:
-        keys: Function keys, accepted by `FUNCTION`-level functions.
-        admin_keys: Master keys, accepted by `FUNCTION` and `ADMIN`-level functions.
-        port: Fixed port (0: any free port).
-        prefix: The route prefix (`api`, as in host.json's default).
+    `FUNCTION`-level functions accept one of `keys`; `ADMIN`-level ones need the master key,
+    which this host has not, so they always answer 401.
     """
-    if not keys and not admin_keys:
-        raise ValueError("give at least one function key")
     routes = []
     for function in functions:
-        handler = _invoker(function, tuple(keys), tuple(admin_keys))
-        pattern = route_pattern(function.route, prefix)
+        handler = _invoker(function, tuple(keys))
+        pattern = route_pattern(function.route)
         routes += [Route(method, pattern, function.name, handler) for method in function.methods]
     return StandInServer(
         "functions-host",
@@ -89,15 +70,12 @@ def serve_functions(
     )
 
 
-def _invoker(
-    function: HttpFunction, keys: tuple[str, ...], admin_keys: tuple[str, ...]
-) -> Callable[[Request], Response]:
-    accepted = {"ANONYMOUS": None, "FUNCTION": keys + admin_keys, "ADMIN": admin_keys}[
-        function.auth_level
-    ]
+def _invoker(function: HttpFunction, keys: tuple[str, ...]) -> Callable[[Request], Response]:
+    accepted = {"ANONYMOUS": None, "FUNCTION": keys, "ADMIN": ()}[function.auth_level]
 
     def invoke(request: Request) -> Response:
-        if accepted is not None and not key_accepted(presented_key(request), accepted):
+        presented = request.arg("code") or request.header("x-functions-key")
+        if accepted is not None and not key_accepted(presented, accepted):
             raise HttpError(401, "a valid function key is required (?code= or x-functions-key)")
         import azure.functions as func  # noqa: PLC0415 - only the child process needs it
 
@@ -112,24 +90,13 @@ def _invoker(
         )
         try:
             answer = function.handler(**{function.argument: http_request})
-            if inspect.isawaitable(answer):
-                answer = asyncio.run(_awaited(answer))
         except Exception as error:  # as the host: one line logged, 500 with no body
             log.error("%s failed: %s: %s", function.name, type(error).__name__, error)
             return Response(500, b"", {})
-        return _response(answer)
+        headers = {str(k): str(v) for k, v in answer.headers.items()}
+        if answer.mimetype:
+            charset = f"; charset={answer.charset}" if answer.charset else ""
+            headers["Content-Type"] = f"{answer.mimetype}{charset}"
+        return Response(int(answer.status_code), answer.get_body(), headers)
 
     return invoke
-
-
-async def _awaited(answer: Any) -> Any:
-    return await answer
-
-
-def _response(answer: Any) -> Response:
-    """A function's `HttpResponse` as the stand-in server's response."""
-    headers = {str(k): str(v) for k, v in answer.headers.items()}
-    if answer.mimetype:
-        charset = f"; charset={answer.charset}" if answer.charset else ""
-        headers["Content-Type"] = f"{answer.mimetype}{charset}"
-    return Response(int(answer.status_code), answer.get_body(), headers)

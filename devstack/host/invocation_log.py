@@ -24,10 +24,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 SUCCEEDED, FAILED, TIMED_OUT = "succeeded", "failed", "timed_out"
-OUTCOMES = (SUCCEEDED, FAILED, TIMED_OUT)
 
 
 @dataclass(frozen=True)
@@ -49,77 +47,20 @@ class InvocationRecord:
         """When it ended, on the monotonic clock."""
         return self.start_monotonic + self.duration_s
 
-    def to_line(self) -> str:
-        """The record as one JSON line (with its newline)."""
-        fields = asdict(self)
-        for name in ("start", "start_monotonic"):
-            fields[name] = round(fields[name], 3)
-        fields["duration_s"] = round(fields["duration_s"], 4)
-        return json.dumps(fields, separators=(", ", ": ")) + "\n"
-
-    @classmethod
-    def from_json(cls, document: dict[str, Any]) -> InvocationRecord:
-        """A record from one parsed line (unknown keys ignored)."""
-        return cls(
-            function=str(document["function"]),
-            trigger=str(document["trigger"]),
-            instance=int(document["instance"]),
-            pid=int(document["pid"]),
-            start=float(document["start"]),
-            start_monotonic=float(document["start_monotonic"]),
-            duration_s=float(document["duration_s"]),
-            outcome=str(document["outcome"]),
-            detail=str(document.get("detail", "")),
-        )
-
 
 class InvocationLog:
-    """Appends this instance's invocation records to a file shared with the other instances.
-
-    Args:
-        path: The file (created when missing, never truncated).
-        instance: This instance's index, written on every line.
-    """
+    """Appends this instance's records to a file (created when missing, never truncated)."""
 
     def __init__(self, path: Path, instance: int) -> None:
-        self.path = path
         self.instance = instance
-        self.pid = os.getpid()
         self._lock = threading.Lock()
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
-    def record(
-        self,
-        function: str,
-        trigger: str,
-        *,
-        start: float,
-        start_monotonic: float,
-        duration_s: float,
-        outcome: str,
-        detail: str = "",
-    ) -> InvocationRecord:
-        """Append one line; returns the record written."""
-        entry = InvocationRecord(
-            function=function,
-            trigger=trigger,
-            instance=self.instance,
-            pid=self.pid,
-            start=start,
-            start_monotonic=start_monotonic,
-            duration_s=max(0.0, duration_s),
-            outcome=outcome,
-            detail=detail,
-        )
-        data = entry.to_line().encode()
+    def write(self, record: InvocationRecord) -> None:
+        """Append one record as one line."""
+        line = json.dumps(asdict(record), separators=(", ", ": ")) + "\n"
         with self._lock:
-            os.write(self._fd, data)
-        return entry
-
-    def close(self) -> None:
-        """Close the file (records after this are an error)."""
-        with self._lock:
-            os.close(self._fd)
+            os.write(self._fd, line.encode())
 
 
 def read_invocations(path: Path) -> Iterator[InvocationRecord]:
@@ -130,4 +71,4 @@ def read_invocations(path: Path) -> Iterator[InvocationRecord]:
         for line in lines:
             if not line.endswith("\n"):
                 return  # an instance killed mid-write: nothing after it is whole
-            yield InvocationRecord.from_json(json.loads(line))
+            yield InvocationRecord(**json.loads(line))

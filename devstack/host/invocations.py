@@ -1,8 +1,7 @@
-"""Running user functions as the Python worker does: a thread pool, an event loop, a timeout."""
+"""Running user functions as the Python worker does: a thread pool and a timeout."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import os
@@ -10,41 +9,42 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from devstack.host.invocation_log import FAILED, SUCCEEDED, TIMED_OUT, InvocationLog
-
-THREAD_COUNT_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
+from devstack.host.functions import QueueFunction, TimerFunction
+from devstack.host.invocation_log import (
+    FAILED,
+    SUCCEEDED,
+    TIMED_OUT,
+    InvocationLog,
+    InvocationRecord,
+)
 
 
 def worker_threads(env: Mapping[str, str]) -> int:
-    """The worker's sync thread pool size: the setting, else min(32, CPUs + 4) as the worker."""
-    text = env.get(THREAD_COUNT_SETTING, "").strip()
-    if text.isdigit() and int(text) > 0:
-        return int(text)
-    return min(32, (os.cpu_count() or 1) + 4)
+    """The worker's thread pool size: PYTHON_THREADPOOL_THREAD_COUNT, else min(32, CPUs + 4)."""
+    text = env.get("PYTHON_THREADPOOL_THREAD_COUNT", "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else min(32, (os.cpu_count() or 1) + 4)
 
 
 @dataclass
 class Running:
-    """One invocation in progress."""
+    """One invocation in progress: what ran, why, and when it started (monotonic and wall)."""
 
     function: str
-    started: float
+    trigger: str
     detail: str
-    trigger: str = ""
-    started_at: float = 0.0
-    """The wall clock at its start (Unix seconds), for the invocation log."""
+    started: float = field(default_factory=time.monotonic)
+    started_at: float = field(default_factory=time.time)
 
 
 class Invocations:
-    """Invokes functions concurrently and notices one that outlives the function timeout.
+    """Invokes functions on a thread pool and notices one that outlives the function timeout.
 
-    Sync functions run on a thread pool (several invocations of one function at once), async
-    ones on one event loop thread. When an invocation runs longer than `timeout_s`,
-    `on_timeout` is called once with it (the host then restarts the worker). With `log`,
-    every invocation that ends (or times out) is appended to the invocation log.
+    When an invocation runs longer than `timeout_s`, `on_timeout` is called once with it (the
+    host then restarts the worker). With `log`, every invocation that ends (or times out) is
+    appended to the invocation log.
     """
 
     def __init__(
@@ -55,63 +55,49 @@ class Invocations:
         on_timeout: Callable[[Running], None] | None = None,
         log: InvocationLog | None = None,
     ) -> None:
-        self.threads = threads
         self.log = log
         self.timeout_s = timeout_s
         self.on_timeout = on_timeout
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="worker")
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._running: dict[int, Running] = {}
         self._ids = itertools.count()
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._draining = False
-        self._watchdog = threading.Thread(target=self._watch, name="function-timeout", daemon=True)
-        self._watchdog.start()
+        threading.Thread(target=self._watch, name="function-timeout", daemon=True).start()
 
     def submit(
-        self,
-        function: str,
-        handler: Callable[..., Any],
-        arguments: dict[str, Any],
-        *,
-        is_async: bool = False,
-        detail: str = "",
-        trigger: str = "",
+        self, function: QueueFunction | TimerFunction, value: Any, *, detail: str, trigger: str
     ) -> Future[Any]:
-        """Start one invocation; its future holds the function's result or exception.
+        """Start one invocation with `value` as its argument; its future holds the outcome.
 
-        Args:
-            trigger: What invoked it (the queue's name, `timer`), for the invocation log.
-
-        Once `drain` began, the future comes back cancelled: the caller releases its input.
+        `trigger` (the queue's name, or `timer`) and `detail` go to the invocation log. Once
+        `drain` began, the future comes back cancelled: the caller releases its input.
         """
-        if self._stop.is_set() or self._draining:
-            return _cancelled()
-        if is_async:
-            key = self._begin(function, detail, trigger)
-            future = asyncio.run_coroutine_threadsafe(handler(**arguments), self._event_loop())
-            future.add_done_callback(
-                lambda done: self._end(
-                    key, FAILED if done.cancelled() or done.exception() else SUCCEEDED
-                )
-            )
-            return future
 
         def run() -> Any:
-            key = self._begin(function, detail, trigger)
+            with self._lock:
+                key = next(self._ids)
+                self._running[key] = Running(function.name, trigger, detail)
             outcome = FAILED
             try:
-                answer = handler(**arguments)
+                answer = function.handler(**{function.argument: value})
                 outcome = SUCCEEDED
                 return answer
             finally:
-                self._end(key, outcome)
+                with self._lock:
+                    ended = self._running.pop(key)
+                    self._lock.notify_all()
+                self._record(ended, outcome)
 
-        try:
-            return self._pool.submit(run)
-        except RuntimeError:  # the pool was shut down meanwhile
-            return _cancelled()
+        if not self._draining:
+            try:
+                return self._pool.submit(run)
+            except RuntimeError:  # the pool was shut down meanwhile
+                pass
+        cancelled: Future[Any] = Future()
+        cancelled.cancel()
+        return cancelled
 
     @property
     def running(self) -> int:
@@ -133,48 +119,26 @@ class Invocations:
         self._stop.set()
         return True
 
-    def _begin(self, function: str, detail: str, trigger: str) -> int:
-        with self._lock:
-            key = next(self._ids)
-            self._running[key] = Running(
-                function, time.monotonic(), detail, trigger=trigger, started_at=time.time()
-            )
-            return key
-
-    def _end(self, key: int, outcome: str) -> None:
-        ended = time.monotonic()
-        with self._lock:
-            run = self._running.pop(key, None)
-            self._lock.notify_all()
-        if run is not None:
-            self._record(run, ended, outcome)
-
-    def _record(self, run: Running, ended: float, outcome: str) -> None:
+    def _record(self, run: Running, outcome: str) -> None:
         if self.log is None:
             return
+        duration = max(0.0, time.monotonic() - run.started)
+        record = InvocationRecord(
+            run.function,
+            run.trigger,
+            self.log.instance,
+            os.getpid(),
+            round(run.started_at, 3),
+            round(run.started, 3),
+            round(duration, 4),
+            outcome,
+            run.detail,
+        )
         try:
-            self.log.record(
-                run.function,
-                run.trigger,
-                start=run.started_at,
-                start_monotonic=run.started,
-                duration_s=ended - run.started,
-                outcome=outcome,
-                detail=run.detail,
-            )
+            self.log.write(record)
         except OSError as error:  # a full or vanished disk must not fail the function
             logging.getLogger("devstack.host").warning("invocation log off: %s", error)
             self.log = None
-
-    def _event_loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                threading.Thread(
-                    target=loop.run_forever, name="worker-event-loop", daemon=True
-                ).start()
-                self._loop = loop
-            return self._loop
 
     def _watch(self) -> None:
         reported: set[int] = set()
@@ -190,12 +154,5 @@ class Invocations:
                 ]
             for key, run in late:
                 reported.add(key)
-                # Written before `on_timeout`, which ends the worker process.
-                self._record(run, now, TIMED_OUT)
+                self._record(run, TIMED_OUT)  # before `on_timeout`, which ends the process
                 self.on_timeout(run)
-
-
-def _cancelled() -> Future[Any]:
-    future: Future[Any] = Future()
-    future.cancel()
-    return future

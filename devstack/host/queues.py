@@ -22,7 +22,6 @@ from devstack.host.invocations import Invocations
 
 log = logging.getLogger("devstack.host")
 POISON_SUFFIX = "-poison"
-FIRST_POLL_DELAY_S = 0.1
 
 
 @dataclass
@@ -114,7 +113,7 @@ class QueueListener:
         stopping: threading.Event,
     ) -> None:
         self.function = function
-        self.service = service
+        self.name = f"{function.name} ({function.queue})"
         self.options = options
         self.invocations = invocations
         self.renewer = renewer
@@ -122,13 +121,13 @@ class QueueListener:
         self.queue = service.get_queue_client(function.queue)
         self.poison = service.get_queue_client(function.queue + POISON_SUFFIX)
         self._in_flight = 0
+        self._created = False
         self._changed = threading.Condition()
         self.thread = threading.Thread(target=self.run, name=f"queue-{function.name}", daemon=True)
 
     def run(self) -> None:
         """Poll until `stopping` is set."""
-        delay = 0.0
-        created = failing = False
+        delay, failing = 0.0, False
         while not self.stopping.is_set():
             with self._changed:
                 while self._in_flight > self.options.new_batch_threshold:
@@ -136,72 +135,51 @@ class QueueListener:
                     if self.stopping.is_set():
                         return
             try:
-                if not created:
-                    self._create_queues()
-                    created = True
-                messages = self._receive()
+                for client in () if self._created else (self.queue, self.poison):
+                    # The host creates the queues it listens to, and their poison queues.
+                    with contextlib.suppress(ResourceExistsError):
+                        client.create_queue()
+                self._created = True
+                pages = self.queue.receive_messages(
+                    messages_per_page=self.options.batch_size,
+                    visibility_timeout=int(self.renewer.lease_s),
+                ).by_page()
+                messages = list(next(pages, []))  # one request: iterating on would fetch more
             except AzureError as error:  # as the host does: log, and poll again later
                 if not failing:  # once per outage, not once per poll
                     reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-                    log.warning(
-                        "%s: polling %s failed (%s); trying again",
-                        self.function.name,
-                        self.queue.queue_name,
-                        reason,
-                    )
-                failing = True
-                messages = []
+                    log.warning("%s: polling failed (%s); trying again", self.name, reason)
+                failing, messages = True, []
             else:
                 if failing:
-                    log.warning(
-                        "%s: polling %s works again", self.function.name, self.queue.queue_name
-                    )
+                    log.warning("%s: polling works again", self.name)
                 failing = False
             for message in messages:
                 try:
                     self._dispatch(message)
                 except AzureError as error:  # it reappears after its lease
-                    log.warning("%s: message %s: %s", self.function.name, message.id, error)
-            if messages:
-                delay = 0.0
-                continue
-            delay = min(max(delay * 2, FIRST_POLL_DELAY_S), self.options.max_polling_interval_s)
+                    log.warning("%s: message %s: %s", self.name, message.id, error)
+            delay = (
+                0.0 if messages else min(max(delay * 2, 0.1), self.options.max_polling_interval_s)
+            )
             self.stopping.wait(delay)
 
     def wait_settled(self, timeout_s: float) -> bool:
         """Wait until every received message was deleted, moved or released (True: all)."""
-        deadline = time.monotonic() + timeout_s
         with self._changed:
-            while self._in_flight:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._changed.wait(min(left, 0.2))
-        return True
-
-    def _create_queues(self) -> None:
-        # The host creates the queues it listens to, and their poison queues.
-        for client in (self.queue, self.poison):
-            with contextlib.suppress(ResourceExistsError):
-                client.create_queue()
-
-    def _receive(self) -> list[QueueMessage]:
-        pages = self.queue.receive_messages(
-            messages_per_page=self.options.batch_size,
-            visibility_timeout=int(self.renewer.lease_s),
-        ).by_page()
-        # One request: iterating on would receive more than one batch.
-        return list(next(pages, []))
+            return self._changed.wait_for(lambda: not self._in_flight, timeout_s)
 
     def _dispatch(self, message: QueueMessage) -> None:
-        count = int(message.dequeue_count or 1)
+        count, receipt = int(message.dequeue_count or 1), str(message.pop_receipt)
         if count > self.options.max_dequeue_count:
-            self._poison(message, str(message.pop_receipt), "was delivered too often")
+            self._poison(message, receipt, "was delivered too often")
             return
+        content = str(message.content or "")
         try:
-            body = self._decode(str(message.content or ""))
-        except ValueError:
-            self._poison(message, str(message.pop_receipt), "is not valid base64")
+            encoded = self.options.message_encoding == "base64"
+            body = base64.b64decode(content, validate=True) if encoded else content.encode()
+        except binascii.Error:
+            self._poison(message, receipt, "is not valid base64")
             return
         argument = FunctionQueueMessage(  # type: ignore[no-untyped-call]
             id=message.id,
@@ -212,72 +190,55 @@ class QueueListener:
             time_next_visible=message.next_visible_on,
             pop_receipt=message.pop_receipt,
         )
-        lease_s = self.renewer.lease_s
-        item = InFlight(
-            self.queue, message, str(message.pop_receipt), time.monotonic() + lease_s / 2
-        )
+        item = InFlight(self.queue, message, receipt, time.monotonic() + self.renewer.lease_s / 2)
         with self._changed:
             self._in_flight += 1
         self.renewer.hold(item)
         future = self.invocations.submit(
-            self.function.name,
-            self.function.handler,
-            {self.function.argument: argument},
-            is_async=self.function.is_async,
+            self.function,
+            argument,
             detail=f"message {message.id}, delivery {count}",
             trigger=self.queue.queue_name,
         )
         future.add_done_callback(lambda done: self._settle(item, done))
 
-    def _decode(self, content: str) -> bytes:
-        if self.options.message_encoding == "none":
-            return content.encode()
-        try:
-            return base64.b64decode(content, validate=True)
-        except binascii.Error as error:
-            raise ValueError(str(error)) from error
-
     def _settle(self, item: InFlight, done: Future[Any]) -> None:
+        """Delete the message of a success; release, retry later or poison the others."""
         self.renewer.release(item)
+        message, count = item.message, int(item.message.dequeue_count or 1)
+        error = None if done.cancelled() else done.exception()
         try:
             with item.lock:
                 item.settled = True
-                self._settle_held(item, done)
-        except AzureError as error:
+                if done.cancelled():  # received, never started (the instance is stopping)
+                    self.queue.update_message(message.id, item.pop_receipt, visibility_timeout=0)
+                elif error is None:
+                    self.queue.delete_message(message.id, item.pop_receipt)
+                else:
+                    log.error(
+                        "%s failed (message %s, delivery %d of %d): %s: %s",
+                        self.function.name,
+                        message.id,
+                        count,
+                        self.options.max_dequeue_count,
+                        type(error).__name__,
+                        error,
+                    )
+                    if count >= self.options.max_dequeue_count:
+                        self._poison(message, item.pop_receipt, f"failed on all {count} deliveries")
+                    else:
+                        retry_s = int(self.options.visibility_timeout_s)
+                        self.queue.update_message(
+                            message.id, item.pop_receipt, visibility_timeout=retry_s
+                        )
+        except AzureError as failure:
             # Not deleted or moved: the message reappears after its lease; functions are
             # idempotent, as they must be under at-least-once delivery.
-            log.warning(
-                "%s: settling message %s failed: %s", self.function.name, item.message.id, error
-            )
+            log.warning("%s: settling message %s failed: %s", self.name, message.id, failure)
         finally:
             with self._changed:
                 self._in_flight -= 1
                 self._changed.notify_all()
-
-    def _settle_held(self, item: InFlight, done: Future[Any]) -> None:
-        message, receipt = item.message, item.pop_receipt
-        if done.cancelled():  # received, never started (the instance is stopping)
-            self.queue.update_message(message.id, receipt, visibility_timeout=0)
-            return
-        error = done.exception()
-        if error is None:
-            self.queue.delete_message(message.id, receipt)
-            return
-        count = int(message.dequeue_count or 1)
-        log.error(
-            "%s failed (message %s, delivery %d of %d): %s: %s",
-            self.function.name,
-            message.id,
-            count,
-            self.options.max_dequeue_count,
-            type(error).__name__,
-            error,
-        )
-        if count >= self.options.max_dequeue_count:
-            self._poison(message, receipt, f"failed on all {count} deliveries")
-        else:
-            retry_s = int(self.options.visibility_timeout_s)
-            self.queue.update_message(message.id, receipt, visibility_timeout=retry_s)
 
     def _poison(self, message: QueueMessage, receipt: str, why: str) -> None:
         """Copy the message (as received, still encoded) to the poison queue, then delete it."""

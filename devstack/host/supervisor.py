@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -13,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Self
 from urllib.parse import urlencode
@@ -26,12 +27,9 @@ from devstack.lifecycle import Service
 
 log = logging.getLogger("devstack.host")
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-HOST_JSON = REPO_ROOT / "host.json"
 # The instances see only these of the caller's variables, plus the app settings given.
 SYSTEM_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
-DRAIN_TIMEOUT_S = 30.0
-
-
+STARTUP_TIMEOUT_S = 60.0
 # An instance that keeps failing soon after its start is restarted less and less often.
 QUICK_FAILURE_S = 10.0
 MAX_RESTART_DELAY_S = 30.0
@@ -66,7 +64,6 @@ class FunctionsHost(Service):
         function_timeout_s: Overrides host.json's `functionTimeout`.
         host_json: The host.json to read (the app's by default).
         drain_timeout_s: How long a stopping instance lets running invocations finish.
-        startup_timeout_s: How long to wait for the instances to be ready.
         invocation_log: A file every instance appends one JSON line to per ended queue or
             timer invocation (see `devstack.host.invocation_log`); None: no log.
     """
@@ -83,8 +80,7 @@ class FunctionsHost(Service):
         message_lease_s: float = 600.0,
         function_timeout_s: float | None = None,
         host_json: Path | None = None,
-        drain_timeout_s: float = DRAIN_TIMEOUT_S,
-        startup_timeout_s: float = 60.0,
+        drain_timeout_s: float = 30.0,
         invocation_log: Path | None = None,
     ) -> None:
         if instances < 1:
@@ -92,18 +88,24 @@ class FunctionsHost(Service):
         if message_lease_s < 2:
             raise ValueError("message_lease_s must be at least 2 seconds")
         self.env = dict(env)
-        self.instances = instances
         self.key = key or secrets.token_urlsafe(24)
         self.port = port
-        self.timers = timers
-        self.queues = queues
-        self.message_lease_s = message_lease_s
-        self.function_timeout_s = function_timeout_s
-        self.host_json = host_json or HOST_JSON
-        self.drain_timeout_s = drain_timeout_s
-        self.startup_timeout_s = startup_timeout_s
-        self.invocation_log = invocation_log
+        self.host_json = host_json or REPO_ROOT / "host.json"
+        self.options = InstanceOptions(
+            index=0,
+            key=self.key,
+            http=True,
+            port=port,
+            timers=timers,
+            queues=queues,
+            host_json=str(self.host_json),
+            message_lease_s=message_lease_s,
+            function_timeout_s=function_timeout_s,
+            drain_timeout_s=drain_timeout_s,
+            invocation_log=str(invocation_log.resolve()) if invocation_log else None,
+        )
         self.restarts = 0
+        self._instances = instances
         self._slots: list[_Slot] = []
         self._base_url: str | None = None
         self._stopping = threading.Event()
@@ -126,11 +128,8 @@ class FunctionsHost(Service):
     def instance_pids(self) -> list[int]:
         """The process ids of the live instances."""
         with self._lock:
-            return [
-                slot.process.pid
-                for slot in self._slots
-                if slot.process is not None and slot.process.poll() is None
-            ]
+            processes = [slot.process for slot in self._slots if slot.process is not None]
+            return [process.pid for process in processes if process.poll() is None]
 
     def kill_instance(self, index: int) -> int:
         """SIGKILL instance `index` (it is replaced, as a crashed one); returns its pid."""
@@ -159,7 +158,7 @@ class FunctionsHost(Service):
             check_storage(self.env)
             check_app_settings(self.env)
             self._stopping.clear()
-            self._slots = [_Slot(index) for index in range(self.instances)]
+            self._slots = [_Slot(index) for index in range(self._instances)]
             try:
                 for slot in self._slots:
                     self._spawn(slot)
@@ -192,7 +191,7 @@ class FunctionsHost(Service):
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + self.drain_timeout_s + 10
+        deadline = time.monotonic() + self.options.drain_timeout_s + 10
         for process in processes:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -205,24 +204,13 @@ class FunctionsHost(Service):
         self._base_url = None
 
     def _spawn(self, slot: _Slot) -> None:
-        options = InstanceOptions(
-            index=slot.index,
-            key=self.key,
-            http=slot.index == 0,
-            port=self.port,
-            timers=self.timers,
-            queues=self.queues,
-            host_json=str(self.host_json),
-            message_lease_s=self.message_lease_s,
-            function_timeout_s=self.function_timeout_s,
-            drain_timeout_s=self.drain_timeout_s,
-            invocation_log=str(self.invocation_log.resolve()) if self.invocation_log else None,
-        )
+        # A replaced instance 0 serves HTTP on the port its predecessor had.
+        options = replace(self.options, index=slot.index, http=slot.index == 0, port=self.port)
         env = {name: os.environ[name] for name in SYSTEM_VARIABLES if name in os.environ}
         env.update(self.env)
         env["PYTHONPATH"] = str(REPO_ROOT)
         process = subprocess.Popen(
-            [sys.executable, "-m", "devstack.host.worker"],
+            [sys.executable, "-c", "from devstack.host.instance import main; main()"],
             cwd=REPO_ROOT,
             env=env,
             stdin=subprocess.PIPE,
@@ -232,7 +220,7 @@ class FunctionsHost(Service):
             start_new_session=True,
         )
         assert process.stdin is not None
-        process.stdin.write(options.to_json())
+        process.stdin.write(json.dumps(asdict(options)))
         process.stdin.close()
         slot.process = process
         slot.started = time.monotonic()
@@ -241,7 +229,7 @@ class FunctionsHost(Service):
         process = slot.process
         assert process is not None
         assert process.stdout is not None
-        deadline = time.monotonic() + self.startup_timeout_s
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
         with selectors.DefaultSelector() as selector:
             selector.register(process.stdout, selectors.EVENT_READ)
             while time.monotonic() < deadline and not self._stopping.is_set():
@@ -255,9 +243,7 @@ class FunctionsHost(Service):
                     )
                 if line.startswith(READY):
                     return line.split()[1]
-        raise RuntimeError(
-            f"host instance {slot.index} was not ready in {self.startup_timeout_s} s"
-        )
+        raise RuntimeError(f"host instance {slot.index} was not ready in {STARTUP_TIMEOUT_S} s")
 
     def _watch(self) -> None:
         """Replace an instance that exited while the host runs."""
@@ -281,11 +267,13 @@ class FunctionsHost(Service):
                         log.error("host instance %d did not restart: %s", slot.index, error)
 
     def _schedule_restart(self, slot: _Slot, code: int) -> None:
-        quick = time.monotonic() - slot.started < QUICK_FAILURE_S
+        # A function timeout is the function's fault, not the instance's: no pause then.
+        timed_out = code == FUNCTION_TIMEOUT_EXIT
+        quick = not timed_out and time.monotonic() - slot.started < QUICK_FAILURE_S
         slot.quick_failures = slot.quick_failures + 1 if quick else 0
         delay = min(MAX_RESTART_DELAY_S, 2.0 ** (slot.quick_failures - 1)) if quick else 0.0
         slot.restart_at = time.monotonic() + delay
-        why = "after a function timeout" if code == FUNCTION_TIMEOUT_EXIT else f"with {code}"
+        why = "after a function timeout" if timed_out else f"with {code}"
         later = f" in {delay:g} s" if delay else ""
         log.warning("host instance %d exited %s; starting a new one%s", slot.index, why, later)
 

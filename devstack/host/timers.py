@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -87,14 +87,12 @@ class TimerRunner:
         *,
         invocations: Invocations,
         stopping: threading.Event,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.function = function
         self.schedule = schedule
         self.table = table
         self.invocations = invocations
         self.stopping = stopping
-        self.clock = clock
         self._pruned_at: datetime | None = None
         self.thread = threading.Thread(target=self.run, name=f"timer-{function.name}", daemon=True)
 
@@ -104,11 +102,11 @@ class TimerRunner:
             self._invoke(past_due=False, detail="run on startup")
         if self.function.use_monitor:
             self._fire_missed()
-        after = self.clock()
+        after = datetime.now(UTC)
         while not self.stopping.is_set():
             occurrence = self.schedule.next_after(after)
             while not self.stopping.is_set():
-                left = (occurrence - self.clock()).total_seconds()
+                left = (occurrence - datetime.now(UTC)).total_seconds()
                 if left <= _CLOCK_SLACK_S:
                     break
                 self.stopping.wait(left)
@@ -116,7 +114,7 @@ class TimerRunner:
                 return
             self.fire(occurrence, past_due=False)
             # A slow claim must not fire occurrences that passed meanwhile.
-            after = max(occurrence, self.clock() - timedelta(seconds=1))
+            after = max(occurrence, datetime.now(UTC) - timedelta(seconds=1))
 
     def fire(self, occurrence: datetime, *, past_due: bool) -> bool:
         """Claim `occurrence` and invoke the function if this instance got it (True)."""
@@ -132,12 +130,7 @@ class TimerRunner:
 
     def _invoke(self, *, past_due: bool, detail: str) -> None:
         future = self.invocations.submit(
-            self.function.name,
-            self.function.handler,
-            {self.function.argument: TimerRequest(past_due=past_due)},
-            is_async=self.function.is_async,
-            detail=detail,
-            trigger="timer",
+            self.function, TimerRequest(past_due=past_due), detail=detail, trigger="timer"
         )
         future.add_done_callback(self._report)
 
@@ -174,7 +167,7 @@ class TimerRunner:
             log.warning("timer %s: reading its status failed: %s", self.function.name, error)
             return
         last = datetime.strptime(str(status["Last"]), _KEY_FORMAT).replace(tzinfo=UTC)
-        missed = latest_missed(self.schedule, last, self.clock() - timedelta(seconds=1))
+        missed = latest_missed(self.schedule, last, datetime.now(UTC) - timedelta(seconds=1))
         if missed is not None:
             self.fire(missed, past_due=True)
 

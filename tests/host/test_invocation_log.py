@@ -9,6 +9,7 @@ from devstack.host.invocation_log import FAILED, SUCCEEDED, TIMED_OUT, read_invo
 from devstack.standin import Knobs
 from devstack.standin.knobs import Fault, FaultKind
 from tests.host.conftest import TEST_QUEUES, HostStack, wait_until
+from tests.host.test_timeouts import CREDLY_LATENCY_S, TIMEOUT_S
 
 STAGES = ("crawl_start", "crawl_pages", "crawl_plan", "crawl_profiles", "crawl_finish")
 
@@ -78,10 +79,12 @@ def test_a_failing_invocation_is_logged_as_failed_once_per_delivery(
 def test_an_invocation_outliving_the_function_timeout_is_logged_before_its_worker_goes(
     make_host_stack: Callable[..., HostStack], tmp_path: Path
 ) -> None:
-    # Given Credly answering after 3 s, a function timeout of 1.5 s, and an invocation log.
-    stack = make_host_stack(seed=3, credly_knobs=Knobs(latency_s=3.0))
+    # Given Credly answering after 10 s, a function timeout of 5 s, and an invocation log.
+    stack = make_host_stack(seed=3, credly_knobs=Knobs(latency_s=CREDLY_LATENCY_S))
     log = tmp_path / "invocations.jsonl"
-    host = stack.host(timers=False, function_timeout_s=1.5, message_lease_s=3.0, invocation_log=log)
+    host = stack.host(
+        timers=False, function_timeout_s=TIMEOUT_S, message_lease_s=3.0, invocation_log=log
+    )
 
     # When a crawl's start stage (which reads Credly) outlives the timeout.
     crawl_id = stack.request_crawl(host)
@@ -94,5 +97,5 @@ def test_an_invocation_outliving_the_function_timeout_is_logged_before_its_worke
     # replacement instance, another process) succeeded.
     starts = [r for r in read_invocations(log) if r.function == "crawl_start"]
     assert [r.outcome for r in starts] == [TIMED_OUT, SUCCEEDED]
-    assert 1.5 <= starts[0].duration_s < 3.0
+    assert TIMEOUT_S <= starts[0].duration_s < CREDLY_LATENCY_S
     assert starts[0].pid != starts[1].pid

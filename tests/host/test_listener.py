@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import threading
@@ -214,24 +213,3 @@ def test_the_thread_pool_size_follows_the_setting_with_the_workers_default() -> 
     assert worker_threads({"PYTHON_THREADPOOL_THREAD_COUNT": "3"}) == 3
     assert worker_threads({}) == min(32, (os.cpu_count() or 1) + 4)
     assert worker_threads({"PYTHON_THREADPOOL_THREAD_COUNT": "many"}) == worker_threads({})
-
-
-def test_an_async_function_runs_on_the_event_loop_and_its_message_is_deleted(
-    azurite: Azurite,
-) -> None:
-    calls = Calls()
-    loops: list[str] = []
-
-    async def coroutine(msg: func.QueueMessage) -> None:
-        await asyncio.sleep(0.05)
-        loops.append(threading.current_thread().name)
-        calls.add(msg)
-
-    with listening(azurite, coroutine, lease_s=10.0) as queue:
-        send(queue, b"async")
-        wait_until(lambda: len(calls.seen) == 1, "the invocation")
-        # (The count includes invisible messages: zero means deleted.)
-        wait_until(lambda: queue.get_queue_properties().approximate_message_count == 0, "delete")
-
-    assert calls.seen == [(b"async", 1)]
-    assert loops == ["worker-event-loop"]

@@ -9,15 +9,19 @@ import pytest
 from devstack.standin import Knobs
 from tests.host.conftest import HostStack, wait_until
 
+# Every stage runs under this timeout: on a busy machine a quick stage can take a few
+# seconds, so it is well above that, and Credly's latency well above it.
+TIMEOUT_S, CREDLY_LATENCY_S = 5.0, 10.0
+
 
 def test_a_timed_out_function_restarts_its_instance_and_its_message_comes_back(
     make_host_stack: Callable[..., HostStack],
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # Given Credly answering after 3 s, and a function timeout of 1.5 s.
-    stack = make_host_stack(seed=3, credly_knobs=Knobs(latency_s=3.0))
-    host = stack.host(instances=2, timers=False, function_timeout_s=1.5, message_lease_s=3.0)
+    # Given Credly answering after 10 s, and a function timeout of 5 s.
+    stack = make_host_stack(seed=3, credly_knobs=Knobs(latency_s=CREDLY_LATENCY_S))
+    host = stack.host(instances=2, timers=False, function_timeout_s=TIMEOUT_S, message_lease_s=3.0)
     pids = set(host.instance_pids)
 
     # When a crawl's start stage (which reads Credly) outlives the timeout.
@@ -28,7 +32,7 @@ def test_a_timed_out_function_restarts_its_instance_and_its_message_comes_back(
 
     # Then the host logged the timeout and replaced the instance that ran it.
     logged = capfd.readouterr().err
-    assert "crawl_start timed out after 1.5 s" in logged
+    assert f"crawl_start timed out after {TIMEOUT_S:g} s" in logged
     assert "exited after a function timeout; starting a new one" in caplog.text
     wait_until(lambda: len(host.instance_pids) == 2, "the replacement instance")
     assert set(host.instance_pids) != pids
