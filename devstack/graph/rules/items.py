@@ -114,16 +114,11 @@ def _check_acl(acl: Any, people: bool) -> list[Problem]:
             problems.append(invalid(f"ACL entry #{index} must be an object."))
             continue
         problems.extend(unknown_fields(entry, {"type", "value", "accessType"}, "acl"))
-        if entry.get("type") not in ACL_TYPES:
-            problems.append(
-                invalid(f"ACL entry #{index} has an invalid type {entry.get('type')!r}.")
-            )
-        if entry.get("accessType") not in ACCESS_TYPES:
-            problems.append(
-                invalid(
-                    f"ACL entry #{index} has an invalid accessType {entry.get('accessType')!r}."
+        for key, allowed in (("type", ACL_TYPES), ("accessType", ACCESS_TYPES)):
+            if entry.get(key) not in allowed:
+                problems.append(
+                    invalid(f"ACL entry #{index} has an invalid {key} {entry.get(key)!r}.")
                 )
-            )
         if not isinstance(entry.get("value"), str) or not entry["value"]:
             problems.append(invalid(f"ACL entry #{index} needs a string 'value'."))
     if people and not any(
