@@ -26,8 +26,8 @@ from credly_connector.ops.health_graph import GraphHealth, token_check
 from credly_connector.pipeline.context import utc_now
 from credly_connector.pipeline.start import APPLIED, IGNORED
 from credly_connector.runtime import storage_clients
-from credly_connector.setting_names import unknown_settings
 from credly_connector.settings import KNOWN_SETTINGS, Settings, SettingsError, load_settings
+from credly_connector.settings.names import unknown_settings
 from credly_connector.stores.crawls import QUEUED, CrawlStore
 from credly_connector.stores.orgstate import OrganizationStateStore
 
