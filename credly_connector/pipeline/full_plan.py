@@ -151,16 +151,9 @@ def _send_batches(ctx: CrawlContext, record: CrawlRecord, work: PlanSlice) -> bo
     total = work.batch - 1
     current = ctx.crawls.get(record.crawl_id) or record
     if current.phase == CrawlPhase.PLAN:
-
-        def to_next_phase(latest: CrawlRecord) -> CrawlRecord | None:
-            following = CrawlPhase.PROFILES if total else CrawlPhase.FINISH
-            moved = advance(latest, CrawlPhase.PLAN, following, STEP)
-            return None if moved is None else moved.with_changes(total_batches=total)
-
-        saved = ctx.crawls.update(record.crawl_id, to_next_phase)
+        saved = to_batches(ctx, record, total)
         if saved is None:
             return True  # cancelled meanwhile: the cancel kept what the crawl consumed
-        log_planned(record, total)
         current = saved
     if current.final or current.followup_sent or current.advanced_by != STEP:
         return True
@@ -187,10 +180,24 @@ def _sent(body: str, *, fresh: bool) -> str:
     return encode(replace(message, fresh=True)) if message.span else body
 
 
-def log_planned(record: CrawlRecord, batches: int) -> None:
-    """Say how many profile batches the crawl's plan made."""
-    log.info(
-        "%d profile batches planned",
-        batches,
-        extra={"crawl_id": record.crawl_id, "stage": "plan", "batches": batches},
-    )
+def to_batches(ctx: CrawlContext, record: CrawlRecord, batches: int) -> CrawlRecord | None:
+    """Move the crawl from its plan to its `batches` profile batches (to its finish if none).
+
+    Returns:
+        The saved record, or None when the crawl left its plan phase meanwhile (cancelled,
+        failed, or moved on by another run of the plan).
+    """
+
+    def to_next_phase(latest: CrawlRecord) -> CrawlRecord | None:
+        following = CrawlPhase.PROFILES if batches else CrawlPhase.FINISH
+        moved = advance(latest, CrawlPhase.PLAN, following, STEP)
+        return None if moved is None else moved.with_changes(total_batches=batches)
+
+    saved = ctx.crawls.update(record.crawl_id, to_next_phase)
+    if saved is not None:
+        log.info(
+            "%d profile batches planned",
+            batches,
+            extra={"crawl_id": record.crawl_id, "stage": "plan", "batches": batches},
+        )
+    return saved

@@ -14,10 +14,10 @@ from credly_connector.pipeline.batching import batch_messages, plan_people
 from credly_connector.pipeline.cancel import ended_unsuccessfully
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe, fail_crawl
-from credly_connector.pipeline.full_plan import STEP, log_planned, plan_slice
+from credly_connector.pipeline.full_plan import STEP, plan_slice, to_batches
 from credly_connector.pipeline.messages import FinishMessage, PlanMessage, ProfileMessage
 from credly_connector.pipeline.pending import remember_crawl, take_pending
-from credly_connector.pipeline.transitions import advance, owes_followup
+from credly_connector.pipeline.transitions import owes_followup
 from credly_connector.stores.crawls import CrawlKind, CrawlPhase, CrawlRecord
 
 # An incremental crawl with no earlier success looks this far back for expired badges.
@@ -50,23 +50,15 @@ def _incremental(ctx: CrawlContext, record: CrawlRecord) -> None:
             _send(ctx, record, _incremental_messages(ctx, record))
         return
     messages = _incremental_messages(ctx, record)
-    batches = len(messages)
-
-    def to_next_phase(current: CrawlRecord) -> CrawlRecord | None:
-        following = CrawlPhase.PROFILES if batches else CrawlPhase.FINISH
-        moved = advance(current, CrawlPhase.PLAN, following, STEP)
-        return None if moved is None else moved.with_changes(total_batches=batches)
-
     # Re-read on a conflict: the step that sent the plan message may still be saving the
     # record (its `followup_sent`); only another plan run having moved the crawl ends here.
-    saved = ctx.crawls.update(record.crawl_id, to_next_phase)
+    saved = to_batches(ctx, record, len(messages))
     if saved is None:
         # Cancelled (or failed) meanwhile: what this plan took stays owed.
         ended = ended_unsuccessfully(ctx, record.crawl_id)
         if ended is not None:
             remember_crawl(ctx, ended)
         return
-    log_planned(record, batches)
     _send(ctx, saved, messages)
 
 
