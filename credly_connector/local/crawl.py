@@ -18,8 +18,8 @@ from credly_connector.local.progress import Progress
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.launch import request_crawl
 from credly_connector.pipeline.messages import START, StartMessage
-from credly_connector.stores.crawls import QUEUED, SUCCEEDED, CrawlRecord
-from credly_connector.stores.steps import BATCH, PAGE
+from credly_connector.stores.crawls import CrawlRecord, CrawlStatus
+from credly_connector.stores.steps import StepKind
 
 log = logging.getLogger(__name__)
 # A lease whose crawl record is missing this long after it was taken is stale (a crash
@@ -47,7 +47,7 @@ class LocalCrawl:
     @property
     def succeeded(self) -> bool:
         """Whether the crawl ran and succeeded."""
-        return self.record is not None and self.record.status == SUCCEEDED
+        return self.record is not None and self.record.status == CrawlStatus.SUCCEEDED
 
 
 def run_crawl(
@@ -133,7 +133,9 @@ def restart_if_lost(ctx: CrawlContext, record: CrawlRecord, lease_s: int = LEASE
     start message taken by a process that died has had time to reappear; one held by a live
     host would only run its (idempotent) start a second time.
     """
-    if record.status != QUEUED or ctx.clock() - record.created_at < timedelta(seconds=2 * lease_s):
+    if record.status != CrawlStatus.QUEUED or ctx.clock() - record.created_at < timedelta(
+        seconds=2 * lease_s
+    ):
         return False
     waiting = ctx.queues.client(START).peek_messages(max_messages=32)
     if any(record.crawl_id in str(message.content) for message in waiting):
@@ -184,10 +186,12 @@ def drive(
             return
         if current.phase == "pages":
             total = current.total_pages or 0
-            handled = dispatcher.stats.handled["pages"] + settled_before("pages", PAGE)
+            handled = dispatcher.stats.handled["pages"] + settled_before("pages", StepKind.PAGE)
         elif current.phase == "profiles":
             total = current.total_batches or 0
-            handled = dispatcher.stats.handled["profiles"] + settled_before("profiles", BATCH)
+            handled = dispatcher.stats.handled["profiles"] + settled_before(
+                "profiles", StepKind.BATCH
+            )
         else:
             total = handled = 0
         progress.show(current, min(handled, total), total)

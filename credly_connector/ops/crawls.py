@@ -9,7 +9,7 @@ from credly_connector.pipeline.cancel import CancelOutcome, end_as_cancelled
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.launch import request_crawl
 from credly_connector.pipeline.redrive import Redrive, RedriveOutcome, redrive_crawl
-from credly_connector.stores.crawls import CANCELLED, KINDS, CrawlRecord
+from credly_connector.stores.crawls import KINDS, CrawlRecord, CrawlStatus
 
 _CRAWL_ID = re.compile(r"[0-9]{13}[0-9a-f]{6}")
 MAX_LIST = 200
@@ -173,7 +173,7 @@ def _refusal(done: Redrive, record: CrawlRecord) -> str:
 
 def _not_failed(record: CrawlRecord) -> str:
     crawl = f"Crawl {record.crawl_id}"
-    if record.status == CANCELLED:
+    if record.status == CrawlStatus.CANCELLED:
         return f"{crawl} was cancelled and cannot be retried. {_NEW_CRAWL}"
     state = record.status if record.final else f"is {record.status}"
     return f"{crawl} {state}; only a failed crawl can be retried."

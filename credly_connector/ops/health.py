@@ -24,11 +24,11 @@ from credly_connector.ops.health_credly import (
 )
 from credly_connector.ops.health_graph import GraphHealth, token_check
 from credly_connector.pipeline.context import utc_now
-from credly_connector.pipeline.start import APPLIED, IGNORED
+from credly_connector.pipeline.query import CredlyFilter
 from credly_connector.runtime import storage_clients
 from credly_connector.settings import KNOWN_SETTINGS, Settings, SettingsError, load_settings
 from credly_connector.settings.names import unknown_settings
-from credly_connector.stores.crawls import QUEUED, CrawlStore
+from credly_connector.stores.crawls import CrawlStatus, CrawlStore
 from credly_connector.stores.orgstate import OrganizationStateStore
 
 FIRST_CRAWL = (
@@ -202,7 +202,7 @@ def queued_check(
     except AzureError as exc:
         cause = f"the crawls could not be read: {type(exc).__name__}: {exc.message}"
         return failed(name, "unknown", cause, "check AzureWebJobsStorage")
-    waiting = [c for c in latest if c.status == QUEUED]
+    waiting = [c for c in latest if c.status == CrawlStatus.QUEUED]
     if not waiting:
         return None
     oldest = min(waiting, key=lambda c: c.created_at)
@@ -228,9 +228,9 @@ def filter_check(crawls: CrawlStore, organization_id: str) -> Check | None:
     except AzureError:
         return None  # the queue check names the storage problem
     recent = next((c for c in latest if c.credly_filter), None)
-    if recent is None or recent.credly_filter == APPLIED:
+    if recent is None or recent.credly_filter == CredlyFilter.APPLIED:
         return None
-    what = "ignored" if recent.credly_filter == IGNORED else "refused"
+    what = "ignored" if recent.credly_filter == CredlyFilter.IGNORED else "refused"
     return Check(
         f"credly filter {organization_id}",
         "warn",

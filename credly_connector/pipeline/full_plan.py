@@ -54,8 +54,6 @@ from credly_connector.stores.crawls import CrawlPhase, CrawlRecord
 from credly_connector.stores.steps import StepKind, StepRecord, StepStatus
 
 log = logging.getLogger(__name__)
-# The plan step: what moved the crawl on (`advanced_by`) and the kind of its checkpoints.
-STEP = StepKind.PLAN
 
 
 def plan_slice(ctx: CrawlContext, record: CrawlRecord, message: PlanMessage) -> None:
@@ -64,10 +62,10 @@ def plan_slice(ctx: CrawlContext, record: CrawlRecord, message: PlanMessage) -> 
     part = message.part or PlanPart.ORPHANS
     if record.phase != CrawlPhase.PLAN and part != PlanPart.SEND:
         return  # a late copy of a slice: the plan went on without it
-    checkpoint = ctx.steps.get(record.crawl_id, STEP, number)
+    checkpoint = ctx.steps.get(record.crawl_id, StepKind.PLAN, number)
     if checkpoint is not None and checkpoint.status == StepStatus.DONE:
         # It ran; unless its successor did too, a crash may have come before it was sent.
-        if checkpoint.message and ctx.steps.get(record.crawl_id, STEP, number + 1) is None:
+        if checkpoint.message and ctx.steps.get(record.crawl_id, StepKind.PLAN, number + 1) is None:
             ctx.queues.send_text(PLAN, checkpoint.message)
         return
     sweep, fresh = message.sweep, message.fresh
@@ -90,7 +88,7 @@ def plan_slice(ctx: CrawlContext, record: CrawlRecord, message: PlanMessage) -> 
     ctx.steps.put(
         StepRecord(
             record.crawl_id,
-            STEP,
+            StepKind.PLAN,
             number,
             StepStatus.DONE,
             counts=dict(work.counts),
@@ -155,7 +153,7 @@ def _send_batches(ctx: CrawlContext, record: CrawlRecord, work: PlanSlice) -> bo
         if saved is None:
             return True  # cancelled meanwhile: the cancel kept what the crawl consumed
         current = saved
-    if current.final or current.followup_sent or current.advanced_by != STEP:
+    if current.final or current.followup_sent or current.advanced_by != StepKind.PLAN:
         return True
     if not total:
         ctx.queues.send(FinishMessage(record.crawl_id))
@@ -190,7 +188,7 @@ def to_batches(ctx: CrawlContext, record: CrawlRecord, batches: int) -> CrawlRec
 
     def to_next_phase(latest: CrawlRecord) -> CrawlRecord | None:
         following = CrawlPhase.PROFILES if batches else CrawlPhase.FINISH
-        moved = advance(latest, CrawlPhase.PLAN, following, STEP)
+        moved = advance(latest, CrawlPhase.PLAN, following, StepKind.PLAN)
         return None if moved is None else moved.with_changes(total_batches=batches)
 
     saved = ctx.crawls.update(record.crawl_id, to_next_phase)

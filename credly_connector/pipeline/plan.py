@@ -14,11 +14,12 @@ from credly_connector.pipeline.batching import batch_messages, plan_people
 from credly_connector.pipeline.cancel import ended_unsuccessfully
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe, fail_crawl
-from credly_connector.pipeline.full_plan import STEP, plan_slice, to_batches
+from credly_connector.pipeline.full_plan import plan_slice, to_batches
 from credly_connector.pipeline.messages import FinishMessage, PlanMessage, ProfileMessage
 from credly_connector.pipeline.pending import remember_crawl, take_pending
 from credly_connector.pipeline.transitions import owes_followup
 from credly_connector.stores.crawls import CrawlKind, CrawlPhase, CrawlRecord
+from credly_connector.stores.steps import StepKind
 
 # An incremental crawl with no earlier success looks this far back for expired badges.
 EXPIRY_LOOKBACK = timedelta(days=2)
@@ -44,9 +45,8 @@ def handle_plan(ctx: CrawlContext, message: PlanMessage, delivery: Delivery) -> 
 
 def _incremental(ctx: CrawlContext, record: CrawlRecord) -> None:
     if record.phase != CrawlPhase.PLAN:
-        if owes_followup(record, CrawlPhase.PROFILES, STEP) or owes_followup(
-            record, CrawlPhase.FINISH, STEP
-        ):
+        following = (CrawlPhase.PROFILES, CrawlPhase.FINISH)
+        if any(owes_followup(record, phase, StepKind.PLAN) for phase in following):
             _send(ctx, record, _incremental_messages(ctx, record))
         return
     messages = _incremental_messages(ctx, record)

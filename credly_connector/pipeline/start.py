@@ -27,8 +27,6 @@ from credly_connector.stores.directory import DirectoryState
 
 log = logging.getLogger(__name__)
 STEP = "start"
-# The filter outcomes by their short names (ops/health.py reads APPLIED and IGNORED here).
-APPLIED, IGNORED, REJECTED = CredlyFilter.APPLIED, CredlyFilter.IGNORED, CredlyFilter.REJECTED
 STORED_CHECK_LIMIT = 1000
 """A filtered count below this is checked against the stored badges (one query page)."""
 
@@ -42,8 +40,11 @@ def judge_filter(filtered_total: int, unfiltered_total: int) -> tuple[str, str]:
         since the watermark, which a daily crawl practically never sees.
     """
     if unfiltered_total == 0 or filtered_total < unfiltered_total:
-        return APPLIED, f"{filtered_total} of {unfiltered_total} badges changed since the watermark"
-    return IGNORED, (
+        return (
+            CredlyFilter.APPLIED,
+            f"{filtered_total} of {unfiltered_total} badges changed since the watermark",
+        )
+    return CredlyFilter.IGNORED, (
         f"Credly seems to ignore the updated_at_min filter: the filtered list holds all "
         f"{unfiltered_total} badges, so this incremental crawl reads the whole organisation "
         "(still exact)"
@@ -76,16 +77,20 @@ def read_first_page(
         if error.status is None or not 400 <= error.status < 500:
             raise
         note = f"Credly refused the updated_at_min filter, so this crawl reads every badge: {error}"
-        return client.badge_page(1, query.unfiltered()), REJECTED, note
+        return client.badge_page(1, query.unfiltered()), CredlyFilter.REJECTED, note
     if first.total_count == 0:
         # Nothing let through: the filter was applied (an idle crawl needs no second read).
-        return first, APPLIED, "no badge changed since the watermark"
+        return first, CredlyFilter.APPLIED, "no badge changed since the watermark"
     if (
         stored_more_than is not None
         and first.total_count < STORED_CHECK_LIMIT
         and stored_more_than(first.total_count)
     ):
-        return first, APPLIED, f"{first.total_count} badges changed since the watermark"
+        return (
+            first,
+            CredlyFilter.APPLIED,
+            f"{first.total_count} badges changed since the watermark",
+        )
     everything = client.badge_page(1, query.unfiltered())
     outcome, note = judge_filter(first.total_count, everything.total_count)
     return first, outcome, note
@@ -151,7 +156,7 @@ def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -
         pages,
         extra={"crawl_id": record.crawl_id, "stage": "start", "pages": pages},
     )
-    if credly_filter in (IGNORED, REJECTED):
+    if credly_filter in (CredlyFilter.IGNORED, CredlyFilter.REJECTED):
         log.warning(note, extra={"crawl_id": record.crawl_id, "stage": "start"})
     _resend(ctx, saved)
 

@@ -28,7 +28,6 @@ class CrawlKind(StrEnum):
     INCREMENTAL = "incremental"
 
 
-FULL, INCREMENTAL = CrawlKind.FULL, CrawlKind.INCREMENTAL  # short names other rooms import
 KINDS: tuple[str, ...] = tuple(CrawlKind)
 
 
@@ -54,10 +53,7 @@ class CrawlPhase(StrEnum):
     DONE = "done"
 
 
-# The statuses by their short names, as other rooms import them.
-QUEUED, RUNNING, SUCCEEDED = CrawlStatus.QUEUED, CrawlStatus.RUNNING, CrawlStatus.SUCCEEDED
-FAILED, CANCELLED = CrawlStatus.FAILED, CrawlStatus.CANCELLED
-FINAL_STATUSES = frozenset({SUCCEEDED, FAILED, CANCELLED})
+FINAL_STATUSES = frozenset({CrawlStatus.SUCCEEDED, CrawlStatus.FAILED, CrawlStatus.CANCELLED})
 
 
 def new_crawl_id(now: datetime) -> str:

@@ -33,9 +33,6 @@ class EventStatus(StrEnum):
     """Exhausted its deliveries; the next crawl reconciles the badge."""
 
 
-# By their short names, as the webhook tests import them.
-PENDING, DONE = EventStatus.PENDING, EventStatus.DONE
-IGNORED, FAILED = EventStatus.IGNORED, EventStatus.FAILED
 _STATUSES = frozenset(EventStatus)
 
 

@@ -42,8 +42,6 @@ class StepStatus(StrEnum):
     FAILED = "failed"
 
 
-# By their short names, as other rooms (the local runner, the crash tests) import them.
-PAGE, BATCH, DONE = StepKind.PAGE, StepKind.BATCH, StepStatus.DONE
 # A step's error is one short line; the logs keep the rest.
 MAX_ERROR_CHARS = 300
 # A string property holds at most 32K UTF-16 characters; a kept message is split across several.

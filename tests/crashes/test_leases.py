@@ -19,8 +19,8 @@ from credly_connector.local.dispatcher import LocalDispatcher
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.launch import LaunchOutcome, request_crawl
 from credly_connector.runtime import build_context
-from credly_connector.stores.crawls import FAILED, SUCCEEDED
-from credly_connector.stores.steps import PAGE
+from credly_connector.stores.crawls import CrawlStatus
+from credly_connector.stores.steps import StepKind
 from tests.crashes.conftest import FAST, Workers, table_write
 from tests.pipeline.bound import bind_to_environment
 from tests.pipeline.conftest import Pipeline
@@ -58,7 +58,7 @@ def test_a_dead_holders_crawl_is_taken_over_once_its_lease_expired(
     abandoned = request_crawl(pipeline.ctx, "full", "timer").crawl
     assert abandoned is not None
     doomed = stack.start(abandoned.crawl_id, visibility_s=2)
-    stack.kill_at(doomed, stack.tables, table_write(pipeline, "crawlsteps", f"{PAGE}-"), 2)
+    stack.kill_at(doomed, stack.tables, table_write(pipeline, "crawlsteps", f"{StepKind.PAGE}-"), 2)
     assert doomed.wait(WAIT_S) == -signal.SIGKILL, doomed.log_tail()
     stack.settle()
 
@@ -83,7 +83,7 @@ def test_a_dead_holders_crawl_is_taken_over_once_its_lease_expired(
     # the dead holder's crawl ended failed in the phase it reached, saying why,
     failed = pipeline.ctx.crawls.get(abandoned.crawl_id)
     assert failed is not None
-    assert (failed.status, failed.failure_stage) == (FAILED, "pages")
+    assert (failed.status, failed.failure_stage) == (CrawlStatus.FAILED, "pages")
     assert "abandoned" in failed.failure_message
     assert "lease expired" in failed.failure_message
     assert pipeline.ctx.orgstate.get(organization).watermark is None
@@ -94,7 +94,7 @@ def test_a_dead_holders_crawl_is_taken_over_once_its_lease_expired(
     assert finisher.wait(WAIT_S) == 0, finisher.log_tail()
     record = pipeline.ctx.crawls.get(successor.crawl_id)
     assert record is not None
-    assert record.status == SUCCEEDED, record
+    assert record.status == CrawlStatus.SUCCEEDED, record
     assert pipeline.stored() == pipeline.expected()
     assert pipeline.ctx.crawls.get(abandoned.crawl_id) == failed
     assert pipeline.ctx.leases.current(organization) is None
@@ -156,5 +156,5 @@ def test_of_crawls_started_at_the_same_moment_one_runs_the_others_are_refused(
     assert len(ctx.crawls.latest(5)) == 1
     # The one that started runs to the end.
     record = dispatch_to_end(LocalDispatcher(ctx), ctx.crawls, winner)
-    assert record.status == SUCCEEDED, record
+    assert record.status == CrawlStatus.SUCCEEDED, record
     assert pipeline.stored() == pipeline.expected()

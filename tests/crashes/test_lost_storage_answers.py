@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from credly_connector.runtime import build_context
 from credly_connector.settings import load_settings
-from credly_connector.stores.crawls import SUCCEEDED
+from credly_connector.stores.crawls import CrawlStatus
 from devstack.azurite import Azurite, AzuriteEndpoints
 from devstack.tripwire import Tripwire
 from tests.crashes.conftest import LIFETIME_S, graph_item_puts, table_write
@@ -54,7 +54,7 @@ def test_storage_writes_whose_answer_was_lost_are_resent_without_graph_rewrites(
     # then the answers were lost where chosen, the crawl succeeded with the oracle's items,
     assert len(lost_people.hits) == 2
     assert len(lost_steps.hits) == 2
-    assert record.status == SUCCEEDED, record
+    assert record.status == CrawlStatus.SUCCEEDED, record
     assert pipeline.stored() == expected
     # and each item was written to Graph exactly once: no profile batch failed after its
     # Graph writes for want of its storage answer.

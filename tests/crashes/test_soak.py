@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from credly_connector.pipeline.launch import request_crawl
-from credly_connector.stores.crawls import SUCCEEDED, CrawlRecord
+from credly_connector.stores.crawls import CrawlRecord, CrawlStatus
 from devstack.crashworker import CrashWorker
 from devstack.synthetic.mutations import Mutation, Mutator, NoEligibleTargetError
 from tests.crashes.conftest import Workers, row_counts
@@ -99,7 +99,7 @@ def test_twenty_incremental_crawls_stay_exact_with_bounded_tables_and_memory(
     pipeline = stack.pipeline
     world = pipeline.world
     worker = stack.start(poll_s=0.01)
-    assert crawl(pipeline, worker, "full").status == SUCCEEDED, worker.log_tail()
+    assert crawl(pipeline, worker, "full").status == CrawlStatus.SUCCEEDED, worker.log_tail()
     # Changes happen a moment ago, a millisecond apart, so none is dated in the future.
     mutator = Mutator(world, seed=61, step=timedelta(milliseconds=1))
     rng = random.Random(61)
@@ -120,7 +120,7 @@ def test_twenty_incremental_crawls_stay_exact_with_bounded_tables_and_memory(
         record = crawl(pipeline, worker, "incremental")
 
         # then each crawl succeeds with exactly the oracle's items (checked at the end),
-        assert record.status == SUCCEEDED, (number, record, worker.log_tail())
+        assert record.status == CrawlStatus.SUCCEEDED, (number, record, worker.log_tail())
         expected, stored = pipeline.expected(), pipeline.stored()
         if stored != expected:
             differ = [i for i in set(stored) | set(expected) if stored.get(i) != expected.get(i)]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from credly_connector.runtime import build_context
 from credly_connector.settings import load_settings
-from credly_connector.stores.crawls import SUCCEEDED
+from credly_connector.stores.crawls import CrawlStatus
 from devstack.tripwire import Tripwire
 from tests.crashes.conftest import graph_item_put, graph_item_puts
 from tests.pipeline.conftest import Pipeline
@@ -43,7 +43,7 @@ def test_only_writes_whose_answer_was_lost_are_repeated(
         record = Redeliverer(ctx, rng).crawl("full")
 
     # then it converges to the oracle's items,
-    assert record.status == SUCCEEDED, record
+    assert record.status == CrawlStatus.SUCCEEDED, record
     assert pipeline.stored() == expected
     # and each item was written once, plus once more for every answer Graph sent but lost.
     assert len(lost.hits) == LOST

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import pytest
 
 from credly_connector.pipeline.launch import request_crawl
-from credly_connector.stores.crawls import SUCCEEDED
-from credly_connector.stores.steps import DONE, PAGE
+from credly_connector.stores.crawls import CrawlStatus
+from credly_connector.stores.steps import StepKind, StepStatus
 from devstack.credly.paging import PER_PAGE
 from devstack.tripwire import SeenRequest
 from tests.crashes.conftest import (
@@ -60,7 +60,11 @@ def pages_not_done(workers: Workers, crawl_id: str) -> int:
     total = record.total_pages or math.ceil(
         len(pipeline.world.credly.badges[pipeline.stack.organization_id]) / PER_PAGE
     )
-    done = sum(1 for s in pipeline.ctx.steps.records(crawl_id, PAGE) if s.status == DONE)
+    done = sum(
+        1
+        for s in pipeline.ctx.steps.records(crawl_id, StepKind.PAGE)
+        if s.status == StepStatus.DONE
+    )
     return total - done
 
 
@@ -79,7 +83,7 @@ POINTS = (
     KillPoint(
         "after a page's store write, before the page is marked done",
         False,
-        lambda w: table_write(w.pipeline, "crawlsteps", row_prefix=f"{PAGE}-"),
+        lambda w: table_write(w.pipeline, "crawlsteps", row_prefix=f"{StepKind.PAGE}-"),
         pages_not_done,
     ),
     KillPoint(
@@ -143,7 +147,7 @@ def test_a_crawl_survives_worker_kills_at_each_crash_point(
     # then the crawl succeeded with exactly the oracle's items,
     record = pipeline.ctx.crawls.get(crawl.crawl_id)
     assert record is not None
-    assert record.status == SUCCEEDED, (record, last.log_tail())
+    assert record.status == CrawlStatus.SUCCEEDED, (record, last.log_tail())
     expected = pipeline.expected()
     assert expected, "the world should give some people an item"
     assert pipeline.stored() == expected

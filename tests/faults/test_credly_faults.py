@@ -17,7 +17,7 @@ import pytest
 
 from credly_connector.ops.crawls import crawl_status
 from credly_connector.pipeline.messages import PAGES
-from credly_connector.stores.crawls import FAILED, FULL, SUCCEEDED
+from credly_connector.stores.crawls import CrawlKind, CrawlStatus
 from devstack.standin import LoggedRequest, RequestLog, StandInServer
 from devstack.standin.knobs import Fault, FaultKind
 from tests.faults.conftest import (
@@ -113,10 +113,10 @@ def test_a_passing_credly_fault_is_retried_and_the_crawl_equals_the_oracle(
     dispatcher = dispatcher_for(ctx)
 
     # When a full crawl runs to its end.
-    record = run_to_end(ctx, start(ctx, FULL), dispatcher)
+    record = run_to_end(ctx, start(ctx, CrawlKind.FULL), dispatcher)
 
     # Then it succeeded with exactly the oracle's items, each written once.
-    assert record.status == SUCCEEDED, record
+    assert record.status == CrawlStatus.SUCCEEDED, record
     assert record.total_pages == 2
     assert record.counts["pages_failed"] == 0
     expected = pipeline.expected()
@@ -144,11 +144,11 @@ def test_a_page_always_malformed_fails_the_crawl_and_is_listed_and_poisoned(
     dispatcher = dispatcher_for(ctx)
 
     # When a first full crawl runs to its end.
-    crawl_id = start(ctx, FULL)
+    crawl_id = start(ctx, CrawlKind.FULL)
     record = run_to_end(ctx, crawl_id, dispatcher)
 
     # Then it failed in the pages stage on page 2, with a message that says why.
-    assert record.status == FAILED, record
+    assert record.status == CrawlStatus.FAILED, record
     assert record.failure_stage == "pages"
     assert record.failed_steps == ("page-2",)
     assert "malformed" in record.failure_message
@@ -156,7 +156,7 @@ def test_a_page_always_malformed_fails_the_crawl_and_is_listed_and_poisoned(
     answer = crawl_status(ctx, crawl_id)
     assert answer.status == 200
     assert isinstance(answer.body, dict)
-    assert answer.body["status"] == FAILED
+    assert answer.body["status"] == CrawlStatus.FAILED
     assert answer.body["failedStepCount"] == 1
     [step] = answer.body["failedSteps"]
     assert (step["stage"], step["step"], step["attempts"]) == ("pages", "page-2", MAX_DELIVERIES)
@@ -185,12 +185,12 @@ def test_an_oauth_token_expiring_mid_crawl_is_renewed_exactly_once(
     ctx = quick_context(pipeline.settings, waits)
 
     # When a full crawl runs to its end with one worker.
-    record = crawl(ctx, FULL, workers=1)
+    record = crawl(ctx, CrawlKind.FULL, workers=1)
 
     # Then page 2 met the expired token once, the client fetched one new token, and the
     # crawl succeeded with exactly the oracle's items.
     assert expiry.fired == 1
-    assert record.status == SUCCEEDED, record
+    assert record.status == CrawlStatus.SUCCEEDED, record
     assert [e.status for e in page_requests(credly.api.requests, 2)] == [401, 200]
     assert credly.api.requests.count(status=401) == 1
     assert credly.web.requests.count("oauth", "POST", 200) == 2
@@ -214,11 +214,11 @@ def test_a_next_page_url_on_another_host_is_never_followed(
         assert first.next_page_url.startswith(f"{other.base_url}/v1/organizations/")
 
         # When a full crawl runs to its end.
-        record = crawl(ctx, FULL)
+        record = crawl(ctx, CrawlKind.FULL)
 
         # Then the other host got no request at all, and the crawl read every page from the
         # API host and left exactly the oracle's items.
         assert other.requests.count() == 0
-    assert record.status == SUCCEEDED, record
+    assert record.status == CrawlStatus.SUCCEEDED, record
     assert [len(page_requests(credly.api.requests, n)) for n in (1, 2)] == [3, 1]
     assert pipeline.stored() == pipeline.expected()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from credly_connector.ops.setup import SetupReport
 from credly_connector.settings import load_settings
-from credly_connector.stores.crawls import FAILED, FULL, INCREMENTAL, SUCCEEDED
+from credly_connector.stores.crawls import CrawlKind, CrawlStatus
 from devstack.standin import LoggedRequest
 from devstack.standin.knobs import Fault, FaultKind
 from devstack.synthetic.mutations import Mutator
@@ -52,10 +52,10 @@ def test_refused_item_writes_are_retried_as_graph_says_and_the_crawl_equals_the_
     ctx = quick_context(pipeline.settings, waits)
 
     # When a full crawl runs to its end.
-    record = crawl(ctx, FULL)
+    record = crawl(ctx, CrawlKind.FULL)
 
     # Then it succeeded with exactly the oracle's items.
-    assert record.status == SUCCEEDED, record
+    assert record.status == CrawlStatus.SUCCEEDED, record
     expected = pipeline.expected()
     assert pipeline.stored() == expected
     # And each refused write was sent again after the wait Graph asked for (or the backoff),
@@ -79,7 +79,7 @@ def test_an_expired_delta_link_resyncs_the_whole_directory(
     pipeline = make_pipeline(badges=BADGES, seed=59, env=FAST_WRITES)
     waits = Waits()
     ctx = quick_context(pipeline.settings, waits)
-    assert crawl(ctx, FULL).status == SUCCEEDED
+    assert crawl(ctx, CrawlKind.FULL).status == CrawlStatus.SUCCEEDED
     before = pipeline.stored()
     assert before == pipeline.expected()
     directory = pipeline.stack.graph.directory
@@ -94,12 +94,12 @@ def test_an_expired_delta_link_resyncs_the_whole_directory(
     seen = len(log.entries("delta"))
 
     # When an incremental crawl runs.
-    record = crawl(ctx, INCREMENTAL)
+    record = crawl(ctx, CrawlKind.INCREMENTAL)
 
     # Then the stored link answered 410, the directory was read again from the start, and
     # the snapshot holds exactly the directory's users (the removed ones too are gone,
     # though a full read never names removals).
-    assert record.status == SUCCEEDED, record
+    assert record.status == CrawlStatus.SUCCEEDED, record
     rounds = log.entries("delta")[seen:]
     assert [("$deltatoken" in e.query, e.status) for e in rounds] == [(True, 410), (False, 200)]
     assert {u.id for u in ctx.directory.users()} == {u.id for u in directory.users()}
@@ -107,7 +107,7 @@ def test_an_expired_delta_link_resyncs_the_whole_directory(
     assert pipeline.stored() == expected
     assert pipeline.deletes() == len(set(before) - set(expected))
     # And the new delta link works: the next crawl reads changes only.
-    assert crawl(ctx, INCREMENTAL).status == SUCCEEDED
+    assert crawl(ctx, CrawlKind.INCREMENTAL).status == CrawlStatus.SUCCEEDED
     assert [e.status for e in log.entries("delta")[seen + len(rounds) :]] == [200]
     assert "$deltatoken" in log.entries("delta")[-1].query
 
@@ -139,8 +139,8 @@ def test_a_failed_schema_operation_is_reported_and_a_rerun_after_it_lets_the_cra
     # setting no watermark.
     settings = load_settings(stack.env)
     ctx = quick_context(settings, Waits())
-    refused = crawl(ctx, FULL)
-    assert refused.status == FAILED, refused
+    refused = crawl(ctx, CrawlKind.FULL)
+    assert refused.status == CrawlStatus.FAILED, refused
     assert refused.failure_stage == "profiles"
     assert "schema" in refused.failure_message
     assert stored_items(stack.graph, SETUP_CONNECTION) == {}
@@ -152,8 +152,8 @@ def test_a_failed_schema_operation_is_reported_and_a_rerun_after_it_lets_the_cra
     assert _schema_step(again)["state"] == "created"
 
     # Then the next crawl leaves exactly the oracle's items.
-    record = crawl(ctx, FULL)
-    assert record.status == SUCCEEDED, record
+    record = crawl(ctx, CrawlKind.FULL)
+    assert record.status == CrawlStatus.SUCCEEDED, record
     expected = expected_items(stack.world, now=datetime.now(UTC), web_url=settings.credly.web_url)
     assert expected
     assert stored_items(stack.graph, SETUP_CONNECTION) == expected

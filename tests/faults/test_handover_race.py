@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.dispatch import handle_message
 from credly_connector.pipeline.messages import PAGES, PLAN, PROFILES, START
-from credly_connector.stores.crawls import FULL, INCREMENTAL, SUCCEEDED, CrawlStore
+from credly_connector.stores.crawls import CrawlKind, CrawlStatus, CrawlStore
 from devstack.synthetic.mutations import Mutator
 from tests.faults.conftest import FAST_WRITES, Waits, quick_context, run_to_end, start
 from tests.pipeline.conftest import Pipeline
@@ -59,9 +59,9 @@ def test_a_plan_message_handled_before_its_sender_saved_still_moves_the_crawl_on
     pipeline = make_pipeline(badges=100, seed=71, env=FAST_WRITES)
     race = SettleDuringPlan(pipeline.ctx.crawls)
     ctx = quick_context(pipeline.settings, Waits(), overrides=race)
-    assert run_to_end(ctx, start(ctx, FULL)).status == SUCCEEDED
+    assert run_to_end(ctx, start(ctx, CrawlKind.FULL)).status == CrawlStatus.SUCCEEDED
     Mutator(pipeline.world, seed=71).add_badge()
-    crawl_id = start(ctx, INCREMENTAL)
+    crawl_id = start(ctx, CrawlKind.INCREMENTAL)
     assert deliver(ctx, START) == 1
     pages = deliver(ctx, PAGES)
     assert pages >= 1
@@ -85,5 +85,5 @@ def test_a_plan_message_handled_before_its_sender_saved_still_moves_the_crawl_on
     assert planned.phase == "profiles", planned
     assert ctx.queues.client(PROFILES).peek_messages(max_messages=32)
     record = run_to_end(ctx, crawl_id)
-    assert record.status == SUCCEEDED, record
+    assert record.status == CrawlStatus.SUCCEEDED, record
     assert pipeline.stored() == pipeline.expected()

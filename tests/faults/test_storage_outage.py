@@ -17,7 +17,7 @@ from azure.data.tables import TableServiceClient
 from azure.storage.queue import LinearRetry, QueueServiceClient
 
 from credly_connector.pipeline.queues import CrawlQueues
-from credly_connector.stores.crawls import FULL, SUCCEEDED
+from credly_connector.stores.crawls import CrawlKind, CrawlStatus
 from credly_connector.stores.tables import Tables
 from devstack.azurite import Azurite, AzuriteEndpoints
 from devstack.standin.knobs import Fault, FaultKind
@@ -89,7 +89,7 @@ def test_storage_unreachable_mid_crawl_fails_handlers_that_are_retried_to_the_or
     dispatcher = dispatcher_for(ctx, workers=2, visibility_timeout_s=VISIBILITY_S)
 
     # When a full crawl runs to its end (its record read past the gates).
-    crawl_id = start(ctx, FULL)
+    crawl_id = start(ctx, CrawlKind.FULL)
     record = run_to_end(ctx, crawl_id, dispatcher, observer=pipeline.ctx, timeout_s=STUCK_AFTER_S)
 
     # Then the outage happened mid-crawl and made handlers fail...
@@ -97,7 +97,7 @@ def test_storage_unreachable_mid_crawl_fails_handlers_that_are_retried_to_the_or
     assert sum(gate.refused + gate.aborted for gate in gates.values()) > 0
     assert sum(dispatcher.stats.failed.values()) > 0
     # ...and the crawl still succeeded with exactly the oracle's items, nothing poisoned.
-    assert record.status == SUCCEEDED, record
+    assert record.status == CrawlStatus.SUCCEEDED, record
     assert sum(dispatcher.stats.poisoned.values()) == 0
     assert record.counts["pages_failed"] == 0
     expected = pipeline.expected()

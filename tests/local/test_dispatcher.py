@@ -18,7 +18,7 @@ from credly_connector.pipeline.dispatch import handle_message
 from credly_connector.pipeline.launch import request_crawl
 from credly_connector.pipeline.messages import PAGES, START, PageMessage
 from credly_connector.pipeline.queues import CrawlQueues
-from credly_connector.stores.crawls import SUCCEEDED
+from credly_connector.stores.crawls import CrawlStatus
 from tests.pipeline.conftest import Pipeline, make_pipeline  # noqa: F401
 from tests.pipeline.dispatching import dispatch_to_end
 
@@ -73,7 +73,7 @@ def test_a_handler_outliving_its_lease_is_renewed_not_delivered_again(
 
     # then the start and the page each fetched page 1 once: neither message reappeared
     # while its handler ran, since their leases were renewed meanwhile.
-    assert ended.status == SUCCEEDED, ended
+    assert ended.status == CrawlStatus.SUCCEEDED, ended
     assert credly.requests.count("badges") == 2
     assert dispatcher.stats.renewed >= 2
     assert (dispatcher.stats.handled[START], dispatcher.stats.handled[PAGES]) == (1, 1)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from credly_connector.stores.crawls import RUNNING, SUCCEEDED, CrawlRecord
+from credly_connector.stores.crawls import CrawlRecord, CrawlStatus
 from tests.pipeline.conftest import Pipeline, make_pipeline  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ def assert_resumed_exact(pipeline: Pipeline, cli: Cli, crawl_id: str) -> None:
     assert "Traceback" not in err
     record = pipeline.ctx.crawls.get(crawl_id)
     assert record is not None
-    assert record.status == SUCCEEDED
+    assert record.status == CrawlStatus.SUCCEEDED
     assert [c.crawl_id for c in pipeline.ctx.crawls.latest(5)] == [crawl_id]
     assert pipeline.stored() == pipeline.expected()
     assert pipeline.ctx.leases.current(pipeline.stack.organization_id) is None
@@ -138,7 +138,7 @@ def test_ctrl_c_stops_the_crawl_cleanly_and_the_next_crawl_resumes_it(
     assert process.returncode == 130, (out, err)
     assert "Traceback" not in err
     assert "Exception ignored" not in err
-    assert f"interrupted: crawl {record.crawl_id} is {RUNNING} (phase pages)" in out
+    assert f"interrupted: crawl {record.crawl_id} is {CrawlStatus.RUNNING} (phase pages)" in out
     assert 'run "python -m credly_connector crawl" again to resume it' in out
     assert f'"python -m credly_connector cancel {record.crawl_id}" to cancel it' in out
     stopped = pipeline.ctx.crawls.get(record.crawl_id)

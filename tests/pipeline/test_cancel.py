@@ -19,8 +19,8 @@ from credly_connector.pipeline.messages import PAGES, PLAN, STAGES, START
 from credly_connector.pipeline.pages import store_page
 from credly_connector.pipeline.pending import pending_set_id
 from credly_connector.pipeline.transitions import cancelled
-from credly_connector.stores.crawls import CANCELLED, SUCCEEDED, CrawlRecord
-from credly_connector.stores.steps import BATCH
+from credly_connector.stores.crawls import CrawlRecord, CrawlStatus
+from credly_connector.stores.steps import StepKind
 from devstack.synthetic.mutations import Mutator
 from tests.pipeline.bound import bind_to_environment
 from tests.pipeline.conftest import Pipeline
@@ -88,7 +88,7 @@ def test_a_cancelled_crawl_frees_its_organisation_and_the_next_crawl_writes_what
 
     # then it ends cancelled in the phase it was in, and its organisation is free at once;
     assert answer.status == 200, answer
-    assert body_of(answer)["status"] == CANCELLED
+    assert body_of(answer)["status"] == CrawlStatus.CANCELLED
     assert body_of(answer)["phase"] == "profiles"
     assert ctx.leases.current(org) is None
     after_cancel = ctx.crawls.get(crawl.crawl_id)
@@ -101,10 +101,10 @@ def test_a_cancelled_crawl_frees_its_organisation_and_the_next_crawl_writes_what
     dispatcher = LocalDispatcher(ctx, workers=4)
     ended = dispatch_to_end(dispatcher, ctx.crawls, following.crawl_id)
     assert ctx.crawls.get(crawl.crawl_id) == after_cancel
-    assert list(ctx.steps.records(crawl.crawl_id, BATCH)) == []
+    assert list(ctx.steps.records(crawl.crawl_id, StepKind.BATCH)) == []
     # and the next crawl, which finds every badge row already up to date, still writes the
     # people the cancelled one had read: exactly the oracle's items.
-    assert ended.status == SUCCEEDED, ended
+    assert ended.status == CrawlStatus.SUCCEEDED, ended
     assert ended.since == watermark
     assert ended.counts.get("badges_changed", 0) == 0
     assert pipeline.writes() + pipeline.deletes() > writes
@@ -161,7 +161,9 @@ def test_cancel_after_the_crawl_ended_changes_nothing(
 def test_an_ended_crawl_cannot_become_cancelled() -> None:
     now = datetime.now(UTC)
     record = CrawlRecord("1", "org", "full", "test", now)
-    assert cancelled(record, now) == record.with_changes(status=CANCELLED, finished_at=now)
+    assert cancelled(record, now) == record.with_changes(
+        status=CrawlStatus.CANCELLED, finished_at=now
+    )
     for status in ("succeeded", "failed", "cancelled"):
         assert cancelled(record.with_changes(status=status), now) is None
 
@@ -200,11 +202,11 @@ def test_the_cancel_route_answers_through_the_bound_function(
     assert cancel("1234567890123abcdef")[0] == 404
     status, body = cancel(crawl_id)
     assert status == 200
-    assert (body["id"], body["status"], body["phase"]) == (crawl_id, CANCELLED, "start")
+    assert (body["id"], body["status"], body["phase"]) == (crawl_id, CrawlStatus.CANCELLED, "start")
     assert "next crawl writes" in body["next"]
     status, body = cancel(crawl_id)
     assert status == 409
-    assert body["error"]["crawlStatus"] == CANCELLED
+    assert body["error"]["crawlStatus"] == CrawlStatus.CANCELLED
     status, body = _call(functions, "ops_crawls_retry", f"{BASE}/{crawl_id}/retry", crawl_id)
     assert status == 409
     assert "start a new crawl" in body["error"]["message"].lower()

@@ -14,13 +14,8 @@ import pytest
 
 from credly_connector.credly.queries import BadgeQuery
 from credly_connector.ops.health import crawl_checks
-from credly_connector.pipeline.start import (
-    APPLIED,
-    IGNORED,
-    REJECTED,
-    judge_filter,
-    read_first_page,
-)
+from credly_connector.pipeline.query import CredlyFilter
+from credly_connector.pipeline.start import judge_filter, read_first_page
 from devstack.credly.filters import ACCEPT, IGNORE, REJECT, UPDATED_AT_MIN_MODE
 from devstack.synthetic.mutations import Mutator
 from tests.pipeline.conftest import Pipeline
@@ -46,7 +41,12 @@ def crawl_incremental_after_changes(pipeline: Pipeline, mode: str) -> Pipeline:
 
 
 @pytest.mark.parametrize(
-    ("mode", "outcome"), [(ACCEPT, APPLIED), (REJECT, REJECTED), (IGNORE, IGNORED)]
+    ("mode", "outcome"),
+    [
+        (ACCEPT, CredlyFilter.APPLIED),
+        (REJECT, CredlyFilter.REJECTED),
+        (IGNORE, CredlyFilter.IGNORED),
+    ],
 )
 def test_the_incremental_crawl_is_exact_whatever_credly_does_with_the_filter(
     make_pipeline, mode: str, outcome: str
@@ -131,7 +131,12 @@ def test_an_ignored_filter_is_a_warning_in_the_record_and_in_health(make_pipelin
 
 @pytest.mark.parametrize(
     ("filtered", "unfiltered", "outcome"),
-    [(3, 240, APPLIED), (240, 240, IGNORED), (0, 0, APPLIED), (239, 240, APPLIED)],
+    [
+        (3, 240, CredlyFilter.APPLIED),
+        (240, 240, CredlyFilter.IGNORED),
+        (0, 0, CredlyFilter.APPLIED),
+        (239, 240, CredlyFilter.APPLIED),
+    ],
 )
 def test_an_ignored_filter_is_one_that_lets_everything_through(
     filtered: int, unfiltered: int, outcome: str
@@ -146,6 +151,6 @@ def test_a_filter_that_lets_nothing_through_needs_no_unfiltered_count(make_pipel
 
     first, outcome, note = read_first_page(client, BadgeQuery(updated_since=tomorrow))
 
-    assert (first.total_count, outcome) == (0, APPLIED)
+    assert (first.total_count, outcome) == (0, CredlyFilter.APPLIED)
     assert "no badge changed" in note
     assert [value is not None for value, _ in badge_list_filters(pipeline)] == [True]

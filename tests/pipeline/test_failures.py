@@ -18,7 +18,7 @@ from credly_connector.runtime import (
     storage_clients,
 )
 from credly_connector.settings import Settings
-from credly_connector.stores.crawls import FAILED, INCREMENTAL, SUCCEEDED
+from credly_connector.stores.crawls import CrawlKind, CrawlStatus
 from devstack.standin import Knobs
 from devstack.standin.knobs import Fault, FaultKind, RateLimit
 from devstack.synthetic.mutations import Mutator
@@ -65,7 +65,7 @@ def test_a_page_credly_always_garbles_fails_the_crawl_and_keeps_the_watermark(
         knobs.add_fault(Fault(FaultKind.MALFORMED_JSON, route_class="badges", nth=3))
     sleeps: list[float] = []
     ctx = quick_retry_context(pipeline.settings, sleeps)
-    outcome = request_crawl(ctx, INCREMENTAL, "test")
+    outcome = request_crawl(ctx, CrawlKind.INCREMENTAL, "test")
     assert outcome.crawl is not None
     crawl_id = outcome.crawl.crawl_id
     dispatcher = LocalDispatcher(
@@ -77,7 +77,7 @@ def test_a_page_credly_always_garbles_fails_the_crawl_and_keeps_the_watermark(
 
     # Then it failed in the pages stage, on page 2 alone.
     assert record.total_pages == 2, "the test needs a listing of exactly two pages"
-    assert record.status == FAILED, record
+    assert record.status == CrawlStatus.FAILED, record
     assert record.failure_stage == "pages"
     assert record.failed_steps == ("page-2",)
     assert "malformed" in record.failure_message
@@ -113,7 +113,7 @@ def test_refused_credly_credentials_fail_the_start_and_release_the_lease(
 
     record = result.record
     assert record is not None
-    assert record.status == FAILED, record
+    assert record.status == CrawlStatus.FAILED, record
     assert record.failure_stage == "start"
     assert "CREDLY_AUTH_TOKEN" in record.failure_message
     assert wrong not in record.failure_message
@@ -141,7 +141,7 @@ def test_graph_throttling_item_writes_still_leaves_exactly_the_oracles_items(
     assert pipeline.stored() == expected
     assert pipeline.writes() == len(expected)
     assert result.record is not None
-    assert result.record.status == SUCCEEDED
+    assert result.record.status == CrawlStatus.SUCCEEDED
 
 
 def test_changes_read_by_a_failed_crawl_are_written_by_the_next_one(
@@ -160,14 +160,14 @@ def test_changes_read_by_a_failed_crawl_are_written_by_the_next_one(
     )
     sleeps: list[float] = []
     ctx = quick_retry_context(pipeline.settings, sleeps)
-    outcome = request_crawl(ctx, INCREMENTAL, "test")
+    outcome = request_crawl(ctx, CrawlKind.INCREMENTAL, "test")
     assert outcome.crawl is not None
     crawl_id = outcome.crawl.crawl_id
     dispatcher = LocalDispatcher(
         ctx, workers=2, retry_delay_s=0, max_dequeue_count=MAX_DELIVERIES, poll_interval_s=0.01
     )
     failed_crawl = dispatch_to_end(dispatcher, ctx.crawls, crawl_id)
-    assert failed_crawl.status == FAILED, failed_crawl
+    assert failed_crawl.status == CrawlStatus.FAILED, failed_crawl
     assert failed_crawl.failure_stage == "profiles"
     assert pipeline.stored() != pipeline.expected()
 

@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import unquote
 
 from credly_connector.graph.delta import DEFAULT_DELTA_PAGE_SIZE
-from credly_connector.pipeline.full_plan import STEP
 from credly_connector.pipeline.messages import (
     PLAN,
     PROFILES,
@@ -20,7 +19,7 @@ from credly_connector.pipeline.messages import (
 )
 from credly_connector.pipeline.plan_walks import CHUNK_ROWS
 from credly_connector.runtime import Hooks, build_context
-from credly_connector.stores.steps import BATCH, DONE
+from credly_connector.stores.steps import StepKind, StepStatus
 from devstack.synthetic.mutations import Mutator
 from tests.pipeline.conftest import Pipeline
 
@@ -37,15 +36,15 @@ def _sliced(pipeline: Pipeline, seconds: float) -> None:
 def _plan_checkpoints(pipeline: Pipeline, crawl_id: str) -> list[PlanMessage | None]:
     """Each slice's checkpoint, as the next slice's message it recorded (None: the last)."""
     found = []
-    for step in pipeline.ctx.steps.records(crawl_id, STEP):
-        assert step.status == DONE, step
+    for step in pipeline.ctx.steps.records(crawl_id, StepKind.PLAN):
+        assert step.status == StepStatus.DONE, step
         found.append(decode(PLAN, step.message, PlanMessage) if step.message else None)
     return found
 
 
 def _batches(pipeline: Pipeline, crawl_id: str) -> list[ProfileMessage]:
-    steps = list(pipeline.ctx.steps.records(crawl_id, BATCH))
-    assert all(step.status == DONE for step in steps), steps
+    steps = list(pipeline.ctx.steps.records(crawl_id, StepKind.BATCH))
+    assert all(step.status == StepStatus.DONE for step in steps), steps
     return [decode(PROFILES, step.message, ProfileMessage) for step in steps if step.message]
 
 
@@ -123,7 +122,7 @@ class CrashBeforeCheckpoint:
     """
 
     def __init__(self, number: int) -> None:
-        self._row = f"RowKey='{STEP}-{number:07d}'"
+        self._row = f"RowKey='{StepKind.PLAN}-{number:07d}'"
         self.fired = 0
         self._lock = threading.Lock()
 

@@ -21,7 +21,7 @@ from credly_connector.pipeline.context import DEFAULT_MAX_DEQUEUE_COUNT, CrawlCo
 from credly_connector.pipeline.dispatch import handle_message
 from credly_connector.pipeline.launch import request_crawl
 from credly_connector.pipeline.messages import PAGES, PROFILES, STAGES
-from credly_connector.stores.crawls import SUCCEEDED, CrawlRecord
+from credly_connector.stores.crawls import CrawlRecord, CrawlStatus
 from devstack.synthetic.mutations import Mutator
 from tests.pipeline.conftest import Pipeline
 
@@ -112,7 +112,7 @@ def test_duplicated_and_shuffled_deliveries_converge_to_the_oracle(
 
     full = driver.crawl("full")
 
-    assert full.status == SUCCEEDED, full
+    assert full.status == CrawlStatus.SUCCEEDED, full
     expected = pipeline.expected()
     assert expected, "the world should give some people an item"
     assert pipeline.stored() == expected
@@ -139,7 +139,7 @@ def test_duplicated_and_shuffled_deliveries_converge_to_the_oracle(
 
     incremental = driver.crawl("incremental")
 
-    assert incremental.status == SUCCEEDED, incremental
+    assert incremental.status == CrawlStatus.SUCCEEDED, incremental
     assert incremental.kind == "incremental"
     assert incremental.counts.get("badges_changed", 0) > 0
     assert pipeline.stored() == pipeline.expected()
@@ -161,7 +161,7 @@ def test_a_start_and_a_plan_in_slices_converge_under_redelivery(
     # When a full crawl runs under redelivery, then it leaves the oracle's items, each
     # written once
     full = driver.crawl("full")
-    assert full.status == SUCCEEDED, full
+    assert full.status == CrawlStatus.SUCCEEDED, full
     expected = pipeline.expected()
     assert pipeline.stored() == expected
     assert (pipeline.writes(), pipeline.deletes()) == (len(expected), 0)
@@ -173,7 +173,7 @@ def test_a_start_and_a_plan_in_slices_converge_under_redelivery(
     removed = [mutator.delete_badge(), mutator.delete_badge()]
     before = pipeline.writes() + pipeline.deletes()
     again = driver.crawl("full")
-    assert again.status == SUCCEEDED, again
+    assert again.status == CrawlStatus.SUCCEEDED, again
     assert again.counts.get("badges_removed") == len(removed)
     assert pipeline.stored() == pipeline.expected()
     assert pipeline.writes() + pipeline.deletes() - before <= len(removed)
@@ -186,7 +186,7 @@ def test_messages_delivered_again_after_the_crawl_ended_change_nothing(
     pipeline = make_pipeline(badges=BADGES, seed=4, env=FAST_WRITES)
     driver = Redeliverer(pipeline.ctx, random.Random(4), replay_share=0.0)
     finished = driver.crawl("full")
-    assert finished.status == SUCCEEDED, finished
+    assert finished.status == CrawlStatus.SUCCEEDED, finished
     stages = {d.stage for d in driver.history}
     assert {PAGES, PROFILES} <= stages, stages
     stored, writes, deletes = pipeline.stored(), pipeline.writes(), pipeline.deletes()

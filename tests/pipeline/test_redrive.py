@@ -28,16 +28,8 @@ from credly_connector.rules.items import item_id_for
 from credly_connector.runtime import pipeline_options, storage_clients
 from credly_connector.settings import Settings
 from credly_connector.stores.badges import BadgeStore
-from credly_connector.stores.crawls import (
-    FAILED,
-    FULL,
-    INCREMENTAL,
-    QUEUED,
-    RUNNING,
-    SUCCEEDED,
-    CrawlRecord,
-)
-from credly_connector.stores.steps import BATCH, DONE, PAGE, StepRecord, StepStatus, StepStore
+from credly_connector.stores.crawls import CrawlKind, CrawlRecord, CrawlStatus
+from credly_connector.stores.steps import StepKind, StepRecord, StepStatus, StepStore
 from credly_connector.stores.tables import Tables
 from devstack.azurite import Azurite
 from devstack.standin import Knobs
@@ -144,10 +136,10 @@ def _record(**changes: Any) -> CrawlRecord:
     base = CrawlRecord(
         crawl_id="9999999999999abcdef",
         organization_id="org",
-        kind=FULL,
+        kind=CrawlKind.FULL,
         trigger="test",
         created_at=datetime(2025, 1, 1, tzinfo=UTC),
-        status=FAILED,
+        status=CrawlStatus.FAILED,
         phase="done",
         total_pages=3,
         total_batches=4,
@@ -163,13 +155,13 @@ def _record(**changes: Any) -> CrawlRecord:
 
 
 def test_failed_pages_resume_the_pages_phase_before_failed_batches() -> None:
-    page = StepRecord("c", PAGE, 2, StepStatus.FAILED)
-    batch = StepRecord("c", BATCH, 1, StepStatus.FAILED)
-    done_page = StepRecord("c", PAGE, 1, DONE)
+    page = StepRecord("c", StepKind.PAGE, 2, StepStatus.FAILED)
+    batch = StepRecord("c", StepKind.BATCH, 1, StepStatus.FAILED)
+    done_page = StepRecord("c", StepKind.PAGE, 1, StepStatus.DONE)
 
     assert redrive_phase([batch, page, done_page]) == "pages"
     assert redrive_phase([batch, done_page]) == "profiles"
-    assert redrive_phase([done_page, StepRecord("c", PAGE, 3)]) is None
+    assert redrive_phase([done_page, StepRecord("c", StepKind.PAGE, 3)]) is None
     assert redrive_phase([]) is None
 
 
@@ -177,7 +169,7 @@ def test_a_redriven_crawl_runs_again_without_its_failure() -> None:
     moved = redriven(_record(), "pages")
 
     assert moved == _record(
-        status=RUNNING,
+        status=CrawlStatus.RUNNING,
         phase="pages",
         advanced_by=REDRIVE,
         followup_sent=False,
@@ -194,12 +186,12 @@ def test_a_crawl_redriven_in_profiles_keeps_its_batches() -> None:
     moved = redriven(_record(failed_steps=("batch-3",)), "profiles")
 
     assert moved is not None
-    assert (moved.status, moved.phase, moved.total_batches) == (RUNNING, "profiles", 4)
+    assert (moved.status, moved.phase, moved.total_batches) == (CrawlStatus.RUNNING, "profiles", 4)
 
 
 def test_only_a_failed_crawl_is_redriven_and_only_into_a_step_phase() -> None:
-    assert redriven(_record(status=SUCCEEDED), "pages") is None
-    assert redriven(_record(status=RUNNING, phase="pages"), "pages") is None
+    assert redriven(_record(status=CrawlStatus.SUCCEEDED), "pages") is None
+    assert redriven(_record(status=CrawlStatus.RUNNING, phase="pages"), "pages") is None
     with pytest.raises(ValueError, match="plan"):
         redriven(_record(), "plan")
 
@@ -229,14 +221,14 @@ def test_a_failed_page_is_listed_and_its_retry_completes_the_crawl(
     for _ in range(CLIENT_ATTEMPTS * MAX_DELIVERIES):
         knobs.add_fault(Fault(FaultKind.STATUS, status=503, route_class="badges", nth=3))
     ctx = quick_context(pipeline.settings)
-    crawl_id = start(ctx, INCREMENTAL)
+    crawl_id = start(ctx, CrawlKind.INCREMENTAL)
 
     # When the incremental crawl runs to its end.
     record = run_to_end(ctx, crawl_id)
 
     # Then it failed on page 2 alone, which the status lists with its last error.
     assert record.total_pages == 2, "the test needs a listing of exactly two pages"
-    assert (record.status, record.failed_steps) == (FAILED, ("page-2",)), record
+    assert (record.status, record.failed_steps) == (CrawlStatus.FAILED, ("page-2",)), record
     status = body_of(crawl_status(ctx, crawl_id))
     assert status["failedStepCount"] == 1
     [failure] = status["failedSteps"]
@@ -269,7 +261,7 @@ def test_a_failed_page_is_listed_and_its_retry_completes_the_crawl(
 
     # And the crawl carries on to a success with exactly the oracle's items.
     record = run_to_end(ctx, crawl_id, workers=4)
-    assert record.status == SUCCEEDED, record
+    assert record.status == CrawlStatus.SUCCEEDED, record
     assert record.counts["pages_failed"] == 0
     assert pipeline.stored() == pipeline.expected()
     moved = ctx.orgstate.get(organization).watermark
@@ -291,11 +283,11 @@ def test_a_failed_profile_batch_is_redriven_once_when_retried_twice_at_once(
     organization = pipeline.stack.organization_id
 
     # When a full crawl runs to its end.
-    crawl_id = start(ctx, FULL)
+    crawl_id = start(ctx, CrawlKind.FULL)
     record = run_to_end(ctx, crawl_id, workers=2)
 
     # Then it failed on that person's batch alone, listed with Graph's error.
-    assert record.status == FAILED, record
+    assert record.status == CrawlStatus.FAILED, record
     assert record.failure_stage == "profiles"
     assert (record.total_batches or 0) > 1
     [failure] = body_of(crawl_status(ctx, crawl_id))["failedSteps"]
@@ -306,7 +298,7 @@ def test_a_failed_profile_batch_is_redriven_once_when_retried_twice_at_once(
     # And the batch's message is kept on its step: a first crawl's range batch, whose
     # range of badge rows holds the person's.
     number = int(failure["step"].removeprefix("batch-"))
-    step = ctx.steps.get(crawl_id, BATCH, number)
+    step = ctx.steps.get(crawl_id, StepKind.BATCH, number)
     assert step is not None
     kept = decode(PROFILES, step.message, ProfileMessage)
     assert (kept.crawl_id, kept.batch) == (crawl_id, number)
@@ -348,14 +340,14 @@ def test_a_failed_profile_batch_is_redriven_once_when_retried_twice_at_once(
 
     # And the crawl succeeds, writing only the person whose write had failed.
     record = run_to_end(ctx, crawl_id, workers=2)
-    assert record.status == SUCCEEDED, record
+    assert record.status == CrawlStatus.SUCCEEDED, record
     assert record.counts["batches_failed"] == 0
     assert pipeline.stored() == expected
     assert pipeline.writes() - writes == 1
     assert ctx.orgstate.get(organization).watermark is not None
-    done = ctx.steps.get(crawl_id, BATCH, number)
+    done = ctx.steps.get(crawl_id, StepKind.BATCH, number)
     assert done is not None
-    assert done.status == DONE
+    assert done.status == StepStatus.DONE
 
 
 def test_a_retry_while_another_crawl_holds_the_lease_is_refused(
@@ -364,9 +356,9 @@ def test_a_retry_while_another_crawl_holds_the_lease_is_refused(
     # Given a crawl that failed on one batch, and a new crawl of the organisation since.
     pipeline, _ = fail_one_person(make_pipeline)
     ctx = quick_context(pipeline.settings)
-    crawl_id = start(ctx, FULL)
-    assert run_to_end(ctx, crawl_id, workers=2).status == FAILED
-    other = start(ctx, INCREMENTAL)
+    crawl_id = start(ctx, CrawlKind.FULL)
+    assert run_to_end(ctx, crawl_id, workers=2).status == CrawlStatus.FAILED
+    other = start(ctx, CrawlKind.INCREMENTAL)
 
     # When the failed crawl is retried.
     answer = retry_crawl(ctx, crawl_id, status_url=STATUS_URL)
@@ -378,7 +370,7 @@ def test_a_retry_while_another_crawl_holds_the_lease_is_refused(
     assert other in error["message"]
     record = ctx.crawls.get(crawl_id)
     assert record is not None
-    assert record.status == FAILED
+    assert record.status == CrawlStatus.FAILED
     assert body_of(crawl_status(ctx, crawl_id))["failedStepCount"] == 1
     assert queued(ctx, PROFILES) == []
     lease = ctx.leases.current(pipeline.stack.organization_id)
@@ -399,20 +391,20 @@ def test_retry_refuses_malformed_unknown_running_and_succeeded_crawls(
 
     succeeded = pipeline.crawl("full").record
     assert succeeded is not None
-    assert succeeded.status == SUCCEEDED
+    assert succeeded.status == CrawlStatus.SUCCEEDED
     refused = retry_crawl(ctx, succeeded.crawl_id)
     assert refused.status == 409
     assert "succeeded" in body_of(refused)["error"]["message"]
 
-    running = start(ctx, INCREMENTAL)
+    running = start(ctx, CrawlKind.INCREMENTAL)
     refused = retry_crawl(ctx, running, status_url=STATUS_URL)
     assert refused.status == 409
     error = body_of(refused)["error"]
-    assert error["crawlStatus"] == QUEUED
+    assert error["crawlStatus"] == CrawlStatus.QUEUED
     assert error["statusUrl"] == STATUS_URL.replace("{id}", running)
     record = ctx.crawls.get(running)
     assert record is not None
-    assert record.status == QUEUED
+    assert record.status == CrawlStatus.QUEUED
 
 
 def test_a_crawl_that_failed_at_its_start_has_nothing_to_retry(
@@ -421,7 +413,7 @@ def test_a_crawl_that_failed_at_its_start_has_nothing_to_retry(
     pipeline = make_pipeline(badges=20, seed=3, env={"CREDLY_AUTH_TOKEN": "not-our-token"})
     failed = pipeline.crawl("full").record
     assert failed is not None
-    assert (failed.status, failed.failure_stage) == (FAILED, "start")
+    assert (failed.status, failed.failure_stage) == (CrawlStatus.FAILED, "start")
 
     answer = retry_crawl(pipeline.ctx, failed.crawl_id)
 
@@ -441,8 +433,8 @@ def test_the_command_line_shows_the_failed_batch_and_retries_it_to_success(
     # Given a crawl that failed on one batch, and the command line's settings.
     pipeline, _ = fail_one_person(make_pipeline)
     ctx = quick_context(pipeline.settings)
-    crawl_id = start(ctx, FULL)
-    assert run_to_end(ctx, crawl_id, workers=2).status == FAILED
+    crawl_id = start(ctx, CrawlKind.FULL)
+    assert run_to_end(ctx, crawl_id, workers=2).status == CrawlStatus.FAILED
     for name, value in pipeline.stack.env.items():
         monkeypatch.setenv(name, value)
     capsys.readouterr()
@@ -473,10 +465,12 @@ def test_a_kept_message_longer_than_one_table_property_reads_back_whole(
     assert len(message) > 32_000
 
     steps.put(
-        StepRecord(OTHER_CRAWL, BATCH, 3, StepStatus.FAILED, 2, error="x" * 500, message=message)
+        StepRecord(
+            OTHER_CRAWL, StepKind.BATCH, 3, StepStatus.FAILED, 2, error="x" * 500, message=message
+        )
     )
 
-    stored = steps.get(OTHER_CRAWL, BATCH, 3)
+    stored = steps.get(OTHER_CRAWL, StepKind.BATCH, 3)
     assert stored is not None
     assert stored.message == message
     assert stored.error == "x" * 300

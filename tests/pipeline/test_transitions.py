@@ -17,7 +17,7 @@ from credly_connector.pipeline.transitions import (
 from credly_connector.rules.identity import DirectoryIndex
 from credly_connector.stores.crawls import CrawlPhase, CrawlRecord
 from credly_connector.stores.orgstate import OrganizationState
-from credly_connector.stores.steps import DONE, StepKind, StepRecord, StepStatus
+from credly_connector.stores.steps import StepKind, StepRecord, StepStatus
 
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 
@@ -47,12 +47,22 @@ def test_only_the_advancing_step_owes_the_followup_and_only_until_sent() -> None
 def test_a_crawl_succeeds_only_when_every_step_did_and_sums_their_counts() -> None:
     steps = [
         StepRecord(
-            "c1", StepKind.PAGE, 1, DONE, counts={"badges_seen": 50}, reasons={"private": 2}
+            "c1",
+            StepKind.PAGE,
+            1,
+            StepStatus.DONE,
+            counts={"badges_seen": 50},
+            reasons={"private": 2},
         ),
         StepRecord(
-            "c1", StepKind.PAGE, 2, DONE, counts={"badges_seen": 10}, reasons={"private": 1}
+            "c1",
+            StepKind.PAGE,
+            2,
+            StepStatus.DONE,
+            counts={"badges_seen": 10},
+            reasons={"private": 1},
         ),
-        StepRecord("c1", StepKind.BATCH, 1, DONE, counts={"people_written": 7}),
+        StepRecord("c1", StepKind.BATCH, 1, StepStatus.DONE, counts={"people_written": 7}),
     ]
 
     ended = finished(record(), steps, T0 + timedelta(minutes=5))
@@ -65,7 +75,7 @@ def test_a_crawl_succeeds_only_when_every_step_did_and_sums_their_counts() -> No
 
 def test_a_failed_step_fails_the_crawl_naming_stage_step_and_error() -> None:
     steps = [
-        StepRecord("c1", StepKind.PAGE, 1, DONE),
+        StepRecord("c1", StepKind.PAGE, 1, StepStatus.DONE),
         StepRecord(
             "c1", StepKind.PAGE, 2, StepStatus.FAILED, error="RetryableError: malformed response"
         ),

@@ -22,7 +22,7 @@ from PIL import Image, ImageChops
 
 from credly_connector.preview.page import render_page
 from credly_connector.rules import compose_item_report
-from credly_connector.stores.crawls import SUCCEEDED, CrawlRecord
+from credly_connector.stores.crawls import CrawlRecord, CrawlStatus
 from credly_connector.stores.previews import PersonPreview
 from tests.preview.browser import Chromium, start_chromium
 from tests.rules.builders import ORG_ID, make_badge, make_user
@@ -34,7 +34,7 @@ CRAWL = CrawlRecord(
     kind="full",
     trigger="cli",
     created_at=NOW,
-    status=SUCCEEDED,
+    status=CrawlStatus.SUCCEEDED,
     phase="done",
     dry_run=True,
     counts={"skipped": {"private": 3, "not_accepted": 2}},

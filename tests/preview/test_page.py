@@ -12,7 +12,7 @@ from typing import Any
 from credly_connector.preview.index import GROUP_LIMIT, Person, index_html
 from credly_connector.preview.page import human_date, human_moment, render_page
 from credly_connector.rules import Badge, compose_item_report, parse_badge
-from credly_connector.stores.crawls import SUCCEEDED, CrawlRecord
+from credly_connector.stores.crawls import CrawlRecord, CrawlStatus
 from credly_connector.stores.previews import PersonPreview
 from tests.rules.builders import ORG_ID, make_badge, make_raw_badge, make_user
 
@@ -23,7 +23,7 @@ CRAWL = CrawlRecord(
     kind="full",
     trigger="cli",
     created_at=NOW,
-    status=SUCCEEDED,
+    status=CrawlStatus.SUCCEEDED,
     phase="done",
     dry_run=True,
     counts={"skipped": {"private": 3, "not_accepted": 2, "<i>odd</i>": 1}},

@@ -8,9 +8,9 @@ from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.retention import EVENT_RETENTION, KEEP_CRAWLS, prune
 from credly_connector.runtime import pipeline_options
 from credly_connector.settings import load_settings
-from credly_connector.stores.crawls import FULL, SUCCEEDED, CrawlRecord, new_crawl_id
+from credly_connector.stores.crawls import CrawlKind, CrawlRecord, CrawlStatus, new_crawl_id
 from credly_connector.stores.events import EventRecord, EventStore
-from credly_connector.stores.steps import DONE, PAGE, StepRecord
+from credly_connector.stores.steps import StepKind, StepRecord, StepStatus
 from credly_connector.stores.tables import Tables
 from devstack.azurite import Azurite
 
@@ -44,9 +44,16 @@ def _crawl(ctx: CrawlContext, organization_id: str, minutes_ago: int) -> str:
     created = NOW - timedelta(minutes=minutes_ago)
     crawl_id = new_crawl_id(created)
     ctx.crawls.create(
-        CrawlRecord(crawl_id, organization_id, FULL, "timer", created, status=SUCCEEDED)
+        CrawlRecord(
+            crawl_id,
+            organization_id,
+            CrawlKind.FULL,
+            "timer",
+            created,
+            status=CrawlStatus.SUCCEEDED,
+        )
     )
-    ctx.steps.put(StepRecord(crawl_id, PAGE, 1, DONE))
+    ctx.steps.put(StepRecord(crawl_id, StepKind.PAGE, 1, StepStatus.DONE))
     ctx.crawlsets.add_emails(crawl_id, [f"{minutes_ago}@contoso.com"])
     return crawl_id
 

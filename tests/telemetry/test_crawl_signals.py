@@ -12,7 +12,7 @@ from credly_connector.pipeline.failures import fail_crawl
 from credly_connector.pipeline.finish import finish
 from credly_connector.pipeline.messages import STAGES
 from credly_connector.rules.reasons import ALL_REASONS, PARSE_REASONS
-from credly_connector.stores.crawls import FAILED
+from credly_connector.stores.crawls import CrawlStatus
 from devstack.standin.knobs import Fault, FaultKind
 from devstack.synthetic.mutations import Mutator
 from tests.pipeline.conftest import CRAWL_TIMEOUT_S, Pipeline
@@ -236,7 +236,7 @@ def test_a_failed_crawl_records_its_duration_once_as_failed(
     result = pipeline.crawl("full")
     record = result.record
     assert record is not None
-    assert record.status == FAILED, record
+    assert record.status == CrawlStatus.FAILED, record
     fail_crawl(pipeline.ctx, record, "finish", "a late second failure")
     assert finish(pipeline.ctx, record) is None
 

@@ -18,7 +18,7 @@ from credly_connector.pipeline.messages import PAGES
 from credly_connector.pipeline.queues import EVENTS
 from credly_connector.runtime import build_context, credly_observer, graph_observer
 from credly_connector.settings import load_settings
-from credly_connector.stores.crawls import FAILED, CrawlRecord
+from credly_connector.stores.crawls import CrawlRecord, CrawlStatus
 from tests.infra.test_documents import contract
 from tests.telemetry.conftest import Signals
 
@@ -207,7 +207,7 @@ def test_a_crawl_ending_records_its_duration_from_its_start(signals: Signals) ->
         "incremental",
         "timer",
         created,
-        status=FAILED,
+        status=CrawlStatus.FAILED,
         started_at=created + timedelta(seconds=30),
         finished_at=created + timedelta(seconds=120),
         dry_run=True,

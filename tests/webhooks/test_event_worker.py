@@ -19,7 +19,7 @@ from credly_connector.pipeline.events import (
 )
 from credly_connector.pipeline.queues import EVENTS
 from credly_connector.stores.badges import BadgeKey
-from credly_connector.stores.events import DONE, FAILED, PENDING, EventRecord, EventStore
+from credly_connector.stores.events import EventRecord, EventStatus, EventStore
 from devstack.credly.records import Event
 from devstack.synthetic import Mutator
 from tests.pipeline.conftest import Pipeline
@@ -109,7 +109,9 @@ def test_a_redelivery_after_a_failure_recomposes_the_people_already_changed(
     # The first delivery removed the row, then failed before recomposing (e.g. Graph down).
     (row,) = pipeline.ctx.badges.find(badge_ids[0])
     events = EventStore(pipeline.ctx.tables)
-    events.put(EventRecord(org, "ev-gone", PENDING, "badge.deleted", row.id, emails=(email,)))
+    events.put(
+        EventRecord(org, "ev-gone", EventStatus.PENDING, "badge.deleted", row.id, emails=(email,))
+    )
     pipeline.ctx.badges.delete(BadgeKey.of(row))
     assert pipeline.stored()[item_id] != pipeline.expected().get(item_id)
 
@@ -119,7 +121,7 @@ def test_a_redelivery_after_a_failure_recomposes_the_people_already_changed(
     assert pipeline.stored() == pipeline.expected()
     record = events.get(org, "ev-gone")
     assert record is not None
-    assert (record.status, record.emails) == (DONE, ())
+    assert (record.status, record.emails) == (EventStatus.DONE, ())
 
 
 def test_a_poisoned_event_is_recorded_failed_and_keeps_its_emails(make_pipeline) -> None:
@@ -127,13 +129,13 @@ def test_a_poisoned_event_is_recorded_failed_and_keeps_its_emails(make_pipeline)
     pipeline.ctx.tables.ensure()
     org = pipeline.stack.organization_id
     events = EventStore(pipeline.ctx.tables)
-    events.put(EventRecord(org, "ev-stuck", PENDING, emails=("a@example.com",)))
+    events.put(EventRecord(org, "ev-stuck", EventStatus.PENDING, emails=("a@example.com",)))
 
     handle_poison(pipeline.ctx, EVENTS, encode_event(EventMessage("ev-stuck", org)))
 
     record = events.get(org, "ev-stuck")
     assert record is not None
-    assert (record.status, record.emails) == (FAILED, ("a@example.com",))
+    assert (record.status, record.emails) == (EventStatus.FAILED, ("a@example.com",))
 
 
 def test_an_event_of_an_organisation_no_longer_configured_is_dropped_unread(

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Mapping
 
-from credly_connector.stores.events import DONE, IGNORED, EventStore
+from credly_connector.stores.events import EventStatus, EventStore
 from devstack.credly.records import Event
 from devstack.credly.webhooks import DeliveryState, notification_payload
 from devstack.synthetic import Mutator
@@ -65,7 +65,7 @@ def test_an_accepted_badge_reaches_the_persons_item_within_10_s_of_the_webhook(
     assert crawl.final
     record = EventStore(stack.ctx.tables).get(stack.org, accepted.event_ids[-1])
     assert record is not None
-    assert (record.status, record.outcome, record.emails) == (DONE, "applied", ())
+    assert (record.status, record.outcome, record.emails) == (EventStatus.DONE, "applied", ())
 
 
 def test_revoke_and_delete_events_take_the_badge_off_the_item(make_stack) -> None:
@@ -148,7 +148,7 @@ def test_other_event_types_are_acknowledged_and_ignored(make_stack) -> None:
     assert stack.ctx.badges.find(badge.id) == rows
     record = EventStore(stack.ctx.tables).get(stack.org, event.id)
     assert record is not None
-    assert (record.status, record.outcome) == (IGNORED, "ignored_type")
+    assert (record.status, record.outcome) == (EventStatus.IGNORED, "ignored_type")
 
 
 def test_a_forged_notification_changes_nothing_credly_does_not_confirm(make_stack) -> None:
