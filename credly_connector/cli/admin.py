@@ -63,7 +63,8 @@ def report(args: argparse.Namespace) -> int:
 
 def setup(args: argparse.Namespace) -> int:
     """`setup`: storage, connection, schema, profile source, precedence; 1 unless all done."""
-    from credly_connector.ops.setup import SchemaProgress, setup_report  # noqa: PLC0415
+    from credly_connector.ops.setup import setup_report  # noqa: PLC0415
+    from credly_connector.ops.setup_report import SchemaProgress  # noqa: PLC0415
 
     def progress(poll: SchemaProgress) -> None:
         sys.stderr.write(f"schema operation {poll.status} ({poll.elapsed_s:.0f} s)\n")

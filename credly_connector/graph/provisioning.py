@@ -20,40 +20,8 @@ from msgraph.generated.external.connections.item.external_connection_item_reques
 
 from credly_connector.errors import NotFoundError, RequestError
 from credly_connector.graph.client import GraphClient
-from credly_connector.graph.profile_source import (
-    is_first,
-    org_wide_setting,
-    precedence,
-    profile_source_body,
-    source_changes,
-    source_url,
-    with_source_first,
-    with_source_replaced,
-    without_source,
-)
-from credly_connector.graph.schema import (
-    PREFER_UNKNOWN_ENUM_MEMBERS,
-    SchemaOperation,
-    schema_body,
-    schema_differences,
-)
+from credly_connector.graph.schema import PREFER_UNKNOWN_ENUM_MEMBERS, SchemaOperation, schema_body
 from credly_connector.retry import NO_RETRY
-
-__all__ = [  # with the schema's and profile source's names that callers import from here
-    "PEOPLE",
-    "ProvisioningClient",
-    "SchemaOperation",
-    "is_first",
-    "org_wide_setting",
-    "precedence",
-    "profile_source_body",
-    "schema_differences",
-    "source_changes",
-    "source_url",
-    "with_source_first",
-    "with_source_replaced",
-    "without_source",
-]
 
 PEOPLE = "people"
 

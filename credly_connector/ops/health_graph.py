@@ -11,14 +11,9 @@ from credly_connector.errors import ConnectorError
 from credly_connector.graph.auth import graph_credential
 from credly_connector.graph.client import open_graph_client
 from credly_connector.graph.errors import translate_exception
-from credly_connector.graph.provisioning import (
-    PEOPLE,
-    ProvisioningClient,
-    org_wide_setting,
-    precedence,
-    schema_differences,
-    source_url,
-)
+from credly_connector.graph.profile_source import org_wide_setting, precedence, source_url
+from credly_connector.graph.provisioning import PEOPLE, ProvisioningClient
+from credly_connector.graph.schema import schema_differences
 from credly_connector.graph.sdk import GRAPH_SCOPE
 from credly_connector.ops.checks import Check, describe_error, failed, passed
 from credly_connector.retry import RetryPolicy

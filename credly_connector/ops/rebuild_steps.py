@@ -14,13 +14,13 @@ from dataclasses import replace
 from typing import TypeVar
 
 from credly_connector.errors import ConnectorError
-from credly_connector.graph.provisioning import (
-    ProvisioningClient,
+from credly_connector.graph.profile_source import (
     org_wide_setting,
     source_url,
     with_source_first,
     with_source_replaced,
 )
+from credly_connector.graph.provisioning import ProvisioningClient
 from credly_connector.local.crawl import LocalCrawl, run_crawl
 from credly_connector.local.progress import Progress
 from credly_connector.ops.rebuild_context import delete_queues, rebuild_context, switch_setting

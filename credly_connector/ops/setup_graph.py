@@ -12,18 +12,17 @@ from typing import Any
 
 from credly_connector.errors import ConflictError, ConnectorError, RequestError
 from credly_connector.graph.client import GraphClient
-from credly_connector.graph.provisioning import (
-    PEOPLE,
-    ProvisioningClient,
+from credly_connector.graph.profile_source import (
     is_first,
     org_wide_setting,
     precedence,
     profile_source_body,
-    schema_differences,
     source_changes,
     source_url,
     with_source_first,
 )
+from credly_connector.graph.provisioning import PEOPLE, ProvisioningClient
+from credly_connector.graph.schema import schema_differences
 from credly_connector.ops.checks import describe_error
 from credly_connector.ops.setup_report import (
     CREATED,

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from credly_connector.errors import ConnectorError, NotFoundError
-from credly_connector.graph.provisioning import ProvisioningClient, source_url, without_source
+from credly_connector.graph.profile_source import source_url, without_source
+from credly_connector.graph.provisioning import ProvisioningClient
 from credly_connector.ops.answers import Answer, parse_json_object, problem
 from credly_connector.ops.setup import HTTP_WAIT_S, POLL_S
 from credly_connector.ops.setup_report import FAILED, IN_PROGRESS, SetupStep

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from credly_connector.ops.setup import SetupReport
+from credly_connector.ops.setup_report import SetupReport
 from credly_connector.settings import load_settings
 from credly_connector.stores.crawls import CrawlKind, CrawlStatus
 from devstack.standin import LoggedRequest

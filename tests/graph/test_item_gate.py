@@ -15,7 +15,7 @@ import pytest
 from credly_connector.graph.auth import FixedTokenCredential
 from credly_connector.graph.client import open_graph_client
 from credly_connector.graph.errors import PROFILE_SOURCE_NOT_READY
-from credly_connector.graph.provisioning import profile_source_body
+from credly_connector.graph.profile_source import profile_source_body
 from credly_connector.retry import RetryPolicy
 from devstack.graph.directory import Directory
 from devstack.graph.item_gate import NOT_READY_CODE, WARMUP_MODE

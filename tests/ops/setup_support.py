@@ -15,7 +15,8 @@ import pytest
 from credly_connector.local.crawl import run_crawl
 from credly_connector.ops.health import HealthReport, check_health
 from credly_connector.ops.health_credly import CredlyEnvironment
-from credly_connector.ops.setup import SchemaProgress, SetupReport, run_setup
+from credly_connector.ops.setup import run_setup
+from credly_connector.ops.setup_report import SchemaProgress, SetupReport
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.runtime import build_context
 from credly_connector.settings import load_settings

@@ -12,7 +12,7 @@ import pytest
 
 import function_app
 from credly_connector.__main__ import main
-from credly_connector.graph.provisioning import source_url
+from credly_connector.graph.profile_source import source_url
 from credly_connector.ops.checks import Check
 from credly_connector.ops.health import HealthReport
 from devstack.graph.people_settings_state import ENTRA_SOURCE_URL

@@ -13,7 +13,7 @@ import pytest
 
 import function_app
 from credly_connector.__main__ import main
-from credly_connector.graph.provisioning import source_url, with_source_replaced, without_source
+from credly_connector.graph.profile_source import source_url, with_source_replaced, without_source
 from credly_connector.ops.overrides import set_override
 from credly_connector.ops.rebuild import RebuildRefusedError, rebuild, rebuild_report
 from credly_connector.ops.rebuild_context import rebuild_context

@@ -11,7 +11,7 @@ import pytest
 
 import function_app
 from credly_connector.__main__ import main
-from credly_connector.graph.provisioning import source_url
+from credly_connector.graph.profile_source import source_url
 from credly_connector.rules.items import PEOPLE_SCHEMA
 from devstack.graph.app_registrations import App
 from devstack.graph.people_settings_state import ENTRA_SOURCE_URL

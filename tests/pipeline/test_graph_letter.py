@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from credly_connector.graph.provisioning import profile_source_body
+from credly_connector.graph.profile_source import profile_source_body
 from devstack.connected import CONNECTION_ID
 from devstack.graph.item_gate import NOT_READY_CODE, WARMUP_MODE
 from tests.pipeline.conftest import Pipeline
