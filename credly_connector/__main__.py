@@ -28,6 +28,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "retry": crawls.retry,
     "setup": admin.setup,
     "health": admin.health,
+    "settings": admin.settings,
     "teardown": admin.teardown,
     "rebuild": admin.rebuild,
 }

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from credly_connector.__main__ import main
 from credly_connector.errors import ConfigurationError
 from credly_connector.settings import (
     HOST_SETTINGS,
@@ -207,6 +208,30 @@ def test_redacted_view_covers_every_setting_and_marks_secrets() -> None:
     assert view["AZURE_CLIENT_SECRET"] == "(not set)"
     assert view["CRAWL_LEASE_MINUTES"] == 60
     assert view["CREDLY_ORGANIZATION_ID"] == ORG_ID
+
+
+def test_the_settings_command_shows_every_value_in_force_without_secrets(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in (*KNOWN_SETTINGS, *HOST_SETTINGS):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {**BASE, "CRAWL_LEASE_MINUTES": "45"}.items():
+        monkeypatch.setenv(name, value)
+
+    assert main(["settings"]) == 0
+    lines = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())
+    assert list(lines) == list(KNOWN_SETTINGS)
+    assert lines["CRAWL_LEASE_MINUTES"] == "45"
+    assert lines["FULL_CRAWL_SCHEDULE"] == load().crawl.full_schedule
+    assert (lines["CREDLY_AUTH_TOKEN"], lines["AZURE_CLIENT_SECRET"]) == ("***", "(not set)")
+    assert main(["settings", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == load(CRAWL_LEASE_MINUTES="45").redacted()
+
+    monkeypatch.setenv("CREDLY_ORGANIZATION_ID", "not-a-guid")
+    assert main(["settings"]) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err.count("CREDLY_ORGANIZATION_ID: ")) == ("", 1)
+    assert "credly-token-value" not in captured.err
 
 
 def test_errors_never_echo_secret_values() -> None:

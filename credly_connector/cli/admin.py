@@ -1,4 +1,4 @@
-"""The commands that look after the connector: setup, health, teardown, rebuild, people."""
+"""Commands that look after the connector: setup, health, settings, teardown, rebuild, people."""
 
 from __future__ import annotations
 
@@ -81,6 +81,19 @@ def health(args: argparse.Namespace) -> int:
     report = check_health(os.environ)
     sys.stdout.write((report.answer().json() if args.json else report.render()) + "\n")
     return 0 if report.ok else 1
+
+
+def settings(args: argparse.Namespace) -> int:
+    """`settings`: the value in force of every setting, defaults included, secrets hidden."""
+    from credly_connector.settings import load_settings  # noqa: PLC0415
+
+    view = load_settings(os.environ).redacted()
+    if args.json:
+        sys.stdout.write(json.dumps(view, indent=2) + "\n")
+    else:
+        width = max(map(len, view))
+        sys.stdout.writelines(f"{name:<{width}}  {value}\n" for name, value in view.items())
+    return 0
 
 
 def teardown(args: argparse.Namespace) -> int:

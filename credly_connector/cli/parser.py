@@ -64,6 +64,10 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     setup.add_argument("--json", action="store_true", help="print the JSON answer")
     health = commands.add_parser("health", help="check settings, Credly, Graph and crawls")
     health.add_argument("--json", action="store_true", help="print the JSON answer")
+    settings = commands.add_parser(
+        "settings", help="every setting's value in force, defaults included, secrets hidden"
+    )
+    settings.add_argument("--json", action="store_true", help="print the values as JSON")
     add_lifecycle_commands(commands)
     return parser
 
