@@ -182,14 +182,10 @@ def _unauthorized(message: str) -> HttpError:
 
 
 def render_oauth_error(status: int, code: str, message: str) -> dict[str, str]:
-    """The OAuth 2.0 error shape; the base server's CamelCase codes become snake_case."""
+    """The OAuth 2.0 error shape; the base server's own (CamelCase) codes become OAuth's."""
     if not code.islower():
-        if status == 503:
-            code = "temporarily_unavailable"
-        elif status >= 500:
-            code = "server_error"
-        else:
-            code = _snake_case(code)
+        code = "invalid_request" if status < 500 else "server_error"
+        code = "temporarily_unavailable" if status == 503 else code
     return {"error": code, "error_description": message}
 
 
@@ -210,7 +206,8 @@ def issue_access_token(request: Request, access: AccessControl) -> Response:
         HttpError: 400 `invalid_request`, `unsupported_grant_type` or `invalid_scope`, or
             401 `invalid_client`, in the OAuth error shape.
     """
-    fields = _token_request_fields(request)
+    form = parse_qs(request.body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    fields = {key: values[0] for key, values in form.items()}
     grant_type = fields.get("grant_type")
     if not grant_type:
         raise HttpError(400, "grant_type is required", "invalid_request")
@@ -241,19 +238,3 @@ def issue_access_token(request: Request, access: AccessControl) -> Response:
         "created_at": int(grant.created_at.timestamp()),
     }
     return Response.json(200, payload, {"Cache-Control": "no-store", "Pragma": "no-cache"})
-
-
-def _token_request_fields(request: Request) -> dict[str, str]:
-    """The token request's parameters from its form-encoded body."""
-    try:
-        form = parse_qs(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-    except UnicodeDecodeError:
-        raise HttpError(400, "the form body is not UTF-8", "invalid_request") from None
-    repeated = sorted(k for k, v in form.items() if len(v) > 1)
-    if repeated:
-        raise HttpError(400, f"parameters given more than once: {repeated}", "invalid_request")
-    return {k: v[0] for k, v in form.items()}
-
-
-def _snake_case(code: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in code).lstrip("_")

@@ -37,11 +37,16 @@ WEBHOOK_EVENTS = (
 _NAMESPACE = uuid.UUID("6f1d3c1e-8c4b-4f55-9a3e-2f0c5b9d7e41")
 
 
+def utc(value: datetime) -> datetime:
+    """The instant as an aware UTC datetime (naive values are taken as UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def iso_timestamp(value: datetime | None) -> str | None:
-    """`2014-04-01T14:41:00.000Z`: UTC with milliseconds (naive values are taken as UTC)."""
+    """`2014-04-01T14:41:00.000Z`: UTC with milliseconds."""
     if value is None:
         return None
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    value = utc(value)
     return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
 
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from datetime import UTC
 from urllib.parse import SplitResult, urlsplit
 
 from devstack.credly.records import Event
-
-LOOPBACK_NAMES = frozenset({"localhost"})
-"""Host names accepted besides loopback addresses (127.0.0.0/8, ::1)."""
+from devstack.credly.render import utc
 
 
 class WebhookTargetError(ValueError):
@@ -32,7 +29,6 @@ class WebhookRetryPolicy:
         max_attempts: Attempts in all (the first included) before the delivery is given up.
         response_timeout_s: How long one attempt waits to connect and for each read of the
             answer; longer counts as no answer.
-        success_statuses: Statuses that end a delivery; Credly documents 200 only.
     """
 
     first_delay_s: float = 0.05
@@ -40,7 +36,6 @@ class WebhookRetryPolicy:
     max_delay_s: float = 0.4
     max_attempts: int = 5
     response_timeout_s: float = 0.5
-    success_statuses: frozenset[int] = frozenset({200})
 
     def delay_after(self, attempt: int) -> float:
         """The wait before the next attempt once attempt number `attempt` (1-based) failed."""
@@ -78,7 +73,8 @@ def check_webhook_url(url: str) -> SplitResult:
 
 
 def _is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
+    """Whether the host is `localhost` or a loopback address (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -92,11 +88,9 @@ def notification_payload(event: Event) -> dict[str, str]:
     `occurred_at` has whole seconds, as in the only payload seen (openedx/credentials' tests),
     while `GET .../events/{id}` renders milliseconds: receivers must read both forms.
     """
-    occurred = event.occurred_at
-    occurred = occurred.replace(tzinfo=UTC) if occurred.tzinfo is None else occurred
     return {
         "id": event.id,
         "organization_id": event.org_id,
         "event_type": event.event_type,
-        "occurred_at": f"{occurred.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
+        "occurred_at": f"{utc(event.occurred_at):%Y-%m-%dT%H:%M:%SZ}",
     }

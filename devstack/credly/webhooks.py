@@ -11,12 +11,13 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Self
 from urllib.parse import SplitResult
 
-from devstack.credly.records import CredlyData, Event
+from devstack.credly.records import CredlyData
+from devstack.credly.render import utc
 from devstack.credly.webhook_rules import (
     WebhookRetryPolicy,
     check_webhook_url,
@@ -139,7 +140,6 @@ class WebhookDispatcher(Service):
         self._deliveries: dict[str, _Delivery] = {}
         self._pending: dict[str, _Delivery] = {}
         self._log: deque[DeliveryAttempt] = deque(maxlen=MAX_LOG_ENTRIES)
-        self._totals: Counter[str] = Counter()
         self._active: http.client.HTTPConnection | None = None
         self._state_lock = threading.Lock()
         self._pass_lock = threading.Lock()
@@ -153,13 +153,15 @@ class WebhookDispatcher(Service):
     def counters(self) -> WebhookCounters:
         """Totals so far (as of the last pass)."""
         with self._state_lock:
-            return WebhookCounters(
-                delivered=self._totals[DeliveryState.DELIVERED],
-                failed_attempts=self._totals["failed_attempts"],
-                gave_up=self._totals[DeliveryState.GAVE_UP],
-                dropped=self._totals[DeliveryState.DROPPED],
-                pending=len(self._pending),
-            )
+            states = Counter(d.state for d in self._deliveries.values())
+            attempts = sum(d.attempts for d in self._deliveries.values())
+        return WebhookCounters(
+            delivered=states[DeliveryState.DELIVERED],
+            failed_attempts=attempts - states[DeliveryState.DELIVERED],
+            gave_up=states[DeliveryState.GAVE_UP],
+            dropped=states[DeliveryState.DROPPED],
+            pending=states[DeliveryState.PENDING],
+        )
 
     def delivery_log(self) -> list[DeliveryAttempt]:
         """Every attempt so far (up to `MAX_LOG_ENTRIES`), oldest first."""
@@ -272,7 +274,7 @@ class WebhookDispatcher(Service):
                 delivery = _Delivery(
                     event.id,
                     event.org_id,
-                    (_occurred(event), len(self._deliveries)),
+                    (utc(event.occurred_at), len(self._deliveries)),
                     json.dumps(notification_payload(event)).encode("utf-8"),
                     DeliveryState.PENDING,
                     now,
@@ -309,7 +311,7 @@ class WebhookDispatcher(Service):
             else:
                 error = f"{type(exc).__name__}: {exc}"
         finished = self._clock()
-        delivered = status in self.policy.success_statuses
+        delivered = status == 200  # the only success Credly documents
         with self._state_lock:
             delivery.attempts += 1
             record = DeliveryAttempt(
@@ -325,7 +327,6 @@ class WebhookDispatcher(Service):
             if delivered:
                 self._settle(delivery, DeliveryState.DELIVERED)
                 return record
-            self._totals["failed_attempts"] += 1
             if delivery.attempts >= self.policy.max_attempts:
                 self._settle(delivery, DeliveryState.GAVE_UP)
             else:
@@ -362,14 +363,7 @@ class WebhookDispatcher(Service):
         """End a delivery (the caller holds the state lock)."""
         delivery.state = state
         self._pending.pop(delivery.event_id, None)
-        self._totals[state] += 1
 
     def _next_due(self) -> float | None:
         with self._state_lock:
             return min((d.due_at for d in self._pending.values()), default=None)
-
-
-def _occurred(event: Event) -> datetime:
-    """The instant deliveries are ordered by (`occurred_at` as aware UTC)."""
-    occurred = event.occurred_at
-    return occurred.replace(tzinfo=UTC) if occurred.tzinfo is None else occurred
