@@ -41,11 +41,10 @@ def parse_select(text: str | None) -> list[str]:
     names = [name.strip() for name in (text or "").split(",") if name.strip()]
     for name in names:
         if name not in USER_SELECTABLE:
-            problem = bad_request(
+            raise bad_request(
                 "Parsing OData Select and Expand failed: Could not find a property named "
                 f"'{name}' on type 'microsoft.graph.user'."
             )
-            raise HttpError(problem.status, problem.message, problem.code)
     return names
 
 

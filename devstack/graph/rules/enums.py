@@ -62,13 +62,11 @@ EVOLVABLE_PROPERTY_TYPES = frozenset({"principal", "principalCollection"})
 
 def present_label(label: str, include_unknown_enum_members: bool) -> str:
     """A label as a GET answers it: evolvable members hide behind the sentinel without header."""
-    if include_unknown_enum_members or label not in EVOLVABLE_LABELS:
-        return label
-    return UNKNOWN_FUTURE_VALUE
+    hidden = label in EVOLVABLE_LABELS and not include_unknown_enum_members
+    return UNKNOWN_FUTURE_VALUE if hidden else label
 
 
 def present_type(type_name: str, include_unknown_enum_members: bool) -> str:
     """A property type as a GET answers it (principal types are evolvable members)."""
-    if include_unknown_enum_members or type_name not in EVOLVABLE_PROPERTY_TYPES:
-        return type_name
-    return UNKNOWN_FUTURE_VALUE
+    hidden = type_name in EVOLVABLE_PROPERTY_TYPES and not include_unknown_enum_members
+    return UNKNOWN_FUTURE_VALUE if hidden else type_name
