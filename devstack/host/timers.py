@@ -25,9 +25,7 @@ STATUS_ROW = "status"
 _CLOCK_SLACK_S = 0.005
 _MAX_STEPS = 4000
 _HOUR = timedelta(hours=1)
-_KEEP = timedelta(days=1)
 _KEY_FORMAT = "%Y%m%dT%H%M%SZ"
-_PRUNE_EVERY = timedelta(hours=1)
 
 
 def timer_schedule(function: TimerFunction, env: Mapping[str, str]) -> Schedule:
@@ -63,11 +61,7 @@ def latest_missed(schedule: Schedule, last: datetime, now: datetime) -> datetime
             return missed
         missed = moment = following
     # A frequent schedule and a long downtime: look at the last hour only.
-    return latest_missed(schedule, now - timedelta(hours=1), now) if last < now - _HOUR else missed
-
-
-def _row_key(occurrence: datetime) -> str:
-    return occurrence.astimezone(UTC).strftime(_KEY_FORMAT)
+    return latest_missed(schedule, now - _HOUR, now) if last < now - _HOUR else missed
 
 
 class TimerRunner:
@@ -93,7 +87,6 @@ class TimerRunner:
         self.table = table
         self.invocations = invocations
         self.stopping = stopping
-        self._pruned_at: datetime | None = None
         self.thread = threading.Thread(target=self.run, name=f"timer-{function.name}", daemon=True)
 
     def run(self) -> None:
@@ -118,14 +111,18 @@ class TimerRunner:
 
     def fire(self, occurrence: datetime, *, past_due: bool) -> bool:
         """Claim `occurrence` and invoke the function if this instance got it (True)."""
+        name, key = self.function.name, occurrence.astimezone(UTC).strftime(_KEY_FORMAT)
         try:
-            if not self._claim(occurrence):
-                return False
+            self.table.create_entity({"PartitionKey": name, "RowKey": key})
+            if self.function.use_monitor:
+                status = {"PartitionKey": name, "RowKey": STATUS_ROW, "Last": key}
+                self.table.upsert_entity(status, mode=UpdateMode.REPLACE)
+        except ResourceExistsError:
+            return False  # another instance fired it
         except AzureError as error:
-            log.warning("timer %s: claiming %s failed: %s", self.function.name, occurrence, error)
+            log.warning("timer %s: claiming %s failed: %s", name, occurrence, error)
             return False
         self._invoke(past_due=past_due, detail=f"occurrence {occurrence.isoformat()}")
-        self._forget_old_claims(occurrence)
         return True
 
     def _invoke(self, *, past_due: bool, detail: str) -> None:
@@ -133,30 +130,6 @@ class TimerRunner:
             self.function, TimerRequest(past_due=past_due), detail=detail, trigger="timer"
         )
         future.add_done_callback(self._report)
-
-    def _claim(self, occurrence: datetime) -> bool:
-        key = _row_key(occurrence)
-        try:
-            self.table.create_entity({"PartitionKey": self.function.name, "RowKey": key})
-        except ResourceExistsError:
-            return False  # another instance fired it
-        if self.function.use_monitor:
-            status = {"PartitionKey": self.function.name, "RowKey": STATUS_ROW, "Last": key}
-            self.table.upsert_entity(status, mode=UpdateMode.REPLACE)
-        return True
-
-    def _forget_old_claims(self, now: datetime) -> None:
-        """Delete claims older than a day (at most hourly), so the table stays small."""
-        if self._pruned_at is not None and now - self._pruned_at < _PRUNE_EVERY:
-            return
-        self._pruned_at = now
-        # Claim keys are digits first, so `lt` never reaches the `status` row.
-        query = f"PartitionKey eq '{self.function.name}' and RowKey lt '{_row_key(now - _KEEP)}'"
-        try:
-            for row in self.table.query_entities(query, select=["PartitionKey", "RowKey"]):
-                self.table.delete_entity(row["PartitionKey"], row["RowKey"])
-        except AzureError as error:  # the next prune tries again
-            log.warning("timer %s: pruning old claims failed: %s", self.function.name, error)
 
     def _fire_missed(self) -> None:
         try:

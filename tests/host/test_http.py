@@ -6,7 +6,7 @@ import azure.functions as func
 import pytest
 import requests
 
-from devstack.host.functions import HttpFunction
+from devstack.host.functions import FunctionTableError, HttpFunction, function_table
 from devstack.host.http import serve_functions
 
 KEY = "http-test-key"
@@ -61,3 +61,14 @@ def test_a_function_that_raises_answers_500_and_logs_one_line(
     ]
     assert server.internal_errors == []
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_an_async_function_is_refused_when_the_table_is_read() -> None:
+    app = func.FunctionApp()
+
+    @app.queue_trigger(arg_name="msg", queue_name="work", connection="AzureWebJobsStorage")
+    async def work(msg: func.QueueMessage) -> None:
+        return None
+
+    with pytest.raises(FunctionTableError, match="work: async functions are not supported"):
+        function_table(app.get_functions())
