@@ -36,6 +36,17 @@ def problem(status: int, message: str, **extra: Any) -> Answer:
     return Answer(status, {"error": {"status": status, "message": message, **extra}})
 
 
+def parse_limit(limit: str | None, *, default: int, most: int) -> int | Answer:
+    """A `limit` query value between 1 and `most` (`default` when absent), or the 400 why not."""
+    try:
+        count = default if limit is None else int(limit)
+    except ValueError:
+        return problem(400, '"limit" must be a whole number.')
+    if not 1 <= count <= most:
+        return problem(400, f'"limit" must be between 1 and {most}.')
+    return count
+
+
 def parse_json_object(body: bytes, *, allowed: set[str]) -> dict[str, Any] | Answer:
     """A request body as a JSON object with only `allowed` keys, or the 4xx answer why not."""
     if len(body) > MAX_BODY_BYTES:

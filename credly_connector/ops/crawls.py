@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from credly_connector.ops.answers import Answer, parse_json_object, problem
+from credly_connector.ops.answers import Answer, parse_json_object, parse_limit, problem
 from credly_connector.pipeline.cancel import CancelOutcome, end_as_cancelled
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.pipeline.launch import request_crawl
@@ -181,12 +181,9 @@ def _not_failed(record: CrawlRecord) -> str:
 
 def list_crawls(ctx: CrawlContext, limit: str | None) -> Answer:
     """`GET ops/crawls?limit=N`: the latest crawls first."""
-    try:
-        count = 20 if limit is None else int(limit)
-    except ValueError:
-        return problem(400, '"limit" must be a whole number.')
-    if not 1 <= count <= MAX_LIST:
-        return problem(400, f'"limit" must be between 1 and {MAX_LIST}.')
+    count = parse_limit(limit, default=20, most=MAX_LIST)
+    if isinstance(count, Answer):
+        return count
     records = ctx.crawls.latest(count)
     return Answer(200, {"value": [r.to_json() for r in records]})
 

@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from credly_connector.ops.answers import Answer, problem
+from credly_connector.ops.answers import Answer, parse_limit, problem
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.preview.page import render_page
 from credly_connector.stores.crawls import CrawlRecord
@@ -55,12 +55,9 @@ def crawl_preview(
     found = find_dry_run(ctx, crawl_id)
     if isinstance(found, Answer):
         return found
-    try:
-        count = 100 if limit is None else int(limit)
-    except ValueError:
-        return problem(400, '"limit" must be a whole number.')
-    if not 1 <= count <= MAX_PAGE:
-        return problem(400, f'"limit" must be between 1 and {MAX_PAGE}.')
+    count = parse_limit(limit, default=100, most=MAX_PAGE)
+    if isinstance(count, Answer):
+        return count
     page = ctx.previews.page(found.crawl_id, limit=count, after=after or None)
     return Answer(
         200,

@@ -27,6 +27,12 @@ class SetupStep:
     cause: str = ""
     fix: str = ""
 
+    def lines(self) -> list[str]:
+        """The step as terminal lines: name, state and detail, then its cause and fix."""
+        notes = (("cause", self.cause), ("fix", self.fix))
+        shown = [f"{'':<15} {label}: {text}" for label, text in notes if text]
+        return [f"{self.name:<15} {self.state:<16} {self.detail}", *shown]
+
     def to_json(self) -> dict[str, Any]:
         """`{name, state, ok, detail, cause, fix}`."""
         return {
@@ -83,13 +89,5 @@ class SetupReport:
 
     def render(self) -> str:
         """The steps as lines for a terminal."""
-        lines = []
-        for step in self.steps:
-            lines.append(f"{step.name:<15} {step.state:<16} {step.detail}")
-            lines.extend(f"{'':<15} {label}: {text}" for label, text in _notes(step))
-        lines.append(f"note: {IDENTITY_NOTE}")
-        return "\n".join(lines)
-
-
-def _notes(step: SetupStep) -> list[tuple[str, str]]:
-    return [(label, text) for label, text in (("cause", step.cause), ("fix", step.fix)) if text]
+        lines = [line for step in self.steps for line in step.lines()]
+        return "\n".join([*lines, f"note: {IDENTITY_NOTE}"])

@@ -44,13 +44,8 @@ class StepsReport:
 
     def render(self) -> str:
         """The steps as lines for a terminal, then what to do next."""
-        lines = []
-        for step in self.steps:
-            lines.append(f"{step.name:<15} {step.state:<16} {step.detail}")
-            notes = (("cause", step.cause), ("fix", step.fix))
-            lines.extend(f"{'':<15} {label}: {text}" for label, text in notes if text)
-        lines.extend(f"next: {line}" for line in self.next)
-        return "\n".join(lines)
+        lines = [line for step in self.steps for line in step.lines()]
+        return "\n".join([*lines, *(f"next: {line}" for line in self.next)])
 
 
 def graph_failed(name: str, error: ConnectorError, rerun: str) -> SetupStep:
