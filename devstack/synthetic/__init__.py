@@ -3,7 +3,7 @@
 from devstack.synthetic.mutation import Mutation, MutationKind, NoEligibleTargetError
 from devstack.synthetic.mutations import Mutator
 from devstack.synthetic.people import EmailRelation, Person
-from devstack.synthetic.spec import Proportions, WorldSpec
+from devstack.synthetic.spec import WorldSpec
 from devstack.synthetic.world import World, build_world
 
 __all__ = [
@@ -13,7 +13,6 @@ __all__ = [
     "Mutator",
     "NoEligibleTargetError",
     "Person",
-    "Proportions",
     "World",
     "WorldSpec",
     "build_world",

@@ -6,6 +6,7 @@ import random
 from typing import Any
 
 from devstack.synthetic.draws import pick
+from devstack.synthetic.spec import TENANT_DOMAIN
 from devstack.synthetic.vocabulary import PERSONAL_DOMAINS
 
 E3_SKU_ID = "05e9a617-0261-4cee-bb44-138d3ef5d965"
@@ -41,13 +42,12 @@ class AddressBook:
         """Reserve an address at a consumer mail domain chosen by `rng`."""
         return self.claim(local, pick(rng, PERSONAL_DOMAINS))
 
-    def alias(self, rng: random.Random, local: str, tenant_domain: str) -> str:
+    def alias(self, rng: random.Random, local: str) -> str:
         """Reserve a secondary address for `first.last`: a short form, or a legacy domain's."""
         first, _, last = local.partition(".")
         if rng.random() < 0.5:
-            return self.claim(f"{first[:1]}{last}", tenant_domain)
-        stem = tenant_domain.split(".", 1)[0]
-        return self.claim(local, f"{stem}-legacy.com")
+            return self.claim(f"{first[:1]}{last}", TENANT_DOMAIN)
+        return self.claim(local, "contoso-legacy.com")
 
 
 def exchange_licence(

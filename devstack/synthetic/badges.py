@@ -9,7 +9,7 @@ from devstack.credly.records import BadgeTemplate, CredlyData, IssuedBadge
 from devstack.synthetic.catalogue import Catalogue
 from devstack.synthetic.draws import below, new_id, pick
 from devstack.synthetic.people import Person
-from devstack.synthetic.spec import WorldSpec
+from devstack.synthetic.spec import HISTORY, SHARES, WorldSpec
 from devstack.synthetic.vocabulary import REVOCATION_REASONS
 
 MINUTE_MS = 60_000
@@ -51,16 +51,16 @@ def issue_badges(
         positions[index].append(position)
 
     templates = _slot_templates(rng, positions, catalogue.templates, total)
-    target = round(total * spec.proportions.replaced)
+    target = round(total * SHARES.replaced)
     replaced_by = _replacement_pairs(rng, people, positions, target)
     replaces: dict[int, int] = {}
     for position, later in enumerate(replaced_by):
         if later >= 0:
             templates[later] = templates[position]
             replaces[later] = position
-    issued_ms = _issue_instants(rng, spec, total)
+    issued_ms = _issue_instants(rng, total)
     ids = [new_id(rng) for _ in range(total)]
-    p = spec.proportions
+    p = SHARES
     states = rng.choices(
         ISSUE_STATES, weights=(p.pending, p.accepted, p.rejected, p.revoked), k=total
     )
@@ -100,7 +100,7 @@ def issue_badges(
                 state=state,
                 public=public,
                 issued_at=issued_at,
-                expires_at=_expiry(rng, spec, clock, t),
+                expires_at=_expiry(rng, clock, t),
                 created_at=issued_at,
                 updated_at=clock.at(updated_ms, reuse=(changed_ms, changed_at)),
                 state_updated_at=changed_at,
@@ -124,8 +124,8 @@ class _Clock:
     """Milliseconds since the history start, turned into datetimes."""
 
     def __init__(self, spec: WorldSpec) -> None:
-        self.start = spec.now - spec.history
-        self.now_ms = _ms(spec.history)
+        self.start = spec.history_start
+        self.now_ms = _ms(HISTORY)
 
     def at(self, ms: int, reuse: tuple[int, datetime] | None = None) -> datetime:
         """The instant `ms`, or the `reuse` datetime when it is the same instant.
@@ -266,13 +266,13 @@ def _replacement_pairs(
     return replaced_by
 
 
-def _issue_instants(rng: random.Random, spec: WorldSpec, total: int) -> list[int]:
+def _issue_instants(rng: random.Random, total: int) -> list[int]:
     """Issue instants (milliseconds after the history start), non-decreasing in issue order.
 
     Spread evenly over the history with jitter, ending at least an hour before `now`; a few
     share the previous badge's instant, as bulk issuing does.
     """
-    span = max(total, _ms(spec.history) - HOUR_MS)
+    span = max(total, _ms(HISTORY) - HOUR_MS)
     step = max(1, span // total)
     instants: list[int] = []
     previous = 0
@@ -285,8 +285,8 @@ def _issue_instants(rng: random.Random, spec: WorldSpec, total: int) -> list[int
     return instants
 
 
-def _expiry(rng: random.Random, spec: WorldSpec, clock: _Clock, issued_ms: int) -> datetime | None:
-    p = spec.proportions
+def _expiry(rng: random.Random, clock: _Clock, issued_ms: int) -> datetime | None:
+    p = SHARES
     now_ms = clock.now_ms
     draw = rng.random()
     if draw < p.no_expiry:

@@ -9,7 +9,7 @@ from typing import Any
 
 from devstack.credly.records import AuthToken, BadgeTemplate, CredlyData, OAuthApp, Organization
 from devstack.synthetic.draws import new_id, new_secret, slugify
-from devstack.synthetic.spec import WorldSpec
+from devstack.synthetic.spec import PARTNERS, SHARES, TEMPLATES_PER_ORG, TENANT_DOMAIN, WorldSpec
 from devstack.synthetic.vocabulary import (
     DESCRIPTIONS,
     LEVELS,
@@ -45,7 +45,7 @@ def build_catalogue(spec: WorldSpec, rng: random.Random, credly: CredlyData) -> 
     partner_names = list(PARTNER_ORGS)
     rng.shuffle(partner_names)
     partners = tuple(
-        credly.add_org(_partner_org(spec, rng, partner_names, i)) for i in range(spec.partners)
+        credly.add_org(_partner_org(spec, rng, name)) for name in partner_names[:PARTNERS]
     )
     skill_ids = {name: new_id(rng) for name in SKILLS}
     templates: list[BadgeTemplate] = []
@@ -53,11 +53,8 @@ def build_catalogue(spec: WorldSpec, rng: random.Random, credly: CredlyData) -> 
     for org in orgs:
         combos = [(topic, level) for topic in TEMPLATE_TOPICS for level in LEVELS]
         rng.shuffle(combos)
-        for k in range(spec.templates_per_org):
-            topic, level = combos[k % len(combos)]
+        for topic, level in combos[:TEMPLATES_PER_ORG]:
             name = f"{topic}: {level}"
-            if k >= len(combos):
-                name = f"{name} ({k // len(combos) + 1})"
             template = _template(
                 spec,
                 rng,
@@ -68,13 +65,13 @@ def build_catalogue(spec: WorldSpec, rng: random.Random, credly: CredlyData) -> 
                 skill_ids=skill_ids,
             )
             templates.append(credly.add_template(template))
-            issuers[template.id] = _issuers(spec, rng, org, partners)
+            issuers[template.id] = _issuers(rng, org, partners)
     return Catalogue(orgs=orgs, partners=partners, templates=tuple(templates), issuers=issuers)
 
 
 def _owner_org(spec: WorldSpec, rng: random.Random, i: int) -> Organization:
     suffix = OWNER_ORG_SUFFIXES[i % len(OWNER_ORG_SUFFIXES)]
-    name = f"{spec.tenant_domain.split('.', 1)[0].capitalize()} {suffix}"
+    name = f"Contoso {suffix}"
     if i >= len(OWNER_ORG_SUFFIXES):
         name = f"{name} {i // len(OWNER_ORG_SUFFIXES) + 1}"
     token_created = spec.now - timedelta(days=30)
@@ -82,9 +79,9 @@ def _owner_org(spec: WorldSpec, rng: random.Random, i: int) -> Organization:
         id=new_id(rng),
         name=name,
         vanity_slug=slugify(name),
-        created_at=spec.now - spec.history - timedelta(days=365),
-        website_url=f"https://www.{spec.tenant_domain}/{slugify(suffix)}",
-        contact_email=f"credly-admin@{spec.tenant_domain}",
+        created_at=spec.history_start - timedelta(days=365),
+        website_url=f"https://www.{TENANT_DOMAIN}/{slugify(suffix)}",
+        contact_email=f"credly-admin@{TENANT_DOMAIN}",
         tokens=[
             AuthToken(
                 id=new_id(rng),
@@ -103,15 +100,12 @@ def _owner_org(spec: WorldSpec, rng: random.Random, i: int) -> Organization:
     )
 
 
-def _partner_org(spec: WorldSpec, rng: random.Random, names: list[str], i: int) -> Organization:
-    name = names[i % len(names)]
-    if i >= len(names):
-        name = f"{name} {i // len(names) + 1}"
+def _partner_org(spec: WorldSpec, rng: random.Random, name: str) -> Organization:
     return Organization(
         id=new_id(rng),
         name=name,
         vanity_slug=slugify(name),
-        created_at=spec.now - spec.history - timedelta(days=rng.randrange(30, 2000)),
+        created_at=spec.history_start - timedelta(days=rng.randrange(30, 2000)),
         website_url=f"https://www.{slugify(name)}.example",
     )
 
@@ -126,8 +120,7 @@ def _template(
     ordinal: int,
     skill_ids: dict[str, str],
 ) -> BadgeTemplate:
-    p = spec.proportions
-    certification = rng.random() < p.certification
+    certification = rng.random() < SHARES.certification
     # The first templates cycle through every description style, so even small worlds
     # carry Unicode, RTL, emoji and HTML; later ones are mostly plain.
     if ordinal < len(DESCRIPTIONS):
@@ -138,7 +131,7 @@ def _template(
         description = rng.choice(DESCRIPTIONS)
     names = rng.sample(SKILLS, rng.randint(1, 5)) if rng.random() >= 0.05 else []
     skills: list[Any]
-    if rng.random() < p.skill_objects:
+    if rng.random() < SHARES.skill_objects:
         skills = [_skill_object(skill, skill_ids[skill]) for skill in names]
     else:
         skills = list(names)
@@ -151,7 +144,7 @@ def _template(
         skills=skills,
         vanity_slug=slugify(name),
         image_id=new_id(rng),
-        created_at=spec.now - spec.history - timedelta(days=rng.randrange(1, 300)),
+        created_at=spec.history_start - timedelta(days=rng.randrange(1, 300)),
         level=level,
         type_category="Certification" if certification else rng.choice(TYPE_CATEGORIES[1:]),
         time_to_earn=rng.choice(TIMES_TO_EARN),
@@ -165,9 +158,9 @@ def _skill_object(name: str, skill_id: str) -> dict[str, str]:
 
 
 def _issuers(
-    spec: WorldSpec, rng: random.Random, org: Organization, partners: tuple[Organization, ...]
+    rng: random.Random, org: Organization, partners: tuple[Organization, ...]
 ) -> tuple[str, ...]:
-    if not partners or rng.random() >= spec.proportions.partner_issued:
+    if not partners or rng.random() >= SHARES.partner_issued:
         return (org.id,)
     partner = rng.choice(partners)
     return (partner.id, org.id) if rng.random() < 0.5 else (org.id, partner.id)

@@ -164,14 +164,8 @@ class Mutator:
             self._store_new(recipient, badge)
         return self._badge_mutation(MutationKind.ADD_BADGE, when, badge, "badge.created")
 
-    def expire(self, at: datetime | None = None, *, touch: bool = True) -> Mutation:
-        """Move an accepted badge's expiry just before `at`; Credly sends no event for that.
-
-        Args:
-            at: When; defaults to the advanced world clock.
-            touch: Whether `updated_at` moves too (the issuer edited the expiry date); False
-                simulates the date simply passing, which Credly does not report as an update.
-        """
+    def expire(self, at: datetime | None = None) -> Mutation:
+        """Move an accepted badge's expiry just before `at` (the issuer edited it); no event."""
         when = self._peek(at)
         badge = self._pick_badge(
             lambda b: b.state == "accepted" and (b.expires_at is None or b.expires_at > when)
@@ -179,8 +173,7 @@ class Mutator:
         when = self._tick(at)
         with self._editing():
             badge.expires_at = when - timedelta(seconds=1)
-            if touch:
-                badge.updated_at = when
+            badge.updated_at = when
         return self._badge_mutation(MutationKind.EXPIRE, when, badge, None)
 
     def delete_badge(self, at: datetime | None = None) -> Mutation:
@@ -253,9 +246,7 @@ class Mutator:
         assert person.directory_user_id is not None
         user = directory.get(person.directory_user_id)
         assert user is not None
-        alias = self.world.addresses.alias(
-            self.rng, person.mail_local, self.world.spec.tenant_domain
-        )
+        alias = self.world.addresses.alias(self.rng, person.mail_local)
         mutation = self._user_mutation(
             MutationKind.ADD_ALIAS,
             at,

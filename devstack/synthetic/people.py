@@ -11,7 +11,7 @@ from devstack.credly.records import CredlyData, CredlyUser
 from devstack.graph.directory import Directory, DirectoryUser
 from devstack.synthetic.accounts import AddressBook, exchange_licence
 from devstack.synthetic.draws import below, new_id, pick, recase
-from devstack.synthetic.spec import WorldSpec
+from devstack.synthetic.spec import INITIAL_DOMAIN, SHARES, TENANT_DOMAIN, WorldSpec
 from devstack.synthetic.vocabulary import (
     DEPARTMENTS,
     EXTERNAL_DOMAINS,
@@ -87,7 +87,7 @@ def build_people(
         The people, and for each whether they hold badges (a few directory users hold
         none; at least one person always does).
     """
-    builder = _PeopleBuilder(spec, rng, directory, credly, addresses)
+    builder = _PeopleBuilder(rng, directory, credly, addresses, spec.licence_assigned_at)
     people: list[Person] = []
     holders: list[bool] = []
     for index in range(spec.people_count):
@@ -96,7 +96,7 @@ def build_people(
         holders.append(holds)
     if not any(holders):
         holders[0] = True
-    no_account = spec.proportions.no_credly_account
+    no_account = SHARES.no_credly_account
     for person, holds in zip(people, holders, strict=True):
         if holds and rng.random() >= no_account:
             person.credly_user_id = builder.open_credly_account(person).id
@@ -107,21 +107,17 @@ def build_people(
 class _PeopleBuilder:
     """Draws people from one stream and writes their users and accounts into the stores."""
 
-    spec: WorldSpec
     rng: random.Random
     directory: Directory
     credly: CredlyData
     addresses: AddressBook
-    assigned_at: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        """Format the licence timestamp once: every user shares the one string."""
-        self.assigned_at = self.spec.licence_assigned_at
+    assigned_at: str
+    """The licence timestamp, formatted once: every user shares the one string."""
 
     def draw_person(self, index: int) -> tuple[Person, bool]:
         """A person, and whether they hold badges; members get a directory user."""
         rng = self.rng
-        p = self.spec.proportions
+        p = SHARES
         first, first_ascii = pick(rng, FIRST_NAMES)
         last, last_ascii = pick(rng, LAST_NAMES)
         local = f"{first_ascii}.{last_ascii}"
@@ -134,14 +130,13 @@ class _PeopleBuilder:
 
     def _draw_member(self, index: int, first: str, last: str, local: str) -> tuple[Person, bool]:
         rng = self.rng
-        spec = self.spec
-        p = spec.proportions
-        primary = self.addresses.claim(local, spec.tenant_domain)
+        p = SHARES
+        primary = self.addresses.claim(local, TENANT_DOMAIN)
         mail: str | None = primary
         upn_differs = rng.random() < p.upn_differs
         first_ascii, _, last_ascii = local.partition(".")
         upn = (
-            self.addresses.claim(f"{first_ascii[:1]}{last_ascii}", spec.initial_domain)
+            self.addresses.claim(f"{first_ascii[:1]}{last_ascii}", INITIAL_DOMAIN)
             if upn_differs
             else primary
         )
@@ -165,7 +160,7 @@ class _PeopleBuilder:
         if relation is EmailRelation.UPN:
             credly_email = upn
         elif relation is EmailRelation.PROXY_ALIAS:
-            credly_email = self.addresses.alias(rng, local, spec.tenant_domain)
+            credly_email = self.addresses.alias(rng, local)
             proxies.append(f"smtp:{credly_email}")
         elif relation is EmailRelation.OTHER_MAIL:
             credly_email = self.addresses.personal(rng, local.replace(".", ""))
@@ -221,7 +216,7 @@ class _PeopleBuilder:
         return person, rng.random() >= p.directory_only
 
     def _draw_relation(self, upn_differs: bool, *, has_mail: bool) -> EmailRelation:
-        p = self.spec.proportions
+        p = SHARES
         draw = self.rng.random()
         if draw < p.other_mail:
             return EmailRelation.OTHER_MAIL

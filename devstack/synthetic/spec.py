@@ -1,12 +1,21 @@
-"""What a synthetic organisation looks like: its size, seed, clock and proportions."""
+"""What a synthetic organisation looks like: its size, seed and clock, and the fixed shares."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 DEFAULT_NOW = datetime(2026, 11, 1, tzinfo=UTC)
 BADGES_PER_PERSON = 2.5
+TENANT_DOMAIN = "contoso.com"
+"""The tenant's primary mail domain."""
+INITIAL_DOMAIN = "contoso.onmicrosoft.com"
+"""The tenant's initial domain, used by UPNs that differ from the mail."""
+PARTNERS = 4
+"""Partner organisations that co-issue some templates (never read by the connector)."""
+TEMPLATES_PER_ORG = 30
+HISTORY = timedelta(days=5 * 365)
+"""How far back from `now` the first badge was issued."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +63,9 @@ class Proportions:
     skill_objects: float = 0.50
     """Templates whose skills are `{id, name, vanity_slug}` objects rather than strings."""
 
-    def __post_init__(self) -> None:
-        """Refuse shares outside 0..1 and impossible combinations."""
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"proportion {f.name} must be within 0..1, got {value}")
-        if self.expired + self.no_expiry > 1.0:
-            raise ValueError("expired + no_expiry must not exceed 1")
-        if self.pending + self.accepted + self.rejected + self.revoked <= 0.0:
-            raise ValueError("at least one of pending/accepted/rejected/revoked must be > 0")
+
+SHARES = Proportions()
+"""The shares every world is built with."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,61 +74,40 @@ class WorldSpec:
 
     Attributes:
         seed: Seeds every draw.
-        badges: Exact number of badges issued across the Credly organisations.
-        people: People in the world (badge recipients and directory users); None means
-            `badges / 2.5`, at least 1.
+        badges: Exact number of badges issued across the Credly organisations (about 2.5
+            per person).
         organisations: Credly organisations the connector reads, each with its own token
             and OAuth application.
-        partners: Partner organisations that co-issue some templates (named in
-            `issuer_org_ids`, never read by the connector).
-        templates_per_org: Badge templates each organisation owns.
-        tenant_domain: The Microsoft 365 tenant's primary mail domain.
         now: The world's clock (timezone-aware); every initial timestamp is before it.
-        history: How far back from `now` the first badge was issued.
         token_lifetime: Authorization tokens expire this long after `now`.
-        proportions: Shares of each variety.
     """
 
     seed: int = 0
     badges: int = 1000
-    people: int | None = None
     organisations: int = 1
-    partners: int = 4
-    templates_per_org: int = 30
-    tenant_domain: str = "contoso.com"
     now: datetime = DEFAULT_NOW
-    history: timedelta = timedelta(days=5 * 365)
     token_lifetime: timedelta = timedelta(days=150)
-    proportions: Proportions = field(default_factory=Proportions)
 
     def __post_init__(self) -> None:
-        """Refuse impossible sizes, clocks and domains."""
+        """Refuse impossible sizes and clocks."""
         if self.badges < 0:
             raise ValueError("badges must be >= 0")
-        if self.people is not None and self.people < 1:
-            raise ValueError("people must be >= 1")
-        if self.organisations < 1 or self.templates_per_org < 1 or self.partners < 0:
-            raise ValueError("need at least one organisation and one template per organisation")
+        if self.organisations < 1:
+            raise ValueError("need at least one organisation")
         if self.now.tzinfo is None or self.now.utcoffset() != timedelta(0):
             raise ValueError("now must be a timezone-aware UTC datetime")
-        if "." not in self.tenant_domain:
-            raise ValueError("tenant_domain must be a domain name such as contoso.com")
-        if self.history <= timedelta(0):
-            raise ValueError("history must be positive")
 
     @property
     def people_count(self) -> int:
-        """The number of people, resolving the default from the badge count."""
-        if self.people is not None:
-            return self.people
+        """The number of people: the badge count divided by 2.5, at least 1."""
         return max(1, round(self.badges / BADGES_PER_PERSON))
 
     @property
-    def initial_domain(self) -> str:
-        """The tenant's `<stem>.onmicrosoft.com` domain used by differing UPNs."""
-        return f"{self.tenant_domain.split('.', 1)[0]}.onmicrosoft.com"
+    def history_start(self) -> datetime:
+        """When the first badge could be issued: `HISTORY` before `now`."""
+        return self.now - HISTORY
 
     @property
     def licence_assigned_at(self) -> str:
         """The `assignedDateTime` of every generated licence: the start of the history."""
-        return (self.now - self.history).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return self.history_start.strftime("%Y-%m-%dT%H:%M:%SZ")
