@@ -43,7 +43,6 @@ class AccessGrant:
 
     token: str
     org_id: str
-    client_id: str
     scopes: tuple[str, ...]
     created_at: datetime
     expires_at: datetime
@@ -76,13 +75,12 @@ class AccessControl:
         self._grants: dict[str, AccessGrant] = {}
         self._grants_lock = threading.Lock()
 
-    def grant(self, org_id: str, client_id: str, scopes: tuple[str, ...]) -> AccessGrant:
+    def grant(self, org_id: str, scopes: tuple[str, ...]) -> AccessGrant:
         """Issue a new access token valid for `token_lifetime_s` from now."""
         now = self.clock()
         grant = AccessGrant(
             token=secrets.token_urlsafe(32),
             org_id=org_id,
-            client_id=client_id,
             scopes=scopes,
             created_at=now,
             expires_at=now + timedelta(seconds=self.token_lifetime_s),
@@ -229,7 +227,7 @@ def issue_access_token(request: Request, access: AccessControl) -> Response:
             400, f"scope(s) {' '.join(unknown)} not granted to this client", "invalid_scope"
         )
     scopes = tuple(dict.fromkeys(requested)) if requested else tuple(app.scopes)
-    grant = access.grant(org.id, app.client_id, scopes)
+    grant = access.grant(org.id, scopes)
     payload = {
         "access_token": grant.token,
         "token_type": "Bearer",

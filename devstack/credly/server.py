@@ -206,11 +206,10 @@ class CredlyStandIn(Service):
         tokens = list(org.tokens)
         if caller.token is not None and not _can_change(caller.token):
             tokens = [t for t in tokens if not _can_change(t)]
-
-        def render(token: AuthToken) -> dict[str, Any]:
-            return render_token(token, org)
-
-        return list_response(request, read_list_query(request), tokens, render, self.page_url_base)
+        query = read_list_query(request)
+        return list_response(
+            request, query, tokens, lambda t: render_token(t, org), self.page_url_base
+        )
 
 
 def _can_change(token: AuthToken) -> bool:
