@@ -27,7 +27,13 @@ from credly_connector.settings import load_settings
 from devstack.connected import CONNECTION_ID
 from devstack.envfile import EnvFileError, write_env_file
 from devstack.host import FunctionsHost
-from devstack.localstack import EVENTS_ROUTE, HostAddress, LocalStack, local_stack
+from devstack.localstack import (
+    EVENTS_ROUTE,
+    HostAddress,
+    LocalStack,
+    ca_file_beside,
+    local_stack,
+)
 from devstack.narration import (
     Items,
     account_for,
@@ -44,6 +50,8 @@ from devstack.synthetic.mutations import Mutator
 from devstack.world_control import showcase_person
 
 WEBHOOK_WAIT_S = 30.0
+WRITE_RATE = 100.0
+"""Graph writes per second the connector allows itself in the demo."""
 
 
 @dataclass
@@ -144,7 +152,6 @@ def run_demo(
     badges: int = 2000,
     seed: int = 1,
     instances: int = 1,
-    write_rate: float = 100.0,
     preview_dir: Path | None = None,
     serve: bool = False,
     env_file: Path | None = None,
@@ -156,7 +163,6 @@ def run_demo(
         badges: The synthetic organisation's size.
         seed: Seeds the organisation and its changes.
         instances: Host instances (as Flex Consumption scales out).
-        write_rate: Graph writes per second the connector allows itself.
         preview_dir: Where the dry run's preview page goes (a new temporary directory if None).
         serve: Keep the stack and the host running until Ctrl-C at the end.
         env_file: Where `--serve` writes the settings of the running stack.
@@ -168,12 +174,10 @@ def run_demo(
         address = HostAddress.choose(0, None)
         # Graph over TLS with a throwaway CA, setup left to the connector's own route below.
         stack = stacks.enter_context(
-            local_stack(
-                world, ca_file=_ca_file(env_path, scratch, serve), host=address, setup=False
-            )
+            local_stack(world, ca_file=ca_file_beside(env_path), host=address, setup=False)
         )
         # The stand-in has no write limit by default; pace writes like a generous tenant would.
-        stack.env["GRAPH_WRITE_RATE"] = str(write_rate)
+        stack.env["GRAPH_WRITE_RATE"] = str(WRITE_RATE)
         out.write(
             f"synthetic organisation: {badges} badges, {len(world.people)} people, "
             f"{len(world.directory)} directory users\n"
@@ -281,13 +285,6 @@ def _webhook(run: DemoRun, connection_string: str) -> bool:
     )
     wait_for(events_queue_empty(connection_string), WEBHOOK_WAIT_S)
     return True
-
-
-def _ca_file(env_path: Path, scratch: Path, serve: bool) -> Path:
-    """Where the Graph stand-in's CA goes: next to a served env file, else in scratch."""
-    if serve:
-        return env_path.expanduser().absolute().with_name(env_path.name + ".ca.pem")
-    return scratch / "graph-ca.pem"
 
 
 def _serve(run: DemoRun, path: Path) -> None:

@@ -92,6 +92,11 @@ class LocalStack:
     setup: SetupReport | None
 
 
+def ca_file_beside(env_path: Path) -> Path:
+    """Where the Graph stand-in's CA goes: next to the settings file that names it."""
+    return env_path.expanduser().absolute().with_name(env_path.name + ".ca.pem")
+
+
 def free_port() -> int:
     """A loopback port free right now (the OS's pick)."""
     with socket.socket() as probe:
@@ -187,7 +192,7 @@ def serve_stack(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     except EnvFileError as error:
         sys.stderr.write(f"stack: cannot write the settings: {error}\n")
         return 2
-    ca_file = env_path.expanduser().absolute().with_name(env_path.name + ".ca.pem")
+    ca_file = ca_file_beside(env_path)
     host = HostAddress.choose(args.host_port, args.host_key)
     # Served on the real clock, so the world is built "now" (its tokens valid from today).
     spec = WorldSpec(
