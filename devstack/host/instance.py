@@ -42,11 +42,10 @@ FUNCTION_TIMEOUT_EXIT = 81
 
 @dataclass(frozen=True)
 class InstanceOptions:
-    """What the supervisor tells an instance (sent as JSON on its stdin)."""
+    """What the supervisor tells an instance (sent as JSON on its stdin); instance 0 serves HTTP."""
 
     index: int
     key: str
-    http: bool
     port: int
     timers: bool
     queues: bool
@@ -79,7 +78,7 @@ class Instance:
         self._listeners: list[QueueListener] = []
         self.server = (
             serve_functions(table.http, keys=[options.key], port=options.port)
-            if options.http
+            if options.index == 0
             else None
         )
 

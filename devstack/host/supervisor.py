@@ -94,7 +94,6 @@ class FunctionsHost(Service):
         self.options = InstanceOptions(
             index=0,
             key=self.key,
-            http=True,
             port=port,
             timers=timers,
             queues=queues,
@@ -205,7 +204,7 @@ class FunctionsHost(Service):
 
     def _spawn(self, slot: _Slot) -> None:
         # A replaced instance 0 serves HTTP on the port its predecessor had.
-        options = replace(self.options, index=slot.index, http=slot.index == 0, port=self.port)
+        options = replace(self.options, index=slot.index, port=self.port)
         env = {name: os.environ[name] for name in SYSTEM_VARIABLES if name in os.environ}
         env.update(self.env)
         env["PYTHONPATH"] = str(REPO_ROOT)
