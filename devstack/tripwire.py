@@ -26,8 +26,7 @@ from enum import StrEnum
 
 import h11
 
-from devstack.standin.loopback import LoopbackForwarder, reset_connection
-from devstack.standin.server import LOOPBACK
+from devstack.standin.loopback import LOOPBACK, LoopbackForwarder, reset_connection
 
 _CHUNK = 64 * 1024
 MAX_HEAD_BYTES = 64 * 1024

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from typing import ClassVar, Self
 
 from devstack.lifecycle import Service
-from devstack.standin.server import LOOPBACK
 
+LOOPBACK = "127.0.0.1"
 _POLL_S = 0.05
 
 

@@ -13,7 +13,6 @@ import json
 import math
 import socket
 import ssl
-import struct
 import sys
 import threading
 import time
@@ -26,11 +25,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from devstack.lifecycle import Service
 from devstack.standin.knobs import Fault, FaultKind, Knobs
+from devstack.standin.loopback import LOOPBACK, reset_connection
 from devstack.standin.messages import ErrorRenderer, HttpError, Request, Response, Route
 from devstack.standin.request_log import RequestLog
 from devstack.standin.tls import TlsIdentity
 
-LOOPBACK = "127.0.0.1"
+__all__ = ["LOOPBACK", "MAX_REQUEST_BODY", "StandInServer"]  # LOOPBACK: bench/ reads it here
+
 CONTROL_FAULTS = "/_standin/faults"
 MAX_REQUEST_BODY = 16 * 1024 * 1024
 """Bodies above this are refused with 413 before they are read (the services' own limits are
@@ -341,8 +342,5 @@ class _Handler(BaseHTTPRequestHandler):
 
     def reset(self) -> None:
         """Abort the connection with a TCP RST."""
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        with contextlib.suppress(OSError):
-            self.connection.close()
+        reset_connection(self.connection)
         self.close_connection = True

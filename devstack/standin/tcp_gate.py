@@ -15,8 +15,7 @@ import socket
 import threading
 from typing import cast
 
-from devstack.standin.loopback import LoopbackForwarder, reset_connection
-from devstack.standin.server import LOOPBACK
+from devstack.standin.loopback import LOOPBACK, LoopbackForwarder, reset_connection
 
 _CHUNK = 64 * 1024
 _POLL_S = 0.05
