@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
@@ -24,15 +23,13 @@ def crawl(args: argparse.Namespace) -> int:
     # Imported here so `version` works without the runtime's dependencies configured.
     from credly_connector.local.crawl import print_summary, resuming, run_crawl  # noqa: PLC0415
     from credly_connector.local.progress import Progress  # noqa: PLC0415
-    from credly_connector.runtime import build_context  # noqa: PLC0415
-    from credly_connector.settings import load_settings  # noqa: PLC0415
 
     if args.lease < 1:
         sys.stderr.write("error: --lease must be at least 1 second\n")
         return 2
     if not run_flags_valid(args):
         return 2
-    ctx = build_context(load_settings(os.environ))
+    ctx = ops_context()
     organizations = [args.organization] if args.organization else ctx.options.organizations
     if args.organization and args.organization not in ctx.options.organizations:
         sys.stderr.write(

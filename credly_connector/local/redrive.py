@@ -42,18 +42,9 @@ def retry_locally(
     answer = retry_crawl(ctx, crawl_id)
     if answer.status != 202 or not wait:
         return LocalRetry(answer)
-    return LocalRetry(answer, drive_crawl(ctx, crawl_id, workers=workers, timeout_s=timeout_s))
-
-
-def drive_crawl(
-    ctx: CrawlContext, crawl_id: str, *, workers: int = 4, timeout_s: float = 3600.0
-) -> LocalCrawl:
-    """Drain the pipeline's queues until crawl `crawl_id` has ended (or `timeout_s` passed).
-
-    Ctrl-C answers an interrupted crawl (see `drive`): the retry stands, and `crawl`
-    continues it later.
-    """
+    # Ctrl-C answers an interrupted crawl (see `drive`): the retry stands, and `crawl`
+    # continues it later.
     record = ctx.crawls.get(crawl_id)
     if record is None:
-        return LocalCrawl(None)
-    return drive(ctx, record, workers=workers, timeout_s=timeout_s)
+        return LocalRetry(answer, LocalCrawl(None))
+    return LocalRetry(answer, drive(ctx, record, workers=workers, timeout_s=timeout_s))
