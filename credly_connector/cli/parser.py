@@ -13,8 +13,7 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     """The parser of `python -m credly_connector`, one subcommand per command."""
     parser = argparse.ArgumentParser(prog="python -m credly_connector", description=description)
     commands = parser.add_subparsers(dest="command", required=True)
-    version = commands.add_parser("version", help="print the product name and version")
-    version.add_argument("--json", action="store_true", help="print the JSON answer")
+    commands.add_parser("version", help="print the product name and version")
     crawl = commands.add_parser(
         "crawl",
         help="run one crawl to completion through the configured storage's queues"
@@ -47,7 +46,6 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     )
     diagnose = commands.add_parser("diagnose", help="why a person's badges are shown or not")
     diagnose.add_argument("email", help="the recipient email of the person's badges")
-    diagnose.add_argument("--json", action="store_true", help="print the JSON answer")
     add_override_command(commands)
     report = commands.add_parser("report", help="CSV of every known badge and its status")
     report.add_argument("--expiring-within", metavar="DAYS", help="only badges expiring soon")
@@ -56,19 +54,19 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     preview = commands.add_parser("preview", help="render a dry run's preview as an HTML page")
     preview.add_argument("--out", metavar="DIR", required=True, help="writes DIR/index.html")
     preview.add_argument("--crawl", metavar="ID", help="the dry-run crawl (default: the latest)")
-    preview.add_argument("--json", action="store_true", help="print the JSON answer")
     setup = commands.add_parser(
         "setup", help="create the Graph connection, schema and profile source (idempotent)"
     )
     setup.add_argument("--wait", type=float, default=1200.0, help="schema wait, s (default 1200)")
-    setup.add_argument("--json", action="store_true", help="print the JSON answer")
-    health = commands.add_parser("health", help="check settings, Credly, Graph and crawls")
-    health.add_argument("--json", action="store_true", help="print the JSON answer")
-    settings = commands.add_parser(
+    commands.add_parser("health", help="check settings, Credly, Graph and crawls")
+    commands.add_parser(
         "settings", help="every setting's value in force, defaults included, secrets hidden"
     )
-    settings.add_argument("--json", action="store_true", help="print the values as JSON")
     add_lifecycle_commands(commands)
+    # --json on every command but the CSV report; crawl and the override actions have their own.
+    for name, command in commands.choices.items():
+        if name not in {"report", "crawl", "override"}:
+            command.add_argument("--json", action="store_true", help="print the JSON answer")
     return parser
 
 
@@ -90,15 +88,12 @@ def add_crawl_commands(commands: Commands) -> None:
     """The commands that look after crawls once started: status, crawls, cancel, retry."""
     status = commands.add_parser("status", help="a crawl's status, counts and failed steps")
     status.add_argument("crawl_id", metavar="CRAWL_ID")
-    status.add_argument("--json", action="store_true", help="print the JSON answer")
     crawls = commands.add_parser("crawls", help="the latest crawls as a table")
     crawls.add_argument("--limit", type=int, default=20, help="how many (default 20)")
-    crawls.add_argument("--json", action="store_true", help="print the JSON answer")
     cancel = commands.add_parser(
         "cancel", help="end a queued or running crawl and free its organisation at once"
     )
     cancel.add_argument("crawl_id", metavar="CRAWL_ID")
-    cancel.add_argument("--json", action="store_true", help="print the JSON answer")
     retry = commands.add_parser(
         "retry", help="re-drive the failed pages or profile batches of a failed crawl"
     )
@@ -106,7 +101,6 @@ def add_crawl_commands(commands: Commands) -> None:
     retry.add_argument("--no-wait", action="store_true", help="only send the messages again")
     retry.add_argument("--workers", type=int, default=4, help="handler threads (default 4)")
     retry.add_argument("--timeout", type=float, default=3600.0, help="seconds (default 3600)")
-    retry.add_argument("--json", action="store_true", help="print the JSON answer")
 
 
 def add_lifecycle_commands(
@@ -121,7 +115,6 @@ def add_lifecycle_commands(
     )
     teardown.add_argument("--storage", action="store_true", help="also the tables and queues")
     teardown.add_argument("--wait", type=float, default=600.0, help="delete wait, s (default 600)")
-    teardown.add_argument("--json", action="store_true", help="print the JSON answer")
     rebuild = commands.add_parser(
         "rebuild", help="move onto a new connection without a gap on profiles (resumable)"
     )
@@ -129,4 +122,3 @@ def add_lifecycle_commands(
     rebuild.add_argument("--workers", type=int, default=4, help="handler threads (default 4)")
     rebuild.add_argument("--timeout", type=float, default=3600.0, help="seconds (default 3600)")
     rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
-    rebuild.add_argument("--json", action="store_true", help="print the JSON answer")
