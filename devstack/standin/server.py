@@ -55,7 +55,6 @@ class StandInServer(Service):
         knobs: Knobs | None = None,
         port: int = 0,
         tls: TlsIdentity | None = None,
-        request_log: RequestLog | None = None,
     ) -> None:
         """Prepare the server; `start()` serves it."""
         self.name = name
@@ -63,7 +62,7 @@ class StandInServer(Service):
         self.render_error = render_error
         self.knobs = knobs or Knobs()
         self.tls = tls
-        self.requests = request_log or RequestLog()
+        self.requests = RequestLog()
         self.internal_errors: list[str] = []
         self._port = port
         self._server: _HTTPServer | None = None
