@@ -234,13 +234,9 @@ class Mutator:
         directory = self.world.directory
 
         def eligible(p: Person) -> bool:
-            if p.directory_user_id is None or p.email_relation not in (
-                EmailRelation.MAIL,
-                EmailRelation.UPN,
-            ):
-                return False
-            user = directory.get(p.directory_user_id)
-            return user is not None and user.mail is not None
+            user = None if p.directory_user_id is None else directory.get(p.directory_user_id)
+            mailbox = user is not None and user.mail is not None
+            return mailbox and p.email_relation in (EmailRelation.MAIL, EmailRelation.UPN)
 
         person = self._pick_person(eligible)
         assert person.directory_user_id is not None
