@@ -91,8 +91,8 @@ def run_huge(options: HugeOptions, on_crawl: Callable[[dict[str, Any]], None]) -
     """A fresh stack and fleet; each crawl measured and handed to `on_crawl` as it ends."""
     # Imported here so `--help` answers without loading the SDKs.
     from bench.huge_figures import (  # noqa: PLC0415
+        InstanceNames,
         crawl_invocations,
-        instance_names,
         longest_invocation,
         named_processes,
         stage_figures,
@@ -134,14 +134,16 @@ def run_huge(options: HugeOptions, on_crawl: Callable[[dict[str, Any]], None]) -
             if options.host_json is not None:
                 host_options["host_json"] = options.host_json
             with FunctionsHost(standins.facts["env"], **host_options) as host:
+                names = InstanceNames(options.instances)
 
                 def roots() -> dict[str, int]:
                     found = {"bench (table meter)": os.getpid()}
                     for name, pid in (("azurite", azurite.pid), ("stand-ins", standins.pid)):
                         if pid is not None:
                             found[name] = pid
-                    found.update({f"instance pid {pid}": pid for pid in host.instance_pids})
-                    return found
+                    return found | {
+                        f"instance pid {pid}": pid for pid in names.started(host.instance_pids)
+                    }
 
                 with ProcessPeaks(roots, options.sample_s) as sampler:
                     for step in options.crawls:
@@ -185,7 +187,7 @@ def run_huge(options: HugeOptions, on_crawl: Callable[[dict[str, Any]], None]) -
                             invocations=len(mine),
                             invocations_failed=sum(s["failed"] for s in stages.values()),
                             invocations_timed_out=sum(s["timed_out"] for s in stages.values()),
-                            peak_rss_mb=named_processes(peaks, instance_names(records)),
+                            peak_rss_mb=named_processes(peaks, names.of(records)),
                             host_restarts=host.restarts,
                         )
                         on_crawl(crawl)

@@ -85,6 +85,29 @@ def instance_names(records: Iterable[InvocationRecord]) -> dict[int, str]:
     return {r.pid: f"{INSTANCE} {r.instance}" for r in records}
 
 
+class InstanceNames:
+    """Which host instance each process is: by its place when the fleet started, else the log's.
+
+    The log names only processes that ended an invocation (a replaced instance too); a
+    crawl stopped early may have none from an instance.
+    """
+
+    def __init__(self, instances: int) -> None:
+        """Name the first `instances` processes seen together by their place."""
+        self._instances = instances
+        self._first: dict[int, str] = {}
+
+    def started(self, pids: list[int]) -> list[int]:
+        """Note the live instances' pids (in instance order); returns them."""
+        if not self._first and len(pids) == self._instances:
+            self._first = {pid: f"{INSTANCE} {index}" for index, pid in enumerate(pids)}
+        return pids
+
+    def of(self, records: Iterable[InvocationRecord]) -> dict[int, str]:
+        """`pid -> "instance I"` for every process known from its start or from the log."""
+        return {**self._first, **instance_names(records)}
+
+
 def named_processes(peaks: dict[str, float], instances: dict[int, str]) -> dict[str, float]:
     """Peaks keyed `instance pid N` renamed `instance I (pid N)` where the log knows N."""
     named: dict[str, float] = {}

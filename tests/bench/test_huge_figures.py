@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.huge_figures import (
+    InstanceNames,
     crawl_invocations,
     instance_names,
     longest_invocation,
@@ -89,6 +90,23 @@ def test_instance_processes_are_named_by_the_instance_the_log_says_they_were() -
     }
     # A process the log never saw keeps its pid name.
     assert named_processes({"instance pid 5": 1.0}, {}) == {"instance pid 5": 1.0}
+
+
+def test_instances_the_log_never_saw_are_named_by_their_place_when_the_fleet_started() -> None:
+    # Given a fleet of 2 seen first while one instance was still starting, then whole
+    names = InstanceNames(2)
+    assert names.started([7]) == [7]
+    assert names.started([1000, 1001]) == [1000, 1001]
+    # (a later replacement does not rename the first processes)
+    names.started([1000, 2002])
+
+    # Then a crawl stopped before either ended an invocation still names both
+    assert names.of([]) == {1000: "instance 0", 1001: "instance 1"}
+    # And the log's name wins where it knows the process
+    assert names.of(CRAWL)[1001] == "instance 1"
+    assert named_processes({"instance pid 1000": 90.0}, names.of([])) == {
+        "instance 0 (pid 1000)": 90.0
+    }
 
 
 def measured(**overrides: Any) -> dict[str, Any]:
