@@ -29,7 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from credly_connector.ops.setup import SetupReport, setup_report
+from credly_connector.ops.setup import setup_report
+from credly_connector.ops.setup_report import SetupReport
 from credly_connector.runtime import build_context
 from credly_connector.settings import (
     DEFAULT_FULL_SCHEDULE,

@@ -23,12 +23,10 @@ CLI_WAIT_S = 1200.0
 """Graph takes 5-15 minutes to register a schema."""
 HTTP_WAIT_S = 150.0
 """Within the Functions host's 230 s HTTP limit; a later run picks the operation up again."""
-# SetupReport's home is ops.setup_report; the local stack still imports it from here.
 __all__ = [
     "CLI_WAIT_S",
     "HTTP_WAIT_S",
     "POLL_S",
-    "SetupReport",
     "run_setup",
     "setup",
     "setup_report",
