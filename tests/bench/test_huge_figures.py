@@ -157,7 +157,7 @@ def test_each_missed_target_is_a_fail_line() -> None:
             peak_rss_mb={"instance 1 (pid 2)": 552.0},
             longest_invocation_s=700.0,
             graph_writes=4010,
-            efficiency=0.2,
+            wall_s=60.0,
             exact=False,
             items_wrong=3,
         )
@@ -168,6 +168,7 @@ def test_each_missed_target_is_a_fail_line() -> None:
         "longest invocation <= 60 s": "FAIL",
         "writes = changed items": "FAIL",
         "efficiency >= 0.4": "FAIL",
+        "writes' share of the limit": "INFO",
         "items exact": "FAIL",
         "429s": "INFO",
     }
@@ -181,9 +182,25 @@ def test_a_timed_out_invocation_fails_the_longest_invocation_line_whatever_its_l
 
 
 def test_efficiency_is_a_target_only_at_400_per_second_with_two_instances() -> None:
-    slower = outcomes(measured(limit=50.0, efficiency=0.1))
+    slower = outcomes(measured(limit=50.0))
     assert slower["efficiency at 50/s with 2 instances"] == "INFO"
     assert outcomes(measured(instances=1))["efficiency at 400/s with 1 instance"] == "INFO"
+
+
+def test_efficiency_is_the_issues_measure_the_longer_of_writes_at_the_limit_and_paging() -> None:
+    # Given a full crawl of 200,000 badges (4,000 pages of 50, 400 s read one after another)
+    # whose 48,000 people take 120 s at 400/s
+    crawl = measured(people=48_000, crawl_counts={"badges_seen": 200_000}, wall_s=900.0)
+
+    # Then its efficiency is the paging bound over the wall, and the writes' share is beside it
+    lines = {v.target: v for v in verdicts(crawl)}
+    assert lines["efficiency >= 0.4"].outcome == "PASS"
+    detail = lines["efficiency >= 0.4"].detail
+    assert detail.startswith("0.44 = max(48000 people / 400/s, 4000 pages")
+    assert lines["writes' share of the limit"].detail.startswith("0.13 = ")
+    # And a wall past 1,000 s misses the target
+    slow = {v.target: v.outcome for v in verdicts({**crawl, "wall_s": 1001.0})}
+    assert slow["efficiency >= 0.4"] == "FAIL"
 
 
 def test_an_incremental_crawl_after_no_change_must_write_nothing() -> None:
