@@ -106,7 +106,7 @@ class DirectoryIndex:
         # Kept this small on purpose: an instance holds the whole directory (issue 15).
         self._by_address: dict[str, str | tuple[str, ...]] = {}
         for user in self._users.values():
-            for address in {address for address, _ in _addresses_with_method(user)}:
+            for address in self.addresses(user):
                 held = self._by_address.get(address)
                 if held is None:
                     self._by_address[address] = user.id
