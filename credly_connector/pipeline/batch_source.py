@@ -74,10 +74,14 @@ class BatchSource:
         return start <= prefix and (not stop or prefix < stop)
 
     def badges_of(self, email: str) -> list[Badge]:
-        """The stored badges of one email."""
+        """The stored badges of one email.
+
+        A range batch reads an email outside its range (another address of one of its
+        people, which most often has no badge) by its mark first (`BadgeStore.badges_of`).
+        """
         if self.covers(email):
             return self._span.get(email, [])
-        return self.ctx.badges.badges_of(email)
+        return self.ctx.badges.badges_of(email, probe=bool(self.range))
 
     def person(self, user_id: str) -> PersonVersion:
         """The stored row of a user: as `read_people` read it, otherwise read now."""
@@ -121,7 +125,7 @@ def owns(source: BatchSource, index: DirectoryIndex, user_id: str) -> bool:
     """
     start = source.range[0] if source.range else ""
     return not any(
-        BadgeStore.row_prefix(email) < start and source.ctx.badges.badges_of(email)
+        BadgeStore.row_prefix(email) < start and source.badges_of(email)
         for email in index.emails_of(user_id)
     )
 

@@ -3,7 +3,8 @@
 A row's key is the recipient email then the badge id, so the badges of one email are one
 range of its organisation's partition, and a page of badges (one organisation) is written
 in one or two transactions instead of one request per badge. Each row keeps the badge's
-content hash so an unchanged badge is never rewritten.
+content hash so an unchanged badge is never rewritten. Emails with rows are marked
+(`stores/badge_marks.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
 from credly_connector.rules.badges import Badge
+from credly_connector.stores.badge_marks import EmailMarks, mark_entities
 from credly_connector.stores.tables import Tables, decode_key, dumps, encode_key, loads, quote
 
 ROLE = "badges"
@@ -113,6 +115,7 @@ class BadgeStore:
         self._table = tables.table(ROLE)
         self._ids = tables.table(IDS_ROLE)
         self._organizations = tuple(organizations)
+        self.marks = EmailMarks(tables, IDS_ROLE)
 
     def compare(self, badge: Badge) -> Upserted:
         """What writing `badge` would change (one point read, no write)."""
@@ -137,9 +140,15 @@ class BadgeStore:
         self.index_many(rows)
         return self.write_rows(rows)
 
-    def index_many(self, badges: Iterable[Badge]) -> int:
-        """The badge-id index entries of `badges`, each naming its email (before the rows)."""
-        return self._tables.upsert_many(IDS_ROLE, (_id_entity(b) for b in badges))
+    def index_many(self, badges: Iterable[Badge], also: Iterable[Badge] = ()) -> int:
+        """The badge-id index entries of `badges`, each naming its email (before the rows).
+
+        With them, in the same transactions, the marks of their emails and of the emails of
+        `also` (listed badges already stored, while their organisation is not complete).
+        """
+        rows = list(badges)
+        marks = mark_entities((b.organization_id, b.recipient_email) for b in (*rows, *also))
+        return self._tables.upsert_many(IDS_ROLE, [*map(_id_entity, rows), *marks])
 
     def write_rows(self, badges: Iterable[Badge]) -> int:
         """The badge rows alone: their index entries must be written first (`index_many`)."""
@@ -160,9 +169,17 @@ class BadgeStore:
             return None
         return self.get(BadgeKey(badge.organization_id, email, badge.id))
 
-    def badges_of(self, email: str) -> list[Badge]:
-        """Every stored badge of one recipient email, from every configured organisation."""
-        return self.between(email, email).get(email, [])
+    def badges_of(self, email: str, *, probe: bool = False) -> list[Badge]:
+        """Every stored badge of one recipient email, from every configured organisation.
+
+        With `probe` (an email that most likely has none), an organisation whose emails are
+        marked is queried only when the email's mark (a point read) is there.
+        """
+        found: list[Badge] = []
+        for org in self._organizations:
+            if not probe or not self.marks.complete(org) or self.marks.has(org, email):
+                found += self._between(org, email, email).get(email, [])
+        return found
 
     def between(self, first: str, last: str) -> dict[str, list[Badge]]:
         """The stored badges of every email from `first` to `last` (in `order`), by email.
@@ -170,16 +187,23 @@ class BadgeStore:
         One range query per configured organisation: what a batch of people whose emails
         sort together reads instead of one query per email.
         """
-        low = encode_key(first) + _SEPARATOR
-        high = encode_key(last) + _RANGE_END
         found: dict[str, list[Badge]] = {}
         for organization_id in self._organizations:
-            query = (
-                f"PartitionKey eq {quote(organization_id)} "
-                f"and RowKey ge {quote(low)} and RowKey lt {quote(high)}"
-            )
-            for entity in self._table.query_entities(query):
-                found.setdefault(_key(entity).email, []).append(_badge(entity))
+            for email, badges in self._between(organization_id, first, last).items():
+                found.setdefault(email, []).extend(badges)
+        return found
+
+    def _between(self, organization_id: str, first: str, last: str) -> dict[str, list[Badge]]:
+        """`between` in one organisation: one range query."""
+        low = encode_key(first) + _SEPARATOR
+        high = encode_key(last) + _RANGE_END
+        query = (
+            f"PartitionKey eq {quote(organization_id)} "
+            f"and RowKey ge {quote(low)} and RowKey lt {quote(high)}"
+        )
+        found: dict[str, list[Badge]] = {}
+        for entity in self._table.query_entities(query):
+            found.setdefault(_key(entity).email, []).append(_badge(entity))
         return found
 
     @staticmethod

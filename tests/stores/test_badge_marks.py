@@ -1,0 +1,70 @@
+"""Email marks: written with the rows, trusted only once the organisation is complete."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from credly_connector.stores.badges import IDS_ROLE, BadgeStore
+from credly_connector.stores.tables import Tables
+from devstack.azurite import Azurite
+from tests.rules.builders import BASE_BADGE
+
+ORG = BASE_BADGE.organization_id
+
+
+@pytest.fixture
+def tables(azurite: Azurite, storage_name: str) -> Tables:
+    tables = Tables.from_connection_string(azurite.connection_string, storage_name)
+    tables.ensure()
+    return tables
+
+
+def test_rows_mark_their_emails_and_only_a_complete_organisation_trusts_the_marks(
+    tables: Tables,
+) -> None:
+    store = BadgeStore(tables, [ORG])
+    first = replace(BASE_BADGE, id="b1", recipient_email="a@contoso.com")
+    second = replace(BASE_BADGE, id="b2", recipient_email="a@contoso.com")
+    store.write_many([first, second])
+    # A row stored before marks existed: the row alone, without its index entry or mark.
+    legacy = replace(BASE_BADGE, id="b3", recipient_email="c@contoso.com")
+    store.write_rows([legacy])
+
+    assert store.marks.has(ORG, "a@contoso.com")
+    assert not store.marks.has(ORG, "c@contoso.com")
+    assert not store.marks.complete(ORG)
+    # Not complete: a probe queries every organisation, and finds the unmarked row.
+    assert store.badges_of("c@contoso.com", probe=True) == [legacy]
+
+    store.marks.mark_complete(ORG)
+    later = BadgeStore(tables, [ORG])  # nothing remembered from the first
+
+    assert later.marks.complete(ORG)
+    # Complete: a probe trusts the marks (so completeness may only follow a sweep) ...
+    assert later.badges_of("c@contoso.com", probe=True) == []
+    assert later.badges_of("c@contoso.com") == [legacy]
+    assert {b.id for b in later.badges_of("a@contoso.com", probe=True)} == {"b1", "b2"}
+    # ... and the marks are not badge-id entries: the moved badge's lookup is unchanged.
+    moved = replace(first, recipient_email="new@contoso.com")
+    assert later.moved_from(moved) == first
+
+
+def test_marks_of_listed_badges_ride_in_the_index_transaction(tables: Tables) -> None:
+    store = BadgeStore(tables, [ORG])
+    written = replace(BASE_BADGE, id="w1", recipient_email="w@contoso.com")
+    listed = [
+        replace(BASE_BADGE, id=f"l{i}", recipient_email=f"l{i % 2}@contoso.com") for i in range(4)
+    ]
+
+    # 1 index entry and 3 marks (the two listed emails once each).
+    assert store.index_many([written], also=listed) == 4
+
+    rows = tables.table(IDS_ROLE).query_entities(f"PartitionKey eq '{ORG}'")
+    assert sorted(str(r["RowKey"]) for r in rows) == [
+        "%!l0@contoso.com",
+        "%!l1@contoso.com",
+        "%!w@contoso.com",
+        "w1",
+    ]
