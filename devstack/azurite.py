@@ -4,6 +4,11 @@ Azurite comes from the project's own `node_modules` (see package.json), listens 
 127.0.0.1 with ports the OS picks (it prints them, so there is no port race), keeps
 everything in memory and skips the API-version check (current Python SDKs send a newer
 `x-ms-version` than Azurite knows). `stop()` ends exactly the process group it started.
+
+Node runs it with a larger young generation (`NODE_HEAP`): Azurite holds every table in one
+heap and each query filters and sorts the rows it matches into short-lived arrays, which a
+default young generation promotes to the old one, so large tables spent much of their time
+in full collections.
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ _LISTENING = re.compile(
     r"Azurite (Blob|Queue|Table) service is successfully listening at \S+:(\d+)"
 )
 SERVICES = ("blob", "queue", "table")
+# Measured with 150,000 rows of 1.5 kB: a walk of every key 92 s -> 57 s, a range query
+# 66 -> 46 ms, an upsert of an existing row 2.8 -> 2.0 ms.
+NODE_HEAP = "--max-semi-space-size=64"
 
 
 class AzuriteError(RuntimeError):
@@ -63,6 +71,11 @@ class AzuriteEndpoints:
         ]
         parts += [f"{svc.capitalize()}Endpoint={self.url(svc)}" for svc in sorted(self.ports)]
         return ";".join(parts) + ";"
+
+
+def _node_options() -> str:
+    """NODE_OPTIONS for Azurite: the caller's, with `NODE_HEAP` after them."""
+    return f"{os.environ.get('NODE_OPTIONS', '')} {NODE_HEAP}".strip()
 
 
 class Azurite(Service):
@@ -119,6 +132,7 @@ class Azurite(Service):
             stdin=subprocess.DEVNULL,
             text=True,
             start_new_session=True,
+            env={**os.environ, "NODE_OPTIONS": _node_options()},
         )
         threading.Thread(target=self._drain, name="azurite-output", daemon=True).start()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S

@@ -149,9 +149,9 @@ def _send_batches(ctx: CrawlContext, record: CrawlRecord, work: PlanSlice) -> bo
     total = work.batch - 1
     current = ctx.crawls.get(record.crawl_id) or record
     if current.phase == CrawlPhase.PLAN:
-        if record.fresh or work.sweep:
-            # Every row left was written marked, or listed by a page that marked its email.
-            ctx.badges.marks.mark_complete(record.organization_id)
+        # The badge walk marked every email with rows it found unmarked; later rows are
+        # marked by their writers.
+        ctx.badges.marks.mark_complete(record.organization_id)
         saved = to_batches(ctx, record, total)
         if saved is None:
             return True  # cancelled meanwhile: the cancel kept what the crawl consumed

@@ -66,12 +66,11 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
         lambda: ctx.crawlsets.add_emails(record.crawl_id, emails, group=f"page-{number}"),
         lambda: ctx.expiries.track_many((b, outcome.previous) for b, outcome in changed),
     ]
-    # Until the organisation's emails are marked, a full crawl marks every email it lists.
-    marking = record.kind == CrawlKind.FULL and not record.fresh
-    marking = marking and not ctx.badges.marks.complete(record.organization_id)
-    listed = list(badges.values()) if marking else []
+    # Once the organisation is marked complete, its new rows' emails are marked with them;
+    # before that, a full crawl's plan marks every email it walks (`stores/badge_marks.py`).
+    mark = ctx.badges.marks.complete(record.organization_id)
     if not moved:
-        before_rows.append(lambda: ctx.badges.index_many(rows, listed))
+        before_rows.append(lambda: ctx.badges.index_many(rows, mark=mark))
     # What the plan's sweep checks rows against.
     if record.kind == CrawlKind.FULL and not record.fresh:
         keys = [BadgeKey.of(b).row_key() for b in badges.values()]
@@ -89,7 +88,7 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
             ctx.expiries.forget(old)
             ctx.badges.delete(BadgeKey.of(old))
         counts["badges_moved"] = len(moved)
-        ctx.badges.index_many(rows, listed)
+        ctx.badges.index_many(rows, mark=mark)
     ctx.badges.write_rows(rows)
     for _, outcome in changed:
         counts[f"badges_{outcome.change.value}"] += 1

@@ -161,6 +161,8 @@ def walk_badges(ctx: CrawlContext, record: CrawlRecord, work: PlanSlice) -> bool
         # pages (or a webhook since) wrote, and nothing is swept.
         if work.sweep and not record.fresh:
             chunk = _swept(ctx, record, chunk)
+        if not ctx.badges.marks.complete(record.organization_id):
+            ctx.badges.marks.mark(record.organization_id, {row.email for row in chunk})
         for row in chunk:
             if row.email != cut.last_email:
                 if cut.emails >= ctx.options.batch_size or cut.gone_bytes >= GONE_EMAIL_BYTES:

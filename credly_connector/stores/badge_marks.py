@@ -4,12 +4,14 @@ A range batch of a full crawl reads the other addresses of its people, most of w
 badge. Each of those reads is a range query of the badge store; a mark per email with rows
 makes it a point read (`EmailMarks.has`), which an absent mark answers without the query.
 
-The marks live in the badge-id index's table and partition (the organisation), so they are
-written in the same transactions as the index entries, before the rows (`BadgeStore.index_many`).
+The marks live in the badge-id index's table and partition (the organisation). Rows stored
+before marks existed have none, so the marks are trusted only once the organisation is marked
+complete (`complete`): a full crawl's plan marks every email it walks, then the organisation.
+From then on every writer marks the emails of the rows it writes, before the rows, in the
+same transactions as their index entries (`BadgeStore.index_many`); until then a full crawl's
+pages leave it to the plan, which marks each email once instead of once per page it is on.
 A mark is never removed: an email whose rows were all deleted keeps it and is queried for
-nothing. Rows stored before marks existed have none, so the marks are only trusted for an
-organisation marked complete (`complete`): a full crawl marks it once every row it did not
-list was swept and every email it listed was marked, or when it found no row at its start.
+nothing.
 """
 
 from __future__ import annotations
@@ -44,12 +46,18 @@ class EmailMarks:
 
     def __init__(self, tables: Tables, role: str) -> None:
         """Read marks in `tables`' table of `role`."""
+        self._tables, self._role = tables, role
         self._table = tables.table(role)
         self._complete: set[str] = set()  # known complete (completeness is never withdrawn)
 
     def has(self, organization_id: str, email: str) -> bool:
         """Whether the email is marked in the organisation (one point read)."""
         return self._exists(organization_id, _MARK + encode_key(email))
+
+    def mark(self, organization_id: str, emails: Iterable[str]) -> int:
+        """Mark emails of the organisation (idempotent); how many marks were written."""
+        entities = mark_entities((organization_id, email) for email in emails)
+        return self._tables.upsert_many(self._role, entities)
 
     def complete(self, organization_id: str) -> bool:
         """Whether every email with rows in the organisation is marked (remembered once so)."""

@@ -140,14 +140,13 @@ class BadgeStore:
         self.index_many(rows)
         return self.write_rows(rows)
 
-    def index_many(self, badges: Iterable[Badge], also: Iterable[Badge] = ()) -> int:
+    def index_many(self, badges: Iterable[Badge], *, mark: bool = True) -> int:
         """The badge-id index entries of `badges`, each naming its email (before the rows).
 
-        With them, in the same transactions, the marks of their emails and of the emails of
-        `also` (listed badges already stored, while their organisation is not complete).
+        With `mark`, the marks of their emails too, in the same transactions.
         """
         rows = list(badges)
-        marks = mark_entities((b.organization_id, b.recipient_email) for b in (*rows, *also))
+        marks = mark_entities((b.organization_id, b.recipient_email) for b in rows) if mark else []
         return self._tables.upsert_many(IDS_ROLE, [*map(_id_entity, rows), *marks])
 
     def write_rows(self, badges: Iterable[Badge]) -> int:

@@ -1,4 +1,5 @@
-"""A full crawl leaves every email with rows marked, and its organisation complete."""
+"""A full crawl leaves every email with rows marked, and its organisation complete; then
+every writer marks the emails of the rows it writes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from credly_connector.pipeline.context import CrawlContext
 from credly_connector.runtime import build_context
 from credly_connector.stores.badges import IDS_ROLE, BadgeStore
+from devstack.synthetic.mutations import Mutator
 from tests.pipeline.conftest import Pipeline
 
 FAST_WRITES = {"GRAPH_WRITE_RATE": "1000"}
@@ -41,7 +43,7 @@ def test_full_crawls_mark_every_email_with_rows_on_a_new_and_on_an_unmarked_stor
     pipeline.ctx = ctx = build_context(pipeline.settings)
     assert not ctx.badges.marks.complete(org)
 
-    # A full crawl that changes nothing marks every email it lists, then the organisation.
+    # A full crawl that changes nothing marks every email it walks, then the organisation.
     writes = pipeline.writes()
     result = pipeline.crawl("full")
     assert result.succeeded
@@ -49,4 +51,24 @@ def test_full_crawls_mark_every_email_with_rows_on_a_new_and_on_an_unmarked_stor
     after = BadgeStore(ctx.tables, [org])
     assert after.marks.complete(org)
     assert all(after.marks.has(org, email) for email in emails)
+    assert pipeline.stored() == pipeline.expected()
+
+
+def test_once_complete_new_rows_are_marked_by_the_pages_that_write_them(
+    make_pipeline: Callable[..., Pipeline],
+) -> None:
+    pipeline = make_pipeline(badges=80, seed=22, env=FAST_WRITES)
+    ctx, org = pipeline.ctx, pipeline.stack.organization_id
+    assert pipeline.crawl("full").succeeded
+    before = _emails_with_rows(ctx, org)
+    mutator = Mutator(pipeline.world, seed=22)
+    for _ in range(20):
+        mutator.add_badge()
+
+    assert pipeline.crawl("incremental").succeeded
+
+    after = _emails_with_rows(ctx, org)
+    assert after - before  # some of the new badges went to emails without rows
+    later = BadgeStore(ctx.tables, [org])
+    assert all(later.marks.has(org, email) for email in after)
     assert pipeline.stored() == pipeline.expected()

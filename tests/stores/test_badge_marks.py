@@ -51,20 +51,20 @@ def test_rows_mark_their_emails_and_only_a_complete_organisation_trusts_the_mark
     assert later.moved_from(moved) == first
 
 
-def test_marks_of_listed_badges_ride_in_the_index_transaction(tables: Tables) -> None:
+def test_marks_ride_with_the_index_entries_unless_left_to_the_plan(tables: Tables) -> None:
     store = BadgeStore(tables, [ORG])
-    written = replace(BASE_BADGE, id="w1", recipient_email="w@contoso.com")
-    listed = [
-        replace(BASE_BADGE, id=f"l{i}", recipient_email=f"l{i % 2}@contoso.com") for i in range(4)
-    ]
+    marked = replace(BASE_BADGE, id="m1", recipient_email="m@contoso.com")
+    unmarked = replace(BASE_BADGE, id="u1", recipient_email="u@contoso.com")
 
-    # 1 index entry and 3 marks (the two listed emails once each).
-    assert store.index_many([written], also=listed) == 4
+    assert store.index_many([marked]) == 2  # its index entry and its email's mark
+    assert store.index_many([unmarked], mark=False) == 1
+    assert store.marks.mark(ORG, ["p@contoso.com", "p@contoso.com", "q@contoso.com"]) == 2
 
     rows = tables.table(IDS_ROLE).query_entities(f"PartitionKey eq '{ORG}'")
     assert sorted(str(r["RowKey"]) for r in rows) == [
-        "%!l0@contoso.com",
-        "%!l1@contoso.com",
-        "%!w@contoso.com",
-        "w1",
+        "%!m@contoso.com",
+        "%!p@contoso.com",
+        "%!q@contoso.com",
+        "m1",
+        "u1",
     ]
