@@ -99,7 +99,9 @@ def take_lease(ctx: CrawlContext, organization_id: str, crawl_id: str, taker: st
         crawl_id: The crawl taking it.
         taker: Who took over, for the abandoned crawl's failure message ("a new crawl").
     """
-    outcome = ctx.leases.acquire(organization_id, crawl_id, ctx.clock(), ctx.options.lease)
+    outcome = ctx.leases.acquire(
+        organization_id, crawl_id, ctx.clock(), ctx.options.lease, ended=lambda h: _ended(ctx, h)
+    )
     if outcome.acquired and outcome.taken_over:
         abandoned = ctx.crawls.get(outcome.taken_over)
         if abandoned is not None and not abandoned.final:
@@ -110,3 +112,9 @@ def take_lease(ctx: CrawlContext, organization_id: str, crawl_id: str, taker: st
                 f"abandoned: its lease expired before it finished; {taker} took over",
             )
     return outcome
+
+
+def _ended(ctx: CrawlContext, holder: str) -> bool:
+    """Whether the lease's holder is a crawl whose record already says it ended."""
+    record = ctx.crawls.get(holder)
+    return record is not None and record.final

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,7 +38,7 @@ class LeaseOutcome:
     Attributes:
         acquired: Whether the caller holds the lease now.
         lease: The lease as it stands after the attempt.
-        taken_over: The holder whose expired lease the caller took over, if any.
+        taken_over: The holder whose expired (or ended) lease the caller took over, if any.
     """
 
     acquired: bool
@@ -75,9 +76,18 @@ class LeaseStore:
         return self._seen.get(organization_id)
 
     def acquire(
-        self, organization_id: str, holder: str, now: datetime, duration: timedelta
+        self,
+        organization_id: str,
+        holder: str,
+        now: datetime,
+        duration: timedelta,
+        ended: Callable[[str], bool] | None = None,
     ) -> LeaseOutcome:
-        """Take the lease when it is free or expired (or already ours: then renew it)."""
+        """Take the lease when it is free or expired (or already ours: then renew it).
+
+        `ended` tells whether a holder has finished: its lease is free too, though the holder
+        has not released it yet (a crawl saves its final status, then releases its lease).
+        """
         entity = {
             "PartitionKey": organization_id,
             "RowKey": ROW,
@@ -92,7 +102,11 @@ class LeaseStore:
             except ResourceExistsError:
                 return self._refused(organization_id, holder, entity)
             return LeaseOutcome(True, self.current(organization_id))
-        if existing.holder != holder and not existing.expired(now):
+        if (
+            existing.holder != holder
+            and not existing.expired(now)
+            and not (ended is not None and ended(existing.holder))
+        ):
             return LeaseOutcome(False, existing)
         try:
             self._table.update_entity(

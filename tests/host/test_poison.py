@@ -9,7 +9,7 @@ import pytest
 
 from credly_connector.pipeline.messages import PAGES
 from devstack.standin.knobs import Fault, FaultKind
-from tests.host.conftest import TEST_QUEUES, HostStack
+from tests.host.conftest import TEST_QUEUES, HostStack, wait_until
 
 MAX_DELIVERIES = int(TEST_QUEUES["maxDequeueCount"])
 
@@ -43,4 +43,11 @@ def test_a_page_failing_every_delivery_is_poisoned_and_its_trigger_fails_the_cra
     # And the poison trigger consumed the poison message.
     ctx = stack.pipeline.ctx
     assert ctx.queues.client(PAGES, poison=True).peek_messages(max_messages=32) == []
-    assert ctx.leases.current(stack.pipeline.stack.organization_id) is None
+
+    # And once Credly answers again, a crawl requested at once (the failed crawl may not
+    # have released its lease yet) is accepted and succeeds.
+    credly.knobs.clear_faults()
+    again = stack.request_crawl(host)
+    assert stack.wait_crawl(host, again)["status"] == "succeeded"
+    organization = stack.pipeline.stack.organization_id
+    wait_until(lambda: ctx.leases.current(organization) is None, "the lease released", 10.0)

@@ -41,6 +41,19 @@ def test_an_expired_lease_is_taken_over_and_names_the_previous_holder(leases: Le
     assert not leases.renew("org", "a", NOW + HOUR, HOUR)
 
 
+def test_a_lease_whose_holder_ended_is_taken_before_it_expires(leases: LeaseStore) -> None:
+    leases.acquire("org", "a", NOW, HOUR)
+    soon = NOW + timedelta(minutes=1)
+
+    refused = leases.acquire("org", "b", soon, HOUR, ended=lambda holder: holder == "b")
+    taken = leases.acquire("org", "c", soon, HOUR, ended=lambda holder: holder == "a")
+
+    assert not refused.acquired
+    assert taken.acquired
+    assert taken.taken_over == "a"
+    assert not leases.renew("org", "a", soon, HOUR)
+
+
 def test_renewal_extends_and_release_frees_only_for_the_holder(leases: LeaseStore) -> None:
     leases.acquire("org", "a", NOW, HOUR)
     assert leases.renew("org", "a", NOW + timedelta(minutes=50), HOUR)
