@@ -3,7 +3,7 @@
 `GraphStandIn` is the composition: it builds the tenant's `Identity` and the service state
 once, and declares the route table (path, route class for the knobs, permission needed,
 handler). The handlers live by area, beside the state they serve: `identity` (tokens, OpenID
-configuration), `connectors` (connections, schema, operations, items), `people_settings_state`
+configuration), `connectors` (connections, schema, operations, items), `people_settings`
 (profile sources and precedence) and `users_api` (users/delta). Bodies are checked by `rules`.
 """
 
@@ -33,7 +33,7 @@ from devstack.graph.identity import (
 )
 from devstack.graph.item_gate import ItemGate
 from devstack.graph.odata import render_error
-from devstack.graph.people_settings_state import PeopleSettingsState
+from devstack.graph.people_settings import PeopleSettingsState
 from devstack.graph.users_api import UsersApi
 from devstack.lifecycle import Service
 from devstack.standin import (

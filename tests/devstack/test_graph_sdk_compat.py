@@ -63,7 +63,7 @@ from msgraph_core import GraphClientFactory  # type: ignore[import-untyped]
 
 from devstack.graph.directory import Directory, DirectoryUser
 from devstack.graph.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID
-from devstack.graph.people_settings_state import ENTRA_SOURCE_URL
+from devstack.graph.people_settings import ENTRA_SOURCE_URL
 from devstack.graph.rules.problems import INVALID_REQUEST
 from devstack.graph.server import GraphStandIn
 from devstack.standin import RateLimit, TlsIdentity

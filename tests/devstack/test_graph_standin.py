@@ -19,7 +19,7 @@ from devstack.graph.identity import (
     DEFAULT_TOKEN_LIFETIME_S,
     App,
 )
-from devstack.graph.people_settings_state import ENTRA_SOURCE_URL
+from devstack.graph.people_settings import ENTRA_SOURCE_URL
 from devstack.graph.server import GraphStandIn
 from devstack.standin import RateLimit, TlsIdentity
 

@@ -15,7 +15,7 @@ from credly_connector.__main__ import main
 from credly_connector.graph.profile_source import source_url
 from credly_connector.ops.checks import Check
 from credly_connector.ops.health import HealthReport
-from devstack.graph.people_settings_state import ENTRA_SOURCE_URL
+from devstack.graph.people_settings import ENTRA_SOURCE_URL
 from tests.ops.setup_support import SETUP_CONNECTION, SetupStack, setup_json
 
 FIRST_CRAWL_FIX = 'POST /api/ops/crawls {"kind": "full"}'

@@ -20,7 +20,7 @@ from credly_connector.ops.rebuild_context import rebuild_context
 from credly_connector.ops.steps_report import StepsReport
 from credly_connector.ops.teardown import teardown_report
 from credly_connector.stores.rebuilds import RebuildStore
-from devstack.graph.people_settings_state import ENTRA_SOURCE_URL
+from devstack.graph.people_settings import ENTRA_SOURCE_URL
 from devstack.standin.knobs import Fault, FaultKind
 from devstack.synthetic import EmailRelation
 from tests.ops.setup_support import SETUP_CONNECTION, SetupStack

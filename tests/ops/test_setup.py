@@ -14,7 +14,7 @@ from credly_connector.__main__ import main
 from credly_connector.graph.profile_source import source_url
 from credly_connector.rules.items import PEOPLE_SCHEMA
 from devstack.graph.app_registrations import App
-from devstack.graph.people_settings_state import ENTRA_SOURCE_URL
+from devstack.graph.people_settings import ENTRA_SOURCE_URL
 from devstack.graph.rules.schema import schema_properties
 from tests.ops.setup_support import SETUP_CONNECTION, SetupStack
 

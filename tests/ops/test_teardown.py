@@ -14,7 +14,7 @@ from credly_connector.__main__ import main
 from credly_connector.graph.profile_source import source_url
 from credly_connector.ops.rebuild import rebuild
 from credly_connector.ops.teardown import teardown, teardown_report
-from devstack.graph.people_settings_state import ENTRA_SOURCE_URL
+from devstack.graph.people_settings import ENTRA_SOURCE_URL
 from tests.ops.setup_support import SETUP_CONNECTION, SetupStack
 
 OURS = source_url(SETUP_CONNECTION)
