@@ -8,7 +8,7 @@ from azure.core.exceptions import AzureError
 
 from credly_connector import telemetry
 from credly_connector.pipeline.context import CrawlContext, Delivery
-from credly_connector.pipeline.failures import describe, fail_crawl
+from credly_connector.pipeline.handlers import crawl_in, failing_on_last
 from credly_connector.pipeline.messages import FinishMessage
 from credly_connector.pipeline.pending import clear_pending, remember_crawl
 from credly_connector.pipeline.retention import prune
@@ -21,17 +21,11 @@ log = logging.getLogger(__name__)
 
 def handle_finish(ctx: CrawlContext, message: FinishMessage, delivery: Delivery) -> None:
     """Run the finish stage (idempotent: an ended crawl is left as it is)."""
-    record = ctx.crawls.get(message.crawl_id)
-    if record is not None:
-        telemetry.annotate(organization_id=record.organization_id)
-    if record is None or record.final or not record.phase_at_least(CrawlPhase.FINISH):
+    record = crawl_in(ctx, message.crawl_id, CrawlPhase.FINISH)
+    if record is None:
         return
-    try:
+    with failing_on_last(ctx, record, "finish", delivery):
         finish(ctx, record)
-    except Exception as error:
-        if delivery.final:
-            fail_crawl(ctx, record, "finish", describe(error))
-        raise
 
 
 def finish(ctx: CrawlContext, record: CrawlRecord) -> CrawlRecord | None:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from credly_connector import telemetry
 from credly_connector.pipeline.batching import batch_messages, plan_people
 from credly_connector.pipeline.cancel import ended_unsuccessfully
 from credly_connector.pipeline.context import CrawlContext, Delivery
-from credly_connector.pipeline.failures import describe, fail_crawl
 from credly_connector.pipeline.full_plan import plan_slice, to_batches
+from credly_connector.pipeline.handlers import crawl_in, failing_on_last
 from credly_connector.pipeline.messages import FinishMessage, PlanMessage, ProfileMessage
 from credly_connector.pipeline.pending import remember_crawl, take_pending
 from credly_connector.pipeline.transitions import owes_followup
@@ -27,20 +26,14 @@ EXPIRY_LOOKBACK = timedelta(days=2)
 
 def handle_plan(ctx: CrawlContext, message: PlanMessage, delivery: Delivery) -> None:
     """Run the plan stage: an incremental crawl's plan, or one slice of a full one (idempotent)."""
-    record = ctx.crawls.get(message.crawl_id)
-    if record is not None:
-        telemetry.annotate(organization_id=record.organization_id)
-    if record is None or record.final or not record.phase_at_least(CrawlPhase.PLAN):
+    record = crawl_in(ctx, message.crawl_id, CrawlPhase.PLAN)
+    if record is None:
         return
-    try:
+    with failing_on_last(ctx, record, "plan", delivery):
         if record.kind == CrawlKind.FULL:
             plan_slice(ctx, record, message)
         else:
             _incremental(ctx, record)
-    except Exception as error:
-        if delivery.final:
-            fail_crawl(ctx, record, "plan", describe(error))
-        raise
 
 
 def _incremental(ctx: CrawlContext, record: CrawlRecord) -> None:

@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from credly_connector import telemetry
 from credly_connector.credly.client import BadgePage, CredlyClient
 from credly_connector.credly.queries import BadgeQuery
 from credly_connector.directory import DirectoryChange, DirectoryUser
@@ -17,6 +16,7 @@ from credly_connector.graph.errors import DeltaExpiredError
 from credly_connector.pipeline.cancel import ended_unsuccessfully
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe, fail_crawl
+from credly_connector.pipeline.handlers import crawl_in, failing_on_last
 from credly_connector.pipeline.messages import PageMessage, PlanMessage, StartMessage
 from credly_connector.pipeline.pending import remember_crawl
 from credly_connector.pipeline.query import CredlyFilter, crawl_query
@@ -98,10 +98,8 @@ def read_first_page(
 
 def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -> None:
     """Run the start stage for a requested crawl (idempotent)."""
-    record = ctx.crawls.get(message.crawl_id)
-    if record is not None:
-        telemetry.annotate(organization_id=record.organization_id)
-    if record is None or record.final:
+    record = crawl_in(ctx, message.crawl_id, CrawlPhase.START)
+    if record is None:
         return
     if record.phase != CrawlPhase.START:
         _resend(ctx, record, message.sent)
@@ -110,26 +108,24 @@ def handle_start(ctx: CrawlContext, message: StartMessage, delivery: Delivery) -
     if lease is None or lease.holder != record.crawl_id:
         fail_crawl(ctx, record, "start", "the crawl lost its lease to another crawl")
         return
-    try:
-        version = refresh_directory(ctx, record.crawl_id)
-        if version is None:  # the directory round goes on in the crawl's next start message
-            ctx.queues.send(StartMessage(record.crawl_id))
-            return
-        # A first full crawl (nothing stored yet) need not read the store before each write.
-        fresh = record.kind == CrawlKind.FULL and not ctx.badges.any_of(record.organization_id)
-        client = ctx.credly_for(record.organization_id)
-        first, credly_filter, note = read_first_page(
-            client,
-            crawl_query(record),
-            lambda count: ctx.badges.stored_more_than(record.organization_id, count),
-        )
-    except ConfigurationError as error:
-        fail_crawl(ctx, record, "start", describe(error))
-        return
-    except Exception as error:
-        if delivery.final:
+    # A configuration error fails the crawl at once; any other failure on the last delivery.
+    with failing_on_last(ctx, record, "start", delivery):
+        try:
+            version = refresh_directory(ctx, record.crawl_id)
+            if version is None:  # the directory round goes on in the crawl's next start message
+                ctx.queues.send(StartMessage(record.crawl_id))
+                return
+            # A first full crawl (nothing stored yet) need not read the store before each write.
+            fresh = record.kind == CrawlKind.FULL and not ctx.badges.any_of(record.organization_id)
+            client = ctx.credly_for(record.organization_id)
+            first, credly_filter, note = read_first_page(
+                client,
+                crawl_query(record),
+                lambda count: ctx.badges.stored_more_than(record.organization_id, count),
+            )
+        except ConfigurationError as error:
             fail_crawl(ctx, record, "start", describe(error))
-        raise
+            return
     pages = first.total_pages if first.badges else 0
     following = CrawlPhase.PAGES if pages else CrawlPhase.PLAN
     moved = advance(record, CrawlPhase.START, following, STEP)

@@ -24,10 +24,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from credly_connector import telemetry
 from credly_connector.errors import ConfigurationError
 from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.failures import describe
+from credly_connector.pipeline.handlers import crawl_in
 from credly_connector.pipeline.messages import Message, encode
 from credly_connector.pipeline.transitions import advance, owes_followup
 from credly_connector.stores.crawls import CrawlPhase, CrawlRecord
@@ -64,10 +64,8 @@ def begin_step(
         message: The step's message, kept on its record when an attempt fails so that a
             retry of the crawl can send it again; None when the step number rebuilds it.
     """
-    record = ctx.crawls.get(crawl_id)
-    if record is not None:
-        telemetry.annotate(organization_id=record.organization_id)
-    if record is None or record.final or not record.phase_at_least(PHASE_OF[kind][0]):
+    record = crawl_in(ctx, crawl_id, PHASE_OF[kind][0])
+    if record is None:
         return None
     total = (record.total_pages if kind == StepKind.PAGE else record.total_batches) or 0
     if not 1 <= number <= total:
