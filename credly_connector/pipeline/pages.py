@@ -68,7 +68,8 @@ def store_page(ctx: CrawlContext, record: CrawlRecord, number: int) -> StepRecor
     ]
     # Once the organisation is marked complete, its new rows' emails are marked with them;
     # before that, a full crawl's plan marks every email it walks (`stores/badge_marks.py`).
-    mark = ctx.badges.marks.complete(record.organization_id)
+    # A page with no row to write reads nothing.
+    mark = bool(rows) and ctx.badges.marks.complete(record.organization_id)
     if not moved:
         before_rows.append(lambda: ctx.badges.index_many(rows, mark=mark))
     # What the plan's sweep checks rows against.
