@@ -19,6 +19,7 @@ from credly_connector.errors import ConfigurationError
 from credly_connector.graph.auth import graph_credential
 from credly_connector.graph.client import GraphClient, open_graph_client
 from credly_connector.graph.pacing import WritePacer, graph_budget_key
+from credly_connector.http_environment import environment_session
 from credly_connector.pipeline.context import GraphSession
 from credly_connector.runtime.options import Hooks
 from credly_connector.settings import Settings
@@ -60,7 +61,7 @@ def credly_factory(
     """
 
     def build(organization_id: str) -> CredlyClient:
-        session = hooks.credly_session or requests.Session()
+        session = hooks.credly_session or environment_session()
         budget = None
         if tables is not None:
             budget = credly_budget(

@@ -3,10 +3,10 @@
 The Azure SDK's default transport gives each client a requests session whose pool keeps 10
 connections per host: with a page's or a batch's table threads plus the dispatcher's, more
 than 10 are in flight, and every connection past the tenth is opened for one request and
-thrown away. Its session also rereads the whole process environment on every request to
-look for proxy settings, which costs more CPU than signing the request. Here the pool holds
-enough connections for every thread, and the environment is consulted once, at start: when
-no proxy or CA bundle variable is set, requests stop looking.
+thrown away. Its session also rereads the whole process environment on every request.
+Here the pool holds enough connections for every thread, and the environment is read once,
+at start (`credly_connector/http_environment.py`); the SDK passes its own verify setting with
+every request, so a CA bundle variable becomes the transport's.
 
 Until the account has answered once, a request that cannot even connect (refused, unknown
 host, TLS) is the settings' fault or a missing emulator: it is raised as a
@@ -46,26 +46,11 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError
 from urllib3.util.retry import Retry
 
 from credly_connector.errors import StorageUnreachableError
+from credly_connector.http_environment import ca_bundle, environment_session
 
 # Connections kept per host: above the most threads that reach storage at once (the
 # dispatcher's workers times a stage's table threads).
 POOL_CONNECTIONS = 64
-# What makes requests read the environment worth it: proxies, CA bundles, netrc.
-ENVIRONMENT_SETTINGS = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "NO_PROXY",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "NETRC",
-)
-
-
-def uses_environment(environ: Mapping[str, str]) -> bool:
-    """Whether requests must keep reading proxy and CA settings from the environment."""
-    names = {name.upper() for name, value in environ.items() if value}
-    return any(name in names for name in ENVIRONMENT_SETTINGS)
 
 
 def storage_session(environ: Mapping[str, str] | None = None) -> requests.Session:
@@ -74,8 +59,7 @@ def storage_session(environ: Mapping[str, str] | None = None) -> requests.Sessio
     The SDK's retry policy retries (and counts) failed requests; urllib3 must not retry
     underneath it.
     """
-    session = requests.Session()
-    session.trust_env = uses_environment(os.environ if environ is None else environ)
+    session = environment_session(environ)
     adapter = HTTPAdapter(
         pool_connections=POOL_CONNECTIONS,
         pool_maxsize=POOL_CONNECTIONS,
@@ -137,6 +121,7 @@ class StorageTransport(RequestsTransport):  # type: ignore[misc]  # lazily expor
         session: requests.Session,
         origin: StorageOrigin | None = None,
         resend: ResendPolicy | None = None,
+        verify: bool | str = True,
     ) -> None:
         """Send over `session`.
 
@@ -144,8 +129,10 @@ class StorageTransport(RequestsTransport):  # type: ignore[misc]  # lazily expor
             session: The requests session (not closed by the transport).
             origin: The account's settings; None translates nothing.
             resend: How requests whose answer was lost are sent again.
+            verify: What every request verifies TLS against: True (the default CA bundle),
+                or a CA bundle's path.
         """
-        super().__init__(session=session, session_owner=False)
+        super().__init__(session=session, session_owner=False, connection_verify=verify)
         self.origin = origin
         self.resend = resend or ResendPolicy()
         # Requests sent again because their answer was lost (read by tests and the benchmark).
@@ -233,6 +220,7 @@ def storage_transport(
     session: requests.Session | None = None,
     origin: StorageOrigin | None = None,
     resend: ResendPolicy | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> RequestsTransport:
     """An SDK transport over `session` (by default a new `storage_session()`).
 
@@ -240,5 +228,7 @@ def storage_transport(
         session: The requests session; by default one with a pool for every storage thread.
         origin: The account's settings, named in the error when it was never reachable.
         resend: How requests whose answer was lost are sent again (default `ResendPolicy()`).
+        environ: The environment, read once here (default the process's).
     """
-    return StorageTransport(session or storage_session(), origin, resend)
+    environ = os.environ if environ is None else environ
+    return StorageTransport(session or storage_session(environ), origin, resend, ca_bundle(environ))
