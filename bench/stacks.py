@@ -30,7 +30,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pages: remember recipients", ("CrawlSetStore.add_emails",)),
     ("pages: moved badges", ("_moved", "BadgeStore.delete")),
     ("pages: fetch and parse", ("badge_page", "parse_badge")),
-    ("pages: other", ("store_page", "handle_page")),
+    ("pages: other", ("store_pages", "handle_page")),
     ("plan", ("handle_plan",)),
     ("start: directory and page count", ("handle_start",)),
     ("finish", ("handle_finish",)),

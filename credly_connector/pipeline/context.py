@@ -52,6 +52,9 @@ class PipelineOptions:
             to a message of its own (far under the function timeout).
         batch_s: How long a profile batch starts people before it hands those it did not
             begin to a message of the same batch (a batch paced by a low write limit).
+        pages_per_message: Listing pages one page message reads. Two pages of 50 badges
+            share one transaction per table (at most 100 rows), one read of the crawl and
+            one checkpoint write, and halve the page messages.
     """
 
     organizations: tuple[str, ...]
@@ -65,6 +68,7 @@ class PipelineOptions:
     tenant_id: str | None = None
     slice_s: float = 20.0
     batch_s: float = 40.0
+    pages_per_message: int = 2
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ MAX_MESSAGE_BYTES = 48 * 1024
 MAX_JSON_BYTES = MAX_MESSAGE_BYTES * 3 // 4 - 256
 
 START, PAGES, PLAN, PROFILES, FINISH = "start", "pages", "plan", "profiles", "finish"
+# The most listing pages one page message may name (their rows stay one partition's writes).
+MAX_PAGES_PER_MESSAGE = 8
 STAGES = (START, PAGES, PLAN, PROFILES, FINISH)
 
 
@@ -31,10 +33,20 @@ class StartMessage:
 
 @dataclass(frozen=True)
 class PageMessage:
-    """Fetch and store one page of the crawl's badge listing."""
+    """Fetch and store pages `page` .. `page + count - 1` of the crawl's badge listing.
+
+    Each page keeps its own step (checkpoint, progress bit, failure); the pages of one
+    message share its table writes, so a page costs less than a message of its own.
+    """
 
     crawl_id: str
     page: int
+    count: int = 1
+
+    @property
+    def numbers(self) -> range:
+        """The page numbers the message reads."""
+        return range(self.page, self.page + self.count)
 
 
 @dataclass(frozen=True)
@@ -147,7 +159,10 @@ def decode(stage: str, body: str | bytes, kind: type[M]) -> M:
                 fresh=bool(raw.get("fresh", False)),
             )
         elif expected is PageMessage:
-            message = PageMessage(crawl_id=raw["crawl_id"], page=int(raw["page"]))
+            count = int(raw.get("count", 1))
+            if not 1 <= count <= MAX_PAGES_PER_MESSAGE:
+                raise ValueError(f"count {count} is outside 1..{MAX_PAGES_PER_MESSAGE}")
+            message = PageMessage(crawl_id=raw["crawl_id"], page=int(raw["page"]), count=count)
         elif expected is StartMessage:
             message = StartMessage(crawl_id=raw["crawl_id"], sent=int(raw.get("sent", 0)))
         elif expected is PlanMessage:

@@ -166,10 +166,12 @@ def _resend(ctx: CrawlContext, record: CrawlRecord, sent: int = 0) -> None:
     if owes_followup(record, CrawlPhase.PAGES, STEP):
         deadline = time.monotonic() + ctx.options.slice_s
         total = record.total_pages or 0
-        for number in range(sent + 1, total + 1):
-            ctx.queues.send(PageMessage(record.crawl_id, number))
-            if number < total and time.monotonic() >= deadline:
-                ctx.queues.send(StartMessage(record.crawl_id, sent=number))
+        span = ctx.options.pages_per_message
+        for first in range(sent + 1, total + 1, span):
+            last = min(first + span - 1, total)
+            ctx.queues.send(PageMessage(record.crawl_id, first, last - first + 1))
+            if last < total and time.monotonic() >= deadline:
+                ctx.queues.send(StartMessage(record.crawl_id, sent=last))
                 return
     elif owes_followup(record, CrawlPhase.PLAN, STEP):
         ctx.queues.send(PlanMessage(record.crawl_id))

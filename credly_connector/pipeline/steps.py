@@ -1,14 +1,15 @@
 """One delivery of a page's or batch's message: its attempt recorded, its step settled.
 
-Pages and profile batches share one shape, which their stage handlers read top to bottom:
+Pages and profile batches share one shape; the profile stage's handler reads top to bottom
+(a page message runs one step per page it names, together: `pipeline/step_group.py`):
 
-    run = begin_step(ctx, crawl_id, StepKind.PAGE, number, delivery)
+    run = begin_step(ctx, crawl_id, StepKind.BATCH, number, delivery)
     if run is None:
         return  # an ended crawl, one not yet in the step's phase, or a number out of range
     if run.due:
         with run.attempt():
-            run.result = store_page(ctx, run.crawl, number)
-    run.finish([PlanMessage(crawl_id)])
+            run.result = asyncio.run(compose_batch(ctx, run.crawl, message, first=run.first))
+    run.finish([FinishMessage(crawl_id)])
 
 The work runs unless the step already settled; `finish` records its result, settles the
 step's progress bit, and the step that settles the last bit moves the crawl to the next phase
@@ -95,8 +96,10 @@ class StepRun:
     earlier: StepRecord | None
     message: Message | None = None
     result: StepRecord | None = None
-    # The work's failure on the last delivery, raised once the step settled.
-    _error: Exception | None = field(default=None, init=False, repr=False)
+    # The work's failure: raised once the step settled (the last delivery), or, when the
+    # step is to run again (`retry`), once the other steps of its message are finished.
+    error: Exception | None = field(default=None, init=False, repr=False)
+    retry: bool = field(default=False, init=False)
 
     @property
     def due(self) -> bool:
@@ -119,33 +122,42 @@ class StepRun:
         return (self.earlier.attempts if self.earlier else 0) + 1
 
     @contextmanager
-    def attempt(self) -> Iterator[None]:
-        """Run the step's work inside: a failure is recorded on the step's record.
-
-        A configuration error (no retry can help), or any failure on the last delivery,
-        settles the step as failed, so the crawl still completes (as failed) instead of
-        waiting forever; `finish` raises the latter once the step is settled.
+    def attempt(self, *, defer: bool = False) -> Iterator[None]:
+        """Run the step's work inside: a failure is recorded on the step's record (`fail`).
 
         Raises:
-            Exception: Any other failure of the work, so the queue delivers the message again.
+            Exception: A failure that leaves the step to run again, so the queue delivers the
+                message again; with `defer`, kept for `finish_steps` to raise instead, once the
+                message's other steps are finished.
         """
         try:
             yield
         except Exception as error:
-            config = isinstance(error, ConfigurationError)
-            settles = config or self.delivery.final
-            self.ctx.steps.put(self._failed(error, StepStatus.FAILED if settles else None))
-            if not config:
-                log.warning(
-                    "%s failed (attempt %d): %s",
-                    step_key(self.kind, self.number),
-                    self.attempts,
-                    describe(error),
-                    extra={"crawl_id": self.crawl.crawl_id, "stage": PHASE_OF[self.kind][0]},
-                )
-                if not settles:
-                    raise
-                self._error = error
+            self.fail(error)
+            if self.retry and not defer:
+                raise
+
+    def fail(self, error: Exception) -> None:
+        """Record a failure of the step's work on its record.
+
+        A configuration error (no retry can help), or any failure on the last delivery,
+        settles the step as failed, so the crawl still completes (as failed) instead of
+        waiting forever; `finish` raises the latter once the step is settled. Any other
+        failure leaves the step to run again (`retry`).
+        """
+        config = isinstance(error, ConfigurationError)
+        settles = config or self.delivery.final
+        self.ctx.steps.put(self._failed(error, StepStatus.FAILED if settles else None))
+        if not config:
+            log.warning(
+                "%s failed (attempt %d): %s",
+                step_key(self.kind, self.number),
+                self.attempts,
+                describe(error),
+                extra={"crawl_id": self.crawl.crawl_id, "stage": PHASE_OF[self.kind][0]},
+            )
+            self.error = error
+            self.retry = not settles
 
     def finish(self, followups: Sequence[Message]) -> None:
         """Record the work's result, then settle the step and maybe move the crawl on.
@@ -168,15 +180,27 @@ class StepRun:
             self.ctx,
             self.crawl.crawl_id,
             self.kind,
-            self.number,
+            [self.number],
             total=self.total,
             followups=followups,
         )
-        if self._error is not None:
-            raise self._error
+        if self.error is not None:
+            raise self.error
 
     def _record(self, result: StepRecord) -> bool:
         """Record a result; True when it hands the rest of the step to a new message."""
+        self.ctx.steps.put(self.done_record(result))
+        if result.status == StepStatus.PENDING:
+            # Out of time: the rest goes to a message of the same step, kept on it.
+            self.ctx.queues.send_text(PHASE_OF[self.kind][0], result.message)
+            return True
+        return False
+
+    def done_record(self, result: StepRecord) -> StepRecord:
+        """The step's record once its work returned `result`, with earlier parts' counts.
+
+        A result still pending (out of time) keeps its message and this attempt uncounted.
+        """
         # What earlier parts of the step did (one that ran out of time) counts too.
         counts = Counter(result.counts)
         reasons = Counter(result.reasons)
@@ -184,32 +208,21 @@ class StepRun:
             counts.update(self.earlier.counts)
             reasons.update(self.earlier.reasons)
         if result.status == StepStatus.PENDING:
-            # Out of time: the rest goes to a message of the same step, kept on it.
-            self.ctx.steps.put(
-                replace(
-                    result,
-                    attempts=self.attempts - 1,
-                    counts=dict(counts),
-                    reasons=dict(reasons),
-                )
+            return replace(
+                result, attempts=self.attempts - 1, counts=dict(counts), reasons=dict(reasons)
             )
-            self.ctx.queues.send_text(PHASE_OF[self.kind][0], result.message)
-            return True
-        self.ctx.steps.put(
-            StepRecord(
-                self.crawl.crawl_id,
-                self.kind,
-                self.number,
-                StepStatus.DONE,
-                self.attempts,
-                counts=dict(counts),
-                reasons=dict(reasons),
-                finished_at=self.ctx.clock(),
-                # A planned batch keeps the message it ran (what the plan gave it).
-                message=self.earlier.message if self.earlier is not None else "",
-            )
+        return StepRecord(
+            self.crawl.crawl_id,
+            self.kind,
+            self.number,
+            StepStatus.DONE,
+            self.attempts,
+            counts=dict(counts),
+            reasons=dict(reasons),
+            finished_at=self.ctx.clock(),
+            # A planned batch keeps the message it ran (what the plan gave it).
+            message=self.earlier.message if self.earlier is not None else "",
         )
-        return False
 
     def _failed(self, error: Exception, status: StepStatus | None) -> StepRecord:
         """The step's record after a failed attempt (`status` None: pending, to run again)."""
@@ -254,15 +267,20 @@ def settle(
     ctx: CrawlContext,
     crawl_id: str,
     kind: StepKind,
-    number: int,
+    numbers: Sequence[int],
     *,
     total: int,
     followups: Sequence[Message],
+    key: str | None = None,
 ) -> None:
-    """Settle the step's bit; the step that settles the last one moves the crawl on."""
-    if not ctx.steps.settle(crawl_id, kind, number, total):
+    """Settle the steps' bits; the message that settles the last one moves the crawl on.
+
+    `key` (by default the last step's) names the move (`advanced_by`), so only that
+    message's deliveries send the followups.
+    """
+    if not ctx.steps.settle(crawl_id, kind, numbers, total):
         return  # not the last step; only the last one (or its redelivery) moves the crawl on
-    key = step_key(kind, number)
+    key = key or step_key(kind, numbers[-1])
     current, following = PHASE_OF[kind]
     moved = ctx.crawls.update(crawl_id, lambda r: advance(r, current, following, key))
     if moved is not None:

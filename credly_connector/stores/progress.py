@@ -8,7 +8,7 @@ bit is idempotent, and only the step that completes a bucket reads the others, s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -28,15 +28,19 @@ class StepProgress:
         """Keep the bitmaps in `table`, beside the step records."""
         self._table = table
 
-    def settle(self, crawl_id: str, kind: str, number: int, total: int) -> bool:
-        """Set step `number`'s bit (1-based, of `total`); True once every step's is set."""
-        bucket = (number - 1) // BUCKET
-        bits = self._change_bits(crawl_id, kind, bucket, total, [(number - 1) % BUCKET], value="1")
-        if not _bucket_full(bits, bucket, total):
+    def settle(self, crawl_id: str, kind: str, numbers: Sequence[int], total: int) -> bool:
+        """Set the bits of steps `numbers` (1-based, of `total`); True once every step's is.
+
+        One conditional change per bucket the numbers fall in (one for a message's pages).
+        """
+        changed: dict[int, str] = {}
+        for bucket, indexes in sorted(_by_bucket(numbers).items()):
+            changed[bucket] = self._change_bits(crawl_id, kind, bucket, total, indexes, value="1")
+        if not all(_bucket_full(bits, bucket, total) for bucket, bits in changed.items()):
             return False
         buckets = (total + BUCKET - 1) // BUCKET
         for other in range(buckets):
-            if other != bucket and not _bucket_full(
+            if other not in changed and not _bucket_full(
                 self._bits(crawl_id, kind, other), other, total
             ):
                 return False
@@ -44,12 +48,12 @@ class StepProgress:
 
     def clear(self, crawl_id: str, steps: Iterable[tuple[str, int]], total: int) -> None:
         """Clear the bits of `steps` (kind, number), so they count as not settled."""
-        by_bucket: dict[tuple[str, int], list[int]] = {}
+        by_kind: dict[str, list[int]] = {}
         for kind, number in steps:
-            bucket = (number - 1) // BUCKET
-            by_bucket.setdefault((kind, bucket), []).append((number - 1) % BUCKET)
-        for (kind, bucket), indexes in sorted(by_bucket.items()):
-            self._change_bits(crawl_id, kind, bucket, total, indexes, value="0")
+            by_kind.setdefault(kind, []).append(number)
+        for kind, numbers in sorted(by_kind.items()):
+            for bucket, indexes in sorted(_by_bucket(numbers).items()):
+                self._change_bits(crawl_id, kind, bucket, total, indexes, value="0")
 
     def _bits(self, crawl_id: str, kind: str, bucket: int) -> str:
         try:
@@ -97,6 +101,14 @@ class StepProgress:
             return "".join(bits)
         msg = f"progress of {crawl_id} {kind} bucket {bucket} kept changing under us"
         raise ConflictError(msg)
+
+
+def _by_bucket(numbers: Iterable[int]) -> dict[int, list[int]]:
+    """The bit indexes of step `numbers` (1-based), by bucket."""
+    buckets: dict[int, list[int]] = {}
+    for number in numbers:
+        buckets.setdefault((number - 1) // BUCKET, []).append((number - 1) % BUCKET)
+    return buckets
 
 
 def _bucket_full(bits: str, bucket: int, total: int) -> bool:

@@ -6,7 +6,7 @@ Each step has a record (status, counts, error) and a bit in a progress bitmap
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -226,9 +226,21 @@ class StepStore:
                 deleted += len(batch)
         return deleted
 
-    def settle(self, crawl_id: str, kind: str, number: int, total: int) -> bool:
-        """Mark step `number` (1-based) of `total` settled; True once every step is.
+    def settle(self, crawl_id: str, kind: str, numbers: Sequence[int], total: int) -> bool:
+        """Mark steps `numbers` (1-based) of `total` settled; True once every step is.
 
         Idempotent: settling a settled step again gives the same answer.
         """
-        return self._progress.settle(crawl_id, kind, number, total)
+        return self._progress.settle(crawl_id, kind, numbers, total)
+
+    def between(self, crawl_id: str, kind: str, first: int, last: int) -> dict[int, StepRecord]:
+        """The records of steps `first`..`last` of one kind, by number (one read either way)."""
+        if first == last:
+            record = self.get(crawl_id, kind, first)
+            return {} if record is None else {first: record}
+        query = (
+            f"PartitionKey eq {quote(crawl_id)} and RowKey ge {quote(_row(kind, first))}"
+            f" and RowKey le {quote(_row(kind, last))}"
+        )
+        records = map(_from_entity, self._table.query_entities(query))
+        return {record.number: record for record in records}

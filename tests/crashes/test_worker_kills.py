@@ -53,19 +53,23 @@ class KillPoint:
 
 
 def pages_not_done(workers: Workers, crawl_id: str) -> int:
-    """Pages without a done checkpoint: each still writes its crawl set and its step record."""
+    """Page messages with a page not done: each still writes its crawl set and step records.
+
+    A message names `pages_per_message` pages, whose writes it shares.
+    """
     pipeline = workers.pipeline
     record = pipeline.ctx.crawls.get(crawl_id)
     assert record is not None
     total = record.total_pages or math.ceil(
         len(pipeline.world.credly.badges[pipeline.stack.organization_id]) / PER_PAGE
     )
-    done = sum(
-        1
+    done = {
+        s.number
         for s in pipeline.ctx.steps.records(crawl_id, StepKind.PAGE)
         if s.status == StepStatus.DONE
-    )
-    return total - done
+    }
+    span = pipeline.ctx.options.pages_per_message
+    return len({(n - 1) // span for n in range(1, total + 1) if n not in done})
 
 
 def items_not_written(workers: Workers, crawl_id: str) -> int:

@@ -163,7 +163,10 @@ def test_a_page_always_malformed_fails_the_crawl_and_is_listed_and_poisoned(
     assert "malformed response from Credly" in step["error"]
     # And the page's message waits in the poison queue; page 2 was read on every attempt.
     poisoned = ctx.queues.client(PAGES, poison=True).peek_messages(max_messages=32)
-    assert [json.loads(m.content) for m in poisoned] == [{"crawl_id": crawl_id, "page": 2}]
+    # (the message of pages 1 and 2: page 1 succeeded on its first delivery)
+    assert [json.loads(m.content) for m in poisoned] == [
+        {"crawl_id": crawl_id, "page": 1, "count": 2}
+    ]
     assert dispatcher.stats.poisoned[PAGES] == 1
     tried = page_requests(pipeline.stack.credly.api.requests, 2)
     assert len(tried) == CREDLY_ATTEMPTS * MAX_DELIVERIES

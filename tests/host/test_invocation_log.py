@@ -18,7 +18,7 @@ def test_every_queue_invocation_of_a_crawl_is_one_line_naming_its_queue_and_inst
     make_host_stack: Callable[..., HostStack], tmp_path: Path
 ) -> None:
     # Given two instances logging their invocations to one file.
-    stack = make_host_stack(badges=150, seed=11)
+    stack = make_host_stack(badges=250, seed=11)
     log = tmp_path / "invocations.jsonl"
     host = stack.host(instances=2, timers=False, invocation_log=log)
 
@@ -34,7 +34,7 @@ def test_every_queue_invocation_of_a_crawl_is_one_line_naming_its_queue_and_inst
     functions = {r.function for r in records}
     assert set(STAGES) <= functions
     pages = [r for r in records if r.function == "crawl_pages"]
-    assert len(pages) >= 3  # 150 badges, 50 a page
+    assert len(pages) >= 3  # 250 badges: 5 pages of 50, two to a message
     for record in records:
         assert record.trigger == record.function.replace("_", "-")
         assert record.instance in {0, 1}

@@ -84,9 +84,10 @@ def test_a_handler_outliving_its_lease_is_renewed_not_delivered_again(
 def test_ctrl_c_gives_back_the_messages_not_started_and_lets_running_handlers_finish(
     make_pipeline: Callable[..., Pipeline],  # noqa: F811
 ) -> None:
-    # Given a crawl with five pages queued and a one-worker dispatcher holding two of them
-    # (one running, slowly, and one waiting for the worker),
-    pipeline = make_pipeline(badges=240, seed=6, env={"GRAPH_WRITE_RATE": "1000"})
+    # Given a crawl with five page messages queued (ten pages, two to a message) and a
+    # one-worker dispatcher holding two of them (one running, slowly, and one waiting for the
+    # worker),
+    pipeline = make_pipeline(badges=480, seed=6, env={"GRAPH_WRITE_RATE": "1000"})
     ctx = pipeline.ctx
     ctx.tables.ensure()
     ctx.queues.ensure()

@@ -72,8 +72,11 @@ class Cli:
 def cli_pipeline(
     make_pipeline: Callable[..., Pipeline],  # noqa: F811
 ) -> Iterator[tuple[Pipeline, Cli]]:
-    """A pipeline of five badge pages (its tables and queues made) and a way to run the CLI."""
-    pipeline = make_pipeline(badges=240, seed=31, env=dict(FAST))
+    """A pipeline of ten badge pages (its tables and queues made) and a way to run the CLI.
+
+    Ten pages are five page messages: two workers are still reading pages after the first two.
+    """
+    pipeline = make_pipeline(badges=480, seed=31, env=dict(FAST))
     pipeline.ctx.tables.ensure()
     pipeline.ctx.queues.ensure()
     cli = Cli(pipeline)

@@ -16,8 +16,9 @@ from credly_connector.pipeline.context import CrawlContext, Delivery
 from credly_connector.pipeline.dispatch import handle_message
 from credly_connector.pipeline.launch import request_crawl
 from credly_connector.pipeline.messages import PAGES, PLAN, STAGES, START
-from credly_connector.pipeline.pages import store_page
+from credly_connector.pipeline.pages import store_pages
 from credly_connector.pipeline.pending import pending_set_id
+from credly_connector.pipeline.query import crawl_query
 from credly_connector.pipeline.transitions import cancelled
 from credly_connector.stores.crawls import CrawlRecord, CrawlStatus
 from credly_connector.stores.steps import StepKind
@@ -134,8 +135,9 @@ def test_a_page_still_running_when_the_cancel_lands_keeps_its_changes_pending(
     assert cancel_crawl(ctx, crawl.crawl_id).status == 200
 
     # when its pages, already running when the cancel landed, store their badges after it,
+    credly = ctx.credly_for(org)
     for number in range(1, (started.total_pages or 0) + 1):
-        store_page(ctx, started, number)
+        store_pages(ctx, started, {number: credly.badge_page(number, crawl_query(started))})
 
     # then what they read is pending, and the next crawl writes it: the oracle's items.
     assert ctx.crawlsets.members(pending_set_id(org)).emails

@@ -93,7 +93,10 @@ def test_a_page_credly_always_garbles_fails_the_crawl_and_keeps_the_watermark(
     # And its message went to the poison queue after the last delivery.
     assert dispatcher.stats.poisoned[PAGES] == 1
     poisoned = ctx.queues.client(PAGES, poison=True).peek_messages(max_messages=32)
-    assert [json.loads(m.content) for m in poisoned] == [{"crawl_id": crawl_id, "page": 2}]
+    # (the message of pages 1 and 2: page 1 succeeded on its first delivery)
+    assert [json.loads(m.content) for m in poisoned] == [
+        {"crawl_id": crawl_id, "page": 1, "count": 2}
+    ]
     # And the watermark stayed where the full crawl put it.
     assert ctx.orgstate.get(organization).watermark == watermark
 

@@ -240,7 +240,8 @@ def test_a_failed_page_is_listed_and_its_retry_completes_the_crawl(
     assert datetime.fromisoformat(failure["at"]) >= record.created_at
     # And the watermark stayed, and the page's message waits in the poison queue.
     assert ctx.orgstate.get(organization).watermark == watermark
-    assert queued(ctx, PAGES, poison=True) == [{"crawl_id": crawl_id, "page": 2}]
+    # (the message of pages 1 and 2: page 1 succeeded on its first delivery)
+    assert queued(ctx, PAGES, poison=True) == [{"crawl_id": crawl_id, "page": 1, "count": 2}]
 
     # When Credly has recovered and the crawl is retried (another crawl's poison message
     # sits in the queue too).
@@ -256,7 +257,7 @@ def test_a_failed_page_is_listed_and_its_retry_completes_the_crawl(
     assert retried["redriven"] == ["page-2"]
     assert retried["poisonMessagesRemoved"] == 1
     assert answer.headers["Location"] == STATUS_URL.replace("{id}", crawl_id)
-    assert queued(ctx, PAGES) == [{"crawl_id": crawl_id, "page": 2}]
+    assert queued(ctx, PAGES) == [{"crawl_id": crawl_id, "page": 2, "count": 1}]
     assert queued(ctx, PAGES, poison=True) == [foreign]
 
     # And the crawl carries on to a success with exactly the oracle's items.
