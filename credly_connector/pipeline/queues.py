@@ -6,6 +6,7 @@ import contextlib
 import threading
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
@@ -24,6 +25,8 @@ EVENTS = "events"
 """The queue of Credly webhook notifications: not a crawl stage, drained like one."""
 QUEUE_NAMES[EVENTS] = "credly-events"
 POISON_SUFFIX = "-poison"
+# Messages `send_all` has in flight at once.
+SEND_THREADS = 8
 
 
 class CrawlQueues:
@@ -97,9 +100,19 @@ class CrawlQueues:
             self.sent_by_stage[stage] += 1
 
     def send_all(self, messages: Iterable[Message]) -> int:
-        """Enqueue several messages; returns how many."""
-        count = 0
-        for message in messages:
-            self.send(message)
-            count += 1
-        return count
+        """Enqueue several messages, side by side (a queue keeps no order); returns how many.
+
+        Raises:
+            Exception: A send's failure, once the others ended (some may have been sent: a
+                sender that tries again sends those twice, which at-least-once queues allow).
+        """
+        batch = list(messages)
+        if len(batch) <= 1:
+            for message in batch:
+                self.send(message)
+            return len(batch)
+        threads = min(SEND_THREADS, len(batch))
+        with ThreadPoolExecutor(threads, thread_name_prefix="queue-sends") as pool:
+            for sent in [pool.submit(self.send, message) for message in batch]:
+                sent.result()
+        return len(batch)

@@ -28,6 +28,8 @@ from credly_connector.stores.directory import DirectoryState
 log = logging.getLogger(__name__)
 STEP = "start"
 STORED_CHECK_LIMIT = 1000
+# Page messages sent side by side between two looks at the start's deadline.
+SEND_CHUNK = 32
 """A filtered count below this is checked against the stored badges (one query page)."""
 
 
@@ -167,9 +169,15 @@ def _resend(ctx: CrawlContext, record: CrawlRecord, sent: int = 0) -> None:
         deadline = time.monotonic() + ctx.options.slice_s
         total = record.total_pages or 0
         span = ctx.options.pages_per_message
-        for first in range(sent + 1, total + 1, span):
-            last = min(first + span - 1, total)
-            ctx.queues.send(PageMessage(record.crawl_id, first, last - first + 1))
+        firsts = range(sent + 1, total + 1, span)
+        # A few at a time, side by side, so the deadline is looked at between them.
+        for at in range(0, len(firsts), SEND_CHUNK):
+            chunk = firsts[at : at + SEND_CHUNK]
+            last = min(chunk[-1] + span - 1, total)
+            ctx.queues.send_all(
+                PageMessage(record.crawl_id, first, min(first + span - 1, total) - first + 1)
+                for first in chunk
+            )
             if last < total and time.monotonic() >= deadline:
                 ctx.queues.send(StartMessage(record.crawl_id, sent=last))
                 return
@@ -208,31 +216,57 @@ def refresh_directory(ctx: CrawlContext, crawl_id: str) -> str | None:
 async def _read_round(
     ctx: CrawlContext, crawl_id: str, state: DirectoryState, old: dict[str, DirectoryUser]
 ) -> str | None:
-    """Read and apply the round's pages until its end (its version) or the slice's (None)."""
+    """Read and apply the round's pages until its end (its version) or the slice's (None).
+
+    A page is applied (stored) in a thread while the next one is read, one page at a time
+    and in order: each apply ends before the next begins, and the last before the round's
+    state is saved.
+    """
     deadline = time.monotonic() + ctx.options.slice_s
     link = state.next_link or state.delta_link
     async with ctx.graph_session() as graph:
         while True:
+            applying: asyncio.Future[None] | None = None
             try:
                 async for page in graph.users_delta(link):
+                    if applying is not None:
+                        await applying
                     changed = [c for c in page.changes if old.get(c.user_id) != c.user]
-                    _apply(ctx, crawl_id, changed, old)
-                    if state.round_full and old:
-                        ctx.seen.mark_users(crawl_id, [c.user_id for c in page.changes])
+                    listed = [c.user_id for c in page.changes] if state.round_full and old else []
+                    applying = asyncio.ensure_future(
+                        asyncio.to_thread(_apply_page, ctx, crawl_id, changed, old, listed)
+                    )
                     state = replace(state, round_changed=state.round_changed or bool(changed))
                     if page.delta_link is not None or page.next_link is None:
+                        await applying
                         return _round_done(ctx, crawl_id, state, page.delta_link, old)
                     if time.monotonic() >= deadline:
+                        await applying
                         ctx.directory.save_state(replace(state, next_link=page.next_link))
                         return None
             except DeltaExpiredError:
                 if link is None:
                     raise
+                if applying is not None:
+                    await applying
                 log.warning("users/delta link expired; reading the whole directory again")
                 state, link = replace(state, round_full=True, next_link=None), None
                 continue
             msg = "users/delta ended without a delta link"
             raise RuntimeError(msg)
+
+
+def _apply_page(
+    ctx: CrawlContext,
+    crawl_id: str,
+    changed: list[DirectoryChange],
+    old: dict[str, DirectoryUser],
+    listed: list[str],
+) -> None:
+    """Apply one page's changes, and note the users a full round listed (to find the gone)."""
+    _apply(ctx, crawl_id, changed, old)
+    if listed:
+        ctx.seen.mark_users(crawl_id, listed)
 
 
 def _apply(

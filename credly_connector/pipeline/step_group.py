@@ -45,7 +45,8 @@ def begin_steps(
     total = (record.total_pages if kind == StepKind.PAGE else record.total_batches) or 0
     inside = range(max(numbers.start, 1), min(numbers.stop, total + 1))
     if len(inside) < len(numbers):
-        log.warning("%s..%s is outside 1..%d", step_key(kind, numbers.start), numbers.stop, total)
+        first, last = step_key(kind, numbers.start), numbers.stop - 1
+        log.warning("%s..%d is not all inside 1..%d", first, last, total)
     if not inside:
         return []
     earlier = ctx.steps.between(record.crawl_id, kind, inside[0], inside[-1])
