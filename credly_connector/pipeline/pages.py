@@ -42,17 +42,25 @@ def handle_page(ctx: CrawlContext, message: PageMessage, delivery: Delivery) -> 
 
 
 def _fetch(ctx: CrawlContext, record: CrawlRecord, runs: list[StepRun]) -> dict[int, BadgePage]:
-    """The runs' pages from Credly, one after the other; a page that failed stays on its run.
+    """The runs' pages from Credly, side by side; a page that failed stays on its run.
 
-    In turn, not side by side: a message of two pages then takes about as long per page as
-    a message of one, and holds one of the organisation's Credly slots at a time.
+    Each read holds one of the organisation's Credly slots, so a message of two pages takes
+    about as long as a message of one when slots are free, and waits its turn when not.
     """
     client = ctx.credly_for(record.organization_id)
     query = crawl_query(record)
     pages: dict[int, BadgePage] = {}
-    for run in runs:
+
+    def fetch(run: StepRun) -> None:
         with run.attempt(defer=True):
             pages[run.number] = client.badge_page(run.number, query)
+
+    if len(runs) == 1:
+        fetch(runs[0])
+        return pages
+    with ThreadPoolExecutor(len(runs), thread_name_prefix="page-reads") as pool:
+        for done in [pool.submit(fetch, run) for run in runs]:
+            done.result()
     return pages
 
 

@@ -53,16 +53,17 @@ def test_a_page_credly_always_garbles_fails_the_crawl_and_keeps_the_watermark(
     mutator = Mutator(pipeline.world, seed=13)
     for _ in range(55):
         mutator.add_badge()
-    # And page 2 of the next listing answered with a body that is not JSON, every time.
-    # Faults see the path but not the query, so they pick page 2 by request order: with one
-    # worker and two pages, the start's probe of page 1 is request 1 (filtered; the stored
-    # badges outnumber what it lets through, so no unfiltered count is read), page 1 request
-    # 2, and every request after that is page 2 (client retries, then the queue's redelivery).
-    # A fault that fires hides the request from the faults after it, so each of these
-    # counts to 3 only once the ones before it have fired: together they garble 3, 4, 5...
+    # And page 2 of the next listing answered with a body that is not JSON, every time
+    # (client retries, then the queue's redeliveries).
     knobs = pipeline.stack.credly.api.knobs
-    for _ in range(CLIENT_ATTEMPTS * MAX_DELIVERIES):
-        knobs.add_fault(Fault(FaultKind.MALFORMED_JSON, route_class="badges", nth=3))
+    knobs.add_fault(
+        Fault(
+            FaultKind.MALFORMED_JSON,
+            route_class="badges",
+            query={"page": "2"},
+            times=CLIENT_ATTEMPTS * MAX_DELIVERIES,
+        )
+    )
     sleeps: list[float] = []
     ctx = quick_retry_context(pipeline.settings, sleeps)
     outcome = request_crawl(ctx, CrawlKind.INCREMENTAL, "test")

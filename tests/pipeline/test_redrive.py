@@ -211,15 +211,14 @@ def test_a_failed_page_is_listed_and_its_retry_completes_the_crawl(
     mutator = Mutator(pipeline.world, seed=13)
     for _ in range(55):
         mutator.add_badge()
-    # And Credly answering 503 to page 2 of the next listing on every attempt. Faults see
-    # the path, not the query, so they pick page 2 by request order: with one worker, the
-    # start's probe of page 1 is request 1 (filtered; the stored badges outnumber what it
-    # lets through, so no unfiltered count is read), page 1 request 2, and each request after
-    # that is page 2. A fault that fires hides the request from those after it, so each
-    # counts to 3 only once the ones before it fired: together they answer requests 3, 4, 5...
+    # And Credly answering 503 to page 2 of the next listing on every attempt.
+    attempts = CLIENT_ATTEMPTS * MAX_DELIVERIES
     knobs = pipeline.stack.credly.api.knobs
-    for _ in range(CLIENT_ATTEMPTS * MAX_DELIVERIES):
-        knobs.add_fault(Fault(FaultKind.STATUS, status=503, route_class="badges", nth=3))
+    knobs.add_fault(
+        Fault(
+            FaultKind.STATUS, status=503, route_class="badges", query={"page": "2"}, times=attempts
+        )
+    )
     ctx = quick_context(pipeline.settings)
     crawl_id = start(ctx, CrawlKind.INCREMENTAL)
 
