@@ -2,6 +2,11 @@
 
 Holders take leased slot rows (`budget.slot_store`), renew them while they hold them, free them
 when done, and wait while every slot is busy or the key's gate is closed after a 429.
+
+Threads of one process sharing a `SharedSlots` know which rows they hold: a taker tries a row
+none of them holds (not one it knows is taken), and a waiter is woken as soon as one of them
+frees a row, instead of at its next poll. Rows held by other instances are still learnt by
+looking at the partition, and waited for by polling.
 """
 
 from __future__ import annotations
@@ -50,8 +55,6 @@ class SharedSlots:
         key: str,
         capacity: int,
         policy: SlotPolicy | None = None,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """Share `capacity` slots of `key` through `store`.
 
@@ -60,22 +63,24 @@ class SharedSlots:
             key: What the slots limit, e.g. `credly-<organisation id>`.
             capacity: How many may hold a slot at once.
             policy: Leases and waits.
-            sleep: Waits (injected for tests).
         """
         self.store = store
         self.key = key
         self.capacity = capacity
         self.policy = policy or SlotPolicy()
-        self.sleep = sleep
         self._renewer = _Renewer(store, self.policy)
         self._rng = random.Random()
+        # The rows this object's holders hold; notified (and counted) when one is freed.
+        self._held_here: set[str] = set()
+        self._freed = threading.Condition()
+        self._frees = 0
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[Slot]:
         """Wait for a slot (and an open gate), hold it while the block runs, then free it.
 
         Costs two storage operations when a slot is free (one to take, one to release) and one
-        renewal per `renew_s` of holding; when the first slot tried is taken, a query and a
+        renewal per `renew_s` of holding; when the row tried is taken, a query and a
         conditional take, and one more query for each look at busy slots.
 
         Raises:
@@ -89,6 +94,10 @@ class SharedSlots:
             held = self._renewer.remove(slot)
             with contextlib.suppress(SlotsUnavailableError):  # the lease frees it soon anyway
                 self.store.release(held)
+            with self._freed:
+                self._held_here.discard(slot.row)
+                self._frees += 1
+                self._freed.notify()
 
     def close(self, wait_s: Callable[[int], float]) -> datetime:
         """Hold every instance back: no slot is taken before now + `wait_s(closings so far)`."""
@@ -98,29 +107,57 @@ class SharedSlots:
         policy = self.policy
         deadline = time.monotonic() + policy.max_wait_s
         poll = policy.poll_s
-        # Most often some slot is free: try one blindly first (creating its row is the take).
-        row = self._rng.choice(slot_rows(self.capacity))
-        guess = self.store.take(self.key, row, None, policy.lease_s)
-        if guess is not None:
-            return guess
+        # Most often some slot is free: try one blindly first (creating its row is the take),
+        # and again after a holder here freed one.
+        blind = True
         while True:
+            frees = self._frees  # a row freed here from now on wakes the wait below
+            if blind and (slot := self._take_blindly()) is not None:
+                return slot
             snapshot = self.store.look(self.key, self.capacity)
             now = self.store.clock()
             if snapshot.closed_until is not None and snapshot.closed_until > now:
                 wait = (snapshot.closed_until - now).total_seconds()
                 # Not all at once when the gate opens: spread the waiters a little.
                 self._wait(wait + self._rng.uniform(0.0, policy.poll_cap_s), deadline, wait)
+                blind = False
                 continue
             rows = list(snapshot.free.items())
             self._rng.shuffle(rows)  # spread takers over the free rows to lower conflicts
             for row, etag in rows:
                 slot = self.store.take(self.key, row, etag, policy.lease_s)
                 if slot is not None:
-                    return slot
-            self._wait(poll * (0.5 + self._rng.random() / 2), deadline)
+                    return self._holding(slot)
+            blind = self._wait_for_free(poll * (0.5 + self._rng.random() / 2), deadline, frees)
             poll = min(policy.poll_cap_s, poll * 2)
 
+    def _take_blindly(self) -> Slot | None:
+        """Create a row no holder here holds (picked at random); None when taken or none."""
+        with self._freed:
+            unheld = [r for r in slot_rows(self.capacity) if r not in self._held_here]
+        if not unheld:
+            return None
+        slot = self.store.take(self.key, self._rng.choice(unheld), None, self.policy.lease_s)
+        return None if slot is None else self._holding(slot)
+
+    def _holding(self, slot: Slot) -> Slot:
+        with self._freed:
+            self._held_here.add(slot.row)
+        return slot
+
+    def _wait_for_free(self, seconds: float, deadline: float, frees: int) -> bool:
+        """Wait `seconds`, less if a holder here freed its row since `frees` (then True)."""
+        self._check_deadline(seconds, deadline)
+        with self._freed:
+            return self._freed.wait_for(lambda: self._frees != frees, seconds)
+
     def _wait(self, seconds: float, deadline: float, closed_s: float | None = None) -> None:
+        self._check_deadline(seconds, deadline, closed_s)
+        time.sleep(seconds)
+
+    def _check_deadline(
+        self, seconds: float, deadline: float, closed_s: float | None = None
+    ) -> None:
         if time.monotonic() + seconds > deadline:
             if closed_s is not None:
                 raise SlotsUnavailableError(
@@ -129,7 +166,6 @@ class SharedSlots:
             raise SlotsUnavailableError(
                 f"no concurrency slot of {self.key} came free within {self.policy.max_wait_s:g} s"
             )
-        self.sleep(seconds)
 
 
 @dataclass

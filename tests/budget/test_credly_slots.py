@@ -102,6 +102,36 @@ def test_a_renewed_slot_stays_held_past_its_lease(store: SlotStore) -> None:
         pass
 
 
+def test_a_waiter_takes_a_slot_freed_by_its_own_process_without_waiting_for_its_poll(
+    store: SlotStore,
+) -> None:
+    # Given the only slot held by one thread, and a long poll: a waiter that only polled
+    # would look again after 5 s at the earliest.
+    slots = SharedSlots(store, "org", 1, SlotPolicy(lease_s=30.0, poll_s=10.0, max_wait_s=30.0))
+    first = slots.hold()
+    first.__enter__()
+    taken_at: list[float] = []
+
+    def wait_for_it() -> None:
+        with slots.hold():
+            taken_at.append(time.monotonic())
+
+    waiter = threading.Thread(target=wait_for_it)
+    waiter.start()
+    time.sleep(0.5)  # the waiter looked, found the slot busy and waits
+    assert not taken_at
+
+    # When the holder frees it.
+    freed_at = time.monotonic()
+    first.__exit__(None, None, None)
+    waiter.join(timeout=30)
+
+    # Then the waiter, woken by the release, took it long before its next look.
+    assert taken_at
+    assert taken_at[0] - freed_at < 2.5
+    assert store.look("org", 1).busy == 0
+
+
 def test_no_slot_is_taken_while_the_gate_is_closed(store: SlotStore) -> None:
     # Given a gate closed for 1.5 s (a 429's Retry-After).
     slots = SharedSlots(store, "org", 2, QUICK)
