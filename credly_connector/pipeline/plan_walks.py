@@ -11,8 +11,9 @@ import itertools
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -153,6 +154,13 @@ def walk_badges(ctx: CrawlContext, record: CrawlRecord, work: PlanSlice) -> bool
 
     A slice stops only where a batch ends, so the next one starts a fresh batch there.
     """
+    with _marking(ctx, record.organization_id) as mark:
+        return _walk_badges(ctx, record, work, mark)
+
+
+def _walk_badges(
+    ctx: CrawlContext, record: CrawlRecord, work: PlanSlice, mark: Callable[[set[str]], None]
+) -> bool:
     cut = _Cut(work.after)
     rows = _rows(ctx, record, work.after)
     while True:
@@ -161,8 +169,7 @@ def walk_badges(ctx: CrawlContext, record: CrawlRecord, work: PlanSlice) -> bool
         # pages (or a webhook since) wrote, and nothing is swept.
         if work.sweep and not record.fresh:
             chunk = _swept(ctx, record, chunk)
-        if not ctx.badges.marks.complete(record.organization_id):
-            ctx.badges.marks.mark(record.organization_id, {row.email for row in chunk})
+        mark({row.email for row in chunk})
         for row in chunk:
             if row.email != cut.last_email:
                 if cut.emails >= ctx.options.batch_size or cut.gone_bytes >= GONE_EMAIL_BYTES:
@@ -186,6 +193,30 @@ def walk_badges(ctx: CrawlContext, record: CrawlRecord, work: PlanSlice) -> bool
                 _close(work, cut, "")
             work.after = ""
             return True
+
+
+@contextmanager
+def _marking(ctx: CrawlContext, organization_id: str) -> Iterator[Callable[[set[str]], None]]:
+    """Mark each chunk's emails behind the walk, while it reads the next chunk.
+
+    Until the organisation is marked complete, the walk marks every email it finds
+    (`stores/badge_marks.py`). One chunk's marks are in flight at a time; every one is written
+    (or its failure raised) when the block ends, so before the walk's end is recorded.
+    """
+    if ctx.badges.marks.complete(organization_id):
+        yield lambda emails: None
+        return
+    pending: list[Future[object]] = []
+
+    def mark(emails: set[str]) -> None:
+        while pending:
+            pending.pop().result()
+        pending.append(pool.submit(ctx.badges.marks.mark, organization_id, emails))
+
+    with ThreadPoolExecutor(1, thread_name_prefix="plan-marks") as pool:
+        yield mark
+        while pending:
+            pending.pop().result()
 
 
 def _swept(ctx: CrawlContext, record: CrawlRecord, chunk: list[_Row]) -> list[_Row]:
