@@ -80,9 +80,6 @@ class OAuthAuth:
 
     Thread-safe: parallel page requests share one token, and a 401 seen by several threads
     at once renews it only once.
-
-    Attributes:
-        tokens_fetched: Access tokens obtained so far (the benchmark reports it).
     """
 
     def __init__(
@@ -114,7 +111,6 @@ class OAuthAuth:
         self.clock = clock
         self.scope = scope
         self.timeout = timeout
-        self.tokens_fetched = 0
         self._lock = threading.Lock()
         self._header: str | None = None
         self._renew_at = 0.0
@@ -170,7 +166,6 @@ class OAuthAuth:
             raise error_for_exception(error) from error
         if response.status_code != 200:
             raise error_for_token_response(response, token_url=self.token_url, scope=self.scope)
-        self.tokens_fetched += 1
         return _read_token(response, self.token_url)
 
 

@@ -68,16 +68,6 @@ class BadgePage:
     next_page_url: str | None
     dropped: int = 0
 
-    @property
-    def is_empty(self) -> bool:
-        """True when the server answered no items at all."""
-        return not self.badges and self.dropped == 0
-
-    @property
-    def is_last(self) -> bool:
-        """True on the last page, or past the end (an empty page)."""
-        return self.current_page >= self.total_pages or self.is_empty
-
 
 class CredlyClient:
     """Reads one Credly organisation through the Web Service API v1.

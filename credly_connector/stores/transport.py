@@ -135,8 +135,6 @@ class StorageTransport(RequestsTransport):  # type: ignore[misc]  # lazily expor
         super().__init__(session=session, session_owner=False, connection_verify=verify)
         self.origin = origin
         self.resend = resend or ResendPolicy()
-        # Requests sent again because their answer was lost (read by tests and the benchmark).
-        self.resent = 0
 
     def send(self, request: Any, **kwargs: Any) -> Any:
         """Send one request; before the account's first answer, name the settings on failure."""
@@ -162,7 +160,6 @@ class StorageTransport(RequestsTransport):  # type: ignore[misc]  # lazily expor
                 pause = next(pauses, None) if broken else None
                 if pause is None:
                     raise
-                self.resent += 1
                 time.sleep(pause)
 
 

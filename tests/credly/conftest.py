@@ -55,7 +55,7 @@ def walk_pages(client: CredlyClient, query: BadgeQuery, *, start: int = 1) -> It
     while True:
         page = client.badge_page(number, query)
         yield page
-        if page.is_last:
+        if page.current_page >= page.total_pages or not (page.badges or page.dropped):
             return
         number += 1
 
