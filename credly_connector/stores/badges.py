@@ -21,7 +21,16 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
 from credly_connector.rules.badges import Badge
 from credly_connector.stores.badge_marks import EmailMarks, mark_entities
-from credly_connector.stores.tables import Tables, decode_key, dumps, encode_key, loads, quote
+from credly_connector.stores.tables import (
+    Tables,
+    decode_key,
+    dumps,
+    encode_key,
+    loads,
+    quote,
+    range_query,
+    windows,
+)
 
 ROLE = "badges"
 # Per organisation and badge id, the email its row is under: finds the row a moved badge left.
@@ -31,6 +40,8 @@ IDS_ROLE = "badgeids"
 # which bounds an email's range.
 _SEPARATOR = "%!"
 _RANGE_END = '%"'
+# Where the windows of a walk of an organisation's rows meet (first characters of emails).
+EMAIL_SPLITS = ("0", "a", "d", "g", "j", "m", "p", "s", "v", "y")
 
 
 class Change(Enum):
@@ -180,28 +191,12 @@ class BadgeStore:
                 found += self._between(org, email, email).get(email, [])
         return found
 
-    def between(self, first: str, last: str) -> dict[str, list[Badge]]:
-        """The stored badges of every email from `first` to `last` (in `order`), by email.
-
-        One range query per configured organisation: what a batch of people whose emails
-        sort together reads instead of one query per email.
-        """
-        found: dict[str, list[Badge]] = {}
-        for organization_id in self._organizations:
-            for email, badges in self._between(organization_id, first, last).items():
-                found.setdefault(email, []).extend(badges)
-        return found
-
     def _between(self, organization_id: str, first: str, last: str) -> dict[str, list[Badge]]:
-        """`between` in one organisation: one range query."""
+        """The badges of the emails from `first` to `last` in one organisation: one query."""
         low = encode_key(first) + _SEPARATOR
         high = encode_key(last) + _RANGE_END
-        query = (
-            f"PartitionKey eq {quote(organization_id)} "
-            f"and RowKey ge {quote(low)} and RowKey lt {quote(high)}"
-        )
         found: dict[str, list[Badge]] = {}
-        for entity in self._table.query_entities(query):
+        for entity in self._table.query_entities(range_query(organization_id, low, high)):
             found.setdefault(_key(entity).email, []).append(_badge(entity))
         return found
 
@@ -218,10 +213,7 @@ class BadgeStore:
         """
         found: dict[str, list[Badge]] = {}
         for organization_id in self._organizations:
-            query = f"PartitionKey eq {quote(organization_id)} and RowKey ge {quote(start)}"
-            if stop:
-                query += f" and RowKey lt {quote(stop)}"
-            for entity in self._table.query_entities(query):
+            for entity in self._table.query_entities(range_query(organization_id, start, stop)):
                 found.setdefault(_key(entity).email, []).append(_badge(entity))
         return found
 
@@ -268,17 +260,17 @@ class BadgeStore:
     def keys(self, organization_id: str, start: str = "") -> Iterator[BadgeKey]:
         """The keys of an organisation's stored badges in row order, from row key `start` on.
 
-        Read lazily a query page at a time (full crawls walk their organisation with it).
+        Read lazily a query page at a time (full crawls walk their organisation with it), in
+        windows between `EMAIL_SPLITS` (see `stores.tables.windows`).
         """
-        query = f"PartitionKey eq {quote(organization_id)}"
-        if start:
-            query += f" and RowKey ge {quote(start)}"
-        for entity in self._table.query_entities(query, select=["PartitionKey", "RowKey"]):
-            yield _key(entity)
+        for low, high in windows(start, EMAIL_SPLITS):
+            query = range_query(organization_id, low, high)
+            for entity in self._table.query_entities(query, select=["PartitionKey", "RowKey"]):
+                yield _key(entity)
 
     def any_of(self, organization_id: str) -> bool:
         """Whether any badge of the organisation is stored (stops at the first match)."""
-        query = f"PartitionKey eq {quote(organization_id)}"
+        query = range_query(organization_id)
         found = self._table.query_entities(query, select=["RowKey"], results_per_page=1)
         return next(iter(found), None) is not None
 
@@ -288,7 +280,7 @@ class BadgeStore:
         One query page when `count` is below the service's page size (1,000), which is when
         callers ask; larger counts read as many pages as they need.
         """
-        query = f"PartitionKey eq {quote(organization_id)}"
+        query = range_query(organization_id)
         found = self._table.query_entities(query, select=["RowKey"], results_per_page=count + 1)
         return sum(1 for _ in itertools.islice(found, count + 1)) > count
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,6 +99,28 @@ def decode_key(key: str) -> str:
 def quote(value: str) -> str:
     """A string literal for an OData filter."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def range_query(partition: str, low: str = "", high: str = "") -> str:
+    """The filter of `partition`'s rows with row keys in `[low, high)` ('' = unbounded)."""
+    query = f"PartitionKey eq {quote(partition)}"
+    if low:
+        query += f" and RowKey ge {quote(low)}"
+    if high:
+        query += f" and RowKey lt {quote(high)}"
+    return query
+
+
+def windows(start: str, splits: Sequence[str]) -> list[tuple[str, str]]:
+    """The ranges `[low, high)` between sorted `splits` that cover every key from `start` on.
+
+    A walk of a large partition queries them one after another, each bounded on both sides.
+    The service answers any range from its index; Azurite, the local emulator, sorts every
+    row past the lower bound for each page of a query bounded below only, which made a walk
+    of 200,000 rows in pages of 1,000 cost it about a second a page.
+    """
+    inside = [split for split in splits if split > start]
+    return list(zip([start, *inside], [*inside, ""], strict=True))
 
 
 def to_iso(value: datetime | None) -> str:

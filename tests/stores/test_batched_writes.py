@@ -88,7 +88,9 @@ def test_a_page_of_badges_is_one_partition_read_back_by_email_and_range(tables: 
     assert store.write_many(badges) == 9
 
     assert {b.id for b in store.badges_of("user1@contoso.com")} == {"b1", "b4", "b7"}
-    span = store.between("user0@contoso.com", "user1@contoso.com")
+    span = store.in_range(
+        BadgeStore.row_prefix("user0@contoso.com"), BadgeStore.row_prefix("user2@contoso.com")
+    )
     assert set(span) == {"user0@contoso.com", "user1@contoso.com"}
     assert store.badges_of("user1@contoso.co") == []  # a prefix is another email
 
