@@ -76,12 +76,13 @@ class BatchSource:
     def badges_of(self, email: str) -> list[Badge]:
         """The stored badges of one email.
 
-        A range batch reads an email outside its range (another address of one of its
-        people, which most often has no badge) by its mark first (`BadgeStore.badges_of`).
+        An email outside a range batch's range, and every email of another batch, is read
+        by its mark first (`BadgeStore.badges_of`): most of a person's addresses hold no
+        badge, and an absent mark answers for them without a range query.
         """
         if self.covers(email):
             return self._span.get(email, [])
-        return self.ctx.badges.badges_of(email, probe=bool(self.range))
+        return self.ctx.badges.badges_of(email, probe=True)
 
     def person(self, user_id: str) -> PersonVersion:
         """The stored row of a user: as `read_people` read it, otherwise read now."""
