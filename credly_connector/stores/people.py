@@ -30,17 +30,13 @@ from credly_connector.stores.tables import (
     from_iso,
     loads,
     quote,
-    range_query,
     to_iso,
-    windows,
 )
 
 ROLE = "people"
 PARTITION = "person"
 GONE = ""
 """The content hash of a tombstone: the person's item was deleted."""
-# Where the windows of a walk of the people meet (user ids are GUIDs: their first hex digit).
-USER_ID_SPLITS = ("2", "4", "6", "8", "a", "c", "e")
 # A condition failed: the row exists already (409), changed (412) or is gone (404).
 _REFUSED = frozenset({404, 409, 412})
 UNKNOWN = "unknown"
@@ -197,17 +193,13 @@ class PersonStore:
                 yield record
 
     def user_ids(self, after: str = "") -> Iterator[str]:
-        """Every person with an item, in id order, after `after` (read lazily: full crawls).
-
-        Read in windows between `USER_ID_SPLITS`, each query bounded on both sides (see
-        `stores.tables.windows`).
-        """
-        for low, high in windows(after, USER_ID_SPLITS):
-            query = range_query(PARTITION, low, high)
-            for entity in self._table.query_entities(query, select=["RowKey", "hash"]):
-                user_id = str(entity["RowKey"])
-                if user_id != after and entity.get("hash", GONE) != GONE:
-                    yield user_id
+        """Every person with an item, in id order, after `after` (read lazily: full crawls)."""
+        query = f"PartitionKey eq {quote(PARTITION)}"
+        if after:
+            query += f" and RowKey gt {quote(after)}"
+        for entity in self._table.query_entities(query, select=["RowKey", "hash"]):
+            if entity.get("hash", GONE) != GONE:
+                yield str(entity["RowKey"])
 
 
 def _operation(write: PersonWrite) -> tuple[str, dict[str, Any], dict[str, Any]]:

@@ -1,17 +1,15 @@
-"""Walks of large partitions in bounded windows (badge rows, people): every key once, in order."""
+"""The walk of an organisation's badge rows in bounded windows: every key once, in order."""
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from credly_connector.stores.badges import EMAIL_SPLITS, BadgeKey, BadgeStore
-from credly_connector.stores.people import GONE, PersonRecord, PersonStore, PersonWrite
 from credly_connector.stores.tables import Tables, windows
 from devstack.azurite import Azurite
 from tests.rules.builders import BASE_BADGE
@@ -60,24 +58,3 @@ def test_a_walk_crosses_query_pages_and_windows_and_resumes_from_any_row(tables:
     for start in (every[0], every[3], every[700], every[-1], "f", "zz"):
         walked = [key.row_key() for key in store.keys(ORG, start)]
         assert walked == [key for key in every if key >= start]
-
-
-def test_the_walk_of_people_with_an_item_crosses_pages_and_windows_after_any_id(
-    tables: Tables,
-) -> None:
-    people = PersonStore(tables)
-    written = datetime(2026, 12, 1, tzinfo=UTC)
-    # 1,100 ids in the window from "4" to "6" (more than one query page), a few elsewhere,
-    # and tombstones (no item) among them.
-    ids = [f"5{i:04d}-u" for i in range(1_100)] + ["0a-u", "3f-u", "9b-u", "ff-u", "Z-u"]
-    tombstones = {ids[10], "9b-u"}
-    writes = [
-        PersonWrite(PersonRecord(u, u, GONE if u in tombstones else "h", f"{u}@x", written), None)
-        for u in ids
-    ]
-    assert people.write_many(writes) == []
-    with_item = sorted(set(ids) - tombstones)
-
-    assert list(people.user_ids()) == with_item
-    for after in (with_item[0], with_item[500], ids[10], "9b-u", with_item[-1], "5", "zz"):
-        assert list(people.user_ids(after)) == [u for u in with_item if u > after]
