@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from credly_connector.stores.badges import IDS_ROLE, BadgeStore
 from credly_connector.stores.tables import Tables
-from devstack.azurite import Azurite
 from tests.rules.builders import BASE_BADGE
 
 ORG = BASE_BADGE.organization_id
-
-
-@pytest.fixture
-def tables(azurite: Azurite, storage_name: str) -> Tables:
-    tables = Tables.from_connection_string(azurite.connection_string, storage_name)
-    tables.ensure()
-    return tables
 
 
 def test_rows_mark_their_emails_and_only_a_complete_organisation_trusts_the_marks(

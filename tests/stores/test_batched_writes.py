@@ -19,19 +19,11 @@ from credly_connector.stores.tables import (
     entity_size,
     transactions,
 )
-from devstack.azurite import Azurite
 from tests.rules.builders import BASE_BADGE
 
 ORG = BASE_BADGE.organization_id
 EXPIRES = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 WINDOW = (EXPIRES - timedelta(days=1), EXPIRES + timedelta(days=1))
-
-
-@pytest.fixture
-def tables(azurite: Azurite, storage_name: str) -> Tables:
-    tables = Tables.from_connection_string(azurite.connection_string, storage_name)
-    tables.ensure()
-    return tables
 
 
 def _row(partition: str, row: str, size: int = 10) -> dict[str, str]:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from credly_connector.stores.badges import EMAIL_SPLITS, BadgeKey, BadgeStore
 from credly_connector.stores.tables import Tables, windows
-from devstack.azurite import Azurite
 from tests.rules.builders import BASE_BADGE
 
 ORG = BASE_BADGE.organization_id
@@ -31,13 +29,6 @@ def test_the_windows_cover_every_key_from_the_start_exactly_once_in_order(
     for key in keys:
         holding = [(low, high) for low, high in spans if low <= key and (not high or key < high)]
         assert len(holding) == (1 if key >= start else 0)
-
-
-@pytest.fixture
-def tables(azurite: Azurite, storage_name: str) -> Tables:
-    tables = Tables.from_connection_string(azurite.connection_string, storage_name)
-    tables.ensure()
-    return tables
 
 
 def test_a_walk_crosses_query_pages_and_windows_and_resumes_from_any_row(tables: Tables) -> None:

@@ -18,16 +18,8 @@ from credly_connector.stores.transactions import (
     entity_json,
     submit_upserts,
 )
-from devstack.azurite import Azurite
 
 ROLE = "badges"
-
-
-@pytest.fixture
-def tables(azurite: Azurite, storage_name: str) -> Tables:
-    tables = Tables.from_connection_string(azurite.connection_string, storage_name)
-    tables.ensure()
-    return tables
 
 
 @pytest.fixture
