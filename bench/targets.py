@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bench.scenarios import FULL, INCREMENTAL
+from bench.scenarios import CREDLY_PAGE_LATENCY_S, FULL, INCREMENTAL
+from credly_connector.settings.model import DEFAULT_CREDLY_MAX_CONCURRENCY
 
 EFFICIENCY_TARGET = 0.85
 EFFICIENCY_LIMITS = (25.0, 50.0, 100.0)
@@ -62,6 +63,8 @@ def verdicts(scenario: str, crawl: dict[str, Any]) -> list[Verdict]:
             add(_check(efficiency >= EFFICIENCY_TARGET), target, text)
         else:
             add("INFO", f"efficiency at {limit:g}/s", text)
+        if "stage_windows_s" in details:
+            add("INFO", "time before the first write", _before_first_write(crawl))
     writes, throttled = crawl["graph_writes"], crawl["graph_429"]
     if writes or throttled:
         share = throttled / writes if writes else 1.0
@@ -106,6 +109,32 @@ def verdicts(scenario: str, crawl: dict[str, Any]) -> list[Verdict]:
     else:
         add("INFO", "peak RSS of the pipeline process", f"{rss:.0f} MB")
     return out
+
+
+def _before_first_write(crawl: dict[str, Any]) -> str:
+    """Where a full crawl's time before its profile stage went, against what the target allows.
+
+    A full crawl writes nobody before every page is read (any page may hold a person's
+    badge), and its pages cannot be read faster than Credly's concurrency allows: the default
+    slots, each holding one page read of the stand-in's latency.
+    """
+    windows = crawl["details"]["stage_windows_s"]
+    pages = crawl["details"]["pages"]
+    floor = pages * CREDLY_PAGE_LATENCY_S / DEFAULT_CREDLY_MAX_CONCURRENCY
+    writing = crawl["people"] / crawl["graph_write_limit_per_s"]
+    allowed = crawl["lower_bound_s"] / EFFICIENCY_TARGET - writing
+
+    def length(stage: str) -> float:
+        start, end = windows.get(stage, (0.0, 0.0))
+        return float(end) - float(start)
+
+    first = float(windows.get("profiles", (crawl["wall_s"],))[0])
+    return (
+        f"{first:.1f} s: start {length('start'):.1f}, pages {length('pages'):.1f} "
+        f"(Credly's floor {floor:.1f} s: {pages} pages x {CREDLY_PAGE_LATENCY_S:g} s / "
+        f"{DEFAULT_CREDLY_MAX_CONCURRENCY} slots), plan {length('plan'):.1f}; "
+        f"efficiency {EFFICIENCY_TARGET} needs at most {max(allowed, 0.0):.1f} s"
+    )
 
 
 def scenario_verdicts(scenario: str, crawls: list[dict[str, Any]]) -> list[Verdict]:

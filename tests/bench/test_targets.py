@@ -77,6 +77,26 @@ def test_an_idle_incremental_crawl_must_not_write_nor_page():
     assert found["Graph writes = items whose content changed"] == "FAIL"
 
 
+def test_a_full_crawl_says_where_its_time_before_the_first_write_went():
+    windows = {
+        "start": [0.1, 1.1],
+        "pages": [1.2, 9.2],
+        "plan": [9.2, 10.0],
+        "profiles": [10.0, 58.0],
+    }
+    lines = {v.target: v for v in verdicts("small", crawl(details={"stage_windows_s": windows}))}
+    line = lines["time before the first write"]
+    assert line.outcome == "INFO"
+    # 48 s / 0.85 = 56.5 s of wall at most, of which 2,400 people at 50/s take 48 s.
+    assert line.detail == (
+        "10.0 s: start 1.0, pages 8.0 (Credly's floor 5.0 s: 200 pages x 0.1 s / 4 slots), "
+        "plan 0.8; efficiency 0.85 needs at most 8.5 s"
+    )
+    assert "time before the first write" not in outcomes("small", crawl())
+    incremental = crawl(kind="incremental", details={"stage_windows_s": windows})
+    assert "time before the first write" not in outcomes("small", incremental)
+
+
 def test_memory_is_judged_in_the_large_scenario_only():
     assert outcomes("large", crawl(peak_rss_mb=301.0))["peak RSS <= 300 MB"] == "FAIL"
     assert outcomes("small", crawl(peak_rss_mb=301.0))["peak RSS of the pipeline process"] == "INFO"
