@@ -104,10 +104,20 @@ class WritePacer:
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Hold a write slot: waits for the in-flight bound and a permit, then yields."""
+        """Hold a write slot: waits for the in-flight bound and a permit, then yields.
+
+        An urgent write (`urgent_writes`) waits for its permit only. The crawl's writes hold
+        their in-flight slots while they wait for their permits, which on a fleet sharing
+        the budget can be seconds away: a webhook's write queued behind them would wait as
+        long. Urgent writes are a few at a time, so the bound stays near `concurrency`.
+        """
+        if _URGENT.get():
+            await self.budget.acquire(urgent=True)
+            yield
+            return
         await self._in_flight.acquire()
         try:
-            await self.budget.acquire(urgent=_URGENT.get())
+            await self.budget.acquire(urgent=False)
             yield
         finally:
             self._in_flight.release()

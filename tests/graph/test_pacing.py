@@ -83,6 +83,32 @@ def test_urgent_writes_reach_the_event_loop_a_batch_starts(fake_time: FakeTime) 
     assert granted == [1000.0]
 
 
+def test_an_urgent_write_does_not_queue_behind_writes_waiting_for_their_permits() -> None:
+    # given: one write in flight at most, at one write a second, the first permit used
+    writes = WritePacer(concurrency=1, rate=1.0)
+
+    async def scenario() -> list[str]:
+        granted: list[str] = []
+
+        async def write(name: str) -> None:
+            async with writes.slot():
+                granted.append(name)
+
+        await write("first")
+        # a crawl's next write holds the only in-flight slot while it waits for its permit
+        queued = asyncio.ensure_future(write("queued"))
+        await asyncio.sleep(0.05)
+        assert writes.in_flight == 1
+        # when: a webhook's write comes
+        with urgent_writes():
+            await write("urgent")
+        await queued
+        return granted
+
+    # then: it went before the queued write, not after it freed the slot
+    assert asyncio.run(asyncio.wait_for(scenario(), timeout=30)) == ["first", "urgent", "queued"]
+
+
 def test_threads_with_their_own_loops_share_one_in_flight_bound() -> None:
     # given: one pacer (3 in flight) and six threads, each running its own event loop
     writes = WritePacer(concurrency=3)
