@@ -45,6 +45,7 @@ class WritePacer:
 
     - at most `concurrency` writes are in flight in the whole process (a semaphore any event
       loop can await, so concurrent batches, each in its own `asyncio.run`, share it);
+      urgent writes (webhooks, overrides) do not wait for it (see `slot`);
     - the write waits for a permit of the rate `budget`: shared by every instance when the
       budget lives in Table Storage, so the gate after a 429 and the adaptive rate are the
       fleet's, not the process's (see `budget.rate`).
