@@ -1,7 +1,7 @@
 """Which recipient emails have badge rows: a mark per email, beside the badge-id index.
 
-A range batch of a full crawl reads the other addresses of its people, most of which hold no
-badge. Each of those reads is a range query of the badge store; a mark per email with rows
+A profile batch reads every address of its people outside its own range, most of which hold
+no badge. Each of those reads is a range query of the badge store; a mark per email with rows
 makes it a point read (`EmailMarks.has`), which an absent mark answers without the query.
 
 The marks live in the badge-id index's table and partition (the organisation). Rows stored

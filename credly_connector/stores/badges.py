@@ -182,8 +182,9 @@ class BadgeStore:
     def badges_of(self, email: str, *, probe: bool = False) -> list[Badge]:
         """Every stored badge of one recipient email, from every configured organisation.
 
-        With `probe` (an email that most likely has none), an organisation whose emails are
-        marked is queried only when the email's mark (a point read) is there.
+        With `probe` (for emails that most often have none: a batch's addresses outside its
+        range), an organisation whose emails are marked is queried only when the email's
+        mark (a point read) is there.
         """
         found: list[Badge] = []
         for org in self._organizations:
